@@ -1,0 +1,21 @@
+"""Exceptions whose message is the whole story: entry points print them on one line and exit 1."""
+
+
+class ClipmemError(Exception):
+    """A problem with the user's input (config, data, run directory), not a bug in clipmem."""
+
+
+class ConfigError(ClipmemError):
+    """A configuration value is invalid; the message names the field and the allowed values."""
+
+
+class SplitError(ClipmemError):
+    """Split sizes do not fit the data, overlap, or are empty."""
+
+
+class RunDirError(ClipmemError):
+    """A run directory is missing something that was asked of it (models, manifest, config)."""
+
+
+class IncompatibleModelsError(ClipmemError):
+    """Models f and g differ in more than their training subset (S_C vs S_I)."""

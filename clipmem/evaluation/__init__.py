@@ -1,0 +1,1 @@
+"""Utility and detection metrics: encoders, zero-shot accuracy, retrieval recall, AUC."""

@@ -1,0 +1,35 @@
+"""Zero-shot classification accuracy with open_clip's classifier built from class names and templates."""
+
+from __future__ import annotations
+
+import torch
+from open_clip import build_zero_shot_classifier
+from torchmetrics.functional.classification import multiclass_accuracy
+
+from clipmem.data.sources import ZeroShotSet
+from clipmem.data.transforms import BatchTransform
+from clipmem.evaluation.encode import encode_images, eval_mode
+
+
+def zeroshot_accuracy(
+    model: torch.nn.Module,
+    tokenizer: object,
+    dataset: ZeroShotSet,
+    transform: BatchTransform,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    top_k: tuple[int, ...] = (1, 5),
+) -> dict[str, float]:
+    """Micro-averaged top-k accuracy (fractions in [0, 1]) of ``model`` on ``dataset``: {"top1": .., "top5": ..}."""
+    with eval_mode(model), torch.no_grad():
+        weights = build_zero_shot_classifier(
+            model, tokenizer, dataset.classnames, dataset.templates, num_classes_per_batch=32, device=device
+        ).float().cpu()  # (D, num_classes)
+        features = encode_images(model, dataset.images, transform, batch_size, device)
+    logits = features @ weights
+    num_classes = len(dataset.classnames)
+    return {
+        f"top{k}": float(multiclass_accuracy(logits, dataset.labels, num_classes, average="micro", top_k=k))
+        for k in top_k
+        if k <= num_classes
+    }

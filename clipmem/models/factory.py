@@ -1,0 +1,45 @@
+"""Build open_clip CLIP models from a registry name or an inline config, always untrained."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import open_clip
+from open_clip.model import CLIP, CustomTextCLIP
+
+from clipmem.errors import ConfigError
+
+
+def resolve_model_cfg(arch: str | dict[str, Any], image_size: int, context_length: int) -> dict[str, Any]:
+    """An open_clip ``model_cfg`` dict from a registry name (e.g. ``ViT-B-32``) or an inline dict.
+
+    ``image_size`` and ``context_length`` override the architecture's own values so that the data
+    pipeline and the model always agree.
+    """
+    if isinstance(arch, str):
+        cfg = open_clip.get_model_config(arch)
+        if cfg is None:
+            raise ConfigError(f"model.arch: {arch!r} is not an open_clip architecture; "
+                              f"see open_clip.list_models() for the {len(open_clip.list_models())} known names")
+    else:
+        cfg = copy.deepcopy(dict(arch))
+    for key in ("embed_dim", "vision_cfg", "text_cfg"):
+        if key not in cfg:
+            raise ConfigError(f"model.arch is missing {key!r} (an open_clip model_cfg needs embed_dim, vision_cfg, text_cfg)")
+    cfg["vision_cfg"] = dict(cfg["vision_cfg"], image_size=int(image_size))
+    cfg["text_cfg"] = dict(cfg["text_cfg"], context_length=int(context_length))
+    return cfg
+
+
+def build_clip(model_cfg: dict[str, Any]) -> CLIP | CustomTextCLIP:
+    """Instantiate an untrained open_clip model from a ``model_cfg`` dict (no weights are loaded)."""
+    cfg = copy.deepcopy(model_cfg)
+    text_cfg = cfg.get("text_cfg", {})
+    if "hf_model_name" in text_cfg:
+        raise ConfigError("model.arch: Hugging Face text towers need a model hub; use a built-in text tower")
+    if "timm_model_name" in cfg.get("vision_cfg", {}) and cfg["vision_cfg"].get("timm_model_pretrained"):
+        raise ConfigError("model.arch: pretrained timm towers need a model hub; set timm_model_pretrained: false")
+    custom = cfg.pop("custom_text", False)
+    cls = CustomTextCLIP if custom else CLIP
+    return cls(**cfg)

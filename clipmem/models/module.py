@@ -1,0 +1,112 @@
+"""The CLIP LightningModule: an open_clip model trained with open_clip's contrastive loss."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import lightning as L
+import torch
+from open_clip.loss import ClipLoss
+
+from clipmem.models.factory import build_clip, resolve_model_cfg
+from clipmem.models.schedule import warmup_cosine
+
+LOGIT_SCALE_MAX = math.log(100.0)
+
+
+class CLIPModule(L.LightningModule):
+    """Wraps an untrained open_clip CLIP and its contrastive objective.
+
+    Args:
+        arch: open_clip registry name (``ViT-B-32``) or an inline ``model_cfg`` dict.
+        image_size: input side in pixels (overrides the architecture's).
+        context_length: text context length in tokens (overrides the architecture's).
+        optimizer: partial optimizer taking the parameter groups (``_partial_: true`` in Hydra).
+        weight_decay: decay of weight matrices; gains, biases, embeddings and logit_scale get none.
+        warmup_steps: linear warmup length; a value < 1 is a fraction of all training steps.
+        min_lr_ratio: the cosine schedule's final learning rate as a fraction of the base rate.
+        log_prefix: prefix of logged metric names (``f/`` or ``g/`` inside an experiment).
+    """
+
+    def __init__(
+        self,
+        arch: str | dict[str, Any],
+        image_size: int,
+        context_length: int,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        weight_decay: float = 0.1,
+        warmup_steps: float = 0.05,
+        min_lr_ratio: float = 0.0,
+        log_prefix: str = "",
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer"], logger=False)
+        self.model_cfg = resolve_model_cfg(arch, image_size, context_length)
+        self.clip = build_clip(self.model_cfg)
+        self.optimizer_factory = optimizer
+        self.log_prefix = log_prefix
+        self.loss_fn = ClipLoss()
+
+    # ---------------------------------------------------------------------------------- set-up
+    def setup(self, stage: str) -> None:
+        """Build the loss once rank and world size are known: global negatives across devices."""
+        world = self.trainer.world_size if self._trainer is not None else 1
+        rank = self.trainer.global_rank if self._trainer is not None else 0
+        self.loss_fn = ClipLoss(local_loss=True, gather_with_grad=True, cache_labels=True, rank=rank, world_size=world)
+
+    # ---------------------------------------------------------------------------------- forward
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised image embeddings (B, D) from normalised images (B, 3, S, S)."""
+        return self.clip.encode_image(images, normalize=True)
+
+    def encode_text(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Normalised text embeddings (B, D) from token ids (B, L)."""
+        return self.clip.encode_text(tokens, normalize=True)
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        image_features = self.encode_image(batch["image"])
+        text_features = self.encode_text(batch["text"])
+        return self.loss_fn(image_features, text_features, self.clip.logit_scale.exp())
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log(f"{self.log_prefix}train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        self.log(f"{self.log_prefix}train/logit_scale", self.clip.logit_scale.exp(), on_step=True, on_epoch=False)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log(f"{self.log_prefix}val/loss", loss, prog_bar=True, on_epoch=True, sync_dist=True)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        with torch.no_grad():  # CLIP's temperature bound: logit scale in [1, 100]
+            self.clip.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+
+    # ---------------------------------------------------------------------------------- optim
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """AdamW groups: weight decay on matrices only (not on gains, biases, embeddings, logit_scale)."""
+        decay, no_decay = [], []
+        for name, param in self.clip.named_parameters():
+            if not param.requires_grad:
+                continue
+            exclude = param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
+            exclude = exclude or "embedding" in name or "token_embedding" in name
+            (no_decay if exclude else decay).append(param)
+        return [
+            {"params": decay, "weight_decay": self.hparams.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = self.optimizer_factory(self.parameter_groups())
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = self.hparams.warmup_steps
+        warmup = int(round(warmup * total)) if warmup < 1 else int(warmup)
+        schedule = functools.partial(warmup_cosine, total_steps=total, warmup_steps=warmup,
+                                     min_ratio=self.hparams.min_lr_ratio)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
