@@ -26,7 +26,9 @@ def resolve_model_cfg(arch: str | dict[str, Any], image_size: int, context_lengt
         cfg = copy.deepcopy(dict(arch))
     for key in ("embed_dim", "vision_cfg", "text_cfg"):
         if key not in cfg:
-            raise ConfigError(f"model.arch is missing {key!r} (an open_clip model_cfg needs embed_dim, vision_cfg, text_cfg)")
+            raise ConfigError(
+                f"model.arch is missing {key!r} (an open_clip model_cfg needs embed_dim, vision_cfg, text_cfg)"
+            )
     cfg["vision_cfg"] = dict(cfg["vision_cfg"], image_size=int(image_size))
     cfg["text_cfg"] = dict(cfg["text_cfg"], context_length=int(context_length))
     return cfg

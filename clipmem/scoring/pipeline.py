@@ -39,7 +39,9 @@ class ScoringConfig:
         from clipmem.errors import ConfigError
 
         if self.normalisation not in NORMALISATIONS:
-            raise ConfigError(f"scoring.normalisation must be one of {list(NORMALISATIONS)}, got {self.normalisation!r}")
+            raise ConfigError(
+                f"scoring.normalisation must be one of {list(NORMALISATIONS)}, got {self.normalisation!r}"
+            )
         if self.num_views < 1:
             raise ConfigError(f"scoring.num_views must be ≥ 1, got {self.num_views}")
 
@@ -51,7 +53,9 @@ class CandidateScorer:
     g's embeddings are cached after the first call with a given g.
     """
 
-    def __init__(self, datamodule: CLIPMemDataModule, config: ScoringConfig, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, datamodule: CLIPMemDataModule, config: ScoringConfig, device: torch.device | str = "cpu"
+    ) -> None:
         self.dm = datamodule
         self.config = config
         self.device = torch.device(device)
@@ -71,7 +75,8 @@ class CandidateScorer:
                 dm.train_transform, dm.eval_transform, cfg.batch_size, self.device, cfg.bf16,
             )
             reference = encode_reference(
-                model, self.extra["images"], self.extra["tokens"], dm.eval_transform, cfg.batch_size, self.device, cfg.bf16
+                model, self.extra["images"], self.extra["tokens"], dm.eval_transform,
+                cfg.batch_size, self.device, cfg.bf16,
             )
         return views, reference
 

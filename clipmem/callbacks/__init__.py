@@ -1,0 +1,7 @@
+"""Lightning callbacks that follow utility (zero-shot, retrieval) and memorization (CLIPMem) during training."""
+
+from clipmem.callbacks.clipmem import CLIPMemCallback
+from clipmem.callbacks.retrieval import RetrievalCallback
+from clipmem.callbacks.zeroshot import ZeroShotCallback
+
+__all__ = ["CLIPMemCallback", "RetrievalCallback", "ZeroShotCallback"]

@@ -1,0 +1,169 @@
+"""The CLIPMem experiment: split → train g → train f → score → report (method.md §2–3)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from omegaconf import DictConfig, OmegaConf
+
+from clipmem import hardware
+from clipmem.callbacks import CLIPMemCallback, RetrievalCallback, ZeroShotCallback
+from clipmem.config import instantiate_checked, training_config
+from clipmem.data.datamodule import CLIPMemDataModule
+from clipmem.data.splits import SplitManifest
+from clipmem.errors import ConfigError
+from clipmem.models.local_dir import load_local_dir, save_local_dir
+from clipmem.models.module import CLIPModule
+from clipmem.reporting import tracking
+from clipmem.reporting.summary import format_summary
+from clipmem.results import compute_results
+from clipmem.rundir import RunDir, failure_details
+from clipmem.scoring.compat import check_pair, ids_sha256
+from clipmem.scoring.pipeline import ScoringConfig
+
+log = logging.getLogger(__name__)
+MITIGATIONS = ("none",)
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def _validate(cfg: DictConfig) -> None:
+    name = cfg.mitigation.get("name")
+    if name not in MITIGATIONS:
+        raise ConfigError(f"mitigation.name must be one of {list(MITIGATIONS)}, got {name!r}")
+
+
+def build_callbacks(cfg: DictConfig, role: str, run: RunDir) -> list[L.Callback]:
+    """Evaluation callbacks from ``cfg.callbacks`` (+ a checkpoint callback when ``cfg.checkpoints``)."""
+    spec = cfg.get("callbacks") or {}
+    callbacks: list[L.Callback] = []
+    if spec.get("zeroshot"):
+        callbacks.append(ZeroShotCallback(**_plain(spec.zeroshot)))
+    if spec.get("retrieval"):
+        callbacks.append(RetrievalCallback(**_plain(spec.retrieval)))
+    if spec.get("clipmem") and role == "f":
+        callbacks.append(CLIPMemCallback(run.model("g"), ScoringConfig(**_plain(cfg.scoring)), **_plain(spec.clipmem)))
+    if cfg.get("checkpoints", False):
+        callbacks.append(ModelCheckpoint(dirpath=run.checkpoints(role), filename="last", save_top_k=1,
+                                         enable_version_counter=False))
+    return callbacks
+
+
+def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, logger) -> tuple[CLIPModule, list]:
+    """Train model ``role`` from the seeded initialisation and save it in local-dir format.
+
+    f and g start from identical weights (same seed) and take the same number of steps; only their
+    training sets differ. Returns the module and the CLIPMem history logged by f's callback.
+    """
+    L.seed_everything(cfg.seed, workers=True)
+    module: CLIPModule = instantiate_checked(cfg.model, log_prefix=f"{role}/")
+    dm.set_role(role)
+    callbacks = build_callbacks(cfg, role, run)
+    trainer = L.Trainer(
+        **_plain(cfg.trainer),
+        **hardware.trainer_kwargs(_plain(cfg.hardware)),
+        logger=logger if logger is not None else False,
+        callbacks=callbacks,
+        default_root_dir=str(run.root),
+        enable_checkpointing=bool(cfg.get("checkpoints", False)),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    log.info("training %s on %d pairs", role, len(dm.manifest.train_ids(role)))
+    trainer.fit(module, datamodule=dm)
+    if trainer.is_global_zero:
+        meta = {
+            "role": role,
+            "manifest_sha256": dm.manifest.sha256,
+            "train_ids_sha256": ids_sha256(dm.manifest.train_ids(role)),
+            "global_step": int(trainer.global_step),
+            "training_config": training_config(cfg),
+        }
+        save_local_dir(module.clip, module.model_cfg, run.model(role), meta)
+    history = next((c.history for c in callbacks if isinstance(c, CLIPMemCallback)), [])
+    return module, history
+
+
+def run_experiment(cfg: DictConfig) -> dict[str, Any]:
+    """Run the whole experiment into ``cfg.run_dir`` and return its metrics.
+
+    The run directory's ``status.json`` says ``running`` until metrics.json is written, then
+    ``complete``; a failure leaves ``failed`` with the error, and no metrics.json.
+    """
+    run = RunDir(cfg.run_dir)
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.write_status("running")
+    logger = None
+    try:
+        _validate(cfg)
+        if not run.config.is_file():  # Hydra writes it for CLI runs; tests calling us directly get one too
+            run.config.parent.mkdir(parents=True, exist_ok=True)
+            OmegaConf.save(cfg, run.config)
+        hardware.configure(_plain(cfg.hardware))
+        dm: CLIPMemDataModule = instantiate_checked(cfg.data)
+        dm.build()
+        dm.write_manifest(run.splits)
+        logger = tracking.build_wandb_logger(_plain(cfg.logger.get("wandb")) if cfg.get("logger") else None,
+                                             run.root, cfg.name, _plain(cfg))
+        tracking.log_file(logger, run.splits, "splits", "split-manifest")
+
+        _, _ = train_model(cfg, dm, "g", run, logger)
+        module_f, history = train_model(cfg, dm, "f", run, logger)
+        model_g, _, _ = load_local_dir(run.model("g"))
+        metrics = compute_results(
+            run, dm, module_f.clip, model_g, ScoringConfig(**_plain(cfg.scoring)), _plain(cfg.report),
+            hardware.eval_device(cfg.hardware.accelerator), logger, history,
+            {"seed": int(cfg.seed), "manifest_sha256": dm.manifest.sha256},
+        )
+        run.write_status("complete")
+        print(format_summary(metrics, run.root), flush=True)
+        return metrics
+    except BaseException as err:
+        run.write_status("failed", **failure_details(err))
+        raise
+    finally:
+        if logger is not None:
+            import wandb
+
+            wandb.finish()
+
+
+def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | None = None,
+                     device: str = "auto", log_to_wandb: bool = False) -> dict[str, Any]:
+    """Recompute scores.csv, metrics.json and report/ of a finished run from its saved models.
+
+    The data and splits are rebuilt from the run's config and must hash to its splits.json; the
+    models must pass ``check_pair``. ``scoring_overrides`` replace keys of the run's ``scoring``.
+    """
+    run = RunDir(run_dir)
+    run.require_finished_models()
+    cfg = OmegaConf.load(run.config)
+    scoring = {**_plain(cfg.scoring), **(scoring_overrides or {})}
+    manifest = SplitManifest.read(run.splits)
+    dm: CLIPMemDataModule = instantiate_checked(cfg.data)
+    dm.check_manifest(manifest, str(run.splits))
+    model_f, _, meta_f = load_local_dir(run.model("f"))
+    model_g, _, meta_g = load_local_dir(run.model("g"))
+    check_pair(meta_f, meta_g, manifest)
+    target = hardware.eval_device(cfg.hardware.accelerator if device == "auto" else device)
+    logger = None
+    if log_to_wandb and cfg.get("logger") and cfg.logger.get("wandb"):
+        logger = tracking.build_wandb_logger(_plain(cfg.logger.wandb), run.root, f"{cfg.name}-evaluate", _plain(cfg))
+    try:
+        metrics = compute_results(
+            run, dm, model_f, model_g, ScoringConfig(**scoring), _plain(cfg.report), target, logger,
+            extra_metrics={"seed": int(cfg.seed), "manifest_sha256": manifest.sha256},
+        )
+    finally:
+        if logger is not None:
+            import wandb
+
+            wandb.finish()
+    print(format_summary(metrics, run.root), flush=True)
+    return metrics

@@ -1,0 +1,87 @@
+"""PNG plots of a run: score histogram by group, galleries of most/least memorized pairs, CLIPMem curve."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from clipmem.io import atomic_write  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
+    plt.close(fig)
+    return path
+
+
+def plot_histogram(scores: torch.Tensor, miscaptioned: torch.Tensor, path: Path, auc: float | None = None) -> Path:
+    """Histogram of CLIPMem (N,) for clean vs mis-captioned candidates (one group if none are flagged)."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    bins = torch.linspace(float(scores.min()), float(scores.max()) + 1e-9, 31).numpy()
+    flags = miscaptioned.bool()
+    ax.hist(scores[~flags].numpy(), bins=bins, alpha=0.7, label=f"clean (n={int((~flags).sum())})", color="tab:blue")
+    if flags.any():
+        ax.hist(scores[flags].numpy(), bins=bins, alpha=0.7, label=f"mis-captioned (n={int(flags.sum())})",
+                color="tab:red")
+    ax.set_xlabel("CLIPMem")
+    ax.set_ylabel("candidates")
+    title = "CLIPMem of candidates (S_C)"
+    if auc is not None:
+        title += f" — mis-caption AUC {auc:.3f}"
+    ax.set_title(title)
+    ax.legend()
+    return _save(fig, path)
+
+
+def plot_gallery(
+    images: torch.Tensor, captions: list[str], scores: torch.Tensor, flags: torch.Tensor, path: Path, title: str
+) -> Path:
+    """Grid of uint8 images (M, 3, H, W) with their caption and score; mis-captioned ones framed red."""
+    m = len(images)
+    cols = min(m, 6)
+    rows = max(1, -(-m // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.7 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(m):
+        ax = axes.flat[i]
+        ax.imshow(images[i].permute(1, 2, 0).numpy(), interpolation="nearest")
+        caption = textwrap.fill(captions[i], 26)
+        mark = " (mis-captioned)" if bool(flags[i]) else ""
+        ax.set_title(f"{float(scores[i]):.3f}{mark}\n{caption}", fontsize=7, color="tab:red" if mark else "black")
+        if mark:
+            ax.axis("on")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_edgecolor("tab:red")
+                spine.set_linewidth(2.5)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_curve(history: list[dict], path: Path) -> Path | None:
+    """Mean CLIPMem (and mis-caption AUC) of f against g over training epochs."""
+    if not history:
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    epochs = [row["epoch"] for row in history]
+    ax.plot(epochs, [row["clipmem_raw_mean"] for row in history], marker="o", label="mean raw CLIPMem")
+    ax.set_xlabel("epoch of f")
+    ax.set_ylabel("mean raw CLIPMem")
+    if all("miscaption_auc" in row for row in history):
+        twin = ax.twinx()
+        twin.plot(epochs, [row["miscaption_auc"] for row in history], marker="s", color="tab:red",
+                  label="mis-caption AUC")
+        twin.set_ylabel("mis-caption AUC")
+        twin.set_ylim(0.4, 1.02)
+        twin.legend(loc="lower right")
+    ax.legend(loc="upper left")
+    ax.set_title("Memorization during training of f")
+    return _save(fig, path)

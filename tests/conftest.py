@@ -1,0 +1,46 @@
+"""Shared fixtures: composing the project's Hydra config and running the pipeline once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+import clipmem  # noqa: F401  (first: torchvision shim)
+
+ROOT = Path(__file__).resolve().parents[1]
+CONF = ROOT / "conf"
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+
+def compose_config(overrides: list[str] | None = None, config_name: str = "train") -> DictConfig:
+    """The config a user would get from ``python train.py <overrides>``."""
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        return compose(config_name=config_name, overrides=list(overrides or []))
+
+
+def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python <script> args`` as a user would, from ``cwd`` (default: the repository root)."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "WANDB_MODE": "offline"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / script), *args], cwd=cwd or ROOT, capture_output=True, text=True,
+        timeout=timeout, env=env,
+    )
+
+
+@pytest.fixture(scope="session")
+def quick_run(tmp_path_factory) -> Path:
+    """One real run of ``experiment=quick`` (about 2 minutes on 2 cores), shared by the pipeline tests."""
+    from clipmem.experiment import run_experiment
+
+    run_dir = tmp_path_factory.mktemp("quick") / "run"
+    cfg = compose_config(["experiment=quick", "logger=none", f"run_dir={run_dir}"])
+    run_experiment(cfg)
+    return run_dir

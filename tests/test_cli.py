@@ -1,0 +1,68 @@
+"""The entry points as a user runs them: errors, W&B offline, sweeps."""
+
+import json
+
+from .conftest import run_script
+
+
+def _error_lines(done):
+    return [line for line in done.stderr.splitlines() if line.startswith("clipmem: error:")]
+
+
+def test_split_sizes_that_do_not_fit(tmp_path):
+    run_dir = tmp_path / "run"
+    done = run_script("train.py", "debug=fast", "data.splits.shared=100000", f"run_dir={run_dir}",
+                      f"hydra.run.dir={run_dir}")
+    assert done.returncode == 1
+    lines = _error_lines(done)
+    assert len(lines) == 1 and "data.splits need 100150 samples" in lines[0], done.stderr[-1500:]
+    assert "Traceback" not in done.stderr
+    assert not (run_dir / "metrics.json").exists()
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
+
+
+def test_unknown_group_option_is_named():
+    done = run_script("train.py", "model=vit_q99")
+    assert done.returncode != 0
+    assert "Could not find 'model/vit_q99'" in done.stderr
+    assert "nano" in done.stderr  # Hydra lists the available options
+
+
+def test_evaluate_refuses_a_run_without_models(tmp_path):
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 0\n")
+    (tmp_path / "splits.json").write_text("{}")
+    done = run_script("evaluate.py", f"run_dir={tmp_path}")
+    assert done.returncode == 1
+    lines = _error_lines(done)
+    assert len(lines) == 1 and "no trained model" in lines[0], done.stderr[-1500:]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_evaluate_refuses_a_missing_directory(tmp_path):
+    done = run_script("evaluate.py", f"run_dir={tmp_path / 'nope'}")
+    assert done.returncode == 1 and "does not exist" in _error_lines(done)[0]
+
+
+def test_train_with_wandb_offline_then_evaluate(tmp_path):
+    done = run_script("train.py", "debug=fast", "logger=wandb", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mis-caption AUC" in done.stdout
+    (run_dir,) = (tmp_path / "outputs" / "default").iterdir()
+    assert str(run_dir) in done.stdout  # the summary names the run directory
+    assert list((run_dir / "wandb").glob("offline-run-*")), "no offline W&B run"
+    assert (run_dir / ".hydra" / "overrides.yaml").is_file()
+    done = run_script("evaluate.py", f"run_dir={run_dir}", "scoring.normalisation=none", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["clipmem_mean"] == metrics["clipmem_raw_mean"]  # the override took effect
+
+
+def test_multirun_gives_each_job_its_own_directory(tmp_path):
+    done = run_script("train.py", "-m", "debug=fast", "seed=0,1", "trainer.max_epochs=1", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "default" / "multirun").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0", "1"]
+    seeds = [json.loads((sweep / j / "metrics.json").read_text())["seed"] for j in jobs]
+    assert seeds == [0, 1]

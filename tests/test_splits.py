@@ -1,0 +1,63 @@
+import json
+
+import numpy as np
+import pytest
+
+from clipmem.data import SplitManifest, make_splits
+from clipmem.errors import SplitError
+
+SIZES = {"shared": 60, "candidate": 10, "independent": 10, "extra": 10}
+
+
+def test_splits_are_disjoint_sized_and_seeded():
+    a = make_splits(np.arange(100), SIZES, seed=0)
+    assert a.sizes == SIZES
+    all_ids = a.shared + a.candidate + a.independent + a.extra
+    assert len(set(all_ids)) == 90
+    assert make_splits(np.arange(100), SIZES, seed=0) == a
+    assert make_splits(np.arange(100), SIZES, seed=1) != a
+
+
+def test_train_ids_differ_only_in_candidate_vs_independent():
+    m = make_splits(np.arange(100), SIZES, seed=0)
+    f, g = set(m.train_ids("f")), set(m.train_ids("g"))
+    assert f - g == set(m.candidate) and g - f == set(m.independent)
+    assert not (f | g) & set(m.extra)
+
+
+def test_manifest_round_trip_and_tamper_detection(tmp_path):
+    m = make_splits(np.arange(100), SIZES, seed=0)
+    path = tmp_path / "splits.json"
+    path.write_text(m.to_json())
+    assert SplitManifest.read(path) == m
+    data = json.loads(path.read_text())
+    data["candidate"][0], data["extra"][0] = data["extra"][0], data["candidate"][0]
+    path.write_text(json.dumps(data))
+    with pytest.raises(SplitError, match="sha256"):
+        SplitManifest.read(path)
+
+
+def test_sizes_larger_than_data():
+    with pytest.raises(SplitError, match="need 90 samples .* only 50"):
+        make_splits(np.arange(50), SIZES, seed=0)
+
+
+@pytest.mark.parametrize("bad", [{"shared": 0}, {"extra": -1}])
+def test_empty_split(bad):
+    with pytest.raises(SplitError, match="must be ≥ 1"):
+        make_splits(np.arange(100), {**SIZES, **bad}, seed=0)
+
+
+def test_candidate_and_independent_must_match():
+    with pytest.raises(SplitError, match="candidate .* must equal"):
+        make_splits(np.arange(100), {**SIZES, "independent": 9}, seed=0)
+
+
+def test_unknown_split_name():
+    with pytest.raises(SplitError, match="unknown"):
+        make_splits(np.arange(100), {**SIZES, "holdout": 3}, seed=0)
+
+
+def test_overlapping_manifest_is_refused():
+    with pytest.raises(SplitError, match="both"):
+        SplitManifest(seed=0, shared=(1, 2), candidate=(3,), independent=(2,), extra=(4,))
