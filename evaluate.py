@@ -10,7 +10,7 @@ from clipmem.experiment import evaluate_run_dir
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> float:
-    overrides = OmegaConf.to_container(cfg.scoring, resolve=True)
+    overrides = {k: v for k, v in OmegaConf.to_container(cfg.scoring, resolve=True).items() if v is not None}
     metrics = run_cli(lambda: evaluate_run_dir(cfg.run_dir, overrides, cfg.device, bool(cfg.logger)))
     return metrics["clipmem_mean"]
 

@@ -86,6 +86,7 @@ def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, 
             "training_config": training_config(cfg),
         }
         save_local_dir(module.clip, module.model_cfg, run.model(role), meta)
+    trainer.strategy.barrier("clipmem-model-saved")  # other ranks read g's weights right after
     history = next((c.history for c in callbacks if isinstance(c, CLIPMemCallback)), [])
     return module, history
 

@@ -50,7 +50,10 @@ def test_train_with_wandb_offline_then_evaluate(tmp_path):
     assert "mis-caption AUC" in done.stdout
     (run_dir,) = (tmp_path / "outputs" / "default").iterdir()
     assert str(run_dir) in done.stdout  # the summary names the run directory
-    assert list((run_dir / "wandb").glob("offline-run-*")), "no offline W&B run"
+    (wandb_run,) = (run_dir / "wandb").glob("offline-run-*")
+    media = wandb_run / "files" / "media"
+    assert list(media.glob("table/report/top_memorized_*.table.json")), "no table of memorized pairs in W&B"
+    assert list(media.glob("images/report/histogram_*.png")), "no score histogram in W&B"
     assert (run_dir / ".hydra" / "overrides.yaml").is_file()
     done = run_script("evaluate.py", f"run_dir={run_dir}", "scoring.normalisation=none", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -75,13 +75,13 @@ def plot_curve(history: list[dict], path: Path) -> Path | None:
     ax.plot(epochs, [row["clipmem_raw_mean"] for row in history], marker="o", label="mean raw CLIPMem")
     ax.set_xlabel("epoch of f")
     ax.set_ylabel("mean raw CLIPMem")
+    handles = ax.get_lines()
     if all("miscaption_auc" in row for row in history):
         twin = ax.twinx()
-        twin.plot(epochs, [row["miscaption_auc"] for row in history], marker="s", color="tab:red",
-                  label="mis-caption AUC")
+        handles += twin.plot(epochs, [row["miscaption_auc"] for row in history], marker="s", color="tab:red",
+                             label="mis-caption AUC")
         twin.set_ylabel("mis-caption AUC")
         twin.set_ylim(0.4, 1.02)
-        twin.legend(loc="lower right")
-    ax.legend(loc="upper left")
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
     ax.set_title("Memorization during training of f")
     return _save(fig, path)
