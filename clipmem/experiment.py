@@ -114,7 +114,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
                                              run.root, cfg.name, _plain(cfg))
         tracking.log_file(logger, run.splits, "splits", "split-manifest")
 
-        _, _ = train_model(cfg, dm, "g", run, logger)
+        train_model(cfg, dm, "g", run, logger)
         module_f, history = train_model(cfg, dm, "f", run, logger)
         model_g, _, _ = load_local_dir(run.model("g"))
         metrics = compute_results(

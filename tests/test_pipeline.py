@@ -2,12 +2,14 @@
 
 import csv
 import json
+import shutil
 
 import open_clip
 import pytest
 import torch
 
 from clipmem.data import SplitManifest
+from clipmem.errors import IncompatibleModelsError
 from clipmem.experiment import evaluate_run_dir, run_experiment
 from clipmem.reporting.scores_csv import COLUMNS, read_scores
 
@@ -74,6 +76,17 @@ def test_evaluate_reproduces_the_scores(quick_run, tmp_path):
     metrics = evaluate_run_dir(quick_run)
     assert (quick_run / "scores.csv").read_text() == before
     assert metrics["miscaption_auc"] == json.loads((quick_run / "metrics.json").read_text())["miscaption_auc"]
+
+
+def test_evaluate_refuses_models_trained_differently(quick_run, tmp_path):
+    copy = tmp_path / "run"
+    shutil.copytree(quick_run, copy, ignore=shutil.ignore_patterns("checkpoints", "wandb"))
+    meta_path = copy / "models" / "g" / "clipmem_meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["training_config"]["model"]["optimizer"]["lr"] *= 2
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(IncompatibleModelsError, match=r"model\.optimizer\.lr"):
+        evaluate_run_dir(copy)
 
 
 def test_same_config_and_seed_give_identical_scores(tmp_path):

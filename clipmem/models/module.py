@@ -25,7 +25,7 @@ class CLIPModule(L.LightningModule):
         image_size: input side in pixels (overrides the architecture's).
         context_length: text context length in tokens (overrides the architecture's).
         optimizer: partial optimizer taking the parameter groups (``_partial_: true`` in Hydra).
-        weight_decay: decay of weight matrices; gains, biases, embeddings and logit_scale get none.
+        weight_decay: decay of weight matrices; gains, biases, norms and logit_scale get none (open_clip's rule).
         warmup_steps: linear warmup length; a value < 1 is a fraction of all training steps.
         min_lr_ratio: the cosine schedule's final learning rate as a fraction of the base rate.
         log_prefix: prefix of logged metric names (``f/`` or ``g/`` inside an experiment).
@@ -88,13 +88,12 @@ class CLIPModule(L.LightningModule):
 
     # ---------------------------------------------------------------------------------- optim
     def parameter_groups(self) -> list[dict[str, Any]]:
-        """AdamW groups: weight decay on matrices only (not on gains, biases, embeddings, logit_scale)."""
+        """AdamW groups as open_clip's trainer makes them: no decay on 1-d tensors, norms, biases, logit_scale."""
         decay, no_decay = [], []
         for name, param in self.clip.named_parameters():
             if not param.requires_grad:
                 continue
             exclude = param.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
-            exclude = exclude or "embedding" in name or "token_embedding" in name
             (no_decay if exclude else decay).append(param)
         return [
             {"params": decay, "weight_decay": self.hparams.weight_decay},

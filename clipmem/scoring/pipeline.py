@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from clipmem.data.datamodule import CLIPMemDataModule
+from clipmem.errors import ConfigError
 from clipmem.evaluation.auc import flag_auc
 from clipmem.evaluation.encode import eval_mode
 from clipmem.scoring.clipmem import NORMALISATIONS, Reference, ViewEmbeddings, clipmem_scores
@@ -36,8 +37,6 @@ class ScoringConfig:
     bf16: bool = False
 
     def __post_init__(self) -> None:
-        from clipmem.errors import ConfigError
-
         if self.normalisation not in NORMALISATIONS:
             raise ConfigError(
                 f"scoring.normalisation must be one of {list(NORMALISATIONS)}, got {self.normalisation!r}"
