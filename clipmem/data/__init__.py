@@ -1,0 +1,16 @@
+"""Data: the synthetic generator, sources, splits, transforms and the LightningDataModule."""
+
+from clipmem.data.datamodule import CLIPMemDataModule
+from clipmem.data.sources import SyntheticSource, SyntheticZeroShot, ZeroShotSet
+from clipmem.data.splits import SplitManifest, make_splits
+from clipmem.data.table import ImageTextTable
+
+__all__ = [
+    "CLIPMemDataModule",
+    "ImageTextTable",
+    "SplitManifest",
+    "SyntheticSource",
+    "SyntheticZeroShot",
+    "ZeroShotSet",
+    "make_splits",
+]

@@ -1,0 +1,69 @@
+"""Inject mis-captioned pairs: exchange captions among chosen candidates so none describes its image."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from clipmem.data.table import ImageTextTable
+from clipmem.errors import ConfigError
+
+
+def _derangement(keys: np.ndarray, rng: np.random.Generator, max_rounds: int = 1000) -> np.ndarray:
+    """donor[i] for each receiver i such that donor != i and keys differ in every column.
+
+    keys: (M, A) attributes a caption mentions; a donor must differ from its receiver in all A.
+    """
+    m = len(keys)
+    order = rng.permutation(m)
+    donor = np.empty(m, dtype=np.int64)
+    donor[order] = np.roll(order, -1)  # one random cycle through all receivers: no fixed points
+    for _ in range(max_rounds):
+        clash = (donor == np.arange(m)) | (keys[donor] == keys).any(axis=1)
+        bad = np.flatnonzero(clash)
+        if len(bad) == 0:
+            return donor
+        for i in bad:  # swap with a random partner; keep the swap only if it resolves i's clash
+            j = int(rng.integers(m))
+            a, b = donor[j], donor[i]
+            ok_i = a != i and not (keys[a] == keys[i]).any()
+            ok_j = b != j and not (keys[b] == keys[j]).any()
+            if ok_i and ok_j:
+                donor[i], donor[j] = a, b
+    raise ConfigError(
+        f"could not exchange captions among {m} mis-captioned pairs so that none describes its image; "
+        "lower data.miscaption.fraction or use data with more varied attributes"
+    )
+
+
+def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction: float, seed: int) -> ImageTextTable:
+    """Exchange the captions of ``round(fraction * |candidates|)`` candidates among themselves.
+
+    A pair's captions go to another chosen pair whose image differs in every attribute a caption names
+    (for the synthetic data: colour and shape), so after the exchange no caption describes its image.
+    Returns a new table with ``miscaptioned`` and ``caption_source`` recorded.
+    """
+    if not 0.0 <= fraction <= 1.0:
+        raise ConfigError(f"data.miscaption.fraction must be in [0, 1], got {fraction}")
+    count = int(round(fraction * len(candidate_ids)))
+    if count == 0:
+        return table
+    if count == 1:
+        raise ConfigError("data.miscaption.fraction selects a single candidate; exchanging captions needs two or more")
+    if not table.attributes:
+        raise ConfigError("this data source has no caption attributes, so mis-captions cannot be injected; "
+                          "set data.miscaption.fraction=0")
+    rng = np.random.default_rng([seed, 0x6D15])
+    chosen_ids = np.sort(rng.choice(np.asarray(candidate_ids), size=count, replace=False))
+    pos = table.positions(chosen_ids).numpy()
+    keys = np.stack([table.attributes[name][pos] for name in sorted(table.attributes)], axis=1)
+    donor = _derangement(keys, rng)
+
+    captions = list(table.captions)
+    miscaptioned = table.miscaptioned.clone()
+    source = table.caption_source.clone()
+    for receiver, giver in zip(pos, pos[donor], strict=True):
+        captions[receiver] = table.captions[giver]
+        source[receiver] = table.caption_source[giver]
+        miscaptioned[receiver] = True
+    return table.with_captions(captions, miscaptioned, source)

@@ -1,0 +1,132 @@
+"""Leave-candidates-out splits S_S, S_C, S_I, S_E and their manifest (``splits.json``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clipmem.errors import SplitError
+
+SPLIT_NAMES = ("shared", "candidate", "independent", "extra")
+
+
+@dataclass(frozen=True)
+class SplitManifest:
+    """Which sample ids are in which split, drawn from one seed.
+
+    ``shared`` (S_S) trains f and g, ``candidate`` (S_C) only f, ``independent`` (S_I) only g,
+    ``extra`` (S_E) neither. ``miscaptioned`` lists candidates whose captions were exchanged.
+    """
+
+    seed: int
+    shared: tuple[int, ...]
+    candidate: tuple[int, ...]
+    independent: tuple[int, ...]
+    extra: tuple[int, ...]
+    miscaptioned: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        validate_disjoint({name: getattr(self, name) for name in SPLIT_NAMES})
+        if not set(self.miscaptioned) <= set(self.candidate):
+            raise SplitError("manifest: every miscaptioned id must be a candidate (S_C)")
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in SPLIT_NAMES}
+
+    def train_ids(self, role: str) -> tuple[int, ...]:
+        """Training ids of model ``role``: f trains on S_S ∪ S_C, g on S_S ∪ S_I."""
+        if role == "f":
+            return self.shared + self.candidate
+        if role == "g":
+            return self.shared + self.independent
+        raise ValueError(f"role must be 'f' or 'g', got {role!r}")
+
+    def content(self) -> dict:
+        """Everything the hash covers, as plain JSON types."""
+        return {
+            "seed": self.seed,
+            "sizes": self.sizes,
+            **{name: list(getattr(self, name)) for name in SPLIT_NAMES},
+            "miscaptioned": list(self.miscaptioned),
+        }
+
+    @property
+    def sha256(self) -> str:
+        blob = json.dumps(self.content(), sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    def to_json(self) -> str:
+        return json.dumps({**self.content(), "sha256": self.sha256}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "splits.json") -> SplitManifest:
+        """Parse and verify a manifest; a hash mismatch means the file was edited or corrupted."""
+        try:
+            data = json.loads(text)
+            manifest = cls(
+                seed=int(data["seed"]),
+                **{name: tuple(int(i) for i in data[name]) for name in SPLIT_NAMES},
+                miscaptioned=tuple(int(i) for i in data.get("miscaptioned", [])),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise SplitError(f"{source}: not a valid split manifest ({err})") from err
+        if data.get("sha256") != manifest.sha256:
+            raise SplitError(f"{source}: sha256 does not match its content (edited or corrupted)")
+        return manifest
+
+    @classmethod
+    def read(cls, path: str | Path) -> SplitManifest:
+        path = Path(path)
+        if not path.is_file():
+            raise SplitError(f"no split manifest at {path}")
+        return cls.from_json(path.read_text(), source=str(path))
+
+
+def validate_disjoint(splits: dict[str, tuple[int, ...] | list[int]]) -> None:
+    """Raise SplitError if a split is empty, holds a duplicate id, or shares an id with another."""
+    seen: dict[int, str] = {}
+    for name, ids in splits.items():
+        if len(ids) == 0:
+            raise SplitError(f"split {name!r} is empty")
+        if len(set(ids)) != len(ids):
+            raise SplitError(f"split {name!r} lists a sample id twice")
+        for i in ids:
+            if i in seen:
+                raise SplitError(f"sample id {i} is in both {seen[i]!r} and {name!r}")
+            seen[i] = name
+
+
+def make_splits(sample_ids: np.ndarray | list[int], sizes: dict[str, int], seed: int) -> SplitManifest:
+    """Draw disjoint S_S, S_C, S_I, S_E of the given sizes from ``sample_ids`` with one seed.
+
+    sizes: {"shared", "candidate", "independent", "extra"} -> count (each ≥ 1, candidate == independent).
+    """
+    unknown = set(sizes) - set(SPLIT_NAMES)
+    missing = set(SPLIT_NAMES) - set(sizes)
+    if unknown or missing:
+        raise SplitError(f"data.splits must have exactly the keys {SPLIT_NAMES}; "
+                         f"unknown: {sorted(unknown)}, missing: {sorted(missing)}")
+    for name in SPLIT_NAMES:
+        if int(sizes[name]) < 1:
+            raise SplitError(f"data.splits.{name} must be ≥ 1, got {sizes[name]}")
+    if sizes["candidate"] != sizes["independent"]:
+        raise SplitError(
+            f"data.splits.candidate ({sizes['candidate']}) must equal data.splits.independent "
+            f"({sizes['independent']}) so that f and g train on the same number of samples"
+        )
+    total = sum(int(sizes[n]) for n in SPLIT_NAMES)
+    ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
+    if total > len(ids):
+        raise SplitError(
+            f"data.splits need {total} samples (" + " + ".join(f"{n}={sizes[n]}" for n in SPLIT_NAMES)
+            + f") but the data has only {len(ids)}"
+        )
+    drawn = np.random.default_rng([seed, 0x5B17]).permutation(ids)[:total]
+    bounds = np.cumsum([0] + [int(sizes[n]) for n in SPLIT_NAMES])
+    parts = {n: tuple(sorted(int(i) for i in drawn[a:b])) for n, a, b in zip(SPLIT_NAMES, bounds[:-1], bounds[1:], strict=True)}
+    return SplitManifest(seed=seed, **parts)
