@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError

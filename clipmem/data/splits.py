@@ -128,5 +128,8 @@ def make_splits(sample_ids: np.ndarray | list[int], sizes: dict[str, int], seed:
         )
     drawn = np.random.default_rng([seed, 0x5B17]).permutation(ids)[:total]
     bounds = np.cumsum([0] + [int(sizes[n]) for n in SPLIT_NAMES])
-    parts = {n: tuple(sorted(int(i) for i in drawn[a:b])) for n, a, b in zip(SPLIT_NAMES, bounds[:-1], bounds[1:], strict=True)}
+    parts = {
+        name: tuple(sorted(int(i) for i in drawn[start:stop]))
+        for name, start, stop in zip(SPLIT_NAMES, bounds[:-1], bounds[1:], strict=True)
+    }
     return SplitManifest(seed=seed, **parts)

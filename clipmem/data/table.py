@@ -63,6 +63,8 @@ class ImageTextTable:
             raise KeyError(f"sample ids not in the data: {missing}")
         return order[where]
 
-    def with_captions(self, captions: list[list[str]], miscaptioned: torch.Tensor, source: torch.Tensor) -> ImageTextTable:
+    def with_captions(
+        self, captions: list[list[str]], miscaptioned: torch.Tensor, source: torch.Tensor
+    ) -> ImageTextTable:
         """A copy with captions replaced (used to inject mis-captions)."""
         return replace(self, captions=captions, miscaptioned=miscaptioned, caption_source=source)
