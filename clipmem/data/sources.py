@@ -36,6 +36,7 @@ def _check_label_kind(label_kind: str, field: str) -> None:
         raise ConfigError(f"{field} must be one of {list(synthetic.LABEL_KINDS)}, got {label_kind!r}")
 
 
+@dataclass(frozen=True)
 class SyntheticSource:
     """Synthetic shapes with captions (``clipmem.data.synthetic``); ids are 0..num_samples-1.
 
@@ -47,22 +48,16 @@ class SyntheticSource:
         label_kind: class labels for zero-shot: ``colour_shape``, ``shape`` or ``colour``.
     """
 
-    def __init__(
-        self,
-        num_samples: int = 6000,
-        resolution: int = 32,
-        captions_per_sample: int = 5,
-        seed: int = 0,
-        label_kind: str = "colour_shape",
-    ) -> None:
-        if num_samples < 1:
-            raise ConfigError(f"data.source.num_samples must be ≥ 1, got {num_samples}")
-        _check_label_kind(label_kind, "data.source.label_kind")
-        self.num_samples = num_samples
-        self.resolution = resolution
-        self.captions_per_sample = captions_per_sample
-        self.seed = seed
-        self.label_kind = label_kind
+    num_samples: int = 6000
+    resolution: int = 32
+    captions_per_sample: int = 5
+    seed: int = 0
+    label_kind: str = "colour_shape"
+
+    def __post_init__(self) -> None:
+        if self.num_samples < 1:
+            raise ConfigError(f"data.source.num_samples must be ≥ 1, got {self.num_samples}")
+        _check_label_kind(self.label_kind, "data.source.label_kind")
 
     def load(self) -> ImageTextTable:
         ids = np.arange(self.num_samples, dtype=np.int64)
@@ -77,27 +72,25 @@ class SyntheticSource:
         )
 
 
+@dataclass(frozen=True)
 class SyntheticZeroShot:
-    """Held-out synthetic images for zero-shot accuracy; ids start at ``id_offset`` (never in a split)."""
+    """Held-out synthetic images for zero-shot accuracy; ids start at ``id_offset`` (never in a split).
 
-    def __init__(
-        self,
-        name: str = "synthetic",
-        num_samples: int = 1000,
-        resolution: int = 32,
-        seed: int = 0,
-        label_kind: str = "colour_shape",
-        id_offset: int = 1_000_000_000,
-        templates: list[str] | None = None,
-    ) -> None:
-        _check_label_kind(label_kind, "data.zeroshot.*.label_kind")
-        self.name = name
-        self.num_samples = num_samples
-        self.resolution = resolution
-        self.seed = seed
-        self.label_kind = label_kind
-        self.id_offset = id_offset
-        self.templates = list(templates) if templates else list(synthetic.ZEROSHOT_TEMPLATES)
+    ``templates`` are format strings with one ``{}``; None uses ``synthetic.ZEROSHOT_TEMPLATES``.
+    """
+
+    name: str = "synthetic"
+    num_samples: int = 1000
+    resolution: int = 32
+    seed: int = 0
+    label_kind: str = "colour_shape"
+    id_offset: int = 1_000_000_000
+    templates: tuple[str, ...] | list[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_samples < 1:
+            raise ConfigError(f"data.zeroshot.{self.name}.num_samples must be ≥ 1, got {self.num_samples}")
+        _check_label_kind(self.label_kind, f"data.zeroshot.{self.name}.label_kind")
 
     def load(self) -> ZeroShotSet:
         ids = np.arange(self.id_offset, self.id_offset + self.num_samples, dtype=np.int64)
@@ -107,5 +100,5 @@ class SyntheticZeroShot:
             images=synthetic.render(scenes, self.resolution),
             labels=torch.from_numpy(synthetic.labels(scenes, self.label_kind)),
             classnames=synthetic.class_names(self.label_kind),
-            templates=self.templates,
+            templates=list(self.templates or synthetic.ZEROSHOT_TEMPLATES),
         )
