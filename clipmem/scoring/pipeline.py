@@ -63,7 +63,7 @@ class CandidateScorer:
         self.plan = plan_views(
             self.candidates["counts"], config.num_views, datamodule.train_transform, config.seed, config.augment_images
         )
-        self._cached_g: tuple[int, ViewEmbeddings, Reference] | None = None
+        self._cached_g: tuple[torch.nn.Module, ViewEmbeddings, Reference] | None = None
 
     def embed(self, model: torch.nn.Module) -> tuple[ViewEmbeddings, Reference]:
         """Candidate views (N, K, D) and S_E reference (M, D) of ``model``."""
@@ -80,8 +80,8 @@ class CandidateScorer:
         return views, reference
 
     def _embed_g(self, model_g: torch.nn.Module) -> tuple[ViewEmbeddings, Reference]:
-        if self._cached_g is None or self._cached_g[0] != id(model_g):
-            self._cached_g = (id(model_g), *self.embed(model_g))
+        if self._cached_g is None or self._cached_g[0] is not model_g:
+            self._cached_g = (model_g, *self.embed(model_g))
         return self._cached_g[1], self._cached_g[2]
 
     def score(self, model_f: torch.nn.Module, model_g: torch.nn.Module) -> dict[str, torch.Tensor]:
