@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -153,12 +154,14 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     model_g, _, meta_g = load_local_dir(run.model("g"))
     check_pair(meta_f, meta_g, manifest)
     target = hardware.eval_device(cfg.hardware.accelerator if device == "auto" else device)
+    # CLIPMem across f's epochs can only be measured during training: carry it over, never drop it.
+    history = json.loads(run.metrics.read_text()).get("clipmem_history") if run.metrics.is_file() else None
     logger = None
     if log_to_wandb and cfg.get("logger") and cfg.logger.get("wandb"):
         logger = tracking.build_wandb_logger(_plain(cfg.logger.wandb), run.root, f"{cfg.name}-evaluate", _plain(cfg))
     try:
         metrics = compute_results(
-            run, dm, model_f, model_g, ScoringConfig(**scoring), _plain(cfg.report), target, logger,
+            run, dm, model_f, model_g, ScoringConfig(**scoring), _plain(cfg.report), target, logger, history,
             extra_metrics={"seed": int(cfg.seed), "manifest_sha256": manifest.sha256},
         )
     finally:

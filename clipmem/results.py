@@ -47,20 +47,20 @@ def compute_results(
     """Score S_C, measure utility, write scores.csv, report/ PNGs and (last) metrics.json. Returns metrics."""
     model_f.to(device)
     model_g.to(device)
-    scores = CandidateScorer(dm, scoring, device).score(model_f, model_g)
-    candidates = dm.split_pairs("candidate")
-    caption_source = dm.table.caption_source[dm.table.positions(candidates["sample_ids"])]
-    rows = score_rows(scores, candidates["captions"], caption_source)
+    scorer = CandidateScorer(dm, scoring, device)
+    scores = scorer.score(model_f, model_g)
+    candidates = scorer.candidates
+    rows = score_rows(scores, candidates["captions"], candidates["caption_source"])
     write_scores(run.scores, rows)
 
     metrics: dict[str, Any] = {**score_summary(scores), **(extra_metrics or {})}
     metrics.update(utility_metrics(model_f, dm, "f", device))
     metrics.update(utility_metrics(model_g, dm, "g", device))
 
-    report_paths = _write_report(run, scores, candidates, metrics, report_cfg, history)
+    order = torch.argsort(scores["clipmem"], descending=True)  # most memorized first
+    report_paths = _write_report(run, scores, order, candidates, metrics, report_cfg, history)
     if history:
         metrics["clipmem_history"] = history
-    order = torch.argsort(scores["clipmem"], descending=True)
     top = order[: int(report_cfg.get("wandb_table_size", 32))]
     by_id = {row["sample_id"]: row for row in rows}
     tracking.log_results(logger, metrics, report_paths,
@@ -69,9 +69,8 @@ def compute_results(
     return metrics
 
 
-def _write_report(run: RunDir, scores, candidates, metrics, report_cfg, history) -> dict[str, Path | None]:
+def _write_report(run: RunDir, scores, order, candidates, metrics, report_cfg, history) -> dict[str, Path | None]:
     size = int(report_cfg.get("gallery_size", 12))
-    order = torch.argsort(scores["clipmem"], descending=True)
     primary = [c[0] for c in candidates["captions"]]
     paths: dict[str, Path | None] = {
         "histogram": plots.plot_histogram(scores["clipmem"], scores["miscaptioned"], run.report / "histogram.png",

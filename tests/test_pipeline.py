@@ -73,8 +73,10 @@ def test_saved_models_load_with_open_clip(quick_run):
 
 def test_evaluate_reproduces_the_scores(quick_run, tmp_path):
     before = (quick_run / "scores.csv").read_text()
+    history = json.loads((quick_run / "metrics.json").read_text())["clipmem_history"]
     metrics = evaluate_run_dir(quick_run)
     assert (quick_run / "scores.csv").read_text() == before
+    assert json.loads((quick_run / "metrics.json").read_text())["clipmem_history"] == history
     assert metrics["miscaption_auc"] == json.loads((quick_run / "metrics.json").read_text())["miscaption_auc"]
 
 

@@ -191,7 +191,8 @@ class CLIPMemDataModule(L.LightningDataModule):
     # ----------------------------------------------------------------------------- evaluation data
     def split_pairs(self, split: str) -> dict[str, Any]:
         """Pairs of one split for evaluation: ``images`` uint8 (M,3,H,W), ``tokens`` (M,C,L),
-        ``counts`` (M,), ``sample_ids`` (M,), ``captions`` (M lists), ``miscaptioned`` (M,) bool."""
+        ``counts`` (M,), ``sample_ids`` (M,), ``captions`` (M lists), ``miscaptioned`` (M,) bool,
+        ``caption_source`` (M,) the id whose captions each pair carries."""
         ids = getattr(self.build(), split)
         pos = self.table.positions(list(ids))
         return {
@@ -201,7 +202,7 @@ class CLIPMemDataModule(L.LightningDataModule):
             "sample_ids": self.table.sample_ids[pos],
             "captions": [self.table.captions[int(p)] for p in pos],
             "miscaptioned": self.table.miscaptioned[pos],
-            "labels": None if self.table.labels is None else self.table.labels[pos],
+            "caption_source": self.table.caption_source[pos],
         }
 
     def zeroshot_sets(self) -> dict[str, ZeroShotSet]:
