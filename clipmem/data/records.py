@@ -28,13 +28,16 @@ def key_to_id(key: str) -> int:
 
 
 def split_captions(fields: Sequence[str | None], caption_sep: str | None) -> list[str]:
-    """Non-empty captions from one or more fields, each optionally split at ``caption_sep``, in order."""
+    """Captions from one or more fields, each optionally split at ``caption_sep``, in order.
+
+    Whitespace is stripped; empty captions and exact repeats of an earlier caption are left out.
+    """
     out: list[str] = []
     for value in fields:
         if value is None:
             continue
         parts = value.split(caption_sep) if caption_sep else [value]
-        out.extend(p.strip() for p in parts if p.strip())
+        out.extend(text for text in (p.strip() for p in parts) if text and text not in out)
     return out
 
 
