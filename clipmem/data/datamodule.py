@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,13 @@ class PairDataset(Dataset):
         n = int(self.available[p])
         c = 0 if n == 1 else int(torch.randint(n, (1,)))
         return {"image": self.images[p], "text": self.tokens[p, c], "sample_id": self.sample_ids[p]}
+
+
+def _named(source: Any, name: str) -> Any:
+    """A zero-shot source whose ``name`` is its ``data.zeroshot`` key, so messages and records name that key."""
+    if dataclasses.is_dataclass(source) and getattr(source, "name", name) != name:
+        return dataclasses.replace(source, name=name)
+    return source
 
 
 class CLIPMemDataModule(L.LightningDataModule):
@@ -98,7 +106,7 @@ class CLIPMemDataModule(L.LightningDataModule):
         self.context_length = int(context_length)
         self.train_captions = int(train_captions)
         self.miscaption_fraction = float((miscaption or {}).get("fraction", 0.0))
-        self.zeroshot_sources = dict(zeroshot or {})
+        self.zeroshot_sources = {name: _named(src, name) for name, src in (zeroshot or {}).items()}
         self.num_workers = int(num_workers)
         self.eval_batch_size = int(eval_batch_size)
         augment = dict(augment or {})
