@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 import tarfile
 
 import numpy as np
@@ -172,3 +173,20 @@ def test_miscaptions_impossible_when_all_chosen_captions_are_identical():
     table = _table_with_captions(["same"] * 10)
     with pytest.raises(ConfigError, match="could not exchange"):
         inject_miscaptions(table, table.sample_ids.tolist(), 0.5, seed=0)
+
+
+def test_decoded_image_cache_hits_and_follows_changes(tmp_path, pairs):
+    cache = tmp_path / "cache"
+    first = CsvSource(path=str(pairs["csv"]), resolution=16, cache_dir=str(cache)).load()
+    files = sorted(cache.glob("decoded-*.pt"))
+    assert len(files) == 1
+    again = CsvSource(path=str(pairs["csv"]), resolution=16, cache_dir=str(cache)).load()
+    assert torch.equal(again.images, first.images) and sorted(cache.glob("decoded-*.pt")) == files
+    CsvSource(path=str(pairs["csv"]), resolution=20, cache_dir=str(cache)).load()  # another resolution: new entry
+    wds = WebDatasetSource(urls=str(pairs["shards"]), resolution=16, cache_dir=str(cache))
+    assert torch.equal(wds.load().images, first.images) and torch.equal(wds.load().images, first.images)
+    assert len(list(cache.glob("decoded-*.pt"))) == 3
+    image = pairs["images"] / "4.png"
+    os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))  # "edited": a new entry
+    CsvSource(path=str(pairs["csv"]), resolution=16, cache_dir=str(cache)).load()
+    assert len(list(cache.glob("decoded-*.pt"))) == 4

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clipmem.data.bad_samples import BadSamples, check_policy
-from clipmem.data.images import decode_many
+from clipmem.data.images import bytes_fingerprint, cached_decode_many
 from clipmem.data.records import assemble_table, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
@@ -127,6 +127,8 @@ class WebDatasetSource:
         resolution: side in px of the cached uint8 images (shorter side resized, centre-cropped).
         on_bad_sample: ``error`` (raise naming shard, key and reason) or ``skip`` (record and leave out).
         num_threads: decoding threads (None: up to 8, by CPU count).
+        cache_dir: if set, decoded images are cached there, keyed by a sha256 of the image bytes and
+            ``resolution`` (``images.cached_decode_many``); the shards are still read for captions.
 
     Sample ids come from keys (``records.key_to_id``: decimal keys are the id, others a stable 63-bit
     hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
@@ -139,6 +141,7 @@ class WebDatasetSource:
     resolution: int = 64
     on_bad_sample: str = "error"
     num_threads: int | None = None
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         keys = [self.caption_keys] if isinstance(self.caption_keys, str) else list(self.caption_keys)
@@ -172,7 +175,8 @@ class WebDatasetSource:
                                location="the shard")
                     break
                 self._add(shard, key, files, bad, first_seen, ids, keys, captions, blobs, origin)
-        decoded = decode_many(blobs, self.resolution, self.num_threads, desc="decoding shards")
+        decoded = cached_decode_many(blobs, self.resolution, self.cache_dir, bytes_fingerprint(blobs),
+                                     self.num_threads, desc="decoding shards")
         keep = []
         for i, result in enumerate(decoded):
             if isinstance(result, str):
