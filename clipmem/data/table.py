@@ -26,6 +26,8 @@ class ImageTextTable:
             ``row``, ``sample_id``, ``reason`` (see ``clipmem.data.bad_samples``).
         keys: the original string key of each pair where ids were derived from keys (webdataset
             ``__key__``, a CSV id column), else None.
+        views: uint8 (N, V, 3, H, W) several images of each pair's scene (view 0 is ``images``), or None
+            when the source has one image per pair (``multi_image`` mitigation).
     """
 
     sample_ids: torch.Tensor
@@ -38,6 +40,7 @@ class ImageTextTable:
     caption_source: torch.Tensor | None = None
     skipped: list[dict] = field(default_factory=list)
     keys: list[str] | None = None
+    views: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         n = len(self.sample_ids)
@@ -51,6 +54,13 @@ class ImageTextTable:
             raise ValueError("sample_ids must be unique")
         if self.keys is not None and len(self.keys) != n:
             raise ValueError(f"table sizes disagree: {n} ids, {len(self.keys)} keys")
+        if self.views is not None:
+            expected = (n, self.views.shape[1] if self.views.ndim == 5 else -1, *self.images.shape[1:])
+            if self.views.dtype != torch.uint8 or tuple(self.views.shape) != expected:
+                raise ValueError(f"views must be uint8 (N, V, 3, H, W) = {expected}, got "
+                                 f"{self.views.dtype} {tuple(self.views.shape)}")
+            if not torch.equal(self.views[:, 0], self.images):
+                raise ValueError("views[:, 0] must equal images (view 0 is the pair's image)")
         if self.miscaptioned is None:
             object.__setattr__(self, "miscaptioned", torch.zeros(n, dtype=torch.bool))
         if self.caption_source is None:
