@@ -15,6 +15,7 @@ from clipmem import hardware
 from clipmem.callbacks import CLIPMemCallback, RetrievalCallback, ZeroShotCallback
 from clipmem.config import instantiate_checked, training_config
 from clipmem.data.datamodule import CLIPMemDataModule
+from clipmem.data.run_files import write_data_files
 from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.models.local_dir import load_local_dir, save_local_dir
@@ -111,6 +112,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         dm: CLIPMemDataModule = instantiate_checked(cfg.data)
         dm.build()
         dm.write_manifest(run.splits)
+        data_metrics = write_data_files(run.root, dm)  # skipped_samples.csv, sample_keys.csv
         logger = tracking.build_wandb_logger(_plain(cfg.logger.get("wandb")) if cfg.get("logger") else None,
                                              run.root, cfg.name, _plain(cfg))
         tracking.log_file(logger, run.splits, "splits", "split-manifest")
@@ -121,7 +123,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         metrics = compute_results(
             run, dm, module_f.clip, model_g, ScoringConfig(**_plain(cfg.scoring)), _plain(cfg.report),
             hardware.eval_device(cfg.hardware.accelerator), logger, history,
-            {"seed": int(cfg.seed), "manifest_sha256": dm.manifest.sha256},
+            {"seed": int(cfg.seed), "manifest_sha256": dm.manifest.sha256, **data_metrics},
         )
         run.write_status("complete")
         print(format_summary(metrics, run.root), flush=True)
@@ -150,6 +152,7 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     manifest = SplitManifest.read(run.splits)
     dm: CLIPMemDataModule = instantiate_checked(cfg.data)
     dm.check_manifest(manifest, str(run.splits))
+    data_metrics = write_data_files(run.root, dm)
     model_f, _, meta_f = load_local_dir(run.model("f"))
     model_g, _, meta_g = load_local_dir(run.model("g"))
     check_pair(meta_f, meta_g, manifest)
@@ -162,7 +165,7 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     try:
         metrics = compute_results(
             run, dm, model_f, model_g, ScoringConfig(**scoring), _plain(cfg.report), target, logger, history,
-            extra_metrics={"seed": int(cfg.seed), "manifest_sha256": manifest.sha256},
+            extra_metrics={"seed": int(cfg.seed), "manifest_sha256": manifest.sha256, **data_metrics},
         )
     finally:
         if logger is not None:

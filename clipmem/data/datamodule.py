@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from clipmem.data.bad_samples import check_policy
 from clipmem.data.miscaption import inject_miscaptions
 from clipmem.data.sources import ZeroShotSet
 from clipmem.data.splits import SplitManifest, make_splits
@@ -65,6 +66,7 @@ class CLIPMemDataModule(L.LightningDataModule):
         zeroshot: name -> source with ``load() -> ZeroShotSet``.
         num_workers: DataLoader workers (0 is fastest here: data is in memory).
         eval_batch_size: batch size of evaluation encoders.
+        on_bad_sample: ``error`` or ``skip``; the sources read it from ``data.on_bad_sample`` (checked here).
     """
 
     def __init__(
@@ -81,8 +83,10 @@ class CLIPMemDataModule(L.LightningDataModule):
         zeroshot: dict[str, Any] | None = None,
         num_workers: int = 0,
         eval_batch_size: int = 256,
+        on_bad_sample: str = "error",
     ) -> None:
         super().__init__()
+        self.on_bad_sample = check_policy(on_bad_sample)
         if batch_size < 1:
             raise ConfigError(f"data.batch_size must be ≥ 1, got {batch_size}")
         if train_captions < 1:
@@ -210,3 +214,11 @@ class CLIPMemDataModule(L.LightningDataModule):
         if self._zeroshot is None:
             self._zeroshot = {name: src.load() for name, src in self.zeroshot_sources.items()}
         return self._zeroshot
+
+    def skipped_samples(self) -> list[dict]:
+        """Bad samples left out under ``on_bad_sample=skip``: the training data's, then each zero-shot set's."""
+        self.build()
+        records = list(self.table.skipped)
+        for dataset in self.zeroshot_sets().values():
+            records.extend(dataset.skipped)
+        return records

@@ -31,8 +31,15 @@ def _derangement(keys: np.ndarray, rng: np.random.Generator, max_rounds: int = 1
                 donor[i], donor[j] = a, b
     raise ConfigError(
         f"could not exchange captions among {m} mis-captioned pairs so that none describes its image; "
-        "lower data.miscaption.fraction or use data with more varied attributes"
+        "lower data.miscaption.fraction or use data with more varied attributes (or captions)"
     )
+
+
+def caption_groups(captions: list[list[str]]) -> np.ndarray:
+    """(M,) int64 group index per pair: pairs with the same primary caption (case and spacing ignored) share one."""
+    groups: dict[str, int] = {}
+    return np.array([groups.setdefault(" ".join(c[0].lower().split()), len(groups)) for c in captions],
+                    dtype=np.int64)
 
 
 def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction: float, seed: int) -> ImageTextTable:
@@ -40,6 +47,8 @@ def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction
 
     A pair's captions go to another chosen pair whose image differs in every attribute a caption names
     (for the synthetic data: colour and shape), so after the exchange no caption describes its image.
+    Data without attributes (CSV, webdataset) gets a random derangement: no pair keeps its own captions,
+    and two pairs with the same primary caption (ignoring case and spacing) never exchange with each other.
     Returns a new table with ``miscaptioned`` and ``caption_source`` recorded.
     """
     if not 0.0 <= fraction <= 1.0:
@@ -49,13 +58,13 @@ def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction
         return table
     if count == 1:
         raise ConfigError("data.miscaption.fraction selects a single candidate; exchanging captions needs two or more")
-    if not table.attributes:
-        raise ConfigError("this data source has no caption attributes, so mis-captions cannot be injected; "
-                          "set data.miscaption.fraction=0")
     rng = np.random.default_rng([seed, 0x6D15])
     chosen_ids = np.sort(rng.choice(np.asarray(candidate_ids), size=count, replace=False))
     pos = table.positions(chosen_ids).numpy()
-    keys = np.stack([table.attributes[name][pos] for name in sorted(table.attributes)], axis=1)
+    if table.attributes:
+        keys = np.stack([table.attributes[name][pos] for name in sorted(table.attributes)], axis=1)
+    else:
+        keys = caption_groups([table.captions[p] for p in pos])[:, None]
     donor = _derangement(keys, rng)
 
     captions = list(table.captions)

@@ -6,7 +6,7 @@ need to return an ``ImageTextTable`` (training pairs) or a ``ZeroShotSet`` (eval
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -21,7 +21,8 @@ class ZeroShotSet:
     """Labelled images for zero-shot classification.
 
     images: uint8 (N, 3, H, W); labels: (N,) int64 indices into ``classnames``;
-    templates: format strings with one ``{}`` for the class name.
+    templates: format strings with one ``{}`` for the class name; skipped: bad images left out
+    (see ``clipmem.data.bad_samples``).
     """
 
     name: str
@@ -29,6 +30,7 @@ class ZeroShotSet:
     labels: torch.Tensor
     classnames: list[str]
     templates: list[str]
+    skipped: list[dict] = field(default_factory=list)
 
 
 def _check_label_kind(label_kind: str, field: str) -> None:

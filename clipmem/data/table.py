@@ -22,6 +22,10 @@ class ImageTextTable:
             must mention to describe its image; used to make mis-captions that are truly wrong.
         miscaptioned: (N,) bool, True where captions were exchanged so none describes the image.
         caption_source: (N,) int64, the sample id whose captions this pair now carries.
+        skipped: bad samples left out under ``on_bad_sample=skip``: dicts with ``source``, ``file``,
+            ``row``, ``sample_id``, ``reason`` (see ``clipmem.data.bad_samples``).
+        keys: the original string key of each pair where ids were derived from keys (webdataset
+            ``__key__``, a CSV id column), else None.
     """
 
     sample_ids: torch.Tensor
@@ -32,6 +36,8 @@ class ImageTextTable:
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     miscaptioned: torch.Tensor | None = None
     caption_source: torch.Tensor | None = None
+    skipped: list[dict] = field(default_factory=list)
+    keys: list[str] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.sample_ids)
@@ -43,6 +49,8 @@ class ImageTextTable:
             raise ValueError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
         if len(torch.unique(self.sample_ids)) != n:
             raise ValueError("sample_ids must be unique")
+        if self.keys is not None and len(self.keys) != n:
+            raise ValueError(f"table sizes disagree: {n} ids, {len(self.keys)} keys")
         if self.miscaptioned is None:
             object.__setattr__(self, "miscaptioned", torch.zeros(n, dtype=torch.bool))
         if self.caption_source is None:

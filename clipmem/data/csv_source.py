@@ -1,0 +1,149 @@
+"""Image–caption pairs from a CSV/TSV file in open_clip's format (one row per image, a path and captions)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clipmem.data.bad_samples import BadSamples, check_policy
+from clipmem.data.images import decode_many
+from clipmem.data.records import assemble_table, key_to_id, split_captions
+from clipmem.data.table import ImageTextTable
+from clipmem.errors import ConfigError
+
+_SEP_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
+
+
+def normalise_sep(sep: str, field_name: str = "data.source.sep") -> str:
+    """The one-character delimiter; ``"\\t"`` (backslash-t, as a shell passes it) and ``tab`` mean a tab."""
+    sep = _SEP_ALIASES.get(sep, sep)
+    if not isinstance(sep, str) or len(sep) != 1:
+        raise ConfigError(f"{field_name} must be one character (',' or '\\t' for TSV), got {sep!r}")
+    return sep
+
+
+def _as_list(keys: str | list[str] | tuple[str, ...], field_name: str) -> list[str]:
+    out = [keys] if isinstance(keys, str) else list(keys)
+    if not out or not all(isinstance(k, str) and k for k in out):
+        raise ConfigError(f"{field_name} must be a column name or a non-empty list of them, got {keys!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class CsvSource:
+    """Pairs listed in a CSV/TSV file with a header row (open_clip's ``--csv-img-key/--csv-caption-key`` format).
+
+    Args:
+        path: the CSV/TSV file. Relative image paths resolve against its folder.
+        sep: field delimiter, one character (``","``; ``"\\t"`` or ``tab`` for TSV).
+        image_key: column holding the image path.
+        caption_keys: column(s) holding captions; several columns give several captions per image, in
+            this order (caption 0, the first non-empty one, is the primary caption). Empty fields are left out.
+        caption_sep: if set, each caption field is also split at this string into several captions.
+        id_key: column holding the sample id; None uses the 0-based data row index (header excluded).
+            Decimal values are used as ids; other strings get a stable 63-bit hash (``records.key_to_id``).
+        resolution: side in px of the cached uint8 images (shorter side resized, centre-cropped).
+        on_bad_sample: ``error`` (raise naming file, row and reason) or ``skip`` (record and leave out).
+        num_threads: decoding threads (None: up to 8, by CPU count).
+    """
+
+    path: str
+    sep: str = ","
+    image_key: str = "filepath"
+    caption_keys: str | list[str] = "title"
+    caption_sep: str | None = None
+    id_key: str | None = None
+    resolution: int = 64
+    on_bad_sample: str = "error"
+    num_threads: int | None = None
+    _caption_list: list[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sep", normalise_sep(self.sep))
+        object.__setattr__(self, "_caption_list", _as_list(self.caption_keys, "data.source.caption_keys"))
+        check_policy(self.on_bad_sample)
+        if self.resolution < 8:
+            raise ConfigError(f"data.source.resolution must be ≥ 8 px, got {self.resolution}")
+        if self.caption_sep == "":
+            raise ConfigError("data.source.caption_sep must be a non-empty string or null")
+
+    def _read_rows(self, path: Path) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
+        """Header and (line number, row dict) of every data row."""
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as f:
+                reader = csv.DictReader(f, delimiter=self.sep)
+                header = list(reader.fieldnames or [])
+                rows = [(reader.line_num, row) for row in reader]
+        except UnicodeDecodeError as err:
+            raise ConfigError(f"{path}: not UTF-8 text ({err})") from err
+        except csv.Error as err:
+            raise ConfigError(f"{path}: not a valid CSV file with sep={self.sep!r} ({err})") from err
+        return header, rows
+
+    def _check_columns(self, path: Path, header: list[str]) -> None:
+        wanted = [("image_key", self.image_key)] + [("caption_keys", k) for k in self._caption_list]
+        if self.id_key is not None:
+            wanted.append(("id_key", self.id_key))
+        for field_name, column in wanted:
+            if column not in header:
+                hint = ""
+                if len(header) == 1 and ("\t" in header[0] or "," in header[0]):
+                    hint = f"; is sep right? data.source.sep is {self.sep!r}"
+                raise ConfigError(
+                    f"{path}: no column {column!r} (data.source.{field_name}); the file has columns {header}{hint}"
+                )
+
+    def load(self) -> ImageTextTable:
+        path = Path(self.path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"data.source.path: no such file {str(path)!r}")
+        header, rows = self._read_rows(path)
+        self._check_columns(path, header)
+        bad = BadSamples(self.on_bad_sample, "data")
+        folder = path.resolve().parent
+        ids: list[int] = []
+        keys: list[str] = []
+        captions: list[list[str]] = []
+        files: list[Path] = []
+        where: list[str] = []
+        rows_of: list[int] = []
+        first_row: dict[int, int] = {}
+        for index, (line, row) in enumerate(rows):
+            at = f"row {index} (line {line})"
+            key = str(index) if self.id_key is None else (row.get(self.id_key) or "").strip()
+            if not key:
+                bad.report(path, index, f"empty id in column {self.id_key!r}", location=at)
+                continue
+            sid = key_to_id(key)
+            if sid in first_row:
+                bad.report(path, index, f"duplicate sample id {sid} (key {key!r}; first at row {first_row[sid]})",
+                           sample_id=sid, location=at)
+                continue
+            first_row[sid] = index
+            texts = split_captions([row.get(k) for k in self._caption_list], self.caption_sep)
+            if not texts:
+                bad.report(path, index, f"empty caption (columns {self._caption_list})", sample_id=sid, location=at)
+                continue
+            image = (row.get(self.image_key) or "").strip()
+            if not image:
+                bad.report(path, index, f"empty image path (column {self.image_key!r})", sample_id=sid, location=at)
+                continue
+            ids.append(sid)
+            keys.append(key)
+            captions.append(texts)
+            files.append(folder / Path(image).expanduser())
+            where.append(at)
+            rows_of.append(index)
+        decoded = decode_many(files, self.resolution, self.num_threads, desc=f"decoding {path.name}")
+        keep = []
+        for i, result in enumerate(decoded):
+            if isinstance(result, str):
+                bad.report(path, rows_of[i], f"{result}: {files[i]}", sample_id=ids[i], location=where[i])
+            else:
+                keep.append(i)
+        bad.warn()
+        return assemble_table(
+            [ids[i] for i in keep], [decoded[i] for i in keep], [captions[i] for i in keep], self.resolution,
+            bad.records, keys=[keys[i] for i in keep] if self.id_key is not None else None,
+        )

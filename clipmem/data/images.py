@@ -1,0 +1,85 @@
+"""Decode image files into the uint8 cache every source shares: RGB, shorter side resized, centre-cropped.
+
+PIL does the decoding (torchvision's image decoding is not available with the CPU torch build this
+project pins). Decoding runs in a thread pool (PIL releases the GIL while decoding) with a progress bar.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from tqdm.auto import tqdm
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
+DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """RGB version of ``image``; transparent pixels (RGBA, LA, palette with transparency) composited onto white."""
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def resize_centre_crop(image: Image.Image, resolution: int) -> Image.Image:
+    """Resize so the shorter side is ``resolution`` px (bicubic, antialiased), then centre-crop a square."""
+    w, h = image.size
+    scale = resolution / min(w, h)
+    nw, nh = max(resolution, round(w * scale)), max(resolution, round(h * scale))
+    if (nw, nh) != (w, h):
+        image = image.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    left, top = (nw - resolution) // 2, (nh - resolution) // 2
+    return image.crop((left, top, left + resolution, top + resolution))
+
+
+def decode_image(data: str | Path | bytes, resolution: int) -> np.ndarray:
+    """One image file (path or its bytes) as uint8 (3, resolution, resolution). Raises one of DECODE_ERRORS."""
+    source = io.BytesIO(data) if isinstance(data, bytes) else data
+    with Image.open(source) as image:
+        image.draft("RGB", (resolution, resolution))  # JPEG: decode at reduced size when much larger
+        rgb = resize_centre_crop(to_rgb(image), resolution)
+    return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1).copy()
+
+
+def decode_many(
+    items: Sequence[str | Path | bytes],
+    resolution: int,
+    num_threads: int | None = None,
+    desc: str = "decoding images",
+) -> list[np.ndarray | str]:
+    """Decode every item; each result is a uint8 (3, R, R) array or a string saying why it failed.
+
+    Order is kept. Failures never raise here: the caller decides (``on_bad_sample``) what to do.
+    """
+    threads = num_threads or min(8, os.cpu_count() or 1)
+
+    def one(item: str | Path | bytes) -> np.ndarray | str:
+        try:
+            return decode_image(item, resolution)
+        except FileNotFoundError:
+            return "image file not found"
+        except DECODE_ERRORS as err:
+            return f"image cannot be decoded ({type(err).__name__}: {err})"
+
+    show = len(items) >= 256
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = list(tqdm(pool.map(one, items), total=len(items), desc=desc, disable=not show, leave=False))
+    return results
+
+
+def stack_images(arrays: Sequence[np.ndarray], resolution: int) -> torch.Tensor:
+    """uint8 (N, 3, R, R) tensor from decoded arrays (an empty N gives shape (0, 3, R, R))."""
+    if not arrays:
+        return torch.zeros((0, 3, resolution, resolution), dtype=torch.uint8)
+    return torch.from_numpy(np.stack(arrays))

@@ -1,0 +1,59 @@
+"""Helpers the file-based sources share: keys to sample ids, caption parsing, and table assembly."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from clipmem.data.images import stack_images
+from clipmem.data.table import ImageTextTable
+
+HASH_BASE = 2**62  # numeric keys below this are used as ids; other keys hash into [2^62, 2^63)
+
+
+def key_to_id(key: str) -> int:
+    """The sample id of a string key: the number itself for a decimal key below 2^62 ("000123" -> 123),
+    else a stable 63-bit hash in [2^62, 2^63) (sha256 of the UTF-8 key), which never meets a numeric id.
+
+    Sources keep the key itself in ``ImageTextTable.keys`` and the run writes ``sample_keys.csv``;
+    two keys with the same id (e.g. "12" and "012") are reported as duplicate ids, never merged.
+    """
+    if key.isascii() and key.isdigit() and int(key) < HASH_BASE:
+        return int(key)
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return HASH_BASE + int.from_bytes(digest[:8], "big") % HASH_BASE
+
+
+def split_captions(fields: Sequence[str | None], caption_sep: str | None) -> list[str]:
+    """Captions from one or more fields, each optionally split at ``caption_sep``, in order.
+
+    Whitespace is stripped; empty captions and exact repeats of an earlier caption are left out.
+    """
+    out: list[str] = []
+    for value in fields:
+        if value is None:
+            continue
+        parts = value.split(caption_sep) if caption_sep else [value]
+        out.extend(text for text in (p.strip() for p in parts) if text and text not in out)
+    return out
+
+
+def assemble_table(
+    sample_ids: Sequence[int],
+    arrays: Sequence[np.ndarray],
+    captions: Sequence[list[str]],
+    resolution: int,
+    skipped: list[dict],
+    keys: Sequence[str] | None = None,
+) -> ImageTextTable:
+    """An ImageTextTable from decoded pairs (uint8 (3, R, R) arrays), keeping the skipped-sample records."""
+    return ImageTextTable(
+        sample_ids=torch.as_tensor(list(sample_ids), dtype=torch.int64),
+        images=stack_images(arrays, resolution),
+        captions=[list(c) for c in captions],
+        skipped=list(skipped),
+        keys=list(keys) if keys is not None else None,
+    )

@@ -1,0 +1,42 @@
+"""What the data adds to a run directory: ``skipped_samples.csv`` and ``sample_keys.csv``."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Any
+
+from clipmem.data.bad_samples import write_skipped
+from clipmem.io import atomic_write
+
+log = logging.getLogger(__name__)
+SKIPPED_NAME = "skipped_samples.csv"
+KEYS_NAME = "sample_keys.csv"
+
+
+def write_sample_keys(path: Path, sample_ids: list[int], keys: list[str]) -> None:
+    """``sample_id,key`` rows sorted by id: how ids derived from string keys map back to them."""
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["sample_id", "key"])
+            writer.writerows(sorted(zip(sample_ids, keys, strict=True)))
+
+    atomic_write(path, write)
+
+
+def write_data_files(root: str | Path, dm: Any) -> dict[str, int]:
+    """Record the datamodule's skipped samples and sample keys in run directory ``root``.
+
+    Returns ``{"num_skipped": count}`` for metrics.json (0 when nothing was skipped; no file then).
+    """
+    root = Path(root)
+    skipped = dm.skipped_samples()
+    if skipped:
+        write_skipped(root / SKIPPED_NAME, skipped)
+        log.warning("%d bad samples were skipped (data.on_bad_sample=skip); see %s", len(skipped), root / SKIPPED_NAME)
+    if dm.table.keys is not None:
+        write_sample_keys(root / KEYS_NAME, dm.table.sample_ids.tolist(), dm.table.keys)
+    return {"num_skipped": len(skipped)}

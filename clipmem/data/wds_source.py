@@ -1,0 +1,215 @@
+"""Image–caption pairs from webdataset shards (``{00000..00099}.tar``, as img2dataset writes them).
+
+A shard is a tar file whose members are grouped into samples by key: ``<key>.jpg`` (or png, jpeg,
+webp) plus ``<key>.txt`` and/or ``<key>.json`` with a caption field. The key is the member path up to
+the first dot of its file name (webdataset's ``__key__``); ``records.key_to_id`` turns it into the
+sample id. Read with the standard library's ``tarfile``; see the README for why not the ``webdataset``
+package.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clipmem.data.bad_samples import BadSamples, check_policy
+from clipmem.data.images import decode_many
+from clipmem.data.records import assemble_table, key_to_id, split_captions
+from clipmem.data.table import ImageTextTable
+from clipmem.errors import ConfigError
+
+_BRACE = re.compile(r"\{([^{}]*)\}")
+_RANGE = re.compile(r"^(\d+)\.\.(\d+)$")
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """Expand ``{a..b}`` numeric ranges (zero padding kept) and ``{x,y}`` lists, like bash and webdataset.
+
+    ``"shards/{00000..00002}.tar"`` -> ``["shards/00000.tar", "shards/00001.tar", "shards/00002.tar"]``.
+    """
+    match = _BRACE.search(pattern)
+    if match is None:
+        return [pattern]
+    body, head, tail = match.group(1), pattern[: match.start()], pattern[match.end():]
+    numeric = _RANGE.match(body)
+    if numeric:
+        lo, hi = numeric.groups()
+        width = len(lo) if lo.startswith("0") or len(lo) == len(hi) else 0
+        step = 1 if int(hi) >= int(lo) else -1
+        options = [str(i).zfill(width) for i in range(int(lo), int(hi) + step, step)]
+    else:
+        options = body.split(",")
+    return [expanded for option in options for expanded in expand_braces(head + option + tail)]
+
+
+def shard_paths(urls: str | list[str]) -> list[Path]:
+    """Shard files from one pattern, several joined by ``::`` (webdataset's convention), or a list of them."""
+    patterns = urls.split("::") if isinstance(urls, str) else list(urls)
+    paths = [Path(p).expanduser() for pattern in patterns for p in expand_braces(pattern.strip()) if p]
+    if not paths:
+        raise ConfigError(f"data.source.urls names no shard: {urls!r}")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ConfigError(f"data.source.urls: {len(missing)} of {len(paths)} shards do not exist, e.g. {missing[0]!r}")
+    return paths
+
+
+def split_member_name(name: str) -> tuple[str, str] | None:
+    """(key, extension) of a tar member: the path up to the first dot of its file name, and the rest (lower case)."""
+    folder, _, base = name.rpartition("/")
+    stem, dot, ext = base.partition(".")
+    if not dot or not stem:
+        return None
+    return (f"{folder}/{stem}" if folder else stem), ext.lower()
+
+
+def iter_samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """(key, {extension: bytes}) for each sample of a shard, in file order; consecutive members form a sample.
+
+    Raises tarfile.TarError / OSError on a corrupt or truncated shard after yielding what came before.
+    """
+    with tarfile.open(shard, "r|*") as tar:
+        member_groups = ((m, split_member_name(m.name)) for m in tar if m.isfile())
+        current: str | None = None
+        files: dict[str, bytes] = {}
+        for member, parsed in member_groups:
+            if parsed is None:
+                continue
+            key, ext = parsed
+            if key != current and current is not None:
+                yield current, files
+                files = {}
+            current = key
+            files[ext] = tar.extractfile(member).read()
+        if current is not None:
+            yield current, files
+
+
+def _caption_fields(files: dict[str, bytes], caption_keys: list[str]) -> list[str | None]:
+    """Caption texts of one sample: ``txt``-style keys name an extension, ``json.<field>`` a field of the json."""
+    out: list[str | None] = []
+    parsed_json: dict | None = None
+    for spec in caption_keys:
+        ext, _, json_field = spec.partition(".") if spec.startswith("json.") else (spec, "", "")
+        if not json_field:
+            raw = files.get(ext.lower())
+            out.append(None if raw is None else raw.decode("utf-8"))
+            continue
+        if "json" not in files:
+            out.append(None)
+            continue
+        if parsed_json is None:
+            parsed_json = json.loads(files["json"].decode("utf-8"))
+        value = parsed_json.get(json_field) if isinstance(parsed_json, dict) else None
+        if isinstance(value, list):
+            out.extend(v for v in value if isinstance(v, str))
+        else:
+            out.append(value if isinstance(value, str) else None)
+    return out
+
+
+@dataclass(frozen=True)
+class WebDatasetSource:
+    """Pairs from webdataset tar shards, loaded into memory (one pass over the shards).
+
+    Args:
+        urls: shard pattern with braces (``data/shards/{00000..00009}.tar``), several joined by ``::``,
+            or a list of paths/patterns.
+        caption_keys: where captions come from, in order: an extension (``txt``) or ``json.<field>``
+            (a string or a list of strings in the sample's json). All present ones are used, repeats left
+            out, so img2dataset's identical ``txt`` and ``json.caption`` give one caption.
+        caption_sep: if set, each caption is also split at this string into several captions.
+        image_exts: image member extensions, first present wins.
+        resolution: side in px of the cached uint8 images (shorter side resized, centre-cropped).
+        on_bad_sample: ``error`` (raise naming shard, key and reason) or ``skip`` (record and leave out).
+        num_threads: decoding threads (None: up to 8, by CPU count).
+
+    Sample ids come from keys (``records.key_to_id``: decimal keys are the id, others a stable 63-bit
+    hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
+    """
+
+    urls: str | list[str]
+    caption_keys: str | list[str] = field(default_factory=lambda: ["txt", "json.caption"])
+    caption_sep: str | None = None
+    image_exts: tuple[str, ...] | list[str] = ("jpg", "jpeg", "png", "webp")
+    resolution: int = 64
+    on_bad_sample: str = "error"
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        keys = [self.caption_keys] if isinstance(self.caption_keys, str) else list(self.caption_keys)
+        if not keys or not all(isinstance(k, str) and k and k != "json." for k in keys):
+            raise ConfigError(f"data.source.caption_keys must be extensions (txt) or json.<field>, got {keys!r}")
+        object.__setattr__(self, "caption_keys", keys)
+        object.__setattr__(self, "image_exts", tuple(e.lower().lstrip(".") for e in self.image_exts))
+        check_policy(self.on_bad_sample)
+        if self.resolution < 8:
+            raise ConfigError(f"data.source.resolution must be ≥ 8 px, got {self.resolution}")
+        if self.caption_sep == "":
+            raise ConfigError("data.source.caption_sep must be a non-empty string or null")
+
+    def load(self) -> ImageTextTable:
+        bad = BadSamples(self.on_bad_sample, "data")
+        ids: list[int] = []
+        keys: list[str] = []
+        captions: list[list[str]] = []
+        blobs: list[bytes] = []
+        origin: list[tuple[Path, str]] = []
+        first_seen: dict[int, str] = {}
+        for shard in shard_paths(self.urls):
+            samples = iter_samples(shard)
+            while True:
+                try:
+                    key, files = next(samples)
+                except StopIteration:
+                    break
+                except (tarfile.TarError, OSError, EOFError) as err:
+                    bad.report(shard, "(shard)", f"unreadable tar file ({err}); samples after this point are lost",
+                               location="the shard")
+                    break
+                self._add(shard, key, files, bad, first_seen, ids, keys, captions, blobs, origin)
+        decoded = decode_many(blobs, self.resolution, self.num_threads, desc="decoding shards")
+        keep = []
+        for i, result in enumerate(decoded):
+            if isinstance(result, str):
+                shard, key = origin[i]
+                bad.report(shard, key, result, sample_id=ids[i], location=f"key {key!r}")
+            else:
+                keep.append(i)
+        bad.warn()
+        return assemble_table(
+            [ids[i] for i in keep], [decoded[i] for i in keep], [captions[i] for i in keep], self.resolution,
+            bad.records, keys=[keys[i] for i in keep],
+        )
+
+    def _add(self, shard, key, files, bad, first_seen, ids, keys, captions, blobs, origin) -> None:
+        """Check one sample and append it to the lists, or report it as bad."""
+        at = f"key {key!r}"
+        sid = key_to_id(key)
+        if sid in first_seen:
+            bad.report(shard, key, f"duplicate sample id {sid} (first from key {first_seen[sid]!r})",
+                       sample_id=sid, location=at)
+            return
+        first_seen[sid] = key
+        image_ext = next((e for e in self.image_exts if e in files), None)
+        if image_ext is None:
+            bad.report(shard, key, f"no image member (looked for {list(self.image_exts)}; has {sorted(files)})",
+                       sample_id=sid, location=at)
+            return
+        try:
+            texts = split_captions(_caption_fields(files, self.caption_keys), self.caption_sep)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            bad.report(shard, key, f"unreadable caption ({err})", sample_id=sid, location=at)
+            return
+        if not texts:
+            bad.report(shard, key, f"empty caption (caption_keys {self.caption_keys})", sample_id=sid, location=at)
+            return
+        ids.append(sid)
+        keys.append(key)
+        captions.append(texts)
+        blobs.append(files[image_ext])
+        origin.append((shard, key))

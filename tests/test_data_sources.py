@@ -1,0 +1,174 @@
+"""CSV, webdataset and image-folder sources on real files: decoding, ids, captions, bad samples."""
+
+import csv
+import io
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from clipmem.data import CsvSource, ImageFolderZeroShot, SyntheticSource, WebDatasetSource
+from clipmem.data.images import decode_image
+from clipmem.data.miscaption import inject_miscaptions
+from clipmem.data.records import HASH_BASE, key_to_id
+from clipmem.data.table import ImageTextTable
+from clipmem.data.wds_source import expand_braces
+from clipmem.errors import ConfigError
+
+from .data_fixtures import write_image_folder, write_pairs
+
+BAD = {3: "missing", 5: "corrupt", 8: "empty"}
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    return write_pairs(tmp_path_factory.mktemp("pairs"), 24)
+
+
+@pytest.fixture(scope="module")
+def bad_pairs(tmp_path_factory):
+    return write_pairs(tmp_path_factory.mktemp("bad"), 12, bad=BAD)
+
+
+def test_csv_and_webdataset_load_the_same_lossless_table(pairs):
+    reference = SyntheticSource(num_samples=24, resolution=32).load()
+    from_csv = CsvSource(path=str(pairs["csv"]), resolution=32).load()
+    from_wds = WebDatasetSource(urls=str(pairs["shards"]), resolution=32).load()
+    for table in (from_csv, from_wds):
+        assert table.sample_ids.tolist() == list(range(24))
+        assert torch.equal(table.images, reference.images)  # PNG round trip, no resize at the same side
+        assert table.captions == [[c[0]] for c in reference.captions]  # txt and json.caption: one caption
+        assert table.skipped == []
+    assert from_wds.keys == [f"{i:09d}" for i in range(24)]
+    assert from_csv.keys is None
+
+
+def test_csv_relative_paths_resolve_against_the_csv_folder(pairs, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # elsewhere: paths in the file must not depend on the working directory
+    assert len(CsvSource(path=str(pairs["csv"]), resolution=16).load()) == 24
+
+
+def test_several_caption_columns_and_caption_separator(tmp_path, pairs):
+    path = tmp_path / "multi.tsv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t")
+        writer.writerow(["image", "title", "more", "uid"])
+        writer.writerow([str(pairs["images"] / "0.png"), "a red circle", "red | round thing", "img-a"])
+        writer.writerow([str(pairs["images"] / "1.png"), "a blue square", "", "17"])
+    table = CsvSource(path=str(path), sep="\\t", image_key="image", caption_keys=["title", "more"],
+                      caption_sep="|", id_key="uid", resolution=16).load()
+    assert table.captions == [["a red circle", "red", "round thing"], ["a blue square"]]
+    assert table.sample_ids[1] == 17 and table.sample_ids[0] == key_to_id("img-a") >= HASH_BASE
+    assert table.keys == ["img-a", "17"]
+
+
+def test_key_to_id_is_stable_and_separates_numeric_from_hashed():
+    assert key_to_id("000000123") == 123
+    assert key_to_id("abc") == key_to_id("abc") != key_to_id("abd")
+    assert HASH_BASE <= key_to_id("shard/abc") < 2**63
+
+
+def test_brace_expansion_keeps_zero_padding():
+    assert expand_braces("s/{00008..00010}.tar") == ["s/00008.tar", "s/00009.tar", "s/00010.tar"]
+    assert expand_braces("{a,b}-{1..2}") == ["a-1", "a-2", "b-1", "b-2"]
+
+
+def test_rgba_is_composited_on_white_and_non_square_is_centre_cropped(tmp_path):
+    rgba = np.zeros((40, 80, 4), dtype=np.uint8)
+    rgba[:, 30:50] = (255, 0, 0, 255)  # an opaque red band in the middle, transparent elsewhere
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    out = decode_image(tmp_path / "a.png", 20)
+    assert out.shape == (3, 20, 20) and out.dtype == np.uint8
+    assert tuple(out[:, 10, 0]) == (255, 255, 255)  # transparent -> white
+    assert tuple(out[:, 10, 10]) == (255, 0, 0)  # the centre of the crop is the red band
+
+
+@pytest.mark.parametrize(("row", "reason"), [(3, "image file not found"), (5, "cannot be decoded"),
+                                              (8, "empty caption")])
+def test_csv_error_names_file_row_and_reason(bad_pairs, row, reason):
+    rows = list(csv.reader(bad_pairs["csv"].open()))
+    path = bad_pairs["csv"].parent / f"one_bad_{row}.csv"  # the header, a good row, then the bad row
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows([rows[0], rows[1], rows[row + 1]])
+    with pytest.raises(ConfigError) as err:
+        CsvSource(path=str(path), resolution=16).load()
+    message = str(err.value)
+    assert str(path) in message and "row 1 (line 3)" in message and reason in message
+
+
+def test_webdataset_error_names_shard_key_and_reason(bad_pairs):
+    with pytest.raises(ConfigError) as err:
+        WebDatasetSource(urls=str(bad_pairs["shards"]), resolution=16).load()
+    message = str(err.value)
+    assert "00000.tar" in message and "key '000000003'" in message and "no image member" in message
+
+
+def test_missing_column_names_file_column_and_existing_columns(pairs):
+    with pytest.raises(ConfigError) as err:
+        CsvSource(path=str(pairs["csv"]), caption_keys="caption").load()
+    message = str(err.value)
+    assert str(pairs["csv"]) in message and "'caption'" in message and "['filepath', 'title', 'keywords']" in message
+
+
+def test_skip_records_exactly_the_bad_samples(bad_pairs):
+    for source in (CsvSource(path=str(bad_pairs["csv"]), resolution=16, on_bad_sample="skip"),
+                   WebDatasetSource(urls=str(bad_pairs["shards"]), resolution=16, on_bad_sample="skip")):
+        table = source.load()
+        assert sorted(set(range(12)) - set(table.sample_ids.tolist())) == sorted(BAD)
+        skipped = {int(r["sample_id"]): r["reason"] for r in table.skipped}
+        assert sorted(skipped) == sorted(BAD)
+        assert "empty caption" in skipped[8]
+
+
+def test_duplicate_webdataset_keys_are_reported_not_merged(tmp_path, pairs):
+    shard = tmp_path / "dup.tar"
+    png = (pairs["images"] / "0.png").read_bytes()
+    with tarfile.open(shard, "w") as tar:
+        for name, blob in (("12.png", png), ("12.txt", b"a"), ("x.txt", b"b"), ("012.png", png), ("012.txt", b"c")):
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    table = WebDatasetSource(urls=str(shard), resolution=16, on_bad_sample="skip").load()
+    assert table.sample_ids.tolist() == [12]
+    reasons = sorted(r["reason"].split(" (")[0] for r in table.skipped)
+    assert reasons == ["duplicate sample id 12", "no image member"]
+
+
+def test_image_folder_zero_shot_with_classnames_and_bad_image(tmp_path):
+    root = write_image_folder(tmp_path / "shapes", "shape", per_class=2, corrupt=1)
+    with pytest.raises(ConfigError, match="broken0.jpg"):
+        ImageFolderZeroShot(root=str(root), resolution=16).load()
+    (tmp_path / "names.txt").write_text("\n".join(f"thing {i}" for i in range(8)))
+    zs = ImageFolderZeroShot(root=str(root), classnames=str(tmp_path / "names.txt"), resolution=16,
+                             on_bad_sample="skip", templates=["a {}"]).load()
+    assert zs.images.shape == (16, 3, 16, 16) and zs.labels.tolist() == sorted(zs.labels.tolist())
+    assert zs.classnames[0] == "thing 0" and zs.templates == ["a {}"]
+    assert [r["row"] for r in zs.skipped] == [f"{sorted(p.name for p in root.iterdir())[0]}/broken0.jpg"]
+
+
+def _table_with_captions(captions: list[str]) -> ImageTextTable:
+    n = len(captions)
+    return ImageTextTable(sample_ids=torch.arange(n) * 10, images=torch.zeros(n, 3, 4, 4, dtype=torch.uint8),
+                          captions=[[c] for c in captions])
+
+
+def test_miscaptions_without_attributes_are_a_derangement_that_avoids_identical_captions():
+    captions = [f"caption {i % 7}" for i in range(60)]  # groups of identical captions
+    table = _table_with_captions(captions)
+    out = inject_miscaptions(table, table.sample_ids.tolist(), 0.5, seed=3)
+    chosen = out.miscaptioned.nonzero().flatten().tolist()
+    assert len(chosen) == 30
+    for p in chosen:
+        assert int(out.caption_source[p]) != int(out.sample_ids[p])
+        assert out.captions[p][0] != captions[p]  # not its own caption, nor an identical one
+    assert sorted(out.caption_source[chosen].tolist()) == sorted(out.sample_ids[chosen].tolist())  # a permutation
+    again = inject_miscaptions(table, table.sample_ids.tolist(), 0.5, seed=3)
+    assert again.captions == out.captions
+
+
+def test_miscaptions_impossible_when_all_chosen_captions_are_identical():
+    table = _table_with_captions(["same"] * 10)
+    with pytest.raises(ConfigError, match="could not exchange"):
+        inject_miscaptions(table, table.sample_ids.tolist(), 0.5, seed=0)
