@@ -3,7 +3,7 @@
 ``python -m clipmem.prepare <name> --out data/<name>`` writes ``data/<name>/images/*.png`` and
 ``data/<name>/pairs.csv`` (``filepath,title[,...]``); see ``clipmem.prepare.common`` for the format.
 Each set lives in its own module with ``NAME``, ``PACKAGE``, ``DEFAULT_SOURCE``, ``DESCRIPTION`` and
-``prepare(out, source=None, size=96, workers=None) -> PrepareReport``.
+``prepare(out, source=None, size=96, workers=None, limit=None) -> PrepareReport``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ SETS = {  # name -> module: imported on use (cairosvg and fontTools load only wh
     "tuxpaint": "clipmem.prepare.tuxpaint",
 }
 
-# The one-line recipe for each set, used in error messages of the presets that need it.
+
 def prepare_command(name: str, out: str | None = None) -> str:
+    """The shell command that prepares set ``name`` into ``out`` (default ``data/<name>``), for error messages."""
     return f"python -m clipmem.prepare {name} --out {out or f'data/{name}'}"
 
 
