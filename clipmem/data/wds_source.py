@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from clipmem.data.bad_samples import BadSamples, check_policy
 from clipmem.data.images import bytes_fingerprint, cached_decode_many
 from clipmem.data.records import assemble_table, key_to_id, split_captions
@@ -67,12 +69,14 @@ def split_member_name(name: str) -> tuple[str, str] | None:
     return (f"{folder}/{stem}" if folder else stem), ext.lower()
 
 
-def iter_samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+def iter_samples(shard: Path, skip_exts: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {extension: bytes}) for each sample of a shard, in file order; consecutive members form a sample.
 
-    Raises tarfile.TarError / OSError on a corrupt or truncated shard after yielding what came before.
+    Members with an extension in ``skip_exts`` are listed with empty bytes and not read (the tar is then
+    opened seekable, so their data is skipped over). Raises tarfile.TarError / OSError on a corrupt or
+    truncated shard after yielding what came before.
     """
-    with tarfile.open(shard, "r|*") as tar:
+    with tarfile.open(shard, "r:*" if skip_exts else "r|*") as tar:
         member_groups = ((m, split_member_name(m.name)) for m in tar if m.isfile())
         current: str | None = None
         files: dict[str, bytes] = {}
@@ -84,7 +88,7 @@ def iter_samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
                 yield current, files
                 files = {}
             current = key
-            files[ext] = tar.extractfile(member).read()
+            files[ext] = b"" if ext in skip_exts else tar.extractfile(member).read()
         if current is not None:
             yield current, files
 
@@ -110,6 +114,32 @@ def _caption_fields(files: dict[str, bytes], caption_keys: list[str]) -> list[st
         else:
             out.append(value if isinstance(value, str) else None)
     return out
+
+
+@dataclass
+class _Scan:
+    """What one pass over the shards found: good samples (parallel lists) and the bad-sample log."""
+
+    shards: list[Path]
+    bad: BadSamples
+    ids: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    captions: list[list[str]] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+    shard_of: list[int] = field(default_factory=list)
+    first_seen: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """Good samples of a set of shards without their images: ``sample_ids`` (N,) int64, ``keys`` (N),
+    ``shard_of`` (N,) int64 index into ``shards``, and the bad samples found (``skipped`` records)."""
+
+    shards: list[Path]
+    sample_ids: np.ndarray
+    keys: list[str]
+    shard_of: np.ndarray
+    skipped: list[dict]
 
 
 @dataclass(frozen=True)
@@ -156,64 +186,91 @@ class WebDatasetSource:
             raise ConfigError("data.source.caption_sep must be a non-empty string or null")
 
     def load(self) -> ImageTextTable:
-        bad = BadSamples(self.on_bad_sample, "data")
-        ids: list[int] = []
-        keys: list[str] = []
-        captions: list[list[str]] = []
-        blobs: list[bytes] = []
-        origin: list[tuple[Path, str]] = []
-        first_seen: dict[int, str] = {}
-        for shard in shard_paths(self.urls):
-            samples = iter_samples(shard)
+        return self._decode(self._scan())
+
+    def index(self) -> ShardIndex:
+        """Ids, keys and shard of every good sample, from tar headers and caption members (images not read)."""
+        scan = self._scan(read_images=False)
+        return ShardIndex(scan.shards, np.asarray(scan.ids, dtype=np.int64), scan.keys,
+                          np.asarray(scan.shard_of, dtype=np.int64), scan.bad.records)
+
+    def load_subset(self, sample_ids: set[int]) -> ImageTextTable:
+        """Only the samples with these ids, decoded into a table (one filtered pass over the shards).
+
+        Samples ``index()`` already reported as bad are passed over without a second record.
+        """
+        return self._decode(self._scan(keep=set(sample_ids)))
+
+    def _scan(self, read_images: bool = True, keep: set[int] | None = None) -> _Scan:
+        scan = _Scan(shards=shard_paths(self.urls), bad=BadSamples(self.on_bad_sample, "data"))
+        skip_exts = () if read_images else self.image_exts
+        for shard_index, shard in enumerate(scan.shards):
+            samples = iter_samples(shard, skip_exts)
             while True:
                 try:
                     key, files = next(samples)
                 except StopIteration:
                     break
                 except (tarfile.TarError, OSError, EOFError) as err:
-                    bad.report(shard, "(shard)", f"unreadable tar file ({err}); samples after this point are lost",
-                               location="the shard")
+                    if keep is None:
+                        scan.bad.report(shard, "(shard)", f"unreadable tar file ({err}); samples after this point "
+                                        "are lost", location="the shard")
                     break
-                self._add(shard, key, files, bad, first_seen, ids, keys, captions, blobs, origin)
-        decoded = cached_decode_many(blobs, self.resolution, self.cache_dir, bytes_fingerprint(blobs),
+                if keep is not None:
+                    sid = key_to_id(key)
+                    if sid not in keep or sid in scan.first_seen:
+                        continue
+                self._add(scan, shard_index, key, files)
+        return scan
+
+    def _decode(self, scan: _Scan) -> ImageTextTable:
+        decoded = cached_decode_many(scan.blobs, self.resolution, self.cache_dir, bytes_fingerprint(scan.blobs),
                                      self.num_threads, desc="decoding shards")
         keep = []
         for i, result in enumerate(decoded):
             if isinstance(result, str):
-                shard, key = origin[i]
-                bad.report(shard, key, result, sample_id=ids[i], location=f"key {key!r}")
+                shard, key = scan.shards[scan.shard_of[i]], scan.keys[i]
+                scan.bad.report(shard, key, result, sample_id=scan.ids[i], location=f"key {key!r}")
             else:
                 keep.append(i)
-        bad.warn()
+        scan.bad.warn()
         return assemble_table(
-            [ids[i] for i in keep], [decoded[i] for i in keep], [captions[i] for i in keep], self.resolution,
-            bad.records, keys=[keys[i] for i in keep],
+            [scan.ids[i] for i in keep], [decoded[i] for i in keep], [scan.captions[i] for i in keep],
+            self.resolution, scan.bad.records, keys=[scan.keys[i] for i in keep],
         )
 
-    def _add(self, shard, key, files, bad, first_seen, ids, keys, captions, blobs, origin) -> None:
-        """Check one sample and append it to the lists, or report it as bad."""
-        at = f"key {key!r}"
+    def _add(self, scan: _Scan, shard_index: int, key: str, files: dict[str, bytes]) -> None:
+        """Check one sample and append it to ``scan``, or report it as bad."""
+        shard, bad, at = scan.shards[shard_index], scan.bad, f"key {key!r}"
         sid = key_to_id(key)
-        if sid in first_seen:
-            bad.report(shard, key, f"duplicate sample id {sid} (first from key {first_seen[sid]!r})",
+        if sid in scan.first_seen:
+            bad.report(shard, key, f"duplicate sample id {sid} (first from key {scan.first_seen[sid]!r})",
                        sample_id=sid, location=at)
             return
-        first_seen[sid] = key
+        scan.first_seen[sid] = key
         image_ext = next((e for e in self.image_exts if e in files), None)
         if image_ext is None:
             bad.report(shard, key, f"no image member (looked for {list(self.image_exts)}; has {sorted(files)})",
                        sample_id=sid, location=at)
             return
         try:
-            texts = split_captions(_caption_fields(files, self.caption_keys), self.caption_sep)
+            texts = self.captions_of(files)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             bad.report(shard, key, f"unreadable caption ({err})", sample_id=sid, location=at)
             return
         if not texts:
             bad.report(shard, key, f"empty caption (caption_keys {self.caption_keys})", sample_id=sid, location=at)
             return
-        ids.append(sid)
-        keys.append(key)
-        captions.append(texts)
-        blobs.append(files[image_ext])
-        origin.append((shard, key))
+        scan.ids.append(sid)
+        scan.keys.append(key)
+        scan.captions.append(texts)
+        scan.blobs.append(files[image_ext])
+        scan.shard_of.append(shard_index)
+
+    def captions_of(self, files: dict[str, bytes]) -> list[str]:
+        """The captions of one sample's members (may raise UnicodeDecodeError / JSONDecodeError)."""
+        return split_captions(_caption_fields(files, self.caption_keys), self.caption_sep)
+
+    def image_of(self, files: dict[str, bytes]) -> bytes | None:
+        """The bytes of one sample's image member (first of ``image_exts`` present), or None."""
+        return next((files[e] for e in self.image_exts if e in files), None)
