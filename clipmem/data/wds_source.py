@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from clipmem.data.bad_samples import BadSamples, check_policy
-from clipmem.data.images import bytes_fingerprint, cached_decode_many
+from clipmem.data.images import bytes_fingerprint, cached_decode_many, verify_image
 from clipmem.data.records import assemble_table, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
@@ -128,6 +128,7 @@ class _Scan:
     blobs: list[bytes] = field(default_factory=list)
     shard_of: list[int] = field(default_factory=list)
     first_seen: dict[int, str] = field(default_factory=dict)
+    verify_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,9 @@ class WebDatasetSource:
         num_threads: decoding threads (None: up to 8, by CPU count).
         cache_dir: if set, decoded images are cached there, keyed by a sha256 of the image bytes and
             ``resolution`` (``images.cached_decode_many``); the shards are still read for captions.
+        streaming: if True the datamodule keeps only S_C and S_E in memory and streams training pairs from
+            the shards (``clipmem.data.wds_stream``); otherwise everything is loaded into memory.
+        shuffle_buffer: samples held for shuffling while streaming.
 
     Sample ids come from keys (``records.key_to_id``: decimal keys are the id, others a stable 63-bit
     hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
@@ -172,6 +176,8 @@ class WebDatasetSource:
     on_bad_sample: str = "error"
     num_threads: int | None = None
     cache_dir: str | None = None
+    streaming: bool = False
+    shuffle_buffer: int = 2048
 
     def __post_init__(self) -> None:
         keys = [self.caption_keys] if isinstance(self.caption_keys, str) else list(self.caption_keys)
@@ -189,8 +195,12 @@ class WebDatasetSource:
         return self._decode(self._scan())
 
     def index(self) -> ShardIndex:
-        """Ids, keys and shard of every good sample, from tar headers and caption members (images not read)."""
-        scan = self._scan(read_images=False)
+        """Ids, keys and shard of every good sample, in one pass that checks each image without keeping it.
+
+        The check (``PIL.Image.verify``) catches files that are not images, unknown formats and, for PNG,
+        corrupt chunks; a truncated JPEG is only found when decoded (then streaming stops with its key).
+        """
+        scan = self._scan(verify_only=True)
         return ShardIndex(scan.shards, np.asarray(scan.ids, dtype=np.int64), scan.keys,
                           np.asarray(scan.shard_of, dtype=np.int64), scan.bad.records)
 
@@ -201,9 +211,9 @@ class WebDatasetSource:
         """
         return self._decode(self._scan(keep=set(sample_ids)))
 
-    def _scan(self, read_images: bool = True, keep: set[int] | None = None) -> _Scan:
-        scan = _Scan(shards=shard_paths(self.urls), bad=BadSamples(self.on_bad_sample, "data"))
-        skip_exts = () if read_images else self.image_exts
+    def _scan(self, keep: set[int] | None = None, verify_only: bool = False) -> _Scan:
+        scan = _Scan(shards=shard_paths(self.urls), bad=BadSamples(self.on_bad_sample, "data"), verify_only=verify_only)
+        skip_exts = ()
         for shard_index, shard in enumerate(scan.shards):
             samples = iter_samples(shard, skip_exts)
             while True:
@@ -261,10 +271,15 @@ class WebDatasetSource:
         if not texts:
             bad.report(shard, key, f"empty caption (caption_keys {self.caption_keys})", sample_id=sid, location=at)
             return
+        if scan.verify_only:
+            problem = verify_image(files[image_ext])
+            if problem:
+                bad.report(shard, key, problem, sample_id=sid, location=at)
+                return
         scan.ids.append(sid)
         scan.keys.append(key)
         scan.captions.append(texts)
-        scan.blobs.append(files[image_ext])
+        scan.blobs.append(b"" if scan.verify_only else files[image_ext])
         scan.shard_of.append(shard_index)
 
     def captions_of(self, files: dict[str, bytes]) -> list[str]:
