@@ -48,8 +48,10 @@ def expand_braces(pattern: str) -> list[str]:
     return [expanded for option in options for expanded in expand_braces(head + option + tail)]
 
 
-def shard_paths(urls: str | list[str]) -> list[Path]:
+def shard_paths(urls: str | list[str] | None) -> list[Path]:
     """Shard files from one pattern, several joined by ``::`` (webdataset's convention), or a list of them."""
+    if not urls:
+        raise ConfigError("data.source.urls is not set: pass \"data.source.urls='shards/{00000..00009}.tar'\"")
     patterns = urls.split("::") if isinstance(urls, str) else list(urls)
     paths = [Path(p).expanduser() for pattern in patterns for p in expand_braces(pattern.strip()) if p]
     if not paths:
@@ -168,7 +170,7 @@ class WebDatasetSource:
     hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
     """
 
-    urls: str | list[str]
+    urls: str | list[str] | None = None
     caption_keys: str | list[str] = field(default_factory=lambda: ["txt", "json.caption"])
     caption_sep: str | None = None
     image_exts: tuple[str, ...] | list[str] = ("jpg", "jpeg", "png", "webp")
