@@ -71,14 +71,12 @@ def split_member_name(name: str) -> tuple[str, str] | None:
     return (f"{folder}/{stem}" if folder else stem), ext.lower()
 
 
-def iter_samples(shard: Path, skip_exts: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, bytes]]]:
+def iter_samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {extension: bytes}) for each sample of a shard, in file order; consecutive members form a sample.
 
-    Members with an extension in ``skip_exts`` are listed with empty bytes and not read (the tar is then
-    opened seekable, so their data is skipped over). Raises tarfile.TarError / OSError on a corrupt or
-    truncated shard after yielding what came before.
+    Raises tarfile.TarError / OSError on a corrupt or truncated shard after yielding what came before.
     """
-    with tarfile.open(shard, "r:*" if skip_exts else "r|*") as tar:
+    with tarfile.open(shard, "r|*") as tar:
         member_groups = ((m, split_member_name(m.name)) for m in tar if m.isfile())
         current: str | None = None
         files: dict[str, bytes] = {}
@@ -90,7 +88,7 @@ def iter_samples(shard: Path, skip_exts: tuple[str, ...] = ()) -> Iterator[tuple
                 yield current, files
                 files = {}
             current = key
-            files[ext] = b"" if ext in skip_exts else tar.extractfile(member).read()
+            files[ext] = tar.extractfile(member).read()
         if current is not None:
             yield current, files
 
@@ -214,10 +212,10 @@ class WebDatasetSource:
         return self._decode(self._scan(keep=set(sample_ids)))
 
     def _scan(self, keep: set[int] | None = None, verify_only: bool = False) -> _Scan:
+        """One pass over the shards: every sample checked (``_add``); only ids in ``keep`` if given."""
         scan = _Scan(shards=shard_paths(self.urls), bad=BadSamples(self.on_bad_sample, "data"), verify_only=verify_only)
-        skip_exts = ()
         for shard_index, shard in enumerate(scan.shards):
-            samples = iter_samples(shard, skip_exts)
+            samples = iter_samples(shard)
             while True:
                 try:
                     key, files = next(samples)

@@ -18,6 +18,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from clipmem.data.images import DECODE_ERRORS, decode_image
 from clipmem.data.records import key_to_id
+from clipmem.data.wds_source import iter_samples
 from clipmem.errors import ConfigError
 
 
@@ -84,8 +85,7 @@ class ShardStream(IterableDataset):
         return i < len(self.train_ids) and int(self.train_ids[i]) == sid
 
     def _samples(self, shards: list[Path], rng: random.Random):
-        from clipmem.data.wds_source import iter_samples
-
+        """(sample_id, uint8 (3, R, R) image, caption) of the wanted samples of ``shards``, in file order."""
         for shard in shards:
             for key, files in iter_samples(shard):
                 sid = key_to_id(key)
