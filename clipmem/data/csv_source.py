@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from clipmem.data.bad_samples import BadSamples, check_policy
-from clipmem.data.images import decode_many
+from clipmem.data.images import cached_decode_many, stat_fingerprint
 from clipmem.data.records import assemble_table, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
@@ -35,7 +36,7 @@ class CsvSource:
     """Pairs listed in a CSV/TSV file with a header row (open_clip's ``--csv-img-key/--csv-caption-key`` format).
 
     Args:
-        path: the CSV/TSV file. Relative image paths resolve against its folder.
+        path: the CSV/TSV file (required; None fails on ``load``). Relative image paths resolve against its folder.
         sep: field delimiter, one character (``","``; ``"\\t"`` or ``tab`` for TSV).
         image_key: column holding the image path.
         caption_keys: column(s) holding captions; several columns give several captions per image, in
@@ -46,9 +47,11 @@ class CsvSource:
         resolution: side in px of the cached uint8 images (shorter side resized, centre-cropped).
         on_bad_sample: ``error`` (raise naming file, row and reason) or ``skip`` (record and leave out).
         num_threads: decoding threads (None: up to 8, by CPU count).
+        cache_dir: if set, decoded images are cached there, keyed by the CSV's content, ``resolution`` and
+            every image file's path, size and modification time (``images.cached_decode_many``).
     """
 
-    path: str
+    path: str | None = None
     sep: str = ","
     image_key: str = "filepath"
     caption_keys: str | list[str] = "title"
@@ -57,6 +60,7 @@ class CsvSource:
     resolution: int = 64
     on_bad_sample: str = "error"
     num_threads: int | None = None
+    cache_dir: str | None = None
     _caption_list: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +99,8 @@ class CsvSource:
                 )
 
     def load(self) -> ImageTextTable:
+        if not self.path:
+            raise ConfigError("data.source.path is not set: pass data.source.path=<your pairs.csv>")
         path = Path(self.path).expanduser()
         if not path.is_file():
             raise ConfigError(f"data.source.path: no such file {str(path)!r}")
@@ -135,7 +141,9 @@ class CsvSource:
             files.append(folder / Path(image).expanduser())
             where.append(at)
             rows_of.append(index)
-        decoded = decode_many(files, self.resolution, self.num_threads, desc=f"decoding {path.name}")
+        fingerprint = stat_fingerprint(files) + hashlib.sha256(path.read_bytes()).hexdigest()
+        decoded = cached_decode_many(files, self.resolution, self.cache_dir, fingerprint, self.num_threads,
+                                     desc=f"decoding {path.name}")
         keep = []
         for i, result in enumerate(decoded):
             if isinstance(result, str):

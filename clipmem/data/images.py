@@ -6,6 +6,7 @@ project pins). Decoding runs in a thread pool (PIL releases the GIL while decodi
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
+
+from clipmem.io import atomic_write
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError)
@@ -52,6 +55,18 @@ def decode_image(data: str | Path | bytes, resolution: int) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
+def verify_image(data: bytes) -> str | None:
+    """None if ``data`` looks like a readable image (format identified, ``PIL.Image.verify`` passes), else why not.
+
+    Cheaper than decoding; it does not catch every defect (e.g. a truncated JPEG)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except DECODE_ERRORS as err:
+        return f"image cannot be decoded ({type(err).__name__}: {err})"
+    return None
+
+
 def decode_many(
     items: Sequence[str | Path | bytes],
     resolution: int,
@@ -83,3 +98,52 @@ def stack_images(arrays: Sequence[np.ndarray], resolution: int) -> torch.Tensor:
     if not arrays:
         return torch.zeros((0, 3, resolution, resolution), dtype=torch.uint8)
     return torch.from_numpy(np.stack(arrays))
+
+
+def stat_fingerprint(paths: Sequence[str | Path]) -> str:
+    """sha256 over each file's path, size and modification time (a missing file counts as missing)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        try:
+            st = os.stat(path)
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            digest.update(f"{path}\0missing\n".encode())
+    return digest.hexdigest()
+
+
+def bytes_fingerprint(blobs: Sequence[bytes]) -> str:
+    """sha256 over the contents of in-memory image files (length-prefixed, in order)."""
+    digest = hashlib.sha256()
+    for blob in blobs:
+        digest.update(len(blob).to_bytes(8, "little"))
+        digest.update(blob)
+    return digest.hexdigest()
+
+
+def cached_decode_many(
+    items: Sequence[str | Path | bytes],
+    resolution: int,
+    cache_dir: str | Path | None,
+    fingerprint: str,
+    num_threads: int | None = None,
+    desc: str = "decoding images",
+) -> list[np.ndarray | str]:
+    """``decode_many`` with an optional on-disk cache ``<cache_dir>/decoded-<hash>.pt``.
+
+    The hash covers ``fingerprint`` (what the caller says identifies the items: file stats or bytes),
+    the number of items and ``resolution``; anything else changed means a new cache file, never a stale hit.
+    """
+    if cache_dir is None:
+        return decode_many(items, resolution, num_threads, desc)
+    key = hashlib.sha256(f"clipmem-decoded-v1|{resolution}|{len(items)}|{fingerprint}".encode()).hexdigest()
+    path = Path(cache_dir).expanduser() / f"decoded-{key[:32]}.pt"
+    if path.is_file():
+        blob = torch.load(path, weights_only=True)
+        images = iter(blob["images"].numpy())
+        return [next(images) if error is None else error for error in blob["errors"]]
+    results = decode_many(items, resolution, num_threads, desc)
+    arrays = [r for r in results if not isinstance(r, str)]
+    blob = {"images": stack_images(arrays, resolution), "errors": [r if isinstance(r, str) else None for r in results]}
+    atomic_write(path, lambda tmp: torch.save(blob, tmp))
+    return results
