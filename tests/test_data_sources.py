@@ -16,6 +16,7 @@ from clipmem.data.miscaption import inject_miscaptions
 from clipmem.data.records import HASH_BASE, key_to_id
 from clipmem.data.table import ImageTextTable
 from clipmem.data.wds_source import expand_braces
+from clipmem.data.wds_stream import ShardStream, partition_counts, plan_batches
 from clipmem.errors import ConfigError
 
 from .data_fixtures import write_image_folder, write_pairs
@@ -190,3 +191,27 @@ def test_decoded_image_cache_hits_and_follows_changes(tmp_path, pairs):
     os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))  # "edited": a new entry
     CsvSource(path=str(pairs["csv"]), resolution=16, cache_dir=str(cache)).load()
     assert len(list(cache.glob("decoded-*.pt"))) == 4
+
+
+def test_plan_gives_every_rank_the_same_number_of_batches():
+    counts = np.array([[130, 10], [70, 64]])  # (ranks, workers) samples
+    plan = plan_batches(counts, 32)
+    assert plan.sum(axis=1).tolist() == [4, 4] and (plan <= counts // 32).all()
+    assert plan_batches(counts, 32, total=2).sum(axis=1).tolist() == [2, 2]
+
+
+def test_stream_splits_shards_across_ranks_and_serves_only_training_ids(pairs):
+    source = WebDatasetSource(urls=str(pairs["shards"]), resolution=16, streaming=True)
+    index = source.index()
+    train = index.sample_ids[::2]  # a "role" training on every other pair
+    plan = plan_batches(partition_counts(index.shard_of[::2], len(index.shards), 2, 1), 2)
+    served = []
+    for rank in (0, 1):
+        stream = ShardStream(source, index.shards, train, plan, rank, 2, lambda texts: torch.zeros(len(texts), 4),
+                             {0: ["swapped caption"]}, seed=0, shuffle_buffer=4)
+        batches = list(stream)
+        assert len(batches) == len(stream) == plan[rank].sum() == 3
+        assert all(b["image"].shape == (2, 3, 16, 16) and b["image"].dtype == torch.uint8 for b in batches)
+        served.append({i for b in batches for i in b["sample_id"].tolist()})
+    assert not served[0] & served[1] and served[0] | served[1] <= set(train.tolist())
+    assert {i // 12 for i in served[0]} == {0} and {i // 12 for i in served[1]} == {1}  # one shard per rank

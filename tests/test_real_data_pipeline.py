@@ -23,7 +23,8 @@ FAST = [
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """One CSV run and one webdataset run of the same pairs (3 bad), each with two image-folder zero-shot sets."""
+    """A CSV run, a webdataset run and a streaming webdataset run of the same pairs (3 bad), each with two
+    image-folder zero-shot sets."""
     root = tmp_path_factory.mktemp("real")
     paths = write_pairs(root / "pairs", NUM, bad=BAD)
     shapes = write_image_folder(root / "shapes", "shape", per_class=4, corrupt=1)
@@ -35,8 +36,9 @@ def runs(tmp_path_factory):
         "data.zeroshot.colours.resolution=32", "data.zeroshot.colours.templates=['a {} shape.','something {}.']",
     ]
     out = {}
-    for name, data in (("csv", ["data=csv", f"data.source.path={paths['csv']}"]),
-                       ("wds", ["data=wds", f"data.source.urls='{paths['shards']}'"])):
+    wds = ["data=wds", f"data.source.urls='{paths['shards']}'"]
+    for name, data in (("csv", ["data=csv", f"data.source.path={paths['csv']}"]), ("wds", wds),
+                       ("stream", [*wds, "data.source.streaming=true", "data.source.shuffle_buffer=64"])):
         run_dir = root / name
         cfg = compose_config([*data, "data.source.resolution=32", *FAST, *zeroshot, f"run_dir={run_dir}"])
         metrics = run_experiment(cfg)
@@ -65,6 +67,18 @@ def test_skip_records_exactly_the_bad_ids_and_trains_on_the_rest(runs):
         splits = json.loads((run_dir / "splits.json").read_text())
         used = {i for name in ("shared", "candidate", "independent", "extra") for i in splits[name]}
         assert len(used) == 410 and not used & set(BAD)
+
+
+def test_streaming_draws_the_same_splits_and_trains_f_and_g_for_equal_steps(runs):
+    (wds_dir, _), (stream_dir, metrics) = runs["wds"], runs["stream"]
+    assert (stream_dir / "splits.json").read_text() == (wds_dir / "splits.json").read_text()
+    steps = {role: json.loads((stream_dir / "models" / role / "clipmem_meta.json").read_text())["global_step"]
+             for role in ("f", "g")}
+    assert steps["f"] == steps["g"] == 5  # 340 training pairs // batch 64
+    assert len(list(csv.DictReader((stream_dir / "scores.csv").open()))) == 40
+    assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and metrics["num_skipped"] == len(BAD) + 1
+    keys = list(csv.DictReader((stream_dir / KEYS_NAME).open()))
+    assert len(keys) == NUM - len(BAD)  # every pair's key, not only those held in memory
 
 
 def test_several_zero_shot_sets_are_reported_separately(runs):

@@ -36,7 +36,7 @@ class CsvSource:
     """Pairs listed in a CSV/TSV file with a header row (open_clip's ``--csv-img-key/--csv-caption-key`` format).
 
     Args:
-        path: the CSV/TSV file. Relative image paths resolve against its folder.
+        path: the CSV/TSV file (required; None fails on ``load``). Relative image paths resolve against its folder.
         sep: field delimiter, one character (``","``; ``"\\t"`` or ``tab`` for TSV).
         image_key: column holding the image path.
         caption_keys: column(s) holding captions; several columns give several captions per image, in
@@ -51,7 +51,7 @@ class CsvSource:
             every image file's path, size and modification time (``images.cached_decode_many``).
     """
 
-    path: str
+    path: str | None = None
     sep: str = ","
     image_key: str = "filepath"
     caption_keys: str | list[str] = "title"
@@ -99,6 +99,8 @@ class CsvSource:
                 )
 
     def load(self) -> ImageTextTable:
+        if not self.path:
+            raise ConfigError("data.source.path is not set: pass data.source.path=<your pairs.csv>")
         path = Path(self.path).expanduser()
         if not path.is_file():
             raise ConfigError(f"data.source.path: no such file {str(path)!r}")

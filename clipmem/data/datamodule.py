@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
@@ -17,6 +18,7 @@ from clipmem.data.splits import SplitManifest, make_splits
 from clipmem.data.table import ImageTextTable
 from clipmem.data.text import build_tokenizer, tokenize_captions
 from clipmem.data.transforms import BatchTransform
+from clipmem.data.wds_stream import ShardStream, partition_counts, plan_batches
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_text
 
@@ -132,14 +134,18 @@ class CLIPMemDataModule(L.LightningDataModule):
         self.tokens: torch.Tensor | None = None
         self.caption_counts: torch.Tensor | None = None
         self._zeroshot: dict[str, ZeroShotSet] | None = None
+        self._index = None  # streaming only: the source's ShardIndex
 
     # ----------------------------------------------------------------------------- building
     def build(self) -> SplitManifest:
         """Load the data, draw the splits, inject mis-captions. Idempotent; returns the manifest."""
         if self.manifest is not None:
             return self.manifest
-        table = self.source.load()
-        manifest = make_splits(table.sample_ids.numpy(), self.split_sizes, self.seed)
+        if getattr(self.source, "streaming", False):
+            table, manifest = self._load_for_streaming()
+        else:
+            table = self.source.load()
+            manifest = make_splits(table.sample_ids.numpy(), self.split_sizes, self.seed)
         table = inject_miscaptions(table, list(manifest.candidate), self.miscaption_fraction, self.seed)
         self._check_caption_count(table)
         if self.caption_augment is not None:
@@ -215,6 +221,8 @@ class CLIPMemDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         if self.role is None:
             raise RuntimeError("call set_role('f' or 'g') before training")
+        if self._index is not None:
+            return self._stream_loader()
         generator = torch.Generator().manual_seed(self.seed)
         return DataLoader(
             self._dataset(self.manifest.train_ids(self.role), self.train_captions, views=True),
@@ -271,3 +279,63 @@ class CLIPMemDataModule(L.LightningDataModule):
         for dataset in self.zeroshot_sets().values():
             records.extend(dataset.skipped)
         return records
+
+    def sample_keys(self) -> tuple[list[int], list[str]] | None:
+        """(ids, keys) of every pair whose id came from a string key, or None where ids are row indices."""
+        self.build()
+        if self._index is not None:
+            return self._index.sample_ids.tolist(), list(self._index.keys)
+        if self.table.keys is None:
+            return None
+        return self.table.sample_ids.tolist(), list(self.table.keys)
+
+    # ----------------------------------------------------------------------------- streaming (data=wds)
+    def _load_for_streaming(self) -> tuple[ImageTextTable, SplitManifest]:
+        """Index the shards, draw the splits on their ids, and decode only S_C ∪ S_E (one filtered pass).
+
+        A candidate or extra image that fails to decode (on_bad_sample=skip) is recorded and the splits are
+        drawn again without it, so S_C and S_E are always complete.
+        """
+        index = self.source.index()
+        ids, skipped = index.sample_ids, list(index.skipped)
+        while True:
+            manifest = make_splits(ids, self.split_sizes, self.seed)
+            needed = set(manifest.candidate) | set(manifest.extra)
+            subset = self.source.load_subset(needed)
+            skipped += subset.skipped
+            lost = needed - set(subset.sample_ids.tolist())
+            if not lost:
+                break
+            ids = ids[~np.isin(ids, sorted(lost))]
+        self._index = index
+        return dataclasses.replace(subset, skipped=skipped, keys=None), manifest
+
+    def _stream_loader(self) -> DataLoader:
+        """A loader of whole batches streamed from the shards, planned so ranks, f and g take equal steps."""
+        world = self.trainer.world_size if self.trainer is not None else 1
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        workers = max(self.num_workers, 1)
+        batch = self.global_batch_size // world
+        order = np.argsort(self._index.sample_ids)
+        sorted_ids = self._index.sample_ids[order]
+
+        def counts(role: str) -> np.ndarray:
+            ids = np.asarray(self.manifest.train_ids(role), dtype=np.int64)
+            shard_of = self._index.shard_of[order[np.searchsorted(sorted_ids, ids)]]
+            return partition_counts(shard_of, len(self._index.shards), world, workers)
+
+        total = min(int((counts(r) // batch).sum(axis=1).min()) for r in ("f", "g"))
+        if total < 1:
+            raise ConfigError(
+                f"streaming: some rank gets no full batch of {batch} from {len(self._index.shards)} shards split "
+                f"over {world} devices x {workers} workers; use more shards, fewer workers or a smaller batch"
+            )
+        flagged = self.table.miscaptioned.nonzero().flatten().tolist()
+        override = {int(self.table.sample_ids[p]): self.table.captions[p] for p in flagged}
+        stream = ShardStream(
+            self.source, self._index.shards, np.asarray(self.manifest.train_ids(self.role)),
+            plan_batches(counts(self.role), batch, total), rank, batch, build_tokenizer(self.context_length),
+            override, self.train_captions, self.seed, self.source.shuffle_buffer,
+        )
+        return DataLoader(stream, batch_size=None, num_workers=self.num_workers,
+                          persistent_workers=self.num_workers > 0)

@@ -55,6 +55,18 @@ def decode_image(data: str | Path | bytes, resolution: int) -> np.ndarray:
     return np.asarray(rgb, dtype=np.uint8).transpose(2, 0, 1).copy()
 
 
+def verify_image(data: bytes) -> str | None:
+    """None if ``data`` looks like a readable image (format identified, ``PIL.Image.verify`` passes), else why not.
+
+    Cheaper than decoding; it does not catch every defect (e.g. a truncated JPEG)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.verify()
+    except DECODE_ERRORS as err:
+        return f"image cannot be decoded ({type(err).__name__}: {err})"
+    return None
+
+
 def decode_many(
     items: Sequence[str | Path | bytes],
     resolution: int,

@@ -37,6 +37,7 @@ def write_data_files(root: str | Path, dm: Any) -> dict[str, int]:
     if skipped:
         write_skipped(root / SKIPPED_NAME, skipped)
         log.warning("%d bad samples were skipped (data.on_bad_sample=skip); see %s", len(skipped), root / SKIPPED_NAME)
-    if dm.table.keys is not None:
-        write_sample_keys(root / KEYS_NAME, dm.table.sample_ids.tolist(), dm.table.keys)
+    keys = dm.sample_keys()
+    if keys is not None:
+        write_sample_keys(root / KEYS_NAME, *keys)
     return {"num_skipped": len(skipped)}

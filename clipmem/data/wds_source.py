@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from clipmem.data.bad_samples import BadSamples, check_policy
-from clipmem.data.images import bytes_fingerprint, cached_decode_many
+from clipmem.data.images import bytes_fingerprint, cached_decode_many, verify_image
 from clipmem.data.records import assemble_table, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
@@ -46,8 +48,10 @@ def expand_braces(pattern: str) -> list[str]:
     return [expanded for option in options for expanded in expand_braces(head + option + tail)]
 
 
-def shard_paths(urls: str | list[str]) -> list[Path]:
+def shard_paths(urls: str | list[str] | None) -> list[Path]:
     """Shard files from one pattern, several joined by ``::`` (webdataset's convention), or a list of them."""
+    if not urls:
+        raise ConfigError("data.source.urls is not set: pass \"data.source.urls='shards/{00000..00009}.tar'\"")
     patterns = urls.split("::") if isinstance(urls, str) else list(urls)
     paths = [Path(p).expanduser() for pattern in patterns for p in expand_braces(pattern.strip()) if p]
     if not paths:
@@ -112,6 +116,33 @@ def _caption_fields(files: dict[str, bytes], caption_keys: list[str]) -> list[st
     return out
 
 
+@dataclass
+class _Scan:
+    """What one pass over the shards found: good samples (parallel lists) and the bad-sample log."""
+
+    shards: list[Path]
+    bad: BadSamples
+    ids: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    captions: list[list[str]] = field(default_factory=list)
+    blobs: list[bytes] = field(default_factory=list)
+    shard_of: list[int] = field(default_factory=list)
+    first_seen: dict[int, str] = field(default_factory=dict)
+    verify_only: bool = False
+
+
+@dataclass(frozen=True)
+class ShardIndex:
+    """Good samples of a set of shards without their images: ``sample_ids`` (N,) int64, ``keys`` (N),
+    ``shard_of`` (N,) int64 index into ``shards``, and the bad samples found (``skipped`` records)."""
+
+    shards: list[Path]
+    sample_ids: np.ndarray
+    keys: list[str]
+    shard_of: np.ndarray
+    skipped: list[dict]
+
+
 @dataclass(frozen=True)
 class WebDatasetSource:
     """Pairs from webdataset tar shards, loaded into memory (one pass over the shards).
@@ -129,12 +160,15 @@ class WebDatasetSource:
         num_threads: decoding threads (None: up to 8, by CPU count).
         cache_dir: if set, decoded images are cached there, keyed by a sha256 of the image bytes and
             ``resolution`` (``images.cached_decode_many``); the shards are still read for captions.
+        streaming: if True the datamodule keeps only S_C and S_E in memory and streams training pairs from
+            the shards (``clipmem.data.wds_stream``); otherwise everything is loaded into memory.
+        shuffle_buffer: samples held for shuffling while streaming.
 
     Sample ids come from keys (``records.key_to_id``: decimal keys are the id, others a stable 63-bit
     hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
     """
 
-    urls: str | list[str]
+    urls: str | list[str] | None = None
     caption_keys: str | list[str] = field(default_factory=lambda: ["txt", "json.caption"])
     caption_sep: str | None = None
     image_exts: tuple[str, ...] | list[str] = ("jpg", "jpeg", "png", "webp")
@@ -142,6 +176,8 @@ class WebDatasetSource:
     on_bad_sample: str = "error"
     num_threads: int | None = None
     cache_dir: str | None = None
+    streaming: bool = False
+    shuffle_buffer: int = 2048
 
     def __post_init__(self) -> None:
         keys = [self.caption_keys] if isinstance(self.caption_keys, str) else list(self.caption_keys)
@@ -156,14 +192,29 @@ class WebDatasetSource:
             raise ConfigError("data.source.caption_sep must be a non-empty string or null")
 
     def load(self) -> ImageTextTable:
-        bad = BadSamples(self.on_bad_sample, "data")
-        ids: list[int] = []
-        keys: list[str] = []
-        captions: list[list[str]] = []
-        blobs: list[bytes] = []
-        origin: list[tuple[Path, str]] = []
-        first_seen: dict[int, str] = {}
-        for shard in shard_paths(self.urls):
+        return self._decode(self._scan())
+
+    def index(self) -> ShardIndex:
+        """Ids, keys and shard of every good sample, in one pass that checks each image without keeping it.
+
+        The check (``PIL.Image.verify``) catches files that are not images, unknown formats and, for PNG,
+        corrupt chunks; a truncated JPEG is only found when decoded (then streaming stops with its key).
+        """
+        scan = self._scan(verify_only=True)
+        return ShardIndex(scan.shards, np.asarray(scan.ids, dtype=np.int64), scan.keys,
+                          np.asarray(scan.shard_of, dtype=np.int64), scan.bad.records)
+
+    def load_subset(self, sample_ids: set[int]) -> ImageTextTable:
+        """Only the samples with these ids, decoded into a table (one filtered pass over the shards).
+
+        Samples ``index()`` already reported as bad are passed over without a second record.
+        """
+        return self._decode(self._scan(keep=set(sample_ids)))
+
+    def _scan(self, keep: set[int] | None = None, verify_only: bool = False) -> _Scan:
+        """One pass over the shards: every sample checked (``_add``); only ids in ``keep`` if given."""
+        scan = _Scan(shards=shard_paths(self.urls), bad=BadSamples(self.on_bad_sample, "data"), verify_only=verify_only)
+        for shard_index, shard in enumerate(scan.shards):
             samples = iter_samples(shard)
             while True:
                 try:
@@ -171,49 +222,70 @@ class WebDatasetSource:
                 except StopIteration:
                     break
                 except (tarfile.TarError, OSError, EOFError) as err:
-                    bad.report(shard, "(shard)", f"unreadable tar file ({err}); samples after this point are lost",
-                               location="the shard")
+                    if keep is None:
+                        scan.bad.report(shard, "(shard)", f"unreadable tar file ({err}); samples after this point "
+                                        "are lost", location="the shard")
                     break
-                self._add(shard, key, files, bad, first_seen, ids, keys, captions, blobs, origin)
-        decoded = cached_decode_many(blobs, self.resolution, self.cache_dir, bytes_fingerprint(blobs),
+                if keep is not None:
+                    sid = key_to_id(key)
+                    if sid not in keep or sid in scan.first_seen:
+                        continue
+                self._add(scan, shard_index, key, files)
+        return scan
+
+    def _decode(self, scan: _Scan) -> ImageTextTable:
+        decoded = cached_decode_many(scan.blobs, self.resolution, self.cache_dir, bytes_fingerprint(scan.blobs),
                                      self.num_threads, desc="decoding shards")
         keep = []
         for i, result in enumerate(decoded):
             if isinstance(result, str):
-                shard, key = origin[i]
-                bad.report(shard, key, result, sample_id=ids[i], location=f"key {key!r}")
+                shard, key = scan.shards[scan.shard_of[i]], scan.keys[i]
+                scan.bad.report(shard, key, result, sample_id=scan.ids[i], location=f"key {key!r}")
             else:
                 keep.append(i)
-        bad.warn()
+        scan.bad.warn()
         return assemble_table(
-            [ids[i] for i in keep], [decoded[i] for i in keep], [captions[i] for i in keep], self.resolution,
-            bad.records, keys=[keys[i] for i in keep],
+            [scan.ids[i] for i in keep], [decoded[i] for i in keep], [scan.captions[i] for i in keep],
+            self.resolution, scan.bad.records, keys=[scan.keys[i] for i in keep],
         )
 
-    def _add(self, shard, key, files, bad, first_seen, ids, keys, captions, blobs, origin) -> None:
-        """Check one sample and append it to the lists, or report it as bad."""
-        at = f"key {key!r}"
+    def _add(self, scan: _Scan, shard_index: int, key: str, files: dict[str, bytes]) -> None:
+        """Check one sample and append it to ``scan``, or report it as bad."""
+        shard, bad, at = scan.shards[shard_index], scan.bad, f"key {key!r}"
         sid = key_to_id(key)
-        if sid in first_seen:
-            bad.report(shard, key, f"duplicate sample id {sid} (first from key {first_seen[sid]!r})",
+        if sid in scan.first_seen:
+            bad.report(shard, key, f"duplicate sample id {sid} (first from key {scan.first_seen[sid]!r})",
                        sample_id=sid, location=at)
             return
-        first_seen[sid] = key
+        scan.first_seen[sid] = key
         image_ext = next((e for e in self.image_exts if e in files), None)
         if image_ext is None:
             bad.report(shard, key, f"no image member (looked for {list(self.image_exts)}; has {sorted(files)})",
                        sample_id=sid, location=at)
             return
         try:
-            texts = split_captions(_caption_fields(files, self.caption_keys), self.caption_sep)
+            texts = self.captions_of(files)
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             bad.report(shard, key, f"unreadable caption ({err})", sample_id=sid, location=at)
             return
         if not texts:
             bad.report(shard, key, f"empty caption (caption_keys {self.caption_keys})", sample_id=sid, location=at)
             return
-        ids.append(sid)
-        keys.append(key)
-        captions.append(texts)
-        blobs.append(files[image_ext])
-        origin.append((shard, key))
+        if scan.verify_only:
+            problem = verify_image(files[image_ext])
+            if problem:
+                bad.report(shard, key, problem, sample_id=sid, location=at)
+                return
+        scan.ids.append(sid)
+        scan.keys.append(key)
+        scan.captions.append(texts)
+        scan.blobs.append(b"" if scan.verify_only else files[image_ext])
+        scan.shard_of.append(shard_index)
+
+    def captions_of(self, files: dict[str, bytes]) -> list[str]:
+        """The captions of one sample's members (may raise UnicodeDecodeError / JSONDecodeError)."""
+        return split_captions(_caption_fields(files, self.caption_keys), self.caption_sep)
+
+    def image_of(self, files: dict[str, bytes]) -> bytes | None:
+        """The bytes of one sample's image member (first of ``image_exts`` present), or None."""
+        return next((files[e] for e in self.image_exts if e in files), None)

@@ -1,0 +1,83 @@
+"""A set made by ``python -m clipmem.prepare``: CsvSource plus a clear "prepare it first" error and
+per-pair attributes from pairs.csv columns (so mis-captions can be injected into real data)."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clipmem.data.table import ImageTextTable
+from clipmem.errors import ConfigError
+
+
+class PreparedCsvSource:
+    """``CsvSource`` over ``<out>/pairs.csv`` of a prepared set (``data.source`` of the real-data presets).
+
+    Args:
+        prepared: the set's name in ``python -m clipmem.prepare`` (used in the error when the file is missing).
+        path: its pairs.csv.
+        attribute_keys: pairs.csv columns that become ``ImageTextTable.attributes``. Injected mis-captions
+            (``data.miscaption.fraction``) then only move a caption to a pair that differs in every one of
+            them, e.g. ``[category, title]``: another category and another title, so it cannot describe the image.
+        **csv_kwargs: the other ``CsvSource`` arguments (sep, image_key, caption_keys, resolution, ...).
+    """
+
+    def __init__(self, prepared: str, path: str, attribute_keys: list[str] | None = None, **csv_kwargs: Any) -> None:
+        from clipmem.prepare import SETS
+
+        if prepared not in SETS:
+            raise ConfigError(f"data.source.prepared must be one of {sorted(SETS)}, got {prepared!r}")
+        self.prepared = prepared
+        self.path = str(path)
+        self.attribute_keys = list(attribute_keys or [])
+        self.csv_kwargs = dict(csv_kwargs)
+
+    def __repr__(self) -> str:
+        return f"PreparedCsvSource(prepared={self.prepared!r}, path={self.path!r})"
+
+    def check_exists(self) -> Path:
+        """The pairs.csv path; ConfigError with the exact prepare command when it does not exist."""
+        from clipmem.prepare import prepare_command
+
+        path = Path(self.path).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"{path} not found: prepare the {self.prepared} set first with "
+                f"`{prepare_command(self.prepared, str(path.parent))}`"
+            )
+        return path
+
+    def load(self) -> ImageTextTable:
+        from clipmem.data.csv_source import CsvSource
+
+        path = self.check_exists()
+        table = CsvSource(path=str(path), **self.csv_kwargs).load()
+        if not self.attribute_keys:
+            return table
+        return replace(table, attributes=self._attributes(path, table))
+
+    def _attributes(self, path: Path, table: ImageTextTable) -> dict[str, np.ndarray]:
+        """Integer codes (N,) per attribute column, aligned with the table's rows (by sample id)."""
+        from clipmem.data.records import key_to_id
+
+        sep = self.csv_kwargs.get("sep", ",")
+        id_key = self.csv_kwargs.get("id_key")
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f, delimiter="\t" if sep in ("\\t", "tab", "TAB") else sep)
+            missing = [k for k in self.attribute_keys if k not in (reader.fieldnames or [])]
+            if missing:
+                raise ConfigError(f"{path}: no column(s) {missing} (data.source.attribute_keys); "
+                                  f"the file has {reader.fieldnames}")
+            by_id = {(index if id_key is None else key_to_id((row.get(id_key) or "").strip())): row
+                     for index, row in enumerate(reader)}
+        rows = [by_id[int(i)] for i in table.sample_ids.tolist()]
+        out = {}
+        for key in self.attribute_keys:
+            values = [(row.get(key) or "").strip().lower() for row in rows]
+            _, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+            out[key] = codes.astype(np.int64)
+        return out
