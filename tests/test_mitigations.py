@@ -99,6 +99,8 @@ def test_locked_tower_keeps_its_weights_bit_identical(lock, frozen, trained):
     after = module.clip.state_dict()
     changed = {_tower(n) for n, p in after.items() if not torch.equal(p, module.before[n])}
     assert frozen not in changed and trained in changed
+    module.train()
+    assert module.clip.visual.training == (lock != "lock_image")  # a locked image tower keeps fixed BN statistics
 
 
 def test_locking_both_towers_is_refused():
@@ -278,3 +280,32 @@ def test_linear_probe_reported_for_f_and_g(quick_run):
     for role in ("f", "g"):
         assert metrics[f"linear_probe_top1_{role}"] == metrics[f"linear_probe_synthetic_top1_{role}"]
         assert metrics[f"linear_probe_top1_{role}"] > 3 / 64  # trained features beat chance (1/64) clearly
+
+
+# ------------------------------------------------------------------------------------------ end to end (slow)
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("fast") / "run"
+    run_experiment(compose_config(["debug=fast", f"run_dir={run_dir}"]))
+    return run_dir
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides", [
+    ["mitigation=multi_caption", "mitigation.k=3"],
+    ["mitigation=multi_image", "mitigation.k=3", "data.train_captions=3"],
+    ["mitigation=text_noise", "mitigation.sigma=0.1"],
+    ["mitigation=image_noise", "mitigation.sigma=0.1"],
+    ["mitigation=text_augment", "mitigation.copies=2"],
+    ["mitigation=remove_topk", "mitigation.n=10", "mitigation.ranking=lowest_similarity"],
+    ["model.lock_image=true"],
+    ["model.lock_text=true"],
+], ids=lambda o: o[0])
+def test_every_mitigation_runs_end_to_end(overrides, fast_run, tmp_path):
+    """Each option through the whole pipeline and evaluate.py (about 30 s each on 2 cores)."""
+    extra = [f"mitigation.scores={fast_run}"] if "mitigation=remove_topk" in overrides else []
+    metrics = run_experiment(compose_config(["debug=fast", f"run_dir={tmp_path}", *overrides, *extra]))
+    assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and "linear_probe_top1_f" in metrics
+    before = (tmp_path / "scores.csv").read_text()
+    evaluate_run_dir(tmp_path)
+    assert (tmp_path / "scores.csv").read_text() == before
