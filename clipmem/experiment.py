@@ -12,12 +12,14 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
 from clipmem import hardware
-from clipmem.callbacks import CLIPMemCallback, RetrievalCallback, ZeroShotCallback
+from clipmem.callbacks import CLIPMemCallback, LinearProbeCallback, RetrievalCallback, ZeroShotCallback
 from clipmem.cli import hydra_job
 from clipmem.config import config_fingerprint, instantiate_checked, training_config
 from clipmem.data.datamodule import CLIPMemDataModule
 from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
+from clipmem.mitigations import data_config, module_kwargs, validate
+from clipmem.mitigations.remove_topk import select_removal, write_removal
 from clipmem.models.local_dir import load_local_dir, save_local_dir
 from clipmem.models.module import CLIPModule
 from clipmem.reporting import tracking
@@ -28,7 +30,6 @@ from clipmem.scoring.compat import check_pair, ids_sha256
 from clipmem.scoring.pipeline import ScoringConfig
 
 log = logging.getLogger(__name__)
-MITIGATIONS = ("none",)
 
 
 def _plain(node: Any) -> Any:
@@ -36,9 +37,25 @@ def _plain(node: Any) -> Any:
 
 
 def _validate(cfg: DictConfig) -> None:
-    name = cfg.mitigation.get("name")
-    if name not in MITIGATIONS:
-        raise ConfigError(f"mitigation.name must be one of {list(MITIGATIONS)}, got {name!r}")
+    validate(cfg.mitigation)
+
+
+def build_datamodule(cfg: DictConfig) -> CLIPMemDataModule:
+    """The data module of ``cfg.data`` with the mitigation's data-side changes (the same for f and g)."""
+    return instantiate_checked(data_config(cfg.data, cfg.mitigation))
+
+
+def apply_removal(cfg: DictConfig, dm: CLIPMemDataModule, run: RunDir) -> None:
+    """``remove_topk``: drop the chosen ids from the split and record them in ``removed.csv``."""
+    spec = validate(cfg.mitigation)
+    if spec["name"] != "remove_topk":
+        return
+    removal = select_removal(spec["scores"], dm.build(), spec["n"], spec["ranking"], int(spec.get("seed", cfg.seed)),
+                             spec.get("similarity_column", "align_f"))
+    dm.apply_removal(removal.ids)
+    write_removal(run.removed, removal)
+    log.info("remove_topk: %d candidates (%s) and %d independent pairs left out", len(removal.candidate),
+             removal.ranking, len(removal.independent))
 
 
 def build_callbacks(cfg: DictConfig, role: str, run: RunDir) -> list[L.Callback]:
@@ -49,6 +66,8 @@ def build_callbacks(cfg: DictConfig, role: str, run: RunDir) -> list[L.Callback]
         callbacks.append(ZeroShotCallback(**_plain(spec.zeroshot)))
     if spec.get("retrieval"):
         callbacks.append(RetrievalCallback(**_plain(spec.retrieval)))
+    if spec.get("linear_probe"):
+        callbacks.append(LinearProbeCallback(**_plain(spec.linear_probe)))
     if spec.get("clipmem") and role == "f":
         callbacks.append(CLIPMemCallback(run.model("g"), ScoringConfig(**_plain(cfg.scoring)), **_plain(spec.clipmem)))
     if cfg.get("checkpoints", False):
@@ -64,7 +83,7 @@ def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, 
     training sets differ. Returns the module and the CLIPMem history logged by f's callback.
     """
     L.seed_everything(cfg.seed, workers=True)
-    module: CLIPModule = instantiate_checked(cfg.model, log_prefix=f"{role}/")
+    module: CLIPModule = instantiate_checked(cfg.model, log_prefix=f"{role}/", **module_kwargs(cfg.mitigation))
     dm.set_role(role)
     callbacks = build_callbacks(cfg, role, run)
     trainer = L.Trainer(
@@ -148,8 +167,9 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         hardware.configure(_plain(cfg.hardware))
         # The W&B run starts before the data, so a job that fails on its data shows up (failed) in its group.
         logger = tracking.build_wandb_logger(_wandb_settings(cfg), run.root, cfg.name, _plain(cfg))
-        dm: CLIPMemDataModule = instantiate_checked(cfg.data)
+        dm = build_datamodule(cfg)
         dm.build()
+        apply_removal(cfg, dm, run)
         dm.write_manifest(run.splits)
         tracking.log_file(logger, run.splits, "splits", "split-manifest")
 
@@ -187,7 +207,9 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     cfg = OmegaConf.load(run.config)
     scoring = {**_plain(cfg.scoring), **(scoring_overrides or {})}
     manifest = SplitManifest.read(run.splits)
-    dm: CLIPMemDataModule = instantiate_checked(cfg.data)
+    dm = build_datamodule(cfg)
+    if manifest.removed:  # remove_topk: the saved manifest is the record of what was left out
+        dm.apply_removal(manifest.removed)
     dm.check_manifest(manifest, str(run.splits))
     model_f, _, meta_f = load_local_dir(run.model("f"))
     model_g, _, meta_g = load_local_dir(run.model("g"))

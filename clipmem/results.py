@@ -10,6 +10,7 @@ import torch
 from clipmem.callbacks.retrieval import extra_retrieval
 from clipmem.data.datamodule import CLIPMemDataModule
 from clipmem.data.text import build_tokenizer
+from clipmem.evaluation.linear_probe import linear_probe_accuracy
 from clipmem.evaluation.zeroshot import zeroshot_accuracy
 from clipmem.io import atomic_write_json
 from clipmem.reporting import plots, tracking
@@ -19,7 +20,8 @@ from clipmem.scoring.pipeline import CandidateScorer, ScoringConfig, score_summa
 
 
 def utility_metrics(model: torch.nn.Module, dm: CLIPMemDataModule, role: str, device: torch.device) -> dict[str, float]:
-    """Zero-shot accuracy on each configured set and retrieval recall on S_E, suffixed ``_<role>``."""
+    """Zero-shot and linear-probe accuracy on each configured set and retrieval recall on S_E, suffixed
+    ``_<role>``; the first set's numbers also appear without the set name (headline)."""
     out: dict[str, float] = {}
     tokenizer = build_tokenizer(dm.context_length)
     for index, (name, dataset) in enumerate(dm.zeroshot_sets().items()):
@@ -28,6 +30,11 @@ def utility_metrics(model: torch.nn.Module, dm: CLIPMemDataModule, role: str, de
             out[f"zeroshot_{name}_{key}_{role}"] = value
             if index == 0:  # the first set is the headline number
                 out[f"zeroshot_{key}_{role}"] = value
+        probe = linear_probe_accuracy(model, dataset, dm.eval_transform, dm.eval_batch_size, device)
+        for key, value in probe.items():
+            out[f"linear_probe_{name}_{key}_{role}"] = value
+            if index == 0:
+                out[f"linear_probe_{key}_{role}"] = value
     out.update({f"retrieval_{key}_{role}": value for key, value in extra_retrieval(model, dm, device).items()})
     return out
 

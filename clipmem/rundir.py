@@ -35,6 +35,11 @@ class RunDir:
         return self.root / "scores.csv"
 
     @property
+    def removed(self) -> Path:
+        """Ids left out of training by ``remove_topk`` (absent otherwise)."""
+        return self.root / "removed.csv"
+
+    @property
     def metrics(self) -> Path:
         return self.root / "metrics.json"
 

@@ -46,6 +46,8 @@ class SyntheticSource:
         captions_per_sample: captions per image, each from a different template.
         seed: dataset seed (which scenes exist); the experiment seed draws splits separately.
         label_kind: class labels for zero-shot: ``colour_shape``, ``shape`` or ``colour``.
+        views: images rendered per scene (1 = one image per pair); views > 0 re-draw the continuous
+            jitter and keep every captioned attribute (``synthetic.sample_scenes(view=v)``).
     """
 
     num_samples: int = 6000
@@ -53,22 +55,32 @@ class SyntheticSource:
     captions_per_sample: int = 5
     seed: int = 0
     label_kind: str = "colour_shape"
+    views: int = 1
 
     def __post_init__(self) -> None:
         if self.num_samples < 1:
             raise ConfigError(f"data.source.num_samples must be ≥ 1, got {self.num_samples}")
+        if self.views < 1:
+            raise ConfigError(f"data.source.views (mitigation.k) must be ≥ 1, got {self.views}")
         _check_label_kind(self.label_kind, "data.source.label_kind")
 
     def load(self) -> ImageTextTable:
         ids = np.arange(self.num_samples, dtype=np.int64)
         scenes = synthetic.sample_scenes(ids, self.seed)
+        images = synthetic.render(scenes, self.resolution)
+        views = None
+        if self.views > 1:
+            extra = [synthetic.render(synthetic.sample_scenes(ids, self.seed, view=v), self.resolution)
+                     for v in range(1, self.views)]
+            views = torch.stack([images, *extra], dim=1)
         return ImageTextTable(
             sample_ids=torch.from_numpy(ids),
-            images=synthetic.render(scenes, self.resolution),
+            images=images,
             captions=synthetic.captions(scenes, self.seed, self.captions_per_sample),
             labels=torch.from_numpy(synthetic.labels(scenes, self.label_kind)),
             classnames=synthetic.class_names(self.label_kind),
             attributes={"colour": scenes.colour, "shape": scenes.shape},
+            views=views,
         )
 
 

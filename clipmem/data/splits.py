@@ -20,6 +20,8 @@ class SplitManifest:
 
     ``shared`` (S_S) trains f and g, ``candidate`` (S_C) only f, ``independent`` (S_I) only g,
     ``extra`` (S_E) neither. ``miscaptioned`` lists candidates whose captions were exchanged.
+    ``removed`` lists ids of S_C and S_I that neither model trains on and that are not scored
+    (``remove_topk`` mitigation); it enters the hash only when non-empty, so older manifests verify.
     """
 
     seed: int
@@ -28,22 +30,34 @@ class SplitManifest:
     independent: tuple[int, ...]
     extra: tuple[int, ...]
     miscaptioned: tuple[int, ...] = ()
+    removed: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         validate_disjoint({name: getattr(self, name) for name in SPLIT_NAMES})
         if not set(self.miscaptioned) <= set(self.candidate):
             raise SplitError("manifest: every miscaptioned id must be a candidate (S_C)")
+        if len(set(self.removed)) != len(self.removed):
+            raise SplitError("manifest: a removed id is listed twice")
+        if not set(self.removed) <= set(self.candidate) | set(self.independent):
+            raise SplitError("manifest: every removed id must be in S_C or S_I")
+
+    def kept(self, split: str) -> tuple[int, ...]:
+        """Ids of ``split`` minus the removed ones (S_C minus removed is what gets scored)."""
+        if split not in SPLIT_NAMES:
+            raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
+        removed = set(self.removed)
+        return tuple(i for i in getattr(self, split) if i not in removed)
 
     @property
     def sizes(self) -> dict[str, int]:
         return {name: len(getattr(self, name)) for name in SPLIT_NAMES}
 
     def train_ids(self, role: str) -> tuple[int, ...]:
-        """Training ids of model ``role``: f trains on S_S ∪ S_C, g on S_S ∪ S_I."""
+        """Training ids of model ``role``: f trains on S_S ∪ S_C, g on S_S ∪ S_I (minus ``removed``)."""
         if role == "f":
-            return self.shared + self.candidate
+            return self.shared + self.kept("candidate")
         if role == "g":
-            return self.shared + self.independent
+            return self.shared + self.kept("independent")
         raise ValueError(f"role must be 'f' or 'g', got {role!r}")
 
     def content(self) -> dict:
@@ -53,6 +67,7 @@ class SplitManifest:
             "sizes": self.sizes,
             **{name: list(getattr(self, name)) for name in SPLIT_NAMES},
             "miscaptioned": list(self.miscaptioned),
+            **({"removed": list(self.removed)} if self.removed else {}),
         }
 
     @property
@@ -72,6 +87,7 @@ class SplitManifest:
                 seed=int(data["seed"]),
                 **{name: tuple(int(i) for i in data[name]) for name in SPLIT_NAMES},
                 miscaptioned=tuple(int(i) for i in data.get("miscaptioned", [])),
+                removed=tuple(int(i) for i in data.get("removed", [])),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise SplitError(f"{source}: not a valid split manifest ({err})") from err

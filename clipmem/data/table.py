@@ -22,6 +22,8 @@ class ImageTextTable:
             must mention to describe its image; used to make mis-captions that are truly wrong.
         miscaptioned: (N,) bool, True where captions were exchanged so none describes the image.
         caption_source: (N,) int64, the sample id whose captions this pair now carries.
+        views: uint8 (N, V, 3, H, W) several images of each pair's scene (view 0 is ``images``), or None
+            when the source has one image per pair (``multi_image`` mitigation).
     """
 
     sample_ids: torch.Tensor
@@ -32,6 +34,7 @@ class ImageTextTable:
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     miscaptioned: torch.Tensor | None = None
     caption_source: torch.Tensor | None = None
+    views: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
         n = len(self.sample_ids)
@@ -43,6 +46,13 @@ class ImageTextTable:
             raise ValueError(f"images must be uint8 (N, 3, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
         if len(torch.unique(self.sample_ids)) != n:
             raise ValueError("sample_ids must be unique")
+        if self.views is not None:
+            expected = (n, self.views.shape[1] if self.views.ndim == 5 else -1, *self.images.shape[1:])
+            if self.views.dtype != torch.uint8 or tuple(self.views.shape) != expected:
+                raise ValueError(f"views must be uint8 (N, V, 3, H, W) = {expected}, got "
+                                 f"{self.views.dtype} {tuple(self.views.shape)}")
+            if not torch.equal(self.views[:, 0], self.images):
+                raise ValueError("views[:, 0] must equal images (view 0 is the pair's image)")
         if self.miscaptioned is None:
             object.__setattr__(self, "miscaptioned", torch.zeros(n, dtype=torch.bool))
         if self.caption_source is None:

@@ -11,6 +11,8 @@ import lightning as L
 import torch
 from open_clip.loss import ClipLoss
 
+from clipmem.errors import ConfigError
+from clipmem.mitigations.noise import IMAGE_STREAM, TEXT_STREAM, add_embedding_noise, step_generator
 from clipmem.models.factory import build_clip, resolve_model_cfg
 from clipmem.models.schedule import warmup_cosine
 
@@ -29,6 +31,12 @@ class CLIPModule(L.LightningModule):
         warmup_steps: linear warmup length; a value < 1 is a fraction of all training steps.
         min_lr_ratio: the cosine schedule's final learning rate as a fraction of the base rate.
         log_prefix: prefix of logged metric names (``f/`` or ``g/`` inside an experiment).
+        lock_image: freeze the image tower (open_clip's ``lock_image_tower``, BatchNorm statistics too).
+        lock_text: freeze the text tower (open_clip's ``lock_text_tower``).
+        text_noise_std: σ of Gaussian noise added to the text embeddings in the loss, training only.
+        image_noise_std: σ of the same on the image side.
+        noise_renormalize: re-normalise the noisy embeddings (see ``clipmem.mitigations.noise``).
+        noise_seed: seed of the noise; each optimizer step and device draws its own from it.
     """
 
     def __init__(
@@ -41,11 +49,26 @@ class CLIPModule(L.LightningModule):
         warmup_steps: float = 0.05,
         min_lr_ratio: float = 0.0,
         log_prefix: str = "",
+        lock_image: bool = False,
+        lock_text: bool = False,
+        text_noise_std: float = 0.0,
+        image_noise_std: float = 0.0,
+        noise_renormalize: bool = False,
+        noise_seed: int = 0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
         self.model_cfg = resolve_model_cfg(arch, image_size, context_length)
         self.clip = build_clip(self.model_cfg)
+        if lock_image and lock_text:
+            raise ConfigError("model.lock_image and model.lock_text are both true: nothing but the temperature "
+                              "would train; lock at most one tower")
+        if text_noise_std < 0 or image_noise_std < 0:
+            raise ConfigError(f"mitigation.sigma must be ≥ 0, got text {text_noise_std}, image {image_noise_std}")
+        if lock_image:
+            self.clip.lock_image_tower(unlocked_groups=0, freeze_bn_stats=True)
+        if lock_text:
+            self.clip.lock_text_tower(unlocked_layers=0)
         self.optimizer_factory = optimizer
         self.log_prefix = log_prefix
         self.loss_fn = ClipLoss()
@@ -66,9 +89,25 @@ class CLIPModule(L.LightningModule):
         """Normalised text embeddings (B, D) from token ids (B, L)."""
         return self.clip.encode_text(tokens, normalize=True)
 
-    def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def loss_features(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image and text embeddings (B, D) as the loss sees them: with the configured noise while
+        training (one draw per optimizer step), exactly ``encode_image``/``encode_text`` otherwise."""
         image_features = self.encode_image(batch["image"])
         text_features = self.encode_text(batch["text"])
+        if self.training:
+            hp = self.hparams
+            step = self.global_step if self._trainer is not None else 0
+            rank = self.global_rank if self._trainer is not None else 0
+            if hp.text_noise_std > 0:
+                gen = step_generator(hp.noise_seed, step, TEXT_STREAM, rank)
+                text_features = add_embedding_noise(text_features, hp.text_noise_std, gen, hp.noise_renormalize)
+            if hp.image_noise_std > 0:
+                gen = step_generator(hp.noise_seed, step, IMAGE_STREAM, rank)
+                image_features = add_embedding_noise(image_features, hp.image_noise_std, gen, hp.noise_renormalize)
+        return image_features, text_features
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        image_features, text_features = self.loss_features(batch)
         return self.loss_fn(image_features, text_features, self.clip.logit_scale.exp())
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

@@ -60,8 +60,10 @@ class CandidateScorer:
         self.device = torch.device(device)
         self.candidates = datamodule.split_pairs("candidate")
         self.extra = datamodule.split_pairs("extra")
+        views = self.candidates.get("views")
         self.plan = plan_views(
-            self.candidates["counts"], config.num_views, datamodule.train_transform, config.seed, config.augment_images
+            self.candidates["counts"], config.num_views, datamodule.train_transform, config.seed, config.augment_images,
+            image_views=1 if views is None else views.shape[1],
         )
         self._cached_g: tuple[torch.nn.Module, ViewEmbeddings, Reference] | None = None
 
@@ -72,6 +74,7 @@ class CandidateScorer:
             views = encode_views(
                 model, self.candidates["images"], self.candidates["tokens"], self.plan,
                 dm.train_transform, dm.eval_transform, cfg.batch_size, self.device, cfg.bf16,
+                views=self.candidates.get("views"),
             )
             reference = encode_reference(
                 model, self.extra["images"], self.extra["tokens"], dm.eval_transform,

@@ -13,10 +13,12 @@ from clipmem.scoring.clipmem import Reference, ViewEmbeddings
 
 @dataclass(frozen=True)
 class ViewPlan:
-    """``theta`` (N·K, 2, 3) crop matrices (None: no image augmentation) and ``caption`` (N, K) indices."""
+    """``theta`` (N·K, 2, 3) crop matrices (None: no image augmentation), ``caption`` (N, K) indices and
+    ``view`` (N, K) indices into each pair's images (None: one image per pair)."""
 
     theta: torch.Tensor | None
     caption: torch.Tensor
+    view: torch.Tensor | None = None
 
     @property
     def num_views(self) -> int:
@@ -24,9 +26,14 @@ class ViewPlan:
 
 
 def plan_views(
-    counts: torch.Tensor, num_views: int, transform: BatchTransform, seed: int, augment_images: bool = True
+    counts: torch.Tensor, num_views: int, transform: BatchTransform, seed: int, augment_images: bool = True,
+    image_views: int = 1,
 ) -> ViewPlan:
-    """Draw K (crop, caption) pairs for each of N pairs; caption k is uniform over the pair's ``counts``."""
+    """Draw K (crop, caption) pairs for each of N pairs; caption k is uniform over the pair's ``counts``.
+
+    With ``image_views`` V > 1 (``multi_image``) each draw also picks one of the pair's V images, from a
+    generator of its own so that crops and captions are those of a plan without views.
+    """
     if num_views < 1:
         raise ValueError(f"scoring.num_views must be ≥ 1, got {num_views}")
     generator = torch.Generator().manual_seed(int(seed))
@@ -34,7 +41,10 @@ def plan_views(
     theta = transform.crop_params(n * num_views, generator) if augment_images else None
     u = torch.rand(n, num_views, generator=generator)
     caption = (u * counts.view(-1, 1)).long().clamp_(max=(counts - 1).clamp(min=0).view(-1, 1))
-    return ViewPlan(theta=theta, caption=caption)
+    view = None
+    if image_views > 1:
+        view = torch.randint(image_views, (n, num_views), generator=torch.Generator().manual_seed(int(seed) + 1))
+    return ViewPlan(theta=theta, caption=caption, view=view)
 
 
 def encode_views(
@@ -47,14 +57,20 @@ def encode_views(
     batch_size: int = 256,
     device: torch.device | str = "cpu",
     bf16: bool = False,
+    views: torch.Tensor | None = None,
 ) -> ViewEmbeddings:
     """Embed every (augmented image, caption) draw of ``plan``.
 
-    images: uint8 (N, 3, H, W); tokens: (N, C, L). Returns unit-norm (N, K, D) image and text views.
+    images: uint8 (N, 3, H, W); tokens: (N, C, L); views: uint8 (N, V, 3, H, W) drawn from by
+    ``plan.view`` when both are given. Returns unit-norm (N, K, D) image and text views.
     Each distinct caption is encoded once and gathered, so K costs nothing on the text side.
     """
     n, k = plan.caption.shape
-    if plan.theta is None:
+    if plan.view is not None and views is not None:
+        drawn = views[torch.arange(n).repeat_interleave(k), plan.view.reshape(-1)]  # (N·K, 3, H, W)
+        transform = eval_transform if plan.theta is None else train_transform
+        image = encode_images(model, drawn, transform, batch_size, device, plan.theta, bf16).view(n, k, -1)
+    elif plan.theta is None:
         single = encode_images(model, images, eval_transform, batch_size, device, bf16=bf16)
         image = single.unsqueeze(1).expand(n, k, -1)
     else:
