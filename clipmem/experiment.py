@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
             log.info("skipping %s: already complete with the same config", run.root)
             print(f"clipmem: skipped {run.root}: already complete with the same config", flush=True)
             return done
+    started = time.monotonic()
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_status("running")
     run.metrics.unlink(missing_ok=True)  # metrics.json exists only while status.json says complete
@@ -181,7 +183,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
             hardware.eval_device(cfg.hardware.accelerator), logger, history,
             {"seed": int(cfg.seed), "manifest_sha256": dm.manifest.sha256},
         )
-        run.write_status("complete", config_sha256=fingerprint)
+        run.write_status("complete", config_sha256=fingerprint, wall_s=round(time.monotonic() - started, 1))
         exit_code = 0
         print(format_summary(metrics, run.root), flush=True)
         return metrics

@@ -50,6 +50,7 @@ class JobRecord:
     error: str = ""
     mitigation: str = "none"
     metrics: dict[str, Any] = field(default_factory=dict)
+    wall_s: float | None = None  # training + scoring time of the job, from status.json
     scores: list[float] | None = None  # CLIPMem per candidate, from scores.csv
 
 
@@ -90,6 +91,7 @@ def read_job(job_dir: Path) -> JobRecord:
         record.state = "complete"
         record.metrics = json.loads(metrics_file.read_text())
         record.scores = _read_clipmem(job_dir / "scores.csv")
+        record.wall_s = status.get("wall_s")
     elif state == "failed":
         record.state = "failed"
         record.error = str(status.get("error", "failed (no error recorded)"))
@@ -136,11 +138,12 @@ def sweep_rows(records: list[JobRecord]) -> tuple[list[str], list[dict[str, Any]
     """The tidy table: one row per job; columns job, swept overrides, status, metrics, error."""
     keys = swept_keys(records)
     metrics = [m for m in METRIC_COLUMNS if any(m in r.metrics for r in records)]
-    columns = ["job", *keys, "mitigation", "status", *metrics, "error"]
+    timed = any(r.wall_s is not None for r in records)
+    columns = ["job", *keys, "mitigation", "status", *metrics, *(["wall_s"] if timed else []), "error"]
     rows = []
     for record in records:
         row: dict[str, Any] = {"job": record.job, "mitigation": record.mitigation, "status": record.state,
-                               "error": record.error}
+                               "wall_s": record.wall_s, "error": record.error}
         row.update({k: record.overrides.get(k, "") for k in keys})
         row.update({m: record.metrics.get(m) for m in metrics})
         rows.append(row)
@@ -161,6 +164,8 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
+        if column == "wall_s":
+            return f"{value:.0f}"
         return f"{100 * value:.1f}%" if column.startswith(PERCENT_PREFIXES) else f"{value:.3f}"
     return str(value).replace("|", "\\|").replace("\n", " ")
 
