@@ -88,9 +88,13 @@ def read_job(job_dir: Path) -> JobRecord:
     state = status.get("state")
     metrics_file = job_dir / "metrics.json"
     if state == "complete" and metrics_file.is_file():
+        try:
+            record.metrics = json.loads(metrics_file.read_text())
+            record.scores = _read_clipmem(job_dir / "scores.csv")
+        except (json.JSONDecodeError, KeyError, ValueError) as err:
+            record.error = f"unreadable metrics.json or scores.csv: {type(err).__name__}: {err}"
+            return record
         record.state = "complete"
-        record.metrics = json.loads(metrics_file.read_text())
-        record.scores = _read_clipmem(job_dir / "scores.csv")
         record.wall_s = status.get("wall_s")
     elif state == "failed":
         record.state = "failed"
