@@ -102,9 +102,9 @@ def plot_trends(records: list[JobRecord], keys: list[str], path: Path) -> Path |
     lines: dict[str, list[JobRecord]] = defaultdict(list)
     for record in done:
         lines[" ".join(f"{k}={record.overrides.get(k, '-')}" for k in others) or "all"].append(record)
-    panels = [("clipmem_mean", "mean CLIPMem", 1.0)]
+    panels = [("clipmem_mean", "mean CLIPMem", 1.0), ("clipmem_raw_mean", "mean raw CLIPMem", 1.0)]
     panels += [(m, f"{label} (%)", 100.0) for m, label in UTILITY_LABELS.items() if any(m in r.metrics for r in done)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (metric, ylabel, scale) in zip(axes[0], panels, strict=True):
         for name, group in lines.items():
             group = sorted((r for r in group if metric in r.metrics), key=lambda r: float(r.overrides[x_key]))
