@@ -47,7 +47,7 @@ def test_preset_expands_to_jobs_that_compose(preset):
 
 def test_noise_and_caption_grids():
     jobs, configs = _jobs("noise_sweep", [])
-    assert [c.mitigation.sigma for c in configs] == [0, 0.05, 0.1, 0.15, 0.2, 0.3]
+    assert [c.mitigation.sigma for c in configs] == [0, 0.01, 0.02, 0.05, 0.15, 0.3]
     assert {c.mitigation.name for c in configs} == {"text_noise"}
     _, configs = _jobs("caption_sweep", [])
     assert [data_config(c.data, c.mitigation)["train_captions"] for c in configs] == [1, 2, 3, 4, 5]
