@@ -31,7 +31,8 @@ class CLIPModule(L.LightningModule):
         warmup_steps: linear warmup length; a value < 1 is a fraction of all training steps.
         min_lr_ratio: the cosine schedule's final learning rate as a fraction of the base rate.
         log_prefix: prefix of logged metric names (``f/`` or ``g/`` inside an experiment).
-        lock_image: freeze the image tower (open_clip's ``lock_image_tower``, BatchNorm statistics too).
+        lock_image: freeze the image tower (open_clip's ``lock_image_tower``; kept in eval mode, so
+            BatchNorm statistics stay fixed too).
         lock_text: freeze the text tower (open_clip's ``lock_text_tower``).
         text_noise_std: σ of Gaussian noise added to the text embeddings in the loss, training only.
         image_noise_std: σ of the same on the image side.
@@ -65,8 +66,8 @@ class CLIPModule(L.LightningModule):
                               "would train; lock at most one tower")
         if text_noise_std < 0 or image_noise_std < 0:
             raise ConfigError(f"mitigation.sigma must be ≥ 0, got text {text_noise_std}, image {image_noise_std}")
-        if lock_image:
-            self.clip.lock_image_tower(unlocked_groups=0, freeze_bn_stats=True)
+        if lock_image:  # BatchNorm statistics stay fixed through ``train`` below (state dict unchanged)
+            self.clip.lock_image_tower(unlocked_groups=0, freeze_bn_stats=False)
         if lock_text:
             self.clip.lock_text_tower(unlocked_layers=0)
         self.optimizer_factory = optimizer
@@ -79,6 +80,13 @@ class CLIPModule(L.LightningModule):
         world = self.trainer.world_size if self._trainer is not None else 1
         rank = self.trainer.global_rank if self._trainer is not None else 0
         self.loss_fn = ClipLoss(local_loss=True, gather_with_grad=True, cache_labels=True, rank=rank, world_size=world)
+
+    def train(self, mode: bool = True) -> CLIPModule:
+        """As ``nn.Module.train``, but a locked image tower always stays in eval mode (fixed BatchNorm stats)."""
+        super().train(mode)
+        if self.hparams.get("lock_image", False):
+            self.clip.visual.eval()
+        return self
 
     # ---------------------------------------------------------------------------------- forward
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
