@@ -1,18 +1,18 @@
-"""Recompute scores, metrics and plots of a run from its saved models: `python evaluate.py run_dir=...`."""
+"""Recompute a run's scores, metrics and plots from its saved models (`python evaluate.py run_dir=...`),
+or tabulate and plot a whole sweep (`python evaluate.py sweep_dir=<multirun dir>`)."""
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
 import clipmem  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
 from clipmem.cli import run_cli
-from clipmem.experiment import evaluate_run_dir
+from clipmem.experiment import evaluate_entry
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.scoring, resolve=True).items() if v is not None}
-    metrics = run_cli(lambda: evaluate_run_dir(cfg.run_dir, overrides, cfg.device, bool(cfg.logger)))
-    return metrics["clipmem_mean"]
+    return run_cli(lambda: evaluate_entry(cfg.run_dir, cfg.sweep_dir, overrides, cfg.device, bool(cfg.logger)))
 
 
 if __name__ == "__main__":

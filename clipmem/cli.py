@@ -2,17 +2,50 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
 from clipmem.errors import ClipmemError
 
+log = logging.getLogger(__name__)
+
+
+def hydra_job() -> dict[str, Any] | None:
+    """``{"sweep_dir", "num", "overrides"}`` of the running Hydra multirun job, or None outside a multirun."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return None
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return None
+    return {"sweep_dir": str(hc.sweep.dir), "num": int(hc.job.num), "overrides": list(hc.overrides.task)}
+
 
 def run_cli(job: Callable[[], Any]) -> Any:
-    """Run ``job``; a ClipmemError becomes one line on stderr and exit status 1 (no traceback)."""
+    """Run ``job``; a ClipmemError becomes one line on stderr and exit status 1 (no traceback).
+
+    In a Hydra multirun a failing job must not stop the others: any error is printed (one line for a
+    ClipmemError, the traceback otherwise), the job's status.json already records it, and None is
+    returned. The sweep callback (:class:`clipmem.reporting.sweep_callback.SweepReportCallback`)
+    lists the failures and sets the exit status once every job has run.
+    """
+    multirun = hydra_job()
     try:
         return job()
     except ClipmemError as err:
-        print(f"clipmem: error: {err}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        if multirun is None:
+            print(f"clipmem: error: {err}", file=sys.stderr, flush=True)
+            sys.exit(1)
+        print(f"clipmem: error: job {multirun['num']} failed: {err}", file=sys.stderr, flush=True)
+    except Exception as err:
+        if multirun is None:
+            raise
+        traceback.print_exc()
+        print(f"clipmem: error: job {multirun['num']} failed: {type(err).__name__}: {err}", file=sys.stderr,
+              flush=True)
+    return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from clipmem import hardware
 from clipmem.callbacks import CLIPMemCallback, LinearProbeCallback, RetrievalCallback, ZeroShotCallback
-from clipmem.config import instantiate_checked, training_config
+from clipmem.cli import hydra_job
+from clipmem.config import config_fingerprint, instantiate_checked, training_config
 from clipmem.data.datamodule import CLIPMemDataModule
 from clipmem.data.run_files import write_data_files
 from clipmem.data.splits import SplitManifest
+from clipmem.errors import ConfigError
 from clipmem.mitigations import data_config, module_kwargs, validate
 from clipmem.mitigations.remove_topk import select_removal, write_removal
 from clipmem.models.local_dir import load_local_dir, save_local_dir
@@ -111,29 +114,67 @@ def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, 
     return module, history
 
 
+def completed_metrics(run: RunDir, fingerprint: str) -> dict[str, Any] | None:
+    """The metrics of ``run`` if it already completed with the config whose fingerprint is given, else None."""
+    status = run.read_status()
+    if status.get("state") != "complete" or not run.metrics.is_file():
+        return None
+    if status.get("config_sha256") != fingerprint:
+        log.warning("%s holds a complete run of a different config; training again and replacing it", run.root)
+        return None
+    return json.loads(run.metrics.read_text())
+
+
+def _wandb_settings(cfg: DictConfig) -> dict[str, Any] | None:
+    """``cfg.logger.wandb`` plus, in a Hydra multirun, a group shared by the sweep and a per-job type/name."""
+    settings = _plain(cfg.logger.get("wandb")) if cfg.get("logger") else None
+    job = hydra_job()
+    if not settings or job is None:
+        return settings
+    overrides = ",".join(job["overrides"]) or "defaults"
+    return {
+        **settings,
+        "group": settings.get("group") or f"{cfg.name}-{Path(job['sweep_dir']).name}",
+        "job_type": settings.get("job_type") or overrides[:64],
+        "run_name": f"{cfg.name}/{job['num']}:{overrides}"[:128],
+    }
+
+
 def run_experiment(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole experiment into ``cfg.run_dir`` and return its metrics.
 
     The run directory's ``status.json`` says ``running`` until metrics.json is written, then
-    ``complete``; a failure leaves ``failed`` with the error, and no metrics.json.
+    ``complete`` (with the config's fingerprint); a failure leaves ``failed`` with the error, and no
+    metrics.json. With ``skip_completed`` (default) a run directory that already completed with the same
+    config is not trained again: its metrics are returned, and no file is touched.
     """
     run = RunDir(cfg.run_dir)
+    fingerprint = config_fingerprint(cfg)
+    if cfg.get("skip_completed", True):
+        done = completed_metrics(run, fingerprint)
+        if done is not None:
+            log.info("skipping %s: already complete with the same config", run.root)
+            print(f"clipmem: skipped {run.root}: already complete with the same config", flush=True)
+            return done
+    started = time.monotonic()
     run.root.mkdir(parents=True, exist_ok=True)
     run.write_status("running")
+    run.metrics.unlink(missing_ok=True)  # metrics.json exists only while status.json says complete
     logger = None
+    exit_code = 1
     try:
         _validate(cfg)
         if not run.config.is_file():  # Hydra writes it for CLI runs; tests calling us directly get one too
             run.config.parent.mkdir(parents=True, exist_ok=True)
             OmegaConf.save(cfg, run.config)
         hardware.configure(_plain(cfg.hardware))
+        # The W&B run starts before the data, so a job that fails on its data shows up (failed) in its group.
+        logger = tracking.build_wandb_logger(_wandb_settings(cfg), run.root, cfg.name, _plain(cfg))
         dm = build_datamodule(cfg)
         dm.build()
         apply_removal(cfg, dm, run)
         dm.write_manifest(run.splits)
         data_metrics = write_data_files(run.root, dm)  # skipped_samples.csv, sample_keys.csv
-        logger = tracking.build_wandb_logger(_plain(cfg.logger.get("wandb")) if cfg.get("logger") else None,
-                                             run.root, cfg.name, _plain(cfg))
         tracking.log_file(logger, run.splits, "splits", "split-manifest")
 
         train_model(cfg, dm, "g", run, logger)
@@ -144,7 +185,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
             hardware.eval_device(cfg.hardware.accelerator), logger, history,
             {"seed": int(cfg.seed), "manifest_sha256": dm.manifest.sha256, **data_metrics},
         )
-        run.write_status("complete")
+        run.write_status("complete", config_sha256=fingerprint, wall_s=round(time.monotonic() - started, 1))
+        exit_code = 0
         print(format_summary(metrics, run.root), flush=True)
         return metrics
     except BaseException as err:
@@ -154,7 +196,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         if logger is not None:
             import wandb
 
-            wandb.finish()
+            wandb.finish(exit_code=exit_code)  # a failed job is marked failed in W&B
 
 
 def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | None = None,
@@ -195,3 +237,29 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
             wandb.finish()
     print(format_summary(metrics, run.root), flush=True)
     return metrics
+
+
+def evaluate_sweep_dir(sweep_dir: str | Path) -> dict[str, Any]:
+    """Write sweep_results.csv/.md and the sweep plots into ``sweep_dir``; print which jobs did not complete."""
+    from clipmem.reporting.sweep import aggregate_sweep, format_sweep_summary
+
+    report = aggregate_sweep(sweep_dir)
+    print(format_sweep_summary(Path(sweep_dir), report.records), flush=True)
+    written = [report.table_csv, report.table_md, *(p for p in report.plots.values() if p is not None)]
+    print("  wrote " + ", ".join(p.name for p in written), flush=True)
+    return {"jobs": len(report.records), "complete": len(report.records) - len(report.failed),
+            "not_complete": [r.job for r in report.failed]}
+
+
+def evaluate_entry(run_dir: str | None, sweep_dir: str | None, scoring_overrides: dict[str, Any] | None = None,
+                   device: str = "auto", log_to_wandb: bool = False) -> dict[str, Any]:
+    """What ``evaluate.py`` does: exactly one of ``run_dir`` (re-score one run) or ``sweep_dir`` (tabulate)."""
+    if (run_dir is None) == (sweep_dir is None):
+        given = "both" if run_dir is not None else "neither"
+        raise ConfigError(f"evaluate.py needs exactly one of run_dir=<run directory> or sweep_dir=<multirun "
+                          f"directory>; got {given}")
+    if sweep_dir is not None:
+        if scoring_overrides:
+            raise ConfigError(f"scoring.* overrides apply to run_dir=..., not sweep_dir=... (got {scoring_overrides})")
+        return evaluate_sweep_dir(sweep_dir)
+    return evaluate_run_dir(run_dir, scoring_overrides, device, log_to_wandb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import traceback
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,13 @@ class RunDir:
         for role in ("f", "g"):
             if not (self.model(role) / "open_clip_model.safetensors").is_file():
                 raise RunDirError(f"{self.root} has no trained model {role} (models/{role}/); did training finish?")
+
+    def read_status(self) -> dict[str, Any]:
+        """The parsed status.json, or ``{}`` when there is none (or it cannot be read)."""
+        try:
+            return json.loads(self.status.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}
 
     def write_status(self, state: str, **extra: Any) -> None:
         """Record ``running``, ``complete`` or ``failed``; only ``complete`` runs have metrics.json."""

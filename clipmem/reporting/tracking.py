@@ -35,7 +35,11 @@ def resolve_mode(mode: str) -> str:
 
 
 def build_wandb_logger(settings: dict[str, Any] | None, run_dir: Path, name: str, config: dict[str, Any]):
-    """A WandbLogger writing under ``<run_dir>/wandb`` with the config logged, or None when disabled."""
+    """A WandbLogger writing under ``<run_dir>/wandb`` with the config logged, or None when disabled.
+
+    ``settings`` may carry ``group`` and ``job_type`` (jobs of one sweep share a group) and ``run_name``
+    (default ``<name>/<run directory name>``).
+    """
     if not settings:
         return None
     mode = resolve_mode(settings.get("mode", "auto"))
@@ -48,8 +52,9 @@ def build_wandb_logger(settings: dict[str, Any] | None, run_dir: Path, name: str
         project=settings.get("project", "clipmem"),
         entity=settings.get("entity"),
         group=settings.get("group"),
+        job_type=settings.get("job_type"),
         tags=list(settings.get("tags") or []),
-        name=f"{name}/{Path(run_dir).name}",
+        name=settings.get("run_name") or f"{name}/{Path(run_dir).name}",
         save_dir=str(run_dir),
         offline=mode == "offline",
         log_model=False,

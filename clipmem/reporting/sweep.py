@@ -1,0 +1,251 @@
+"""One table and a few plots for a whole Hydra multirun: `python evaluate.py sweep_dir=<multirun dir>`.
+
+A sweep directory holds one run directory per job (``<sweep>/<job number>/``). Each job is read from its
+``.hydra/overrides.yaml``, ``status.json``, ``metrics.json`` and ``scores.csv``; failed and unfinished
+jobs stay in the table with their error, they are never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clipmem.errors import RunDirError
+from clipmem.io import atomic_write_text
+from clipmem.rundir import STATUS_NAME
+
+# Metric columns of the table, in order; a column appears only when some job has it.
+METRIC_COLUMNS = (
+    "clipmem_mean",
+    "clipmem_median",
+    "clipmem_raw_mean",
+    "miscaption_auc",
+    "zeroshot_top1_f",
+    "zeroshot_top1_g",
+    "linear_probe_top1_f",
+    "linear_probe_top1_g",
+    "retrieval_i2t_r5_f",
+    "retrieval_t2i_r5_f",
+)
+# Utility metrics for the memorization-vs-utility plot, best first.
+UTILITY_METRICS = ("linear_probe_top1_f", "zeroshot_top1_f")
+PERCENT_PREFIXES = ("zeroshot_", "linear_probe_", "retrieval_")
+
+
+@dataclass
+class JobRecord:
+    """What one job of a sweep left behind."""
+
+    job: str
+    path: Path
+    overrides: dict[str, str]
+    state: str  # complete | failed | unfinished
+    error: str = ""
+    mitigation: str = "none"
+    metrics: dict[str, Any] = field(default_factory=dict)
+    wall_s: float | None = None  # training + scoring time of the job, from status.json
+    scores: list[float] | None = None  # CLIPMem per candidate, from scores.csv
+
+
+def _parse_overrides(lines: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = str(line).partition("=")
+        out[key.lstrip("+~")] = value if sep else ""
+    return out
+
+
+def _read_clipmem(path: Path) -> list[float] | None:
+    if not path.is_file():
+        return None
+    with path.open(newline="") as f:
+        return [float(row["clipmem"]) for row in csv.DictReader(f)]
+
+
+def read_job(job_dir: Path) -> JobRecord:
+    """Read one job directory; never raises on a missing or broken file (that becomes the job's state)."""
+    job_dir = Path(job_dir)
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    overrides = _parse_overrides(yaml.safe_load(overrides_file.read_text()) or []) if overrides_file.is_file() else {}
+    mitigation = overrides.get("mitigation", "none")
+    config_file = job_dir / ".hydra" / "config.yaml"
+    if config_file.is_file():
+        config = yaml.safe_load(config_file.read_text()) or {}
+        mitigation = str((config.get("mitigation") or {}).get("name", mitigation))
+    record = JobRecord(job=job_dir.name, path=job_dir, overrides=overrides, state="unfinished", mitigation=mitigation)
+    status_file = job_dir / STATUS_NAME
+    try:
+        status = json.loads(status_file.read_text()) if status_file.is_file() else {}
+    except json.JSONDecodeError as err:
+        status = {"state": "unreadable", "error": f"{STATUS_NAME} is not valid JSON: {err}"}
+    state = status.get("state")
+    metrics_file = job_dir / "metrics.json"
+    if state == "complete" and metrics_file.is_file():
+        try:
+            record.metrics = json.loads(metrics_file.read_text())
+            record.scores = _read_clipmem(job_dir / "scores.csv")
+        except (json.JSONDecodeError, KeyError, ValueError) as err:
+            record.error = f"unreadable metrics.json or scores.csv: {type(err).__name__}: {err}"
+            return record
+        record.state = "complete"
+        record.wall_s = status.get("wall_s")
+    elif state == "failed":
+        record.state = "failed"
+        record.error = str(status.get("error", "failed (no error recorded)"))
+    else:
+        record.error = status.get("error") or (
+            f"{STATUS_NAME} says {state!r} and there is no metrics.json" if state else f"no {STATUS_NAME}"
+        )
+    return record
+
+
+def _job_order(path: Path) -> tuple[int, str]:
+    return (int(path.name), "") if path.name.isdigit() else (1 << 30, path.name)
+
+
+def find_jobs(sweep_dir: Path) -> list[Path]:
+    """Job directories of a sweep (children with a .hydra/ or status.json), in job-number order."""
+    sweep_dir = Path(sweep_dir)
+    if not sweep_dir.is_dir():
+        raise RunDirError(f"sweep directory {sweep_dir} does not exist")
+    jobs = [p for p in sweep_dir.iterdir() if p.is_dir() and ((p / ".hydra").is_dir() or (p / STATUS_NAME).is_file())]
+    if not jobs:
+        raise RunDirError(f"{sweep_dir} holds no job directories (<job>/.hydra or <job>/{STATUS_NAME}); "
+                          "is it a multirun directory (outputs/<name>/multirun/<date>_<time>_<uuid>)?")
+    return sorted(jobs, key=_job_order)
+
+
+def swept_keys(records: list[JobRecord]) -> list[str]:
+    """Override keys whose value differs between jobs (all keys when there is a single job), in order."""
+    keys: list[str] = []
+    for record in records:
+        keys += [k for k in record.overrides if k not in keys]
+    if len(records) < 2:
+        return keys
+    return [k for k in keys if len({r.overrides.get(k) for r in records}) > 1]
+
+
+def setting_label(record: JobRecord, keys: list[str]) -> str:
+    """A short label of a job's swept values, e.g. ``mitigation.sigma=0.1``."""
+    parts = [f"{k}={record.overrides[k]}" for k in keys if k in record.overrides]
+    return " ".join(parts) or f"job {record.job}"
+
+
+def sweep_rows(records: list[JobRecord]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The tidy table: one row per job; columns job, swept overrides, status, metrics, error."""
+    keys = swept_keys(records)
+    metrics = [m for m in METRIC_COLUMNS if any(m in r.metrics for r in records)]
+    timed = any(r.wall_s is not None for r in records)
+    columns = ["job", *keys, "mitigation", "status", *metrics, *(["wall_s"] if timed else []), "error"]
+    rows = []
+    for record in records:
+        row: dict[str, Any] = {"job": record.job, "mitigation": record.mitigation, "status": record.state,
+                               "wall_s": record.wall_s, "error": record.error}
+        row.update({k: record.overrides.get(k, "") for k in keys})
+        row.update({m: record.metrics.get(m) for m in metrics})
+        rows.append(row)
+    return columns, rows
+
+
+def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows([{k: ("" if row.get(k) is None else row.get(k)) for k in columns} for row in rows])
+    return buffer.getvalue()
+
+
+def _cell(column: str, value: Any) -> str:
+    if value is None or value == "":
+        return "–" if column not in ("error",) else ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if column == "wall_s":
+            return f"{value:.0f}"
+        return f"{100 * value:.1f}%" if column.startswith(PERCENT_PREFIXES) else f"{value:.3f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(columns: list[str], rows: list[dict[str, Any]], max_error: int = 160) -> str:
+    """A GitHub-flavoured Markdown table; accuracies as percentages, CLIPMem with 3 decimals."""
+    shown = columns if any(r.get("error") for r in rows) else [c for c in columns if c != "error"]
+    lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    for row in rows:
+        cells = []
+        for column in shown:
+            text = _cell(column, row.get(column))
+            cells.append(text if len(text) <= max_error else text[: max_error - 1] + "…")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def common_overrides(records: list[JobRecord], keys: list[str]) -> dict[str, str]:
+    """Overrides every job shares (not swept): shown above the table."""
+    if not records:
+        return {}
+    first = records[0].overrides
+    return {k: v for k, v in first.items() if k not in keys and all(r.overrides.get(k) == v for r in records)}
+
+
+def format_sweep_summary(sweep_dir: Path, records: list[JobRecord]) -> str:
+    """Printed at the end: counts, and every job that did not complete with its error."""
+    done = sum(r.state == "complete" for r in records)
+    lines = [f"Sweep summary: {done} of {len(records)} jobs complete  ({sweep_dir})"]
+    keys = swept_keys(records)
+    for record in records:
+        label = setting_label(record, keys)
+        if record.state == "complete":
+            lines.append(f"  job {record.job:>3}  complete    {label}  mean CLIPMem "
+                         f"{record.metrics.get('clipmem_mean', float('nan')):.3f}")
+        else:
+            lines.append(f"  job {record.job:>3}  {record.state:<10}  {label}  {record.error}")
+    return "\n".join(lines)
+
+
+@dataclass
+class SweepReport:
+    """Paths written by :func:`aggregate_sweep` and the records they came from."""
+
+    records: list[JobRecord]
+    table_csv: Path
+    table_md: Path
+    plots: dict[str, Path | None]
+
+    @property
+    def failed(self) -> list[JobRecord]:
+        return [r for r in self.records if r.state != "complete"]
+
+
+def aggregate_sweep(sweep_dir: str | Path) -> SweepReport:
+    """Read every job of ``sweep_dir``; write sweep_results.csv/.md and the PNG plots into it."""
+    from clipmem.reporting import sweep_plots
+
+    sweep_dir = Path(sweep_dir)
+    records = [read_job(path) for path in find_jobs(sweep_dir)]
+    columns, rows = sweep_rows(records)
+    keys = swept_keys(records)
+    table_csv = sweep_dir / "sweep_results.csv"
+    atomic_write_text(table_csv, _csv_text(columns, rows))
+    common = common_overrides(records, keys)
+    header = f"# Sweep {sweep_dir.name}\n\n"
+    if common:
+        header += "Common overrides: `" + " ".join(f"{k}={v}" for k, v in common.items()) + "`\n\n"
+    table_md = sweep_dir / "sweep_results.md"
+    atomic_write_text(table_md, header + markdown_table(columns, rows))
+    labels = [setting_label(r, keys) for r in records]
+    plots = {
+        "memorization_vs_utility": sweep_plots.plot_memorization_vs_utility(
+            records, labels, sweep_dir / "memorization_vs_utility.png"),
+        "score_distributions": sweep_plots.plot_score_distributions(records, labels,
+                                                                    sweep_dir / "score_distributions.png"),
+        "trends": sweep_plots.plot_trends(records, keys, sweep_dir / "trends.png"),
+    }
+    return SweepReport(records, table_csv, table_md, plots)

@@ -1,0 +1,29 @@
+"""A Hydra callback: after a multirun, write the sweep table and plots and list jobs that did not complete."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+
+class SweepReportCallback(Callback):
+    """``on_multirun_end``: aggregate the sweep directory; exit status 1 when a job failed."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if not self.enabled:
+            return
+        from clipmem.reporting.sweep import aggregate_sweep, format_sweep_summary
+
+        report = aggregate_sweep(config.hydra.sweep.dir)
+        print(format_sweep_summary(report.table_csv.parent, report.records), flush=True)
+        print(f"  table: {report.table_md}", flush=True)
+        if report.failed:
+            print(f"clipmem: error: {len(report.failed)} of {len(report.records)} jobs did not complete "
+                  f"(see {report.table_md})", file=sys.stderr, flush=True)
+            sys.exit(1)
