@@ -14,7 +14,7 @@ register_resolvers()
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     metrics = run_cli(lambda: run_experiment(cfg))
-    return metrics["clipmem_mean"]
+    return metrics["clipmem_mean"] if metrics else float("nan")  # DDP ranks > 0 report nothing
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from clipmem import hardware
+from clipmem import distributed, hardware
 from clipmem.callbacks import CLIPMemCallback, RetrievalCallback, ZeroShotCallback
 from clipmem.config import instantiate_checked, training_config
 from clipmem.data.datamodule import CLIPMemDataModule
@@ -23,11 +23,12 @@ from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
 from clipmem.results import compute_results
 from clipmem.rundir import RunDir, failure_details
-from clipmem.scoring.compat import check_pair, ids_sha256
+from clipmem.scoring.compat import _differences, check_pair, ids_sha256
 from clipmem.scoring.pipeline import ScoringConfig
 
 log = logging.getLogger(__name__)
 MITIGATIONS = ("none",)
+LAST_CHECKPOINT = "last"
 
 
 def _plain(node: Any) -> Any:
@@ -50,73 +51,135 @@ def build_callbacks(cfg: DictConfig, role: str, run: RunDir) -> list[L.Callback]
         callbacks.append(RetrievalCallback(**_plain(spec.retrieval)))
     if spec.get("clipmem") and role == "f":
         callbacks.append(CLIPMemCallback(run.model("g"), ScoringConfig(**_plain(cfg.scoring)), **_plain(spec.clipmem)))
-    if cfg.get("checkpoints", False):
-        callbacks.append(ModelCheckpoint(dirpath=run.checkpoints(role), filename="last", save_top_k=1,
-                                         enable_version_counter=False))
+    if cfg.get("checkpoints", False):  # last.ckpt, rewritten after every epoch (what resume=true continues from)
+        callbacks.append(ModelCheckpoint(dirpath=run.checkpoints(role), filename=LAST_CHECKPOINT, save_top_k=1,
+                                         every_n_epochs=1, enable_version_counter=False))
     return callbacks
 
 
-def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, logger) -> tuple[CLIPModule, list]:
+def _model_meta(cfg: DictConfig, dm: CLIPMemDataModule, role: str, global_step: int) -> dict[str, Any]:
+    return {
+        "role": role,
+        "manifest_sha256": dm.manifest.sha256,
+        "train_ids_sha256": ids_sha256(dm.manifest.train_ids(role)),
+        "global_step": int(global_step),
+        "training_config": training_config(cfg),
+    }
+
+
+def finished_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir) -> bool:
+    """True when ``models/<role>`` holds a model trained by this config on this split (resume skips it)."""
+    meta_path = run.model(role) / "clipmem_meta.json"
+    if not (run.model(role) / "open_clip_model.safetensors").is_file() or not meta_path.is_file():
+        return False
+    meta = json.loads(meta_path.read_text())
+    expected = _model_meta(cfg, dm, role, meta.get("global_step", -1))
+    differing = _differences(meta.get("training_config"), expected["training_config"])
+    if differing or meta.get("manifest_sha256") != expected["manifest_sha256"]:
+        raise ConfigError(
+            f"resume: {meta_path} was trained with another config (differs at {', '.join(differing[:8]) or 'splits'});"
+            " resume with the run's original overrides"
+        )
+    return meta.get("train_ids_sha256") == expected["train_ids_sha256"]
+
+
+def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, logger,
+                resume: bool = False) -> tuple[CLIPModule, list]:
     """Train model ``role`` from the seeded initialisation and save it in local-dir format.
 
     f and g start from identical weights (same seed) and take the same number of steps; only their
-    training sets differ. Returns the module and the CLIPMem history logged by f's callback.
+    training sets differ. With ``resume`` and a ``checkpoints/<role>/last.ckpt``, training continues
+    from it (data order, caption draws and crops are keyed by epoch/step, so the result is the same
+    as without the interruption). Returns the module and the CLIPMem history logged by f's callback.
     """
     L.seed_everything(cfg.seed, workers=True)
     module: CLIPModule = instantiate_checked(cfg.model, log_prefix=f"{role}/")
     dm.set_role(role)
     callbacks = build_callbacks(cfg, role, run)
+    mode, job_num = distributed.hydra_job()
     trainer = L.Trainer(
         **_plain(cfg.trainer),
-        **hardware.trainer_kwargs(_plain(cfg.hardware)),
+        **hardware.trainer_kwargs(_plain(cfg.hardware), job_num if mode == "MULTIRUN" else None),
         logger=logger if logger is not None else False,
         callbacks=callbacks,
         default_root_dir=str(run.root),
         enable_checkpointing=bool(cfg.get("checkpoints", False)),
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # the datamodule's EpochSampler shards the global batches itself
     )
-    log.info("training %s on %d pairs", role, len(dm.manifest.train_ids(role)))
-    trainer.fit(module, datamodule=dm)
+    checkpoint = run.checkpoints(role) / f"{LAST_CHECKPOINT}.ckpt"
+    ckpt_path = str(checkpoint) if resume and checkpoint.is_file() else None
+    log.info("training %s on %d pairs%s", role, len(dm.manifest.train_ids(role)),
+             f" (resuming from {checkpoint})" if ckpt_path else "")
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     if trainer.is_global_zero:
-        meta = {
-            "role": role,
-            "manifest_sha256": dm.manifest.sha256,
-            "train_ids_sha256": ids_sha256(dm.manifest.train_ids(role)),
-            "global_step": int(trainer.global_step),
-            "training_config": training_config(cfg),
-        }
-        save_local_dir(module.clip, module.model_cfg, run.model(role), meta)
+        save_local_dir(module.clip, module.model_cfg, run.model(role), _model_meta(cfg, dm, role, trainer.global_step))
     trainer.strategy.barrier("clipmem-model-saved")  # other ranks read g's weights right after
     history = next((c.history for c in callbacks if isinstance(c, CLIPMemCallback)), [])
     return module, history
+
+
+def _prepare_run_dir(cfg: DictConfig, run: RunDir, resume: bool) -> None:
+    """Refuse to reuse a run directory silently; on resume, require the run's split manifest."""
+    if resume:
+        if not run.splits.is_file():
+            raise ConfigError(f"resume=true: {run.root} has no splits.json; pass run_dir=<an existing run>")
+        return
+    if run.status.is_file():
+        state = json.loads(run.status.read_text()).get("state")
+        raise ConfigError(
+            f"run_dir={run.root} already holds a run (status {state!r}); pass resume=true to continue it, "
+            "or leave run_dir unset for a new directory"
+        )
 
 
 def run_experiment(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole experiment into ``cfg.run_dir`` and return its metrics.
 
     The run directory's ``status.json`` says ``running`` until metrics.json is written, then
-    ``complete``; a failure leaves ``failed`` with the error, and no metrics.json.
+    ``complete``; a failure leaves ``failed`` with the error, and no metrics.json. Under DDP every
+    rank runs this function; only global rank 0 writes to the run directory, and the other ranks
+    return None after waiting for rank 0's results at a barrier. ``resume=true`` continues an
+    interrupted run: finished models are kept, unfinished ones continue from their last checkpoint.
     """
     run = RunDir(cfg.run_dir)
-    run.root.mkdir(parents=True, exist_ok=True)
-    run.write_status("running")
+    resume = bool(cfg.get("resume", False))
+    zero = distributed.is_global_zero()
     logger = None
     try:
+        if zero:
+            _prepare_run_dir(cfg, run, resume)
+            run.root.mkdir(parents=True, exist_ok=True)
+            run.write_status("running", resumed=resume)
         _validate(cfg)
-        if not run.config.is_file():  # Hydra writes it for CLI runs; tests calling us directly get one too
+        hw = _plain(cfg.hardware)
+        mode, _ = distributed.hydra_job()
+        distributed.check_launch(hw.get("strategy", "auto"), hw.get("devices", 1), mode)
+        distributed.pin_hydra_run_dir(str(run.root.resolve()))
+        if zero and not run.config.is_file():  # Hydra writes it for CLI runs; tests calling us directly get one too
             run.config.parent.mkdir(parents=True, exist_ok=True)
             OmegaConf.save(cfg, run.config)
-        hardware.configure(_plain(cfg.hardware))
+        hardware.configure(hw)
         dm: CLIPMemDataModule = instantiate_checked(cfg.data)
         dm.build()
-        dm.write_manifest(run.splits)
+        if resume:
+            dm.check_manifest(SplitManifest.read(run.splits), str(run.splits))
+        elif zero:
+            dm.write_manifest(run.splits)
         logger = tracking.build_wandb_logger(_plain(cfg.logger.get("wandb")) if cfg.get("logger") else None,
                                              run.root, cfg.name, _plain(cfg))
-        tracking.log_file(logger, run.splits, "splits", "split-manifest")
+        if zero:
+            tracking.log_file(logger, run.splits, "splits", "split-manifest")
 
-        train_model(cfg, dm, "g", run, logger)
-        module_f, history = train_model(cfg, dm, "f", run, logger)
+        if not (resume and finished_model(cfg, dm, "g", run)):
+            train_model(cfg, dm, "g", run, logger, resume)
+        else:
+            log.info("resume: g is finished (%s), not retrained", run.model("g"))
+        module_f, history = train_model(cfg, dm, "f", run, logger, resume)
+        if not zero:
+            distributed.barrier()  # wait while rank 0 scores and reports
+            return None
         model_g, _, _ = load_local_dir(run.model("g"))
         metrics = compute_results(
             run, dm, module_f.clip, model_g, ScoringConfig(**_plain(cfg.scoring)), _plain(cfg.report),
@@ -125,9 +188,11 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         )
         run.write_status("complete")
         print(format_summary(metrics, run.root), flush=True)
+        distributed.barrier()
         return metrics
     except BaseException as err:
-        run.write_status("failed", **failure_details(err))
+        if zero:
+            run.write_status("failed", **failure_details(err))
         raise
     finally:
         if logger is not None:

@@ -1,10 +1,12 @@
-"""Hardware settings: matmul precision and the device used for scoring and evaluation."""
+"""Hardware settings: matmul precision, Trainer device arguments, and the device used for scoring."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
+
+from clipmem.distributed import gpu_for_job
 
 TRAINER_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision", "deterministic")
 
@@ -14,8 +16,23 @@ def configure(hardware: dict[str, Any]) -> None:
     torch.set_float32_matmul_precision(hardware.get("matmul_precision", "highest"))
 
 
-def trainer_kwargs(hardware: dict[str, Any]) -> dict[str, Any]:
-    return {key: hardware[key] for key in TRAINER_KEYS if key in hardware}
+def trainer_kwargs(hardware: dict[str, Any], job_num: int | None = None, num_gpus: int | None = None) -> dict[str, Any]:
+    """``lightning.Trainer`` arguments from the ``hardware`` config.
+
+    ``gpu_per_job: true`` inside a sweep (``job_num`` given) puts job n on GPU ``n % num_gpus``
+    (``devices=[i]``), so a local multi-GPU sweep runs one job per card. Under SLURM, Lightning's
+    ``SLURMEnvironment`` is built with ``auto_requeue`` from ``slurm_auto_requeue`` (default true):
+    on the pre-timeout/preemption signal it checkpoints and requeues the job, which then resumes.
+    """
+    kwargs = {key: hardware[key] for key in TRAINER_KEYS if key in hardware}
+    if hardware.get("gpu_per_job") and job_num is not None:
+        visible = torch.cuda.device_count() if num_gpus is None else num_gpus
+        kwargs["devices"] = [gpu_for_job(job_num, visible)]
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    if SLURMEnvironment.detect():
+        kwargs["plugins"] = [SLURMEnvironment(auto_requeue=bool(hardware.get("slurm_auto_requeue", True)))]
+    return kwargs
 
 
 def eval_device(accelerator: str = "auto") -> torch.device:
