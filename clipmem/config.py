@@ -55,3 +55,6 @@ def training_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved sections of ``cfg`` that determine training (stored with each saved model)."""
     return {key: OmegaConf.to_container(cfg[key], resolve=True) if OmegaConf.is_config(cfg[key]) else cfg[key]
             for key in TRAINING_SECTIONS if key in cfg}
+
+
+register_resolvers()  # on import: sweep jobs unpickled in other processes (joblib, submitit) resolve them too

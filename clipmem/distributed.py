@@ -43,6 +43,11 @@ def barrier() -> None:
         torch.distributed.barrier()
 
 
+def slurm_requeued() -> bool:
+    """True in a SLURM job that was requeued (preemption or time limit): it resumes its run."""
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) > 0
+
+
 def pin_hydra_run_dir(run_dir: str) -> None:
     """Make ``hydra.run.dir`` the run's resolved directory before Lightning launches DDP children.
 

@@ -83,6 +83,12 @@ def finished_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDi
     return meta.get("train_ids_sha256") == expected["train_ids_sha256"]
 
 
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The newest of ``last.ckpt`` (every epoch) and Lightning's SLURM ``hpc_ckpt_*.ckpt`` (on requeue)."""
+    found = [p for p in (directory / f"{LAST_CHECKPOINT}.ckpt", *directory.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
 def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, logger,
                 resume: bool = False) -> tuple[CLIPModule, list]:
     """Train model ``role`` from the seeded initialisation and save it in local-dir format.
@@ -102,14 +108,14 @@ def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, 
         **hardware.trainer_kwargs(_plain(cfg.hardware), job_num if mode == "MULTIRUN" else None),
         logger=logger if logger is not None else False,
         callbacks=callbacks,
-        default_root_dir=str(run.root),
+        default_root_dir=str(run.checkpoints(role)),  # per role: SLURM's hpc_ckpt_*.ckpt must not cross f/g
         enable_checkpointing=bool(cfg.get("checkpoints", False)),
         enable_model_summary=False,
         num_sanity_val_steps=0,
         use_distributed_sampler=False,  # the datamodule's EpochSampler shards the global batches itself
     )
-    checkpoint = run.checkpoints(role) / f"{LAST_CHECKPOINT}.ckpt"
-    ckpt_path = str(checkpoint) if resume and checkpoint.is_file() else None
+    checkpoint = latest_checkpoint(run.checkpoints(role)) if resume else None
+    ckpt_path = str(checkpoint) if checkpoint is not None else None
     log.info("training %s on %d pairs%s", role, len(dm.manifest.train_ids(role)),
              f" (resuming from {checkpoint})" if ckpt_path else "")
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
@@ -144,7 +150,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
     interrupted run: finished models are kept, unfinished ones continue from their last checkpoint.
     """
     run = RunDir(cfg.run_dir)
-    resume = bool(cfg.get("resume", False))
+    resume = bool(cfg.get("resume", False)) or distributed.slurm_requeued()
     zero = distributed.is_global_zero()
     logger = None
     try:
