@@ -153,9 +153,10 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
     resume = bool(cfg.get("resume", False)) or distributed.slurm_requeued()
     zero = distributed.is_global_zero()
     logger = None
+    if zero:
+        _prepare_run_dir(cfg, run, resume)  # outside the try: a refused directory keeps its status
     try:
         if zero:
-            _prepare_run_dir(cfg, run, resume)
             run.root.mkdir(parents=True, exist_ok=True)
             run.write_status("running", resumed=resume)
         _validate(cfg)

@@ -45,7 +45,8 @@ def _loss_and_grads(module: CLIPModule, model: torch.nn.Module, images, tokens) 
     image_features, text_features, logit_scale = model(images, tokens)  # through DDP: its hooks average grads
     loss = module.loss_fn(image_features, text_features, logit_scale)
     loss.backward()
-    return float(loss.detach()), {n: p.grad.detach().clone() for n, p in module.clip.named_parameters() if p.grad is not None}
+    grads = {n: p.grad.detach().clone() for n, p in module.clip.named_parameters() if p.grad is not None}
+    return float(loss.detach()), grads
 
 
 def _rank(rank: int, port: int, out: str) -> None:

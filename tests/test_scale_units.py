@@ -127,3 +127,47 @@ def test_launcher_presets_compose_with_their_plugins(launcher, plugin_class):
         assert settings["tasks_per_node"] == settings["gpus_per_node"] == cfg.hardware.devices == 4
         assert settings["nodes"] == cfg.hardware.num_nodes == 2
         assert settings["submitit_folder"].startswith(str(cfg.hydra.sweep.dir))
+
+
+TINY_ARCH = {
+    "embed_dim": 16,
+    "vision_cfg": {"image_size": 16, "patch_size": 8, "width": 32, "layers": 1, "head_width": 16},
+    "text_cfg": {"context_length": 8, "vocab_size": 512, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+def _tiny(**speed):
+    import functools
+
+    from clipmem.models.module import CLIPModule
+
+    torch.manual_seed(0)
+    return CLIPModule(TINY_ARCH, 16, 8, functools.partial(torch.optim.AdamW, lr=1e-3), **speed)
+
+
+def test_speed_knobs_keep_the_loss_and_the_state_dict(monkeypatch):
+    generator = torch.Generator().manual_seed(0)
+    batch = {"image": torch.randn(4, 3, 16, 16, generator=generator),
+             "text": torch.randint(1, 512, (4, 8), generator=generator)}
+    plain = _tiny()
+    reference = plain._loss(batch)
+    for speed in ({"channels_last": True}, {"grad_checkpointing": True}):
+        module = _tiny(**speed)
+        module.train()
+        loss = module._loss(batch)
+        assert torch.allclose(loss, reference, atol=1e-5), speed
+        loss.backward()
+        assert all(p.grad is not None for p in module.clip.parameters() if p.requires_grad), speed
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: compiled.append((type(self).__name__, kw)))
+    module = _tiny(compile={"mode": "max-autotune"})
+    assert [name for name, _ in compiled] == ["VisionTransformer", "Transformer"]
+    assert compiled[0][1] == {"mode": "max-autotune"}
+    assert module.clip.state_dict().keys() == plain.clip.state_dict().keys()  # saved models stay loadable
+
+
+def test_fused_optimizer_only_on_cuda():
+    module = _tiny(fused_optimizer=True)
+    module._trainer = SimpleNamespace(estimated_stepping_batches=10)
+    optimizer = module.configure_optimizers()["optimizer"]
+    assert not optimizer.defaults.get("fused")  # CPU: the flag is ignored, not an error
