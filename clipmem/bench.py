@@ -119,6 +119,7 @@ def child_train_bare(extra: list[str]) -> dict[str, Any]:
     cfg = _compose([*TRAIN_OVERRIDES, *extra])
     dm = _datamodule(cfg)
     torch.set_float32_matmul_precision(cfg.hardware.matmul_precision)
+    torch.use_deterministic_algorithms(bool(cfg.hardware.deterministic))  # as the Trainer sets it
     torch.manual_seed(0)
     module = instantiate_checked(cfg.model)  # only for the same model and parameter groups
     model, loss_fn, batch = module.clip, ClipLoss(), dm.global_batch_size
@@ -282,8 +283,17 @@ def _median(values: list[float]) -> float:
 
 def run_benchmark(out_dir: Path) -> dict[str, Any]:
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": f"{platform.machine()}, {_cpu_count()} CPU cores, {platform.system()}",
-                               "date": dt.datetime.now().isoformat(timespec="seconds")}
+    import os
+
+    import torch
+
+    results: dict[str, Any] = {
+        "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, {platform.system()}, torch {torch.__version__} "
+                   f"({torch.get_num_threads()} threads)",
+        "gpu_name": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "date": dt.datetime.now().isoformat(timespec="seconds"),
+        "load_average_start": list(os.getloadavg()),
+    }
     lightning, bare = measure("train_lightning"), measure("train_bare")
     results["train"] = {"lightning": lightning, "bare": bare,
                         "ratio": _median(lightning["samples_per_s"]) / _median(bare["samples_per_s"])}
@@ -304,6 +314,7 @@ def run_benchmark(out_dir: Path) -> dict[str, Any]:
     results["growth"] = [{"point": "base (|S_C|=200, K=4, nano)", **score}, *growth]
     results["gpu"] = measure("gpu")
     results["wall_seconds"] = time.perf_counter() - started
+    results["load_average_end"] = list(os.getloadavg())
     out_dir.mkdir(parents=True, exist_ok=True)
     from clipmem.io import atomic_write_json, atomic_write_text
 
@@ -323,8 +334,10 @@ def format_table(r: dict[str, Any]) -> str:
     """The Markdown table of a benchmark result."""
     t, s = r["train"], r["score"]
     lines = [
-        f"Benchmark on {r['machine']} ({r['date']}; {r['wall_seconds']:.0f} s). Medians of {REPEATS} repeats,",
-        f"{WARMUP} warm-up steps excluded; peak RSS = process high-water mark (MiB), fresh process each.",
+        f"Benchmark on {r['machine']} ({r['date']}; {r['wall_seconds']:.0f} s; 1-min load average "
+        f"{r['load_average_start'][0]:.1f} at start, {r['load_average_end'][0]:.1f} at end).",
+        f"Medians of {REPEATS} repeats, {WARMUP} warm-up steps excluded;",
+        "peak RSS = process high-water mark (MiB), a fresh process per measurement.",
         "",
         "| measurement | value | peak RSS MiB | target |",
         "|---|---|---|---|",

@@ -16,8 +16,9 @@ from clipmem.experiment import run_experiment
 from .conftest import ROOT, compose_config, run_script
 
 # Three epochs per model, no evaluation callbacks: the kill lands in f with at least an epoch to go.
-CONFIG = ["debug=fast", "trainer.max_epochs=3", "checkpoints=true", "callbacks.zeroshot=null",
-          "callbacks.retrieval=null", "callbacks.clipmem=null", "trainer.enable_progress_bar=false"]
+CONFIG = ["debug=fast", "trainer.max_epochs=3", "model.arch.vision_cfg.layers=1", "model.arch.text_cfg.layers=1",
+          "checkpoints=true", "callbacks.zeroshot=null", "callbacks.retrieval=null", "callbacks.clipmem=null",
+          "trainer.enable_progress_bar=false"]
 
 
 def _start(run_dir) -> subprocess.Popen:
@@ -26,7 +27,7 @@ def _start(run_dir) -> subprocess.Popen:
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def _kill_when(proc: subprocess.Popen, path, timeout: float = 400.0) -> None:
+def _kill_when(proc: subprocess.Popen, path, timeout: float = 1200.0) -> None:
     deadline = time.monotonic() + timeout
     while not path.is_file():
         if proc.poll() is not None:
@@ -51,7 +52,7 @@ def test_killed_run_resumes_to_the_same_scores(tmp_path):
     with pytest.raises(ConfigError, match="resume=true"):  # a used run directory is never reused silently
         run_experiment(compose_config([*CONFIG, f"run_dir={killed}"]))
 
-    done = run_script("train.py", *CONFIG, "resume=true", f"run_dir={killed}", timeout=400)
+    done = run_script("train.py", *CONFIG, "resume=true", f"run_dir={killed}", timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     assert g_weights.stat().st_mtime_ns == g_mtime  # the finished g was kept, not retrained
 
