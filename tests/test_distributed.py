@@ -103,3 +103,40 @@ def test_ddp_run_on_two_cpu_processes_matches_single_process_evaluation(tmp_path
     evaluated = run_script("evaluate.py", f"run_dir={run_dir}", "device=cpu", cwd=tmp_path)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]
     assert (run_dir / "scores.csv").read_text() == before
+
+
+SWEEP_APP = '''
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+
+import clipmem.config  # noqa: F401  (resolvers)
+
+
+@hydra.main(config_path={conf!r}, config_name="train", version_base="1.3")
+def main(cfg):
+    Path(HydraConfig.get().runtime.output_dir, "job.txt").write_text(str(cfg.seed))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_parallel_sweep_jobs_share_one_sweep_dir(tmp_path):
+    """The joblib launcher's jobs run in other processes, where ${now:} and ${short_uuid:} would give
+    new values if resolved again: every job must still land in the one sweep directory."""
+    import subprocess
+    import sys
+
+    from .conftest import CONF, ROOT
+
+    app = tmp_path / "app.py"
+    app.write_text(SWEEP_APP.format(conf=str(CONF)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(app), "-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2",
+                            "seed=0,1,2"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "default" / "multirun").iterdir()
+    assert sorted((sweep / str(n) / "job.txt").read_text() for n in range(3)) == ["0", "1", "2"]
