@@ -126,6 +126,13 @@ def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, 
     return module, history
 
 
+def _scoring_device(hw: dict[str, Any]):
+    """Where rank 0 scores: the GPU this job trained on (``gpu_per_job`` sweeps included), or the CPU."""
+    mode, job_num = distributed.hydra_job()
+    devices = hardware.trainer_kwargs(hw, job_num if mode == "MULTIRUN" else None).get("devices")
+    return hardware.eval_device(hw.get("accelerator", "auto"), devices)
+
+
 def _prepare_run_dir(cfg: DictConfig, run: RunDir, resume: bool) -> None:
     """Refuse to reuse a run directory silently; on resume, require the run's split manifest."""
     if resume:
@@ -190,7 +197,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         model_g, _, _ = load_local_dir(run.model("g"))
         metrics = compute_results(
             run, dm, module_f.clip, model_g, ScoringConfig(**_plain(cfg.scoring)), _plain(cfg.report),
-            hardware.eval_device(cfg.hardware.accelerator), logger, history,
+            _scoring_device(hw), logger, history,
             {"seed": int(cfg.seed), "manifest_sha256": dm.manifest.sha256},
         )
         run.write_status("complete")

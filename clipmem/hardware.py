@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -35,8 +36,14 @@ def trainer_kwargs(hardware: dict[str, Any], job_num: int | None = None, num_gpu
     return kwargs
 
 
-def eval_device(accelerator: str = "auto") -> torch.device:
-    """The device for scoring: CUDA when the run trains on a GPU (or ``auto`` finds one), else CPU."""
+def eval_device(accelerator: str = "auto", devices: Any = None) -> torch.device:
+    """The device for scoring: CUDA when the run trains on a GPU (or ``auto`` finds one), else CPU.
+
+    ``devices`` as a list (e.g. ``[2]`` from ``gpu_per_job``) picks its first GPU; otherwise this
+    process's ``LOCAL_RANK`` GPU (0 outside DDP).
+    """
     if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
-        return torch.device("cuda")
+        if isinstance(devices, list | tuple) and devices:
+            return torch.device("cuda", int(devices[0]))
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     return torch.device("cpu")

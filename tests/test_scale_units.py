@@ -171,3 +171,12 @@ def test_fused_optimizer_only_on_cuda():
     module._trainer = SimpleNamespace(estimated_stepping_batches=10)
     optimizer = module.configure_optimizers()["optimizer"]
     assert not optimizer.defaults.get("fused")  # CPU: the flag is ignored, not an error
+
+
+def test_scoring_device_follows_the_job_gpu(monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert hardware.eval_device("cpu", [3]) == torch.device("cpu")
+    assert hardware.eval_device("gpu", [3]) == torch.device("cuda", 3)
+    assert hardware.eval_device("gpu", 1) == torch.device("cuda", 0)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert hardware.eval_device("gpu", 2) == torch.device("cuda", 1)
