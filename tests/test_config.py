@@ -50,6 +50,7 @@ def test_hydra_launcher_options_compose_with_their_plugins(launcher):
     import clipmem.config  # noqa: F401  (resolvers of the hydra section)
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[f"hydra/launcher={launcher}", "run_dir=/tmp/unused"], return_hydra_config=True)
+        overrides = [f"hydra/launcher={launcher}", "run_dir=/tmp/unused"]
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
     settings = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert issubclass(get_class(settings["_target_"]), Launcher)
