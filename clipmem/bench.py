@@ -274,7 +274,9 @@ def measure(kind: str, overrides: list[str] | None = None) -> dict[str, Any]:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"benchmark child {kind} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"[bench] {kind} {' '.join(overrides or [])}: {json.dumps(result)}", file=sys.stderr, flush=True)
+    return result
 
 
 def _median(values: list[float]) -> float:
@@ -304,7 +306,8 @@ def run_benchmark(out_dir: Path) -> dict[str, Any]:
     results["score"] = {"score": score, "encode": encode, "ratio": ratio}
     growth = []
     for label, extra in (
-        *((f"|S_C|={n}", [f"data.splits.candidate={n}", f"data.source.num_samples={1200 + n}"]) for n in (100, 400)),
+        *((f"|S_C|={n}", [f"data.splits.candidate={n}", f"data.splits.independent={n}",
+                          f"data.source.num_samples={1000 + 2 * n}"]) for n in (100, 400)),
         *((f"K={k}", [f"scoring.num_views={k}"]) for k in (2, 8)),
         *((f"model={name}", [f"{k}={v}" for k, v in sizes.items()]) for name, sizes in MODEL_SIZES.items()
           if name != "nano"),
