@@ -284,7 +284,37 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def run_benchmark(out_dir: Path) -> dict[str, Any]:
+def _train_section() -> dict[str, Any]:
+    # Interleaved pairs (L, B, L, B, ...): on a shared machine the load drifts; adjacent runs see the same.
+    pairs = [(measure("train_lightning"), measure("train_bare")) for _ in range(TRAIN_PAIRS)]
+    ratios = [_median(lt["samples_per_s"]) / _median(bt["samples_per_s"]) for lt, bt in pairs]
+    lightning = {"samples_per_s": [_median(lt["samples_per_s"]) for lt, _ in pairs],
+                 "peak_rss_mib": max(lt["peak_rss_mib"] for lt, _ in pairs)}
+    bare = {"samples_per_s": [_median(bt["samples_per_s"]) for _, bt in pairs],
+            "peak_rss_mib": max(bt["peak_rss_mib"] for _, bt in pairs)}
+    return {"lightning": lightning, "bare": bare, "pair_ratios": ratios, "ratio": _median(ratios)}
+
+
+def _score_sections() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    base = ["data.source.num_samples=1400", "data.splits={shared:800,candidate:200,independent:200,extra:200}",
+            "scoring.num_views=4"]
+    score, encode = measure("score", base), measure("encode", base)
+    ratio = _median(score["seconds"]) / _median(encode["seconds"])
+    section = {"score": score, "encode": encode, "ratio": ratio}
+    growth = []
+    for label, extra in (
+        *((f"|S_C|={n}", [f"data.splits.candidate={n}", f"data.splits.independent={n}",
+                          f"data.source.num_samples={1000 + 2 * n}"]) for n in (100, 400)),
+        *((f"K={k}", [f"scoring.num_views={k}"]) for k in (2, 8)),
+        *((f"model={name}", [f"{k}={v}" for k, v in sizes.items()]) for name, sizes in MODEL_SIZES.items()
+          if name != "nano"),
+    ):
+        point = measure("score", [*base, *extra])
+        growth.append({"point": label, **point})
+    return section, [{"point": "base (|S_C|=200, K=4, nano)", **score}, *growth]
+
+
+def run_benchmark(out_dir: Path, parts: tuple[str, ...] = ("train", "score", "gpu")) -> dict[str, Any]:
     started = time.perf_counter()
     import os
 
@@ -297,31 +327,11 @@ def run_benchmark(out_dir: Path) -> dict[str, Any]:
         "date": dt.datetime.now().isoformat(timespec="seconds"),
         "load_average_start": list(os.getloadavg()),
     }
-    # Interleaved pairs (L, B, L, B, ...): on a shared machine the load drifts; adjacent runs see the same.
-    pairs = [(measure("train_lightning"), measure("train_bare")) for _ in range(TRAIN_PAIRS)]
-    ratios = [_median(lt["samples_per_s"]) / _median(bt["samples_per_s"]) for lt, bt in pairs]
-    lightning = {"samples_per_s": [_median(lt["samples_per_s"]) for lt, _ in pairs],
-                 "peak_rss_mib": max(lt["peak_rss_mib"] for lt, _ in pairs)}
-    bare = {"samples_per_s": [_median(bt["samples_per_s"]) for _, bt in pairs],
-            "peak_rss_mib": max(bt["peak_rss_mib"] for _, bt in pairs)}
-    results["train"] = {"lightning": lightning, "bare": bare, "pair_ratios": ratios, "ratio": _median(ratios)}
-    base = ["data.source.num_samples=1400", "data.splits={shared:800,candidate:200,independent:200,extra:200}",
-            "scoring.num_views=4"]
-    score, encode = measure("score", base), measure("encode", base)
-    ratio = _median(score["seconds"]) / _median(encode["seconds"])
-    results["score"] = {"score": score, "encode": encode, "ratio": ratio}
-    growth = []
-    for label, extra in (
-        *((f"|S_C|={n}", [f"data.splits.candidate={n}", f"data.splits.independent={n}",
-                          f"data.source.num_samples={1000 + 2 * n}"]) for n in (100, 400)),
-        *((f"K={k}", [f"scoring.num_views={k}"]) for k in (2, 8)),
-        *((f"model={name}", [f"{k}={v}" for k, v in sizes.items()]) for name, sizes in MODEL_SIZES.items()
-          if name != "nano"),
-    ):
-        point = measure("score", [*base, *extra])
-        growth.append({"point": label, **point})
-    results["growth"] = [{"point": "base (|S_C|=200, K=4, nano)", **score}, *growth]
-    results["gpu"] = measure("gpu")
+    if "train" in parts:
+        results["train"] = _train_section()
+    if "score" in parts:
+        results["score"], results["growth"] = _score_sections()
+    results["gpu"] = measure("gpu") if "gpu" in parts else {"gpu": None}
     results["wall_seconds"] = time.perf_counter() - started
     results["load_average_end"] = list(os.getloadavg())
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -341,7 +351,7 @@ def _cpu_count() -> int:
 
 def format_table(r: dict[str, Any]) -> str:
     """The Markdown table of a benchmark result."""
-    t, s = r["train"], r["score"]
+    t, s = r.get("train"), r.get("score")
     lines = [
         f"Benchmark on {r['machine']} ({r['date']}; {r['wall_seconds']:.0f} s; 1-min load average "
         f"{r['load_average_start'][0]:.1f} at start, {r['load_average_end'][0]:.1f} at end).",
@@ -350,19 +360,25 @@ def format_table(r: dict[str, Any]) -> str:
         "",
         "| measurement | value | peak RSS MiB | target |",
         "|---|---|---|---|",
-        f"| train samples/s, Lightning (nano, batch 64) | {_median(t['lightning']['samples_per_s']):.1f} | "
-        f"{t['lightning']['peak_rss_mib']:.0f} | |",
-        f"| train samples/s, bare PyTorch loop | {_median(t['bare']['samples_per_s']):.1f} | "
-        f"{t['bare']['peak_rss_mib']:.0f} | |",
-        f"| Lightning / bare throughput (median of {len(t['pair_ratios'])} interleaved pairs: "
-        f"{', '.join(f'{x:.2f}' for x in t['pair_ratios'])}) | {t['ratio']:.3f} | | "
-        f"≥ 0.97 {'✓' if t['ratio'] >= 0.97 else '✗'} |",
-        f"| CLIPMem scoring f+g, s (|S_C|=200, K=4) | {_median(s['score']['seconds']):.2f} | "
-        f"{s['score']['peak_rss_mib']:.0f} | |",
-        f"| pure forward-encode of the same inputs, s | {_median(s['encode']['seconds']):.2f} | "
-        f"{s['encode']['peak_rss_mib']:.0f} | |",
-        f"| scoring / encode time | {s['ratio']:.3f} | | ≤ 1.2 {'✓' if s['ratio'] <= 1.2 else '✗'} |",
     ]
+    if t:
+        lines += [
+            f"| train samples/s, Lightning (nano, batch 64) | {_median(t['lightning']['samples_per_s']):.1f} | "
+            f"{t['lightning']['peak_rss_mib']:.0f} | |",
+            f"| train samples/s, bare PyTorch loop | {_median(t['bare']['samples_per_s']):.1f} | "
+            f"{t['bare']['peak_rss_mib']:.0f} | |",
+            f"| Lightning / bare throughput (median of {len(t['pair_ratios'])} interleaved pairs: "
+            f"{', '.join(f'{x:.2f}' for x in t['pair_ratios'])}) | {t['ratio']:.3f} | | "
+            f"≥ 0.97 {'✓' if t['ratio'] >= 0.97 else '✗'} |",
+        ]
+    if s:
+        lines += [
+            f"| CLIPMem scoring f+g, s (|S_C|=200, K=4) | {_median(s['score']['seconds']):.2f} | "
+            f"{s['score']['peak_rss_mib']:.0f} | |",
+            f"| pure forward-encode of the same inputs, s | {_median(s['encode']['seconds']):.2f} | "
+            f"{s['encode']['peak_rss_mib']:.0f} | |",
+            f"| scoring / encode time | {s['ratio']:.3f} | | ≤ 1.2 {'✓' if s['ratio'] <= 1.2 else '✗'} |",
+        ]
     g = r["gpu"]
     if g.get("gpu"):
         mfu = f"{g['mfu']:.1%} of {g['peak_tflops']:.0f} TFLOP/s" if g.get("mfu") else "peak unknown"
@@ -370,9 +386,10 @@ def format_table(r: dict[str, Any]) -> str:
                      f"({g['tflops']:.0f} TFLOP/s, {mfu}) | {g['max_memory_mib']:.0f} (CUDA) | |")
     else:
         lines.append("| ViT-B-32 bf16 batch 256, samples/s and fraction of peak | no GPU | | |")
-    lines += ["", "Scoring (f and g) as |S_C|, K and model size grow:", "",
-              "| point | candidates | K | seconds | peak RSS MiB |", "|---|---|---|---|---|"]
-    for p in r["growth"]:
+    if r.get("growth"):
+        lines += ["", "Scoring (f and g) as |S_C|, K and model size grow:", "",
+                  "| point | candidates | K | seconds | peak RSS MiB |", "|---|---|---|---|---|"]
+    for p in r.get("growth", []):
         lines.append(f"| {p['point']} | {p['num_candidates']} | {p['num_views']} | {_median(p['seconds']):.2f} | "
                      f"{p['peak_rss_mib']:.0f} |")
     return "\n".join(lines) + "\n"
@@ -381,6 +398,7 @@ def format_table(r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m clipmem.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="output folder (default outputs/bench/<date>_<time>)")
+    parser.add_argument("--parts", default="train,score,gpu", help="comma-separated: train, score, gpu")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     args, overrides = parser.parse_known_args(argv)
     if args.child:
@@ -389,7 +407,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(CHILDREN[args.child](overrides)), flush=True)
         return
     out = args.out or Path("outputs/bench") / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    results = run_benchmark(out)
+    results = run_benchmark(out, tuple(args.parts.split(",")))
     print(format_table(results), flush=True)
     print(f"written to {out}/bench.md and bench.json", flush=True)
 
