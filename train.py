@@ -14,7 +14,7 @@ register_resolvers()
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     metrics = run_cli(lambda: run_experiment(cfg))
-    return float("nan") if metrics is None else metrics["clipmem_mean"]  # None: a failed job of a multirun
+    return metrics["clipmem_mean"] if metrics else float("nan")  # None: a failed multirun job or a DDP rank > 0
 
 
 if __name__ == "__main__":

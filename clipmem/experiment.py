@@ -12,7 +12,7 @@ import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 
-from clipmem import hardware
+from clipmem import distributed, hardware
 from clipmem.callbacks import CLIPMemCallback, LinearProbeCallback, RetrievalCallback, ZeroShotCallback
 from clipmem.cli import hydra_job
 from clipmem.config import config_fingerprint, instantiate_checked, training_config
@@ -28,10 +28,11 @@ from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
 from clipmem.results import compute_results
 from clipmem.rundir import RunDir, failure_details
-from clipmem.scoring.compat import check_pair, ids_sha256
+from clipmem.scoring.compat import _differences, check_pair, ids_sha256
 from clipmem.scoring.pipeline import ScoringConfig
 
 log = logging.getLogger(__name__)
+LAST_CHECKPOINT = "last"
 
 
 def _plain(node: Any) -> Any:
@@ -72,43 +73,76 @@ def build_callbacks(cfg: DictConfig, role: str, run: RunDir) -> list[L.Callback]
         callbacks.append(LinearProbeCallback(**_plain(spec.linear_probe)))
     if spec.get("clipmem") and role == "f":
         callbacks.append(CLIPMemCallback(run.model("g"), ScoringConfig(**_plain(cfg.scoring)), **_plain(spec.clipmem)))
-    if cfg.get("checkpoints", False):
-        callbacks.append(ModelCheckpoint(dirpath=run.checkpoints(role), filename="last", save_top_k=1,
-                                         enable_version_counter=False))
+    if cfg.get("checkpoints", False):  # last.ckpt, rewritten after every epoch (what resume=true continues from)
+        callbacks.append(ModelCheckpoint(dirpath=run.checkpoints(role), filename=LAST_CHECKPOINT, save_top_k=1,
+                                         every_n_epochs=1, enable_version_counter=False))
     return callbacks
 
 
-def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, logger) -> tuple[CLIPModule, list]:
+def _model_meta(cfg: DictConfig, dm: CLIPMemDataModule, role: str, global_step: int) -> dict[str, Any]:
+    return {
+        "role": role,
+        "manifest_sha256": dm.manifest.sha256,
+        "train_ids_sha256": ids_sha256(dm.manifest.train_ids(role)),
+        "global_step": int(global_step),
+        "training_config": training_config(cfg),
+    }
+
+
+def finished_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir) -> bool:
+    """True when ``models/<role>`` holds a model trained by this config on this split (resume skips it)."""
+    meta_path = run.model(role) / "clipmem_meta.json"
+    if not (run.model(role) / "open_clip_model.safetensors").is_file() or not meta_path.is_file():
+        return False
+    meta = json.loads(meta_path.read_text())
+    expected = _model_meta(cfg, dm, role, meta.get("global_step", -1))
+    differing = _differences(meta.get("training_config"), expected["training_config"])
+    if differing or meta.get("manifest_sha256") != expected["manifest_sha256"]:
+        raise ConfigError(
+            f"resume: {meta_path} was trained with another config (differs at {', '.join(differing[:8]) or 'splits'});"
+            " resume with the run's original overrides"
+        )
+    return meta.get("train_ids_sha256") == expected["train_ids_sha256"]
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The newest of ``last.ckpt`` (every epoch) and Lightning's SLURM ``hpc_ckpt_*.ckpt`` (on requeue)."""
+    found = [p for p in (directory / f"{LAST_CHECKPOINT}.ckpt", *directory.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, logger,
+                resume: bool = False) -> tuple[CLIPModule, list]:
     """Train model ``role`` from the seeded initialisation and save it in local-dir format.
 
     f and g start from identical weights (same seed) and take the same number of steps; only their
-    training sets differ. Returns the module and the CLIPMem history logged by f's callback.
+    training sets differ. With ``resume`` and a ``checkpoints/<role>/last.ckpt``, training continues
+    from it (data order, caption draws and crops are keyed by epoch/step, so the result is the same
+    as without the interruption). Returns the module and the CLIPMem history logged by f's callback.
     """
     L.seed_everything(cfg.seed, workers=True)
     module: CLIPModule = instantiate_checked(cfg.model, log_prefix=f"{role}/", **module_kwargs(cfg.mitigation))
     dm.set_role(role)
     callbacks = build_callbacks(cfg, role, run)
+    mode, job_num = distributed.hydra_job()
     trainer = L.Trainer(
         **_plain(cfg.trainer),
-        **hardware.trainer_kwargs(_plain(cfg.hardware)),
+        **hardware.trainer_kwargs(_plain(cfg.hardware), job_num if mode == "MULTIRUN" else None),
         logger=logger if logger is not None else False,
         callbacks=callbacks,
-        default_root_dir=str(run.root),
+        default_root_dir=str(run.checkpoints(role)),  # per role: SLURM's hpc_ckpt_*.ckpt must not cross f/g
         enable_checkpointing=bool(cfg.get("checkpoints", False)),
         enable_model_summary=False,
         num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # the datamodule's EpochSampler shards the global batches itself
     )
-    log.info("training %s on %d pairs", role, len(dm.manifest.train_ids(role)))
-    trainer.fit(module, datamodule=dm)
+    checkpoint = latest_checkpoint(run.checkpoints(role)) if resume else None
+    ckpt_path = str(checkpoint) if checkpoint is not None else None
+    log.info("training %s on %d pairs%s", role, len(dm.manifest.train_ids(role)),
+             f" (resuming from {checkpoint})" if ckpt_path else "")
+    trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
     if trainer.is_global_zero:
-        meta = {
-            "role": role,
-            "manifest_sha256": dm.manifest.sha256,
-            "train_ids_sha256": ids_sha256(dm.manifest.train_ids(role)),
-            "global_step": int(trainer.global_step),
-            "training_config": training_config(cfg),
-        }
-        save_local_dir(module.clip, module.model_cfg, run.model(role), meta)
+        save_local_dir(module.clip, module.model_cfg, run.model(role), _model_meta(cfg, dm, role, trainer.global_step))
     trainer.strategy.barrier("clipmem-model-saved")  # other ranks read g's weights right after
     history = next((c.history for c in callbacks if isinstance(c, CLIPMemCallback)), [])
     return module, history
@@ -140,13 +174,38 @@ def _wandb_settings(cfg: DictConfig) -> dict[str, Any] | None:
     }
 
 
+def _scoring_device(hw: dict[str, Any]):
+    """Where rank 0 scores: the GPU this job trained on (``gpu_per_job`` sweeps included), or the CPU."""
+    mode, job_num = distributed.hydra_job()
+    devices = hardware.trainer_kwargs(hw, job_num if mode == "MULTIRUN" else None).get("devices")
+    return hardware.eval_device(hw.get("accelerator", "auto"), devices)
+
+
+def _prepare_run_dir(cfg: DictConfig, run: RunDir, resume: bool) -> None:
+    """Refuse to reuse a run directory silently; on resume, require the run's split manifest."""
+    if resume:
+        if run.status.is_file() and not run.splits.is_file():
+            raise ConfigError(f"resume=true: {run.root} stopped before its splits were drawn (no splits.json); "
+                              "start it again without resume=true in a new run directory")
+        return  # resume=true on a directory that holds no run yet (e.g. a sweep job not reached) starts afresh
+    if run.status.is_file():
+        state = json.loads(run.status.read_text()).get("state")
+        raise ConfigError(
+            f"run_dir={run.root} already holds a run (status {state!r}); pass resume=true to continue it, "
+            "or leave run_dir unset for a new directory"
+        )
+
+
 def run_experiment(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole experiment into ``cfg.run_dir`` and return its metrics.
 
     The run directory's ``status.json`` says ``running`` until metrics.json is written, then
     ``complete`` (with the config's fingerprint); a failure leaves ``failed`` with the error, and no
     metrics.json. With ``skip_completed`` (default) a run directory that already completed with the same
-    config is not trained again: its metrics are returned, and no file is touched.
+    config is not trained again: its metrics are returned, and no file is touched. Under DDP every
+    rank runs this function; only global rank 0 writes to the run directory, and the other ranks
+    return None after waiting for rank 0's results at a barrier. ``resume=true`` continues an
+    interrupted run: finished models are kept, unfinished ones continue from their last checkpoint.
     """
     run = RunDir(cfg.run_dir)
     fingerprint = config_fingerprint(cfg)
@@ -154,43 +213,65 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
         done = completed_metrics(run, fingerprint)
         if done is not None:
             log.info("skipping %s: already complete with the same config", run.root)
-            print(f"clipmem: skipped {run.root}: already complete with the same config", flush=True)
+            if distributed.is_global_zero():
+                print(f"clipmem: skipped {run.root}: already complete with the same config", flush=True)
             return done
     started = time.monotonic()
-    run.root.mkdir(parents=True, exist_ok=True)
-    run.write_status("running")
-    run.metrics.unlink(missing_ok=True)  # metrics.json exists only while status.json says complete
+    resume = bool(cfg.get("resume", False)) or distributed.slurm_requeued()
+    resume = resume and run.splits.is_file()  # nothing to continue from: start afresh
+    zero = distributed.is_global_zero()
     logger = None
     exit_code = 1
+    if zero:
+        _prepare_run_dir(cfg, run, bool(cfg.get("resume", False)) or resume)  # outside the try: keeps its status
     try:
+        if zero:
+            run.root.mkdir(parents=True, exist_ok=True)
+            run.write_status("running", resumed=resume)
         _validate(cfg)
-        if not run.config.is_file():  # Hydra writes it for CLI runs; tests calling us directly get one too
+        hw = _plain(cfg.hardware)
+        mode, _ = distributed.hydra_job()
+        distributed.check_launch(hw.get("strategy", "auto"), hw.get("devices", 1), mode)
+        distributed.pin_hydra_run_dir(str(run.root.resolve()))
+        if zero and not run.config.is_file():  # Hydra writes it for CLI runs; tests calling us directly get one too
             run.config.parent.mkdir(parents=True, exist_ok=True)
             OmegaConf.save(cfg, run.config)
-        hardware.configure(_plain(cfg.hardware))
+        hardware.configure(hw)
         # The W&B run starts before the data, so a job that fails on its data shows up (failed) in its group.
         logger = tracking.build_wandb_logger(_wandb_settings(cfg), run.root, cfg.name, _plain(cfg))
         dm = build_datamodule(cfg)
         dm.build()
         apply_removal(cfg, dm, run)
-        dm.write_manifest(run.splits)
-        data_metrics = write_data_files(run.root, dm)  # skipped_samples.csv, sample_keys.csv
-        tracking.log_file(logger, run.splits, "splits", "split-manifest")
+        if resume:
+            dm.check_manifest(SplitManifest.read(run.splits), str(run.splits))
+        elif zero:
+            dm.write_manifest(run.splits)
+        data_metrics = write_data_files(run.root, dm) if zero else {}  # skipped_samples.csv, sample_keys.csv
+        if zero:
+            tracking.log_file(logger, run.splits, "splits", "split-manifest")
 
-        train_model(cfg, dm, "g", run, logger)
-        module_f, history = train_model(cfg, dm, "f", run, logger)
+        if not (resume and finished_model(cfg, dm, "g", run)):
+            train_model(cfg, dm, "g", run, logger, resume)
+        else:
+            log.info("resume: g is finished (%s), not retrained", run.model("g"))
+        module_f, history = train_model(cfg, dm, "f", run, logger, resume)
+        if not zero:
+            distributed.barrier()  # wait while rank 0 scores and reports
+            return None
         model_g, _, _ = load_local_dir(run.model("g"))
         metrics = compute_results(
             run, dm, module_f.clip, model_g, ScoringConfig(**_plain(cfg.scoring)), _plain(cfg.report),
-            hardware.eval_device(cfg.hardware.accelerator), logger, history,
+            _scoring_device(hw), logger, history,
             {"seed": int(cfg.seed), "manifest_sha256": dm.manifest.sha256, **data_metrics},
         )
         run.write_status("complete", config_sha256=fingerprint, wall_s=round(time.monotonic() - started, 1))
         exit_code = 0
         print(format_summary(metrics, run.root), flush=True)
+        distributed.barrier()
         return metrics
     except BaseException as err:
-        run.write_status("failed", **failure_details(err))
+        if zero:
+            run.write_status("failed", **failure_details(err))
         raise
     finally:
         if logger is not None:

@@ -29,6 +29,13 @@ class CLIPMemCallback(EpochEvaluation):
         self._scorer: CandidateScorer | None = None
         self._reference = None
 
+    def state_dict(self) -> dict[str, list]:
+        """Saved in Lightning checkpoints, so a resumed f keeps the history of its earlier epochs."""
+        return {"history": list(self.history)}
+
+    def load_state_dict(self, state_dict: dict[str, list]) -> None:
+        self.history = list(state_dict.get("history", []))
+
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if self.reference_dir is None:
             return

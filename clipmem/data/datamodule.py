@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from clipmem.data.bad_samples import check_policy
 from clipmem.data.miscaption import inject_miscaptions
+from clipmem.data.seeding import EpochSampler, crop_rows, keyed_choice, keyed_generator
 from clipmem.data.sources import ZeroShotSet
 from clipmem.data.splits import SplitManifest, make_splits
 from clipmem.data.table import ImageTextTable
@@ -22,13 +23,22 @@ from clipmem.data.wds_stream import ShardStream, partition_counts, plan_batches
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_text
 
+CAPTION_DRAW = 1  # salts of the per-item draws: each draw is keyed apart from the others
+VIEW_DRAW = 2
+
+
+def draw_caption(available: int, seed: int, epoch: int, sample_id: int) -> int:
+    """Which of a pair's ``available`` captions it shows in ``epoch``: a function of the key only."""
+    return keyed_choice(available, seed, epoch, sample_id, CAPTION_DRAW)
+
 
 class PairDataset(Dataset):
     """Pairs at ``positions`` of a tokenized table; each item is one (image, caption) draw.
 
     Items: ``image`` uint8 (3, H, W), ``text`` int64 (L,), ``sample_id`` int64 scalar. With
-    ``num_captions > 1`` each access draws one of the pair's first ``num_captions`` captions; with
-    ``views`` (N, V, 3, H, W) it also draws one of the V images of the pair's scene.
+    ``num_captions > 1`` an item shows one of the pair's first ``num_captions`` captions, and with
+    ``views`` (N, V, 3, H, W) one of the V images of the pair's scene, both drawn by (seed, epoch,
+    sample_id). Index with ``(index, epoch)`` (what ``EpochSampler`` yields) or an int (epoch 0).
     """
 
     def __init__(
@@ -40,24 +50,26 @@ class PairDataset(Dataset):
         positions: torch.Tensor,
         num_captions: int = 1,
         views: torch.Tensor | None = None,
+        seed: int = 0,
     ) -> None:
         self.images, self.tokens, self.sample_ids = images, tokens, sample_ids
         self.positions = positions
         self.available = counts.clamp(max=num_captions)
         self.views = views
+        self.seed = int(seed)
 
     def __len__(self) -> int:
         return len(self.positions)
 
-    @staticmethod
-    def _draw(n: int) -> int:
-        """One uniform choice among n (no random draw at all when n == 1)."""
-        return 0 if n == 1 else int(torch.randint(n, (1,)))
-
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        index, epoch = (key, 0) if isinstance(key, int) else key
         p = int(self.positions[index])
-        c = self._draw(int(self.available[p]))
-        image = self.images[p] if self.views is None else self.views[p, self._draw(self.views.shape[1])]
+        sid = int(self.sample_ids[p])
+        c = draw_caption(int(self.available[p]), self.seed, epoch, sid)
+        if self.views is None:
+            image = self.images[p]
+        else:
+            image = self.views[p, keyed_choice(self.views.shape[1], self.seed, epoch, sid, VIEW_DRAW)]
         return {"image": image, "text": self.tokens[p, c], "sample_id": self.sample_ids[p]}
 
 
@@ -129,6 +141,8 @@ class CLIPMemDataModule(L.LightningDataModule):
         self.train_transform = BatchTransform(image_size, train=True, **augment)
         self.eval_transform = BatchTransform(image_size, train=False)
         self.role: str | None = None
+        self.world_size, self.rank = 1, 0  # set from the trainer in setup()
+        self.batch_size_per_device = self.global_batch_size
         self.table: ImageTextTable | None = None
         self.manifest: SplitManifest | None = None
         self.tokens: torch.Tensor | None = None
@@ -211,25 +225,32 @@ class CLIPMemDataModule(L.LightningDataModule):
                 f"data.batch_size ({self.global_batch_size}) must divide evenly across {world} devices"
             )
         self.batch_size_per_device = self.global_batch_size // world
+        self.world_size = world
+        self.rank = self.trainer.global_rank if self.trainer is not None else 0
 
     def _dataset(self, ids: tuple[int, ...], num_captions: int, views: bool = False) -> PairDataset:
         return PairDataset(
             self.table.images, self.tokens, self.caption_counts, self.table.sample_ids,
-            self.table.positions(list(ids)), num_captions, self.table.views if views else None,
+            self.table.positions(list(ids)), num_captions, self.table.views if views else None, self.seed,
         )
 
     def train_dataloader(self) -> DataLoader:
+        """f's or g's pairs in an order seeded by (seed, epoch), this rank's shard of every global batch.
+
+        Build the Trainer with ``use_distributed_sampler=False``: the sampler shards by itself.
+        """
         if self.role is None:
             raise RuntimeError("call set_role('f' or 'g') before training")
         if self._index is not None:
             return self._stream_loader()
-        generator = torch.Generator().manual_seed(self.seed)
+        dataset = self._dataset(self.manifest.train_ids(self.role), self.train_captions, views=True)
+        sampler = EpochSampler(len(dataset), self.seed, num_replicas=self.world_size,
+                               rank=self.rank, shuffle=True, drop_last=True)
         return DataLoader(
-            self._dataset(self.manifest.train_ids(self.role), self.train_captions, views=True),
+            dataset,
             batch_size=self.batch_size_per_device,
-            shuffle=True,
+            sampler=sampler,
             drop_last=True,
-            generator=generator,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
@@ -243,9 +264,14 @@ class CLIPMemDataModule(L.LightningDataModule):
         )
 
     def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
-        training = self.trainer is not None and self.trainer.training
-        transform = self.train_transform if training else self.eval_transform
-        return {**batch, "image": transform(batch["image"])}
+        """Augment training batches with crops drawn by (seed, global step): this rank's rows of the
+        global batch's draws, so crops do not depend on the global RNG, on resuming or on the world size."""
+        if self.trainer is None or not self.trainer.training:
+            return {**batch, "image": self.eval_transform(batch["image"])}
+        theta = self.train_transform.crop_params(self.global_batch_size,
+                                                 keyed_generator(self.seed, self.trainer.global_step))
+        theta = theta[crop_rows(self.global_batch_size, self.rank, self.world_size)][: len(batch["image"])]
+        return {**batch, "image": self.train_transform(batch["image"], theta=theta)}
 
     # ----------------------------------------------------------------------------- evaluation data
     def split_pairs(self, split: str) -> dict[str, Any]:

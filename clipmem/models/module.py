@@ -38,6 +38,13 @@ class CLIPModule(L.LightningModule):
         image_noise_std: σ of the same on the image side.
         noise_renormalize: re-normalise the noisy embeddings (see ``clipmem.mitigations.noise``).
         noise_seed: seed of the noise; each optimizer step and device draws its own from it.
+        compile: ``torch.compile`` the image and text towers in place (state-dict keys unchanged);
+            a dict is passed to ``compile`` as keyword arguments (e.g. ``{mode: max-autotune}``).
+        channels_last: channels-last memory format for the model's 4-d weights and the input images
+            (helps convolutional stems, e.g. RN50, on GPUs).
+        grad_checkpointing: open_clip's activation checkpointing (``set_grad_checkpointing``): less
+            memory for more compute.
+        fused_optimizer: pass ``fused=True`` to the optimizer on CUDA (fused AdamW); ignored on CPU.
     """
 
     def __init__(
@@ -56,6 +63,10 @@ class CLIPModule(L.LightningModule):
         image_noise_std: float = 0.0,
         noise_renormalize: bool = False,
         noise_seed: int = 0,
+        compile: bool | dict[str, Any] = False,
+        channels_last: bool = False,
+        grad_checkpointing: bool = False,
+        fused_optimizer: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer"], logger=False)
@@ -73,6 +84,15 @@ class CLIPModule(L.LightningModule):
         self.optimizer_factory = optimizer
         self.log_prefix = log_prefix
         self.loss_fn = ClipLoss()
+        if grad_checkpointing:
+            self.clip.set_grad_checkpointing(True)
+        if channels_last:
+            self.clip.to(memory_format=torch.channels_last)
+        if compile:
+            options = compile if isinstance(compile, dict) else {}
+            for tower in ("visual", "transformer", "text"):  # CLIP has visual+transformer, CustomTextCLIP text
+                if isinstance(getattr(self.clip, tower, None), torch.nn.Module):
+                    getattr(self.clip, tower).compile(**options)
 
     # ---------------------------------------------------------------------------------- set-up
     def setup(self, stage: str) -> None:
@@ -100,7 +120,10 @@ class CLIPModule(L.LightningModule):
     def loss_features(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Image and text embeddings (B, D) as the loss sees them: with the configured noise while
         training (one draw per optimizer step), exactly ``encode_image``/``encode_text`` otherwise."""
-        image_features = self.encode_image(batch["image"])
+        images = batch["image"]
+        if self.hparams.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        image_features = self.encode_image(images)
         text_features = self.encode_text(batch["text"])
         if self.training:
             hp = self.hparams
@@ -148,7 +171,8 @@ class CLIPModule(L.LightningModule):
         ]
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = self.optimizer_factory(self.parameter_groups())
+        fused = self.hparams.fused_optimizer and self.device.type == "cuda"
+        optimizer = self.optimizer_factory(self.parameter_groups(), **({"fused": True} if fused else {}))
         total = int(self.trainer.estimated_stepping_batches)
         warmup = self.hparams.warmup_steps
         warmup = int(round(warmup * total)) if warmup < 1 else int(warmup)
