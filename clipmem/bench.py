@@ -373,7 +373,7 @@ def format_table(r: dict[str, Any]) -> str:
         ]
     if s:
         lines += [
-            f"| CLIPMem scoring f+g, s (|S_C|=200, K=4) | {_median(s['score']['seconds']):.2f} | "
+            f"| CLIPMem scoring f+g, s (\\|S_C\\|=200, K=4) | {_median(s['score']['seconds']):.2f} | "
             f"{s['score']['peak_rss_mib']:.0f} | |",
             f"| pure forward-encode of the same inputs, s | {_median(s['encode']['seconds']):.2f} | "
             f"{s['encode']['peak_rss_mib']:.0f} | |",
@@ -390,7 +390,8 @@ def format_table(r: dict[str, Any]) -> str:
         lines += ["", "Scoring (f and g) as |S_C|, K and model size grow:", "",
                   "| point | candidates | K | seconds | peak RSS MiB |", "|---|---|---|---|---|"]
     for p in r.get("growth", []):
-        lines.append(f"| {p['point']} | {p['num_candidates']} | {p['num_views']} | {_median(p['seconds']):.2f} | "
+        label = p["point"].replace("|", "\\|")
+        lines.append(f"| {label} | {p['num_candidates']} | {p['num_views']} | {_median(p['seconds']):.2f} | "
                      f"{p['peak_rss_mib']:.0f} |")
     return "\n".join(lines) + "\n"
 
