@@ -124,10 +124,9 @@ def _served(dm, role: str = "f", draws: int = 12) -> tuple[dict[int, set], dict[
     dataset = dm.train_dataloader().dataset
     texts: dict[int, set] = {}
     images: dict[int, set] = {}
-    torch.manual_seed(0)
-    for _ in range(draws):
+    for epoch in range(draws):  # draws are keyed by (seed, epoch, sample id): index as EpochSampler does
         for i in range(10):
-            item = dataset[i]
+            item = dataset[(i, epoch)]
             sid = int(item["sample_id"])
             texts.setdefault(sid, set()).add(tuple(item["text"].tolist()))
             images.setdefault(sid, set()).add(item["image"].numpy().tobytes())
