@@ -8,22 +8,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from clipmem.distributed import hydra_job
 from clipmem.errors import ClipmemError
 
 log = logging.getLogger(__name__)
-
-
-def hydra_job() -> dict[str, Any] | None:
-    """``{"sweep_dir", "num", "overrides"}`` of the running Hydra multirun job, or None outside a multirun."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized():
-        return None
-    hc = HydraConfig.get()
-    if hc.mode != RunMode.MULTIRUN:
-        return None
-    return {"sweep_dir": str(hc.sweep.dir), "num": int(hc.job.num), "overrides": list(hc.overrides.task)}
 
 
 def run_cli(job: Callable[[], Any]) -> Any:

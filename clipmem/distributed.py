@@ -9,6 +9,7 @@ asks ``is_global_zero()`` first, and the other ranks wait at ``barrier()``.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 
@@ -64,15 +65,23 @@ def pin_hydra_run_dir(run_dir: str) -> None:
         hydra_cfg.run.dir = str(run_dir)
 
 
-def hydra_job() -> tuple[str, int]:
-    """(``RUN`` | ``MULTIRUN`` | ``NONE``, job number) of the current Hydra job."""
+def hydra_job() -> dict[str, Any] | None:
+    """``{"sweep_dir", "num", "overrides"}`` of the running Hydra multirun job, or None outside a multirun."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
     if not HydraConfig.initialized():
-        return "NONE", 0
-    hydra_cfg = HydraConfig.get()
-    mode = str(hydra_cfg.mode.name) if hydra_cfg.get("mode") is not None else "RUN"
-    return mode, int(hydra_cfg.job.get("num", 0) or 0)
+        return None
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return None
+    return {"sweep_dir": str(hc.sweep.dir), "num": int(hc.job.num), "overrides": list(hc.overrides.task)}
+
+
+def sweep_job_num() -> int | None:
+    """The job number inside a Hydra multirun, else None."""
+    job = hydra_job()
+    return None if job is None else job["num"]
 
 
 def gpu_for_job(job_num: int, num_gpus: int) -> int:

@@ -14,7 +14,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from clipmem import distributed, hardware
 from clipmem.callbacks import CLIPMemCallback, LinearProbeCallback, RetrievalCallback, ZeroShotCallback
-from clipmem.cli import hydra_job
 from clipmem.config import config_fingerprint, instantiate_checked, training_config
 from clipmem.data.datamodule import CLIPMemDataModule
 from clipmem.data.run_files import write_data_files
@@ -124,10 +123,9 @@ def train_model(cfg: DictConfig, dm: CLIPMemDataModule, role: str, run: RunDir, 
     module: CLIPModule = instantiate_checked(cfg.model, log_prefix=f"{role}/", **module_kwargs(cfg.mitigation))
     dm.set_role(role)
     callbacks = build_callbacks(cfg, role, run)
-    mode, job_num = distributed.hydra_job()
     trainer = L.Trainer(
         **_plain(cfg.trainer),
-        **hardware.trainer_kwargs(_plain(cfg.hardware), job_num if mode == "MULTIRUN" else None),
+        **hardware.trainer_kwargs(_plain(cfg.hardware), distributed.sweep_job_num()),
         logger=logger if logger is not None else False,
         callbacks=callbacks,
         default_root_dir=str(run.checkpoints(role)),  # per role: SLURM's hpc_ckpt_*.ckpt must not cross f/g
@@ -162,7 +160,7 @@ def completed_metrics(run: RunDir, fingerprint: str) -> dict[str, Any] | None:
 def _wandb_settings(cfg: DictConfig) -> dict[str, Any] | None:
     """``cfg.logger.wandb`` plus, in a Hydra multirun, a group shared by the sweep and a per-job type/name."""
     settings = _plain(cfg.logger.get("wandb")) if cfg.get("logger") else None
-    job = hydra_job()
+    job = distributed.hydra_job()
     if not settings or job is None:
         return settings
     overrides = ",".join(job["overrides"]) or "defaults"
@@ -176,8 +174,7 @@ def _wandb_settings(cfg: DictConfig) -> dict[str, Any] | None:
 
 def _scoring_device(hw: dict[str, Any]):
     """Where rank 0 scores: the GPU this job trained on (``gpu_per_job`` sweeps included), or the CPU."""
-    mode, job_num = distributed.hydra_job()
-    devices = hardware.trainer_kwargs(hw, job_num if mode == "MULTIRUN" else None).get("devices")
+    devices = hardware.trainer_kwargs(hw, distributed.sweep_job_num()).get("devices")
     return hardware.eval_device(hw.get("accelerator", "auto"), devices)
 
 
@@ -230,7 +227,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any]:
             run.write_status("running", resumed=resume)
         _validate(cfg)
         hw = _plain(cfg.hardware)
-        mode, _ = distributed.hydra_job()
+        mode = "MULTIRUN" if distributed.hydra_job() is not None else "RUN"
         distributed.check_launch(hw.get("strategy", "auto"), hw.get("devices", 1), mode)
         distributed.pin_hydra_run_dir(str(run.root.resolve()))
         if zero and not run.config.is_file():  # Hydra writes it for CLI runs; tests calling us directly get one too

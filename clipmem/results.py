@@ -10,7 +10,8 @@ import torch
 from clipmem.callbacks.retrieval import extra_retrieval
 from clipmem.data.datamodule import CLIPMemDataModule
 from clipmem.data.text import build_tokenizer
-from clipmem.evaluation.linear_probe import linear_probe_accuracy
+from clipmem.evaluation.encode import encode_images, eval_mode
+from clipmem.evaluation.linear_probe import probe_accuracy
 from clipmem.evaluation.zeroshot import zeroshot_accuracy
 from clipmem.io import atomic_write_json
 from clipmem.reporting import plots, tracking
@@ -25,12 +26,15 @@ def utility_metrics(model: torch.nn.Module, dm: CLIPMemDataModule, role: str, de
     out: dict[str, float] = {}
     tokenizer = build_tokenizer(dm.context_length)
     for index, (name, dataset) in enumerate(dm.zeroshot_sets().items()):
-        accuracy = zeroshot_accuracy(model, tokenizer, dataset, dm.eval_transform, dm.eval_batch_size, device)
+        with eval_mode(model):  # one encoding of the set serves zero-shot and the linear probe
+            features = encode_images(model, dataset.images, dm.eval_transform, dm.eval_batch_size, device)
+        accuracy = zeroshot_accuracy(model, tokenizer, dataset, dm.eval_transform, dm.eval_batch_size, device,
+                                     features=features)
         for key, value in accuracy.items():
             out[f"zeroshot_{name}_{key}_{role}"] = value
             if index == 0:  # the first set is the headline number
                 out[f"zeroshot_{key}_{role}"] = value
-        probe = linear_probe_accuracy(model, dataset, dm.eval_transform, dm.eval_batch_size, device)
+        probe = {"top1": probe_accuracy(features, dataset.labels, len(dataset.classnames))}
         for key, value in probe.items():
             out[f"linear_probe_{name}_{key}_{role}"] = value
             if index == 0:

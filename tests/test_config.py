@@ -39,18 +39,3 @@ def test_experiment_presets_are_delta_only():
         assert path.read_text().lstrip().startswith("# @package _global_"), path.name
     for path in (CONF / "debug").glob("*.yaml"):
         assert "# @package _global_" in path.read_text(), path.name
-
-
-@pytest.mark.parametrize("launcher", sorted(p.stem for p in (CONF / "hydra" / "launcher").glob("*.yaml")))
-def test_hydra_launcher_options_compose_with_their_plugins(launcher):
-    from hydra import compose, initialize_config_dir
-    from hydra.plugins.launcher import Launcher
-    from hydra.utils import get_class
-
-    import clipmem.config  # noqa: F401  (resolvers of the hydra section)
-
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        overrides = [f"hydra/launcher={launcher}", "run_dir=/tmp/unused"]
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    settings = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
-    assert issubclass(get_class(settings["_target_"]), Launcher)

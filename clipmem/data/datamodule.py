@@ -156,6 +156,9 @@ class CLIPMemDataModule(L.LightningDataModule):
         if self.manifest is not None:
             return self.manifest
         if getattr(self.source, "streaming", False):
+            if self.caption_augment is not None:
+                raise ConfigError("mitigation=text_augment is not supported with data.source.streaming=true: "
+                                  "streamed pairs carry their captions as stored; load the data into memory")
             table, manifest = self._load_for_streaming()
         else:
             table = self.source.load()
@@ -338,10 +341,8 @@ class CLIPMemDataModule(L.LightningDataModule):
 
     def _stream_loader(self) -> DataLoader:
         """A loader of whole batches streamed from the shards, planned so ranks, f and g take equal steps."""
-        world = self.trainer.world_size if self.trainer is not None else 1
-        rank = self.trainer.global_rank if self.trainer is not None else 0
+        world, rank, batch = self.world_size, self.rank, self.batch_size_per_device
         workers = max(self.num_workers, 1)
-        batch = self.global_batch_size // world
         order = np.argsort(self._index.sample_ids)
         sorted_ids = self._index.sample_ids[order]
 

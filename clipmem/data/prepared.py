@@ -62,18 +62,20 @@ class PreparedCsvSource:
 
     def _attributes(self, path: Path, table: ImageTextTable) -> dict[str, np.ndarray]:
         """Integer codes (N,) per attribute column, aligned with the table's rows (by sample id)."""
+        from clipmem.data.csv_source import normalise_sep
         from clipmem.data.records import key_to_id
 
-        sep = self.csv_kwargs.get("sep", ",")
+        sep = normalise_sep(self.csv_kwargs.get("sep", ","))
         id_key = self.csv_kwargs.get("id_key")
         with path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f, delimiter="\t" if sep in ("\\t", "tab", "TAB") else sep)
+            reader = csv.DictReader(f, delimiter=sep)
             missing = [k for k in self.attribute_keys if k not in (reader.fieldnames or [])]
             if missing:
                 raise ConfigError(f"{path}: no column(s) {missing} (data.source.attribute_keys); "
                                   f"the file has {reader.fieldnames}")
-            by_id = {(index if id_key is None else key_to_id((row.get(id_key) or "").strip())): row
-                     for index, row in enumerate(reader)}
+            by_id: dict[int, dict] = {}
+            for index, row in enumerate(reader):  # the first row of an id, as CsvSource keeps it
+                by_id.setdefault(index if id_key is None else key_to_id((row.get(id_key) or "").strip()), row)
         rows = [by_id[int(i)] for i in table.sample_ids.tolist()]
         out = {}
         for key in self.attribute_keys:

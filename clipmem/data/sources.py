@@ -75,6 +75,7 @@ class SyntheticSource:
             extra = [synthetic.render(synthetic.sample_scenes(ids, self.seed, view=v), self.resolution)
                      for v in range(1, self.views)]
             views = torch.stack([images, *extra], dim=1)
+            images = views[:, 0]  # the same memory as view 0, not a second copy
         return ImageTextTable(
             sample_ids=torch.from_numpy(ids),
             images=images,

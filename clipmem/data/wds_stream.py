@@ -71,7 +71,7 @@ class ShardStream(IterableDataset):
                  seed: int = 0, shuffle_buffer: int = 2048) -> None:
         super().__init__()
         self.source, self.shards, self.plan, self.rank = source, list(shards), plan, int(rank)
-        self.train_ids = np.sort(np.asarray(train_ids, dtype=np.int64))
+        self.train_ids = frozenset(int(i) for i in np.asarray(train_ids).tolist())
         self.batch_size, self.tokenizer = int(batch_size), tokenizer
         self.caption_override, self.num_captions = dict(caption_override), int(num_captions)
         self.seed, self.shuffle_buffer = int(seed), int(shuffle_buffer)
@@ -81,8 +81,7 @@ class ShardStream(IterableDataset):
         return int(self.plan[self.rank].sum())
 
     def _wanted(self, sid: int) -> bool:
-        i = int(np.searchsorted(self.train_ids, sid))
-        return i < len(self.train_ids) and int(self.train_ids[i]) == sid
+        return sid in self.train_ids
 
     def _samples(self, shards: list[Path], rng: random.Random):
         """(sample_id, uint8 (3, R, R) image, caption) of the wanted samples of ``shards``, in file order."""

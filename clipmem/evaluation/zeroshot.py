@@ -19,13 +19,18 @@ def zeroshot_accuracy(
     batch_size: int = 256,
     device: torch.device | str = "cpu",
     top_k: tuple[int, ...] = (1, 5),
+    features: torch.Tensor | None = None,
 ) -> dict[str, float]:
-    """Micro-averaged top-k accuracy (fractions in [0, 1]) of ``model`` on ``dataset``: {"top1": .., "top5": ..}."""
+    """Micro-averaged top-k accuracy (fractions in [0, 1]) of ``model`` on ``dataset``: {"top1": .., "top5": ..}.
+
+    ``features``: the images' normalised embeddings (N, D) when already computed (e.g. for a linear probe).
+    """
     with eval_mode(model), torch.no_grad():
         weights = build_zero_shot_classifier(
             model, tokenizer, dataset.classnames, dataset.templates, num_classes_per_batch=32, device=device
         ).float().cpu()  # (D, num_classes)
-        features = encode_images(model, dataset.images, transform, batch_size, device)
+        if features is None:
+            features = encode_images(model, dataset.images, transform, batch_size, device)
     logits = features @ weights
     num_classes = len(dataset.classnames)
     return {

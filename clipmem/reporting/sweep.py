@@ -19,6 +19,7 @@ import yaml
 
 from clipmem.errors import RunDirError
 from clipmem.io import atomic_write_text
+from clipmem.reporting.scores_csv import read_scores
 from clipmem.rundir import STATUS_NAME
 
 # Metric columns of the table, in order; a column appears only when some job has it.
@@ -34,8 +35,6 @@ METRIC_COLUMNS = (
     "retrieval_i2t_r5_f",
     "retrieval_t2i_r5_f",
 )
-# Utility metrics for the memorization-vs-utility plot, best first.
-UTILITY_METRICS = ("linear_probe_top1_f", "zeroshot_top1_f")
 PERCENT_PREFIXES = ("zeroshot_", "linear_probe_", "retrieval_")
 
 
@@ -65,8 +64,7 @@ def _parse_overrides(lines: list[str]) -> dict[str, str]:
 def _read_clipmem(path: Path) -> list[float] | None:
     if not path.is_file():
         return None
-    with path.open(newline="") as f:
-        return [float(row["clipmem"]) for row in csv.DictReader(f)]
+    return [row["clipmem"] for row in read_scores(path)]
 
 
 def read_job(job_dir: Path) -> JobRecord:
