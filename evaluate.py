@@ -4,9 +4,9 @@ or tabulate and plot a whole sweep (`python evaluate.py sweep_dir=<multirun dir>
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-import clipmem  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
+import clipmem.config  # noqa: F401  (first: torchvision shim, resolvers and config schemas)
 from clipmem.cli import run_cli
-from clipmem.experiment import evaluate_entry
+from clipmem.run import evaluate_entry
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")

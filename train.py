@@ -3,12 +3,9 @@
 import hydra
 from omegaconf import DictConfig
 
-import clipmem  # noqa: F401  (first: makes torchvision importable on CPU-only torch)
+import clipmem.config  # noqa: F401  (first: torchvision shim, resolvers and config schemas)
 from clipmem.cli import run_cli
-from clipmem.config import register_resolvers
-from clipmem.experiment import run_experiment
-
-register_resolvers()
+from clipmem.run import run_experiment
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")

@@ -1,39 +1,76 @@
-"""Hardware settings: matmul precision, Trainer device arguments, and the device used for scoring."""
+"""Hardware settings (``conf/hardware/*.yaml``): Trainer device arguments, matmul precision, and the
+device a run scores on."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from clipmem.distributed import gpu_for_job
+from clipmem.errors import ConfigError
 
-TRAINER_KEYS = ("accelerator", "devices", "num_nodes", "strategy", "precision", "deterministic")
-
-
-def configure(hardware: dict[str, Any]) -> None:
-    """Apply process-wide settings (e.g. TF32 via ``matmul_precision: high``)."""
-    torch.set_float32_matmul_precision(hardware.get("matmul_precision", "highest"))
+ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
+MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 
-def trainer_kwargs(hardware: dict[str, Any], job_num: int | None = None, num_gpus: int | None = None) -> dict[str, Any]:
-    """``lightning.Trainer`` arguments from the ``hardware`` config.
+@dataclass(frozen=True)
+class HardwareSettings:
+    """``hardware``: where and how every model trains (values in conf/hardware/_base.yaml and its options).
 
-    ``gpu_per_job: true`` inside a sweep (``job_num`` given) puts job n on GPU ``n % num_gpus``
-    (``devices=[i]``), so a local multi-GPU sweep runs one job per card. Under SLURM, Lightning's
-    ``SLURMEnvironment`` is built with ``auto_requeue`` from ``slurm_auto_requeue`` (default true):
-    on the pre-timeout/preemption signal it checkpoints and requeues the job, which then resumes.
+    accelerator, devices, num_nodes, strategy, precision, deterministic: ``lightning.Trainer`` arguments.
+    matmul_precision: ``torch.set_float32_matmul_precision`` (``high`` allows TF32 on GPUs).
+    gpu_per_job: in a local sweep, job n trains on GPU ``n % visible GPUs``.
+    slurm_auto_requeue: under SLURM, checkpoint and requeue on the pre-timeout signal.
     """
-    kwargs = {key: hardware[key] for key in TRAINER_KEYS if key in hardware}
-    if hardware.get("gpu_per_job") and job_num is not None:
-        visible = torch.cuda.device_count() if num_gpus is None else num_gpus
-        kwargs["devices"] = [gpu_for_job(job_num, visible)]
-    from lightning.fabric.plugins.environments import SLURMEnvironment
 
-    if SLURMEnvironment.detect():
-        kwargs["plugins"] = [SLURMEnvironment(auto_requeue=bool(hardware.get("slurm_auto_requeue", True)))]
-    return kwargs
+    accelerator: str
+    devices: Any
+    num_nodes: int
+    strategy: str
+    precision: Any
+    matmul_precision: str
+    deterministic: bool
+    gpu_per_job: bool
+    slurm_auto_requeue: bool
+
+    def __post_init__(self) -> None:
+        if self.accelerator not in ACCELERATORS:
+            raise ConfigError(f"hardware.accelerator must be one of {list(ACCELERATORS)}, got {self.accelerator!r}")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            raise ConfigError(f"hardware.matmul_precision must be one of {list(MATMUL_PRECISIONS)}, "
+                              f"got {self.matmul_precision!r}")
+        if int(self.num_nodes) < 1:
+            raise ConfigError(f"hardware.num_nodes must be ≥ 1, got {self.num_nodes}")
+
+    def configure(self) -> None:
+        """Apply process-wide settings (e.g. TF32 via ``matmul_precision: high``)."""
+        torch.set_float32_matmul_precision(self.matmul_precision)
+
+    def trainer_kwargs(self, job_num: int | None = None, num_gpus: int | None = None) -> dict[str, Any]:
+        """``lightning.Trainer`` arguments.
+
+        ``gpu_per_job`` inside a sweep (``job_num`` given) puts job n on GPU ``n % num_gpus``
+        (``devices=[i]``), so a local multi-GPU sweep runs one job per card. Under SLURM, Lightning's
+        ``SLURMEnvironment`` is built with ``auto_requeue`` from ``slurm_auto_requeue``.
+        """
+        kwargs = {"accelerator": self.accelerator, "devices": self.devices, "num_nodes": int(self.num_nodes),
+                  "strategy": self.strategy, "precision": self.precision, "deterministic": self.deterministic}
+        if self.gpu_per_job and job_num is not None:
+            visible = torch.cuda.device_count() if num_gpus is None else num_gpus
+            kwargs["devices"] = [gpu_for_job(job_num, visible)]
+        from lightning.fabric.plugins.environments import SLURMEnvironment
+
+        if SLURMEnvironment.detect():
+            kwargs["plugins"] = [SLURMEnvironment(auto_requeue=bool(self.slurm_auto_requeue))]
+        return kwargs
+
+    def eval_device(self, job_num: int | None = None) -> torch.device:
+        """Where rank 0 scores: the GPU this job trained on (``gpu_per_job`` sweeps included), or the CPU."""
+        devices = self.trainer_kwargs(job_num).get("devices")
+        return eval_device(self.accelerator, devices)
 
 
 def eval_device(accelerator: str = "auto", devices: Any = None) -> torch.device:

@@ -1,4 +1,11 @@
-"""The run directory: its layout, its status file, and checks before reading it."""
+"""The run directory: every file name in it, its status file, and checks before reading it.
+
+Layout (docs/configuration.md, "The run directory")::
+
+    .hydra/config.yaml, overrides.yaml   splits.json   status.json   metrics.json   scores.csv
+    models/<name>/   open_clip local-dir model + clipmem_meta.json + sample_stats-<key>.safetensors + utility.json
+    checkpoints/<name>/   report/*.png   removed.csv   skipped_samples.csv   sample_keys.csv   wandb/   csv/
+"""
 
 from __future__ import annotations
 
@@ -12,59 +19,108 @@ from clipmem.errors import RunDirError
 from clipmem.io import atomic_write_json
 
 STATUS_NAME = "status.json"
+METRICS_NAME = "metrics.json"
+SCORES_NAME = "scores.csv"
+SPLITS_NAME = "splits.json"
+SKIPPED_NAME = "skipped_samples.csv"
+KEYS_NAME = "sample_keys.csv"
+REMOVED_NAME = "removed.csv"
+# inside models/<name>/: open_clip's local-dir format plus clipmem's records
+MODEL_CONFIG_NAME = "open_clip_config.json"
+MODEL_WEIGHTS_NAME = "open_clip_model.safetensors"
+MODEL_META_NAME = "clipmem_meta.json"
+MODEL_UTILITY_NAME = "utility.json"
+LAST_CHECKPOINT = "last"  # checkpoints/<name>/last.ckpt, rewritten every epoch
 
 
 class RunDir:
-    """Paths of one experiment's outputs (see README, "Run directory")."""
+    """Paths of one experiment's outputs; the only place that spells a run directory's file names."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
 
     @property
     def splits(self) -> Path:
-        return self.root / "splits.json"
-
-    def model(self, role: str) -> Path:
-        return self.root / "models" / role
-
-    def checkpoints(self, role: str) -> Path:
-        return self.root / "checkpoints" / role
+        return self.root / SPLITS_NAME
 
     @property
     def scores(self) -> Path:
-        return self.root / "scores.csv"
+        return self.root / SCORES_NAME
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / METRICS_NAME
+
+    @property
+    def status(self) -> Path:
+        return self.root / STATUS_NAME
 
     @property
     def removed(self) -> Path:
         """Ids left out of training by ``remove_topk`` (absent otherwise)."""
-        return self.root / "removed.csv"
+        return self.root / REMOVED_NAME
 
     @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.json"
+    def skipped(self) -> Path:
+        """Bad samples left out under ``data.on_bad_sample=skip`` (absent when none were)."""
+        return self.root / SKIPPED_NAME
 
     @property
-    def report(self) -> Path:
-        return self.root / "report"
+    def sample_keys(self) -> Path:
+        """``sample_id,key`` where ids were derived from string keys (absent otherwise)."""
+        return self.root / KEYS_NAME
 
     @property
     def config(self) -> Path:
         return self.root / ".hydra" / "config.yaml"
 
     @property
-    def status(self) -> Path:
-        return self.root / STATUS_NAME
+    def overrides(self) -> Path:
+        return self.root / ".hydra" / "overrides.yaml"
 
-    def require_finished_models(self) -> None:
-        """Raise RunDirError naming what is missing before anything is recomputed."""
+    @property
+    def report(self) -> Path:
+        return self.root / "report"
+
+    def report_file(self, name: str) -> Path:
+        """``report/<name>.png``."""
+        return self.report / f"{name}.png"
+
+    def model(self, name: str) -> Path:
+        return self.root / "models" / name
+
+    def model_weights(self, name: str) -> Path:
+        return self.model(name) / MODEL_WEIGHTS_NAME
+
+    def model_meta(self, name: str) -> Path:
+        return self.model(name) / MODEL_META_NAME
+
+    def statistics(self, name: str, key: str) -> Path:
+        """Per-sample statistics of model ``name`` under the scoring config whose fingerprint is ``key``."""
+        return self.model(name) / f"sample_stats-{key}.safetensors"
+
+    def utility(self, name: str) -> Path:
+        return self.model(name) / MODEL_UTILITY_NAME
+
+    def checkpoints(self, name: str) -> Path:
+        return self.root / "checkpoints" / name
+
+    def last_checkpoint(self, name: str) -> Path:
+        return self.checkpoints(name) / f"{LAST_CHECKPOINT}.ckpt"
+
+    def require_finished_models(self, names: tuple[str, ...] | list[str] = ("f", "g")) -> None:
+        """Raise RunDirError naming what is missing before anything is recomputed: the config, the split
+        manifest, and the models ``names`` (with no names: at least one model)."""
         if not self.root.is_dir():
             raise RunDirError(f"run directory {self.root} does not exist")
         for path, what in ((self.config, "its config"), (self.splits, "its split manifest")):
             if not path.is_file():
                 raise RunDirError(f"{self.root} has no {path.relative_to(self.root)} ({what}); is it a clipmem run?")
-        for role in ("f", "g"):
-            if not (self.model(role) / "open_clip_model.safetensors").is_file():
-                raise RunDirError(f"{self.root} has no trained model {role} (models/{role}/); did training finish?")
+        if not names and not any((self.root / "models").glob(f"*/{MODEL_WEIGHTS_NAME}")):
+            raise RunDirError(f"{self.root} has no trained model (models/<name>/); did training finish?")
+        for name in names:
+            if not self.model_weights(name).is_file():
+                raise RunDirError(f"{self.root} has no trained model {name} (models/{name}/); did training finish?")
 
     def read_status(self) -> dict[str, Any]:
         """The parsed status.json, or ``{}`` when there is none (or it cannot be read)."""
@@ -74,7 +130,7 @@ class RunDir:
             return {}
 
     def write_status(self, state: str, **extra: Any) -> None:
-        """Record ``running``, ``complete`` or ``failed``; only ``complete`` runs have metrics.json."""
+        """Record ``running``, ``complete``, ``failed`` or ``interrupted``; only ``complete`` runs have metrics."""
         now = dt.datetime.now().isoformat(timespec="seconds")
         atomic_write_json(self.status, {"state": state, "time": now, **extra})
 

@@ -11,7 +11,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import clipmem  # noqa: F401  (first: torchvision shim)
+import clipmem.config  # noqa: F401  (first: torchvision shim, resolvers and config schemas)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
@@ -38,9 +38,23 @@ def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory) -> Path:
     """One real run of ``experiment=quick`` (about 2 minutes on 2 cores), shared by the pipeline tests."""
-    from clipmem.experiment import run_experiment
+    from clipmem.run import run_experiment
 
     run_dir = tmp_path_factory.mktemp("quick") / "run"
     cfg = compose_config(["experiment=quick", "logger=none", f"run_dir={run_dir}"])
     run_experiment(cfg)
     return run_dir
+
+
+def load_settings_for(overrides: list[str] | None = None):
+    """The validated settings of ``python train.py <overrides>`` (nothing loaded or trained)."""
+    from clipmem.config.settings import load_settings
+
+    return load_settings(compose_config(["run_dir=/tmp/clipmem-unused", *(overrides or [])]))
+
+
+def build_data_for(overrides: list[str] | None = None):
+    """The ExperimentData of ``python train.py <overrides>`` (mitigation's data changes included)."""
+    from clipmem.data import build_data
+
+    return build_data(load_settings_for(overrides).data)

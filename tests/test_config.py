@@ -1,18 +1,18 @@
-"""Every config group option composes and instantiates; presets are delta-only."""
+"""Every config group option composes and instantiates; presets are delta-only; bad values stop early."""
 
 import pytest
 from omegaconf import OmegaConf
 
-from clipmem.config import instantiate_checked
-from clipmem.data import CLIPMemDataModule
+from clipmem.data import DataSettings
 
-from .conftest import CONF, compose_config
+from .conftest import CONF, compose_config, load_settings_for
 
-GROUPS = ("model", "data", "mitigation", "hardware", "logger", "experiment", "debug")
+GROUPS = ("model", "data", "mitigation", "design", "hardware", "logger", "callbacks", "experiment", "debug")
 
 
 def options(group):
-    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    """A group's selectable options (files starting with `_` are shared bases, not options)."""
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml") if not p.stem.startswith("_"))
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -30,8 +30,18 @@ def test_every_option_composes_and_resolves(group, option):
 
 @pytest.mark.parametrize("option", options("data"))
 def test_data_options_instantiate(option):
-    dm = instantiate_checked(compose_config([f"data={option}"]).data)
-    assert isinstance(dm, CLIPMemDataModule)
+    from clipmem.config import instantiate_checked
+
+    settings = instantiate_checked(compose_config([f"data={option}"]).data, "data")
+    assert isinstance(settings, DataSettings)
+    assert settings.splits == {"shared": 4000, "candidate": 500, "independent": 500, "extra": 500}
+
+
+def test_default_config_validates_into_objects():
+    settings = load_settings_for([])
+    assert settings.design.name == "pair" and settings.mitigation.name == "none"
+    assert settings.scoring.num_views == 8 and settings.report.gallery_size == 12
+    assert settings.recipe.trainer_kwargs["max_epochs"] == 10 and settings.recipe.checkpoints
 
 
 def test_experiment_presets_are_delta_only():
@@ -39,3 +49,12 @@ def test_experiment_presets_are_delta_only():
         assert path.read_text().lstrip().startswith("# @package _global_"), path.name
     for path in (CONF / "debug").glob("*.yaml"):
         assert "# @package _global_" in path.read_text(), path.name
+
+
+def test_top_level_types_are_checked_when_composing():
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException):
+        compose_config(["scoring.num_views=many"])
+    with pytest.raises(ConfigCompositionException):
+        compose_config(["seed=1.5"])

@@ -9,22 +9,21 @@ import json
 import lightning as L
 import pytest
 import torch
-from omegaconf import open_dict
 
 from clipmem.config import instantiate_checked
-from clipmem.data import SplitManifest
+from clipmem.data import SplitManifest, TrainingDataModule
 from clipmem.errors import ConfigError
 from clipmem.evaluation.linear_probe import probe_accuracy
-from clipmem.experiment import build_datamodule, evaluate_run_dir, run_experiment
-from clipmem.mitigations import MITIGATIONS, module_kwargs
-from clipmem.mitigations.remove_topk import select_removal
+from clipmem.mitigations import Mitigation
+from clipmem.mitigations.remove_topk import choose_removal
 from clipmem.mitigations.text_augment import CaptionAugmenter
 from clipmem.models import CLIPModule
 from clipmem.reporting.scores_csv import read_scores
+from clipmem.run import evaluate_run_dir, run_experiment
+from clipmem.scoring import ModelScorer, ScoringConfig
 from clipmem.scoring.compat import ids_sha256
-from clipmem.scoring.pipeline import CandidateScorer, ScoringConfig
 
-from .conftest import CONF, compose_config
+from .conftest import CONF, build_data_for, compose_config, load_settings_for
 
 # Tiny data for data-module and training-step tests: 200 pairs, 40 candidates (4 mis-captioned).
 TINY = ["debug=fast", "data.source.num_samples=200", "data.batch_size=16",
@@ -32,8 +31,13 @@ TINY = ["debug=fast", "data.source.num_samples=200", "data.batch_size=16",
         "data.zeroshot.synthetic.num_samples=40"]
 
 
-def tiny(*overrides: str):
-    return compose_config([*TINY, *overrides])
+def tiny(*overrides: str) -> list[str]:
+    return [*TINY, *overrides]
+
+
+def module_for(overrides: list[str]) -> CLIPModule:
+    """The CLIP module of a config, with its mitigation's noise bound (as every model of a run gets it)."""
+    return load_settings_for(overrides).recipe.build_module(log_prefix="")
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +48,18 @@ def fast_run(tmp_path_factory):
     return run_dir
 
 
-def test_every_option_has_a_config_and_every_config_is_known():
-    assert {p.stem for p in (CONF / "mitigation").glob("*.yaml")} == set(MITIGATIONS)
+@pytest.mark.parametrize("option", sorted(p.stem for p in (CONF / "mitigation").glob("*.yaml")))
+def test_every_option_is_a_mitigation_object(option):
+    extra = ["mitigation.scores=unused.csv"] if option == "remove_topk" else []
+    mitigation = instantiate_checked(compose_config([f"mitigation={option}", *extra]).mitigation, "mitigation")
+    assert isinstance(mitigation, Mitigation) and mitigation.name == option
 
 
 def test_unknown_or_incomplete_mitigation_is_refused():
-    with pytest.raises(ConfigError, match="mitigation.name must be one of"):
-        module_kwargs({"name": "dropout"})
+    with pytest.raises(ConfigError, match=r"mitigation: cannot find _target_ 'clipmem.mitigations.Dropout'"):
+        load_settings_for(["mitigation._target_=clipmem.mitigations.Dropout"])
     with pytest.raises(ConfigError, match=r"mitigation\.scores"):
-        build_datamodule(tiny("mitigation=remove_topk"))  # scores is mandatory (???)
+        load_settings_for(tiny("mitigation=remove_topk"))  # scores is required
 
 
 # ------------------------------------------------------------------------------------------ noise
@@ -65,8 +72,7 @@ def _batch(module: CLIPModule, n: int = 8) -> dict:
 
 @pytest.mark.parametrize(("option", "noisy", "clean"), [("text_noise", 1, 0), ("image_noise", 0, 1)])
 def test_embedding_noise_only_in_training(option, noisy, clean):
-    cfg = compose_config([f"mitigation={option}", "mitigation.sigma=0.2"])
-    module: CLIPModule = instantiate_checked(cfg.model, **module_kwargs(cfg.mitigation))
+    module = module_for([f"mitigation={option}", "mitigation.sigma=0.2"])
     batch = _batch(module)
     with torch.no_grad():  # (eval mode may take PyTorch's attention fast path: compare within a mode)
         module.train()
@@ -83,11 +89,11 @@ def test_embedding_noise_only_in_training(option, noisy, clean):
 
 
 # ------------------------------------------------------------------------------------------ frozen towers
-def _fit(cfg, steps: int = 2) -> CLIPModule:
+def _fit(overrides: list[str], steps: int = 2) -> CLIPModule:
     L.seed_everything(0)
-    module: CLIPModule = instantiate_checked(cfg.model, **module_kwargs(cfg.mitigation))
-    dm = build_datamodule(cfg)
-    dm.set_role("f")
+    module = module_for(overrides)
+    data = build_data_for(overrides)
+    dm = TrainingDataModule(data, data.manifest.train_ids("f"), seed=0)
     trainer = L.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0)
     before = {n: p.detach().clone() for n, p in module.clip.state_dict().items()}
@@ -113,13 +119,13 @@ def test_locked_tower_keeps_its_weights_bit_identical(lock, frozen, trained):
 
 def test_locking_both_towers_is_refused():
     with pytest.raises(ConfigError, match="lock_image and model.lock_text"):
-        instantiate_checked(compose_config(["model.lock_image=true", "model.lock_text=true"]).model)
+        load_settings_for(["model.lock_image=true", "model.lock_text=true"])
 
 
 # ------------------------------------------------------------------------------------------ several captions / images
-def _served(dm, role: str = "f", draws: int = 12) -> tuple[dict[int, set], dict[int, set]]:
+def _served(data, draws: int = 12) -> tuple[dict[int, set], dict[int, set]]:
     """Distinct captions (token tuples) and images (bytes) served per sample id over ``draws`` epochs."""
-    dm.set_role(role)
+    dm = TrainingDataModule(data, data.manifest.train_ids("f"), seed=0)
     dm.setup("fit")
     dataset = dm.train_dataloader().dataset
     texts: dict[int, set] = {}
@@ -134,45 +140,43 @@ def _served(dm, role: str = "f", draws: int = 12) -> tuple[dict[int, set], dict[
 
 
 def test_multi_caption_serves_k_captions_and_scoring_draws_among_them():
-    dm = build_datamodule(tiny("mitigation=multi_caption", "mitigation.k=3"))
-    dm.build()
-    assert dm.train_captions == 3
-    texts, images = _served(dm)
+    data = build_data_for(tiny("mitigation=multi_caption", "mitigation.k=3"))
+    assert data.train_captions == 3
+    texts, images = _served(data)
     assert all(1 < len(t) <= 3 for t in texts.values()) and all(len(v) == 1 for v in images.values())
-    plan = CandidateScorer(dm, ScoringConfig(num_views=8)).plan
+    plan = ModelScorer(data, data.manifest.candidate, ScoringConfig(num_views=8)).plan
     assert int(plan.caption.max()) == 2 and plan.view is None
 
 
 def test_multi_caption_needs_enough_captions():
     with pytest.raises(ConfigError, match="at most 5 caption"):
-        build_datamodule(tiny("mitigation=multi_caption", "mitigation.k=6")).build()
+        build_data_for(tiny("mitigation=multi_caption", "mitigation.k=6"))
     with pytest.raises(ConfigError, match="set only one"):
-        build_datamodule(tiny("mitigation=multi_caption", "mitigation.k=3", "data.train_captions=2"))
+        load_settings_for(tiny("mitigation=multi_caption", "mitigation.k=3", "data.train_captions=2"))
 
 
 def test_multi_image_serves_different_views_of_the_same_scene():
     # Table 1's "k images, k captions" setting is expressed with overrides only.
-    dm = build_datamodule(tiny("mitigation=multi_image", "mitigation.k=3", "data.train_captions=5"))
-    dm.build()
-    views = dm.table.views
-    assert tuple(views.shape[:2]) == (200, 3) and torch.equal(views[:, 0], dm.table.images)
+    data = build_data_for(tiny("mitigation=multi_image", "mitigation.k=3", "data.train_captions=5"))
+    views = data.table.views
+    assert tuple(views.shape[:2]) == (200, 3) and torch.equal(views[:, 0], data.table.images)
     assert not torch.equal(views[:, 1], views[:, 0])
-    texts, images = _served(dm)
+    texts, images = _served(data)
     assert all(len(v) > 1 for v in images.values()) and all(len(t) > 1 for t in texts.values())
-    dataset = dm.train_dataloader().dataset
-    p = int(dataset.positions[0])
+    p = int(data.table.positions(list(data.manifest.train_ids("f")))[0])
     options = {views[p, v].numpy().tobytes() for v in range(3)}
-    assert images[int(dm.table.sample_ids[p])] <= options  # only renders of this pair's own scene
-    plan = CandidateScorer(dm, ScoringConfig(num_views=8)).plan
+    assert images[int(data.table.sample_ids[p])] <= options  # only renders of this pair's own scene
+    plan = ModelScorer(data, data.manifest.candidate, ScoringConfig(num_views=8)).plan
     assert plan.view is not None and len(torch.unique(plan.view)) == 3
 
 
 def test_multi_image_needs_a_source_with_views():
-    cfg = tiny("mitigation=multi_image")
-    with open_dict(cfg):
-        del cfg.data.source["views"]
+    from clipmem.data import CsvSource
+    from clipmem.mitigations import MultiImage
+
+    no_views = load_settings_for(tiny()).data.replace(source=CsvSource(path="pairs.csv"))
     with pytest.raises(ConfigError, match="views"):
-        build_datamodule(cfg)
+        MultiImage(k=3).configure_data(no_views)
 
 
 # ------------------------------------------------------------------------------------------ caption augmentation
@@ -186,14 +190,12 @@ def test_text_augment_is_deterministic_and_different():
 
 
 def test_text_augment_adds_training_captions():
-    dm = build_datamodule(tiny("mitigation=text_augment", "mitigation.copies=2", "data.train_captions=2"))
-    dm.build()
-    assert dm.train_captions == 6  # 2 originals + 2 copies of each
-    originals = build_datamodule(tiny("data.train_captions=2"))
-    originals.build()
-    for new, old in zip(dm.table.captions[:20], originals.table.captions[:20], strict=True):
+    data = build_data_for(tiny("mitigation=text_augment", "mitigation.copies=2", "data.train_captions=2"))
+    assert data.train_captions == 6  # 2 originals + 2 copies of each
+    originals = build_data_for(tiny("data.train_captions=2"))
+    for new, old in zip(data.table.captions[:20], originals.table.captions[:20], strict=True):
         assert new[:2] == old[:2] and len(set(new[:6])) > 2 and new[6:] == old[2:]
-    texts, _ = _served(dm)
+    texts, _ = _served(data)
     assert max(len(t) for t in texts.values()) > 2
 
 
@@ -215,20 +217,20 @@ def test_removal_rankings(tmp_path):
     path = tmp_path / "scores.csv"
     _fake_scores(path, [10, 11, 12, 13], [0.2, 0.9, 0.5, 0.1])
     m = _manifest()
-    assert select_removal(path, m, 2, "clipmem").candidate == (11, 12)
-    assert select_removal(path, m, 2, "lowest_similarity").candidate == (11, 12)  # align_f = 1 - clipmem here
-    assert select_removal(path, m, 2, "lowest_similarity", similarity_column="clipmem").candidate == (13, 10)
-    random = select_removal(path, m, 2, "random", seed=3)
-    assert random == select_removal(path, m, 2, "random", seed=3) and len(set(random.candidate)) == 2
+    assert choose_removal(path, m, 2, "clipmem").candidate == (11, 12)
+    assert choose_removal(path, m, 2, "lowest_similarity").candidate == (11, 12)  # align_f = 1 - clipmem here
+    assert choose_removal(path, m, 2, "lowest_similarity", similarity_column="clipmem").candidate == (13, 10)
+    random = choose_removal(path, m, 2, "random", seed=3)
+    assert random == choose_removal(path, m, 2, "random", seed=3) and len(set(random.candidate)) == 2
     assert set(random.independent) <= set(m.independent) and len(random.independent) == 2
     _fake_scores(path, [10, 20], [0.1, 0.2])
     with pytest.raises(ConfigError, match="not candidates"):
-        select_removal(path, m, 1)
+        choose_removal(path, m, 1)
     with pytest.raises(ConfigError, match="no scores.csv"):
-        select_removal(tmp_path / "missing.csv", m, 1)
+        choose_removal(tmp_path / "missing.csv", m, 1)
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(ConfigError, match="not a clipmem scores.csv"):
-        select_removal(tmp_path / "bad.csv", m, 1)
+        choose_removal(tmp_path / "bad.csv", m, 1)
 
 
 def test_manifest_removal_is_hashed_and_excluded_from_training():
@@ -242,8 +244,7 @@ def test_manifest_removal_is_hashed_and_excluded_from_training():
 def test_remove_topk_retrains_without_the_named_ids(fast_run, tmp_path):
     n = 10
     run_dir = tmp_path / "removed"
-    cfg = compose_config(["debug=fast", f"run_dir={run_dir}", "callbacks.zeroshot=null", "callbacks.retrieval=null",
-                          "callbacks.clipmem=null", "callbacks.linear_probe=null", "mitigation=remove_topk",
+    cfg = compose_config(["debug=fast", f"run_dir={run_dir}", "callbacks=none", "mitigation=remove_topk",
                           f"mitigation.scores={fast_run / 'scores.csv'}", f"mitigation.n={n}"])
     run_experiment(cfg)
     earlier = sorted(read_scores(fast_run / "scores.csv"), key=lambda r: -r["clipmem"])

@@ -15,7 +15,7 @@ from clipmem.models.schedule import warmup_cosine
 
 from .conftest import CONF, compose_config
 
-MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml"))
+MODELS = sorted(p.stem for p in (CONF / "model").glob("*.yaml") if not p.stem.startswith("_"))
 
 
 def _batch(module: CLIPModule, n: int = 4) -> dict:

@@ -10,8 +10,8 @@ import torch
 
 from clipmem.data import SplitManifest
 from clipmem.errors import IncompatibleModelsError
-from clipmem.experiment import evaluate_run_dir, run_experiment
 from clipmem.reporting.scores_csv import COLUMNS, read_scores
+from clipmem.run import evaluate_run_dir, run_experiment
 
 from .conftest import compose_config
 

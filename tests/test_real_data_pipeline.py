@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from clipmem.data.run_files import KEYS_NAME, SKIPPED_NAME
-from clipmem.experiment import run_experiment
+from clipmem.run import run_experiment
+from clipmem.rundir import KEYS_NAME, SKIPPED_NAME
 
 from .conftest import compose_config
 from .data_fixtures import write_image_folder, write_pairs
@@ -17,7 +17,7 @@ BAD = {5: "missing", 17: "corrupt", 33: "empty"}
 FAST = [
     "logger=none", "checkpoints=false", "trainer.max_epochs=1", "scoring.num_views=2",
     "data.splits={shared:300,candidate:40,independent:40,extra:30}", "data.miscaption.fraction=0.25",
-    "data.on_bad_sample=skip", "callbacks.clipmem=null", "callbacks.retrieval=null",
+    "data.on_bad_sample=skip", "callbacks.clipmem=null", "callbacks.utility.retrieval=false",
 ]
 
 

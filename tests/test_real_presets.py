@@ -27,14 +27,14 @@ def test_preset_composes_and_builds_without_data_then_names_the_prepare_command(
     cfg = compose_config([f"experiment={name}", "run_dir=/tmp/unused"])
     assert cfg.name == name and cfg.data.source.path == f"data/{name}/pairs.csv"
     assert cfg.data.zeroshot.animal_mnist._target_.endswith("AnimalMNISTZeroShot")
-    dm = instantiate_checked(cfg.data)  # instantiating needs no data either
+    settings = instantiate_checked(cfg.data, "data")  # instantiating needs no data either
     with pytest.raises(ConfigError, match=f"`python -m clipmem.prepare {name} --out data/{name}`"):
-        dm.build()
+        settings.check_sources()  # what the run checks before anything loads
 
 
 def test_missing_data_is_one_clean_line(tmp_path, monkeypatch, capsys):
     from clipmem.cli import run_cli
-    from clipmem.experiment import run_experiment
+    from clipmem.run import run_experiment
 
     monkeypatch.chdir(tmp_path)
     cfg = compose_config(["experiment=tuxpaint", "logger=none", f"run_dir={tmp_path / 'run'}"])
@@ -86,7 +86,7 @@ def test_prepared_source_adds_attributes_from_columns(tmp_path):
 
 
 def test_tuxpaint_preset_runs_end_to_end_on_a_prepared_tree(tmp_path):
-    from clipmem.experiment import run_experiment
+    from clipmem.run import run_experiment
 
     out = tmp_path / "data" / "tuxpaint"
     report = tuxpaint.prepare(out, source=many_stamps(tmp_path / "stamps"), size=32, workers=1)

@@ -11,13 +11,13 @@ import time
 import pytest
 
 from clipmem.errors import ConfigError
-from clipmem.experiment import run_experiment
+from clipmem.run import run_experiment
 
 from .conftest import ROOT, compose_config, run_script
 
 # Three epochs per model, no evaluation callbacks: the kill lands in f with at least an epoch to go.
 CONFIG = ["debug=fast", "trainer.max_epochs=3", "model.arch.vision_cfg.layers=1", "model.arch.text_cfg.layers=1",
-          "checkpoints=true", "callbacks.zeroshot=null", "callbacks.retrieval=null", "callbacks.clipmem=null",
+          "checkpoints=true", "callbacks=none",
           "trainer.enable_progress_bar=false"]
 
 

@@ -1,5 +1,6 @@
 """Scale-out logic that needs no second process: sampler, keyed draws, devices, launch checks, configs."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import pytest
@@ -10,13 +11,14 @@ from omegaconf import OmegaConf
 
 import clipmem.config  # noqa: F401  (registers the resolvers the hydra section uses)
 from clipmem import hardware
-from clipmem.config import instantiate_checked, run_dir_override
+from clipmem.config import run_dir_override
+from clipmem.data import TrainingDataModule
 from clipmem.data.datamodule import PairDataset, draw_caption
 from clipmem.data.seeding import EpochSampler, crop_rows, keyed_choice
 from clipmem.distributed import check_launch, gpu_for_job
 from clipmem.errors import ConfigError
 
-from .conftest import CONF, compose_config
+from .conftest import CONF, build_data_for, load_settings_for
 
 
 def _batches(sampler: EpochSampler, batch: int) -> list[list[int]]:
@@ -73,7 +75,8 @@ def test_caption_draw_depends_only_on_its_key():
 
 
 def test_global_batch_must_divide_across_devices():
-    dm = instantiate_checked(compose_config(["debug=fast", "data.batch_size=64"]).data)
+    data = build_data_for(["debug=fast", "data.batch_size=64"])
+    dm = TrainingDataModule(data, data.manifest.train_ids("f"), seed=0)
     dm.trainer = SimpleNamespace(world_size=3, global_rank=0)
     with pytest.raises(ConfigError, match=r"data\.batch_size \(64\).*3 devices"):
         dm.setup("fit")
@@ -86,10 +89,10 @@ def test_gpu_per_job_assignment():
     assert [gpu_for_job(n, 4) for n in range(6)] == [0, 1, 2, 3, 0, 1]
     with pytest.raises(ConfigError, match="gpu_per_job"):
         gpu_for_job(0, 0)
-    hw = {"accelerator": "gpu", "devices": 1, "gpu_per_job": True}
-    assert hardware.trainer_kwargs(hw, job_num=5, num_gpus=4)["devices"] == [1]
-    assert hardware.trainer_kwargs(hw, job_num=None, num_gpus=4)["devices"] == 1  # a single run: unchanged
-    assert hardware.trainer_kwargs({**hw, "gpu_per_job": False}, job_num=5, num_gpus=4)["devices"] == 1
+    hw = load_settings_for(["hardware=gpu", "hardware.gpu_per_job=true"]).hardware
+    assert hw.trainer_kwargs(job_num=5, num_gpus=4)["devices"] == [1]
+    assert hw.trainer_kwargs(job_num=None, num_gpus=4)["devices"] == 1  # a single run: unchanged
+    assert dataclasses.replace(hw, gpu_per_job=False).trainer_kwargs(job_num=5, num_gpus=4)["devices"] == 1
 
 
 def test_ddp_inside_a_local_multirun_is_refused(monkeypatch):

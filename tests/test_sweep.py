@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from clipmem.errors import ConfigError, RunDirError
-from clipmem.experiment import completed_metrics, evaluate_entry
 from clipmem.reporting.sweep import aggregate_sweep, read_job
+from clipmem.run import evaluate_entry
+from clipmem.run.lifecycle import completed_metrics
 from clipmem.rundir import RunDir
 
 from .conftest import run_script

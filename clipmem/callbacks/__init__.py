@@ -1,8 +1,7 @@
-"""Lightning callbacks that follow utility (zero-shot, retrieval) and memorization (CLIPMem) during training."""
+"""Lightning callbacks that follow utility (zero-shot, linear probe, retrieval) and memorization (CLIPMem)
+during training; ``conf/callbacks/*.yaml`` selects them by ``_target_``."""
 
 from clipmem.callbacks.clipmem import CLIPMemCallback
-from clipmem.callbacks.linear_probe import LinearProbeCallback
-from clipmem.callbacks.retrieval import RetrievalCallback
-from clipmem.callbacks.zeroshot import ZeroShotCallback
+from clipmem.callbacks.utility import UtilityCallback
 
-__all__ = ["CLIPMemCallback", "LinearProbeCallback", "RetrievalCallback", "ZeroShotCallback"]
+__all__ = ["CLIPMemCallback", "UtilityCallback"]

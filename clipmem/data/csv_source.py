@@ -31,6 +31,23 @@ def _as_list(keys: str | list[str] | tuple[str, ...], field_name: str) -> list[s
     return out
 
 
+@dataclass
+class _Rows:
+    """The good rows of a CSV, as parallel lists."""
+
+    ids: list[int] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    captions: list[list[str]] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+
+    def add(self, sid: int, key: str, captions: list[str], file: Path, where: str, row: int) -> None:
+        for column, value in (("ids", sid), ("keys", key), ("captions", captions), ("files", file),
+                              ("where", where), ("rows", row)):
+            getattr(self, column).append(value)
+
+
 @dataclass(frozen=True)
 class CsvSource:
     """Pairs listed in a CSV/TSV file with a header row (open_clip's ``--csv-img-key/--csv-caption-key`` format).
@@ -98,23 +115,18 @@ class CsvSource:
                     f"{path}: no column {column!r} (data.source.{field_name}); the file has columns {header}{hint}"
                 )
 
-    def load(self) -> ImageTextTable:
+    def check(self) -> Path:
+        """The CSV's path; ConfigError when it is unset or does not exist."""
         if not self.path:
             raise ConfigError("data.source.path is not set: pass data.source.path=<your pairs.csv>")
         path = Path(self.path).expanduser()
         if not path.is_file():
             raise ConfigError(f"data.source.path: no such file {str(path)!r}")
-        header, rows = self._read_rows(path)
-        self._check_columns(path, header)
-        bad = BadSamples(self.on_bad_sample, "data")
-        folder = path.resolve().parent
-        ids: list[int] = []
-        keys: list[str] = []
-        captions: list[list[str]] = []
-        files: list[Path] = []
-        where: list[str] = []
-        rows_of: list[int] = []
-        first_row: dict[int, int] = {}
+        return path
+
+    def _pairs(self, path: Path, rows: list[tuple[int, dict[str, str | None]]], bad: BadSamples) -> _Rows:
+        """The rows that name an id, a caption and an image path (others reported as bad), in file order."""
+        folder, out, first_row = path.resolve().parent, _Rows(), {}
         for index, (line, row) in enumerate(rows):
             at = f"row {index} (line {line})"
             key = str(index) if self.id_key is None else (row.get(self.id_key) or "").strip()
@@ -128,30 +140,33 @@ class CsvSource:
                 continue
             first_row[sid] = index
             texts = split_captions([row.get(k) for k in self._caption_list], self.caption_sep)
+            image = (row.get(self.image_key) or "").strip()
             if not texts:
                 bad.report(path, index, f"empty caption (columns {self._caption_list})", sample_id=sid, location=at)
-                continue
-            image = (row.get(self.image_key) or "").strip()
-            if not image:
+            elif not image:
                 bad.report(path, index, f"empty image path (column {self.image_key!r})", sample_id=sid, location=at)
-                continue
-            ids.append(sid)
-            keys.append(key)
-            captions.append(texts)
-            files.append(folder / Path(image).expanduser())
-            where.append(at)
-            rows_of.append(index)
-        fingerprint = stat_fingerprint(files) + hashlib.sha256(path.read_bytes()).hexdigest()
-        decoded = cached_decode_many(files, self.resolution, self.cache_dir, fingerprint, self.num_threads,
+            else:
+                out.add(sid, key, texts, folder / Path(image).expanduser(), at, index)
+        return out
+
+    def load(self) -> ImageTextTable:
+        path = self.check()
+        header, rows = self._read_rows(path)
+        self._check_columns(path, header)
+        bad = BadSamples(self.on_bad_sample, "data")
+        pairs = self._pairs(path, rows, bad)
+        fingerprint = stat_fingerprint(pairs.files) + hashlib.sha256(path.read_bytes()).hexdigest()
+        decoded = cached_decode_many(pairs.files, self.resolution, self.cache_dir, fingerprint, self.num_threads,
                                      desc=f"decoding {path.name}")
         keep = []
         for i, result in enumerate(decoded):
             if isinstance(result, str):
-                bad.report(path, rows_of[i], f"{result}: {files[i]}", sample_id=ids[i], location=where[i])
+                bad.report(path, pairs.rows[i], f"{result}: {pairs.files[i]}", sample_id=pairs.ids[i],
+                           location=pairs.where[i])
             else:
                 keep.append(i)
         bad.warn()
         return assemble_table(
-            [ids[i] for i in keep], [decoded[i] for i in keep], [captions[i] for i in keep], self.resolution,
-            bad.records, keys=[keys[i] for i in keep] if self.id_key is not None else None,
+            [pairs.ids[i] for i in keep], [decoded[i] for i in keep], [pairs.captions[i] for i in keep],
+            self.resolution, bad.records, keys=[pairs.keys[i] for i in keep] if self.id_key is not None else None,
         )

@@ -82,10 +82,15 @@ class ImageFolderZeroShot:
         if self.max_per_class is not None and self.max_per_class < 1:
             raise ConfigError(f"data.zeroshot.{self.name}.max_per_class must be ≥ 1 or null, got {self.max_per_class}")
 
-    def load(self) -> ZeroShotSet:
+    def check(self) -> Path:
+        """The root folder; ConfigError when it does not exist."""
         root = Path(self.root).expanduser()
         if not root.is_dir():
             raise ConfigError(f"data.zeroshot.{self.name}.root: no such folder {str(root)!r}")
+        return root
+
+    def load(self) -> ZeroShotSet:
+        root = self.check()
         folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not folders:
             raise ConfigError(f"data.zeroshot.{self.name}.root: {root} has no class sub-folders")

@@ -39,7 +39,7 @@ class PreparedCsvSource:
     def __repr__(self) -> str:
         return f"PreparedCsvSource(prepared={self.prepared!r}, path={self.path!r})"
 
-    def check_exists(self) -> Path:
+    def check(self) -> Path:
         """The pairs.csv path; ConfigError with the exact prepare command when it does not exist."""
         from clipmem.prepare import prepare_command
 
@@ -54,7 +54,7 @@ class PreparedCsvSource:
     def load(self) -> ImageTextTable:
         from clipmem.data.csv_source import CsvSource
 
-        path = self.check_exists()
+        path = self.check()
         table = CsvSource(path=str(path), **self.csv_kwargs).load()
         if not self.attribute_keys:
             return table

@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
-from typing import Any
 
 from clipmem.data.bad_samples import write_skipped
+from clipmem.data.experiment_data import ExperimentData
 from clipmem.io import atomic_write
+from clipmem.rundir import RunDir
 
 log = logging.getLogger(__name__)
-SKIPPED_NAME = "skipped_samples.csv"
-KEYS_NAME = "sample_keys.csv"
 
 
 def write_sample_keys(path: Path, sample_ids: list[int], keys: list[str]) -> None:
@@ -27,17 +26,16 @@ def write_sample_keys(path: Path, sample_ids: list[int], keys: list[str]) -> Non
     atomic_write(path, write)
 
 
-def write_data_files(root: str | Path, dm: Any) -> dict[str, int]:
-    """Record the datamodule's skipped samples and sample keys in run directory ``root``.
+def write_data_files(run: RunDir, data: ExperimentData) -> dict[str, int]:
+    """Record the data's skipped samples and sample keys in the run directory.
 
     Returns ``{"num_skipped": count}`` for metrics.json (0 when nothing was skipped; no file then).
     """
-    root = Path(root)
-    skipped = dm.skipped_samples()
+    skipped = data.skipped_samples()
     if skipped:
-        write_skipped(root / SKIPPED_NAME, skipped)
-        log.warning("%d bad samples were skipped (data.on_bad_sample=skip); see %s", len(skipped), root / SKIPPED_NAME)
-    keys = dm.sample_keys()
+        write_skipped(run.skipped, skipped)
+        log.warning("%d bad samples were skipped (data.on_bad_sample=skip); see %s", len(skipped), run.skipped)
+    keys = data.sample_keys()
     if keys is not None:
-        write_sample_keys(root / KEYS_NAME, *keys)
+        write_sample_keys(run.sample_keys, *keys)
     return {"num_skipped": len(skipped)}

@@ -1,12 +1,14 @@
 """Data sources: objects with ``load()`` that return an in-memory table of pairs.
 
-Each source is chosen in ``conf/data/*.yaml`` by ``_target_``. New sources (CSV, webdataset) only
-need to return an ``ImageTextTable`` (training pairs) or a ``ZeroShotSet`` (evaluation images).
+Each source is chosen in ``conf/data/*.yaml`` by ``_target_``. A new source only needs to satisfy
+``DataSource`` (training pairs) or ``ZeroShotSource`` (evaluation images); streaming sources add the
+methods of ``StreamingSource``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -31,6 +33,40 @@ class ZeroShotSet:
     classnames: list[str]
     templates: list[str]
     skipped: list[dict] = field(default_factory=list)
+
+
+@runtime_checkable
+class DataSource(Protocol):
+    """Training pairs: ``load()`` returns every good pair with a stable sample id (bad ones recorded)."""
+
+    def load(self) -> ImageTextTable: ...
+
+
+@runtime_checkable
+class ZeroShotSource(Protocol):
+    """Labelled evaluation images: ``load()`` returns a ``ZeroShotSet``; ``name`` keys its metrics."""
+
+    name: str
+
+    def load(self) -> ZeroShotSet: ...
+
+
+@runtime_checkable
+class StreamingSource(DataSource, Protocol):
+    """A source whose training pairs stay in their shards (``streaming=true``): an index of ids and
+    shards, the decoded subset scoring needs, and per-sample image bytes and captions for the stream."""
+
+    streaming: bool
+    shuffle_buffer: int
+    resolution: int
+
+    def index(self): ...
+
+    def load_subset(self, sample_ids: set[int]) -> ImageTextTable: ...
+
+    def image_of(self, files: dict[str, bytes]) -> bytes | None: ...
+
+    def captions_of(self, files: dict[str, bytes]) -> list[str]: ...
 
 
 def _check_label_kind(label_kind: str, field: str) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from clipmem.errors import SplitError
+from clipmem.errors import ConfigError, SplitError
 
 SPLIT_NAMES = ("shared", "candidate", "independent", "extra")
 
@@ -149,3 +149,12 @@ def make_splits(sample_ids: np.ndarray | list[int], sizes: dict[str, int], seed:
         for name, start, stop in zip(SPLIT_NAMES, bounds[:-1], bounds[1:], strict=True)
     }
     return SplitManifest(seed=seed, **parts)
+
+
+def check_manifest(built: SplitManifest, saved: SplitManifest, source: str) -> None:
+    """Refuse to go on if splits rebuilt from the config differ from a saved manifest (e.g. the data changed)."""
+    if built.sha256 != saved.sha256:
+        raise ConfigError(
+            f"{source}: the splits rebuilt from the config (sha256 {built.sha256[:12]}) differ from "
+            f"the saved manifest (sha256 {saved.sha256[:12]}); the data or the split config changed"
+        )

@@ -3,7 +3,7 @@
 A shard is a tar file whose members are grouped into samples by key: ``<key>.jpg`` (or png, jpeg,
 webp) plus ``<key>.txt`` and/or ``<key>.json`` with a caption field. The key is the member path up to
 the first dot of its file name (webdataset's ``__key__``); ``records.key_to_id`` turns it into the
-sample id. Read with the standard library's ``tarfile``; see the README for why not the ``webdataset``
+sample id. Read with the standard library's ``tarfile``; see docs/own-data.md for why not the ``webdataset``
 package.
 """
 
@@ -190,6 +190,10 @@ class WebDatasetSource:
             raise ConfigError(f"data.source.resolution must be ≥ 8 px, got {self.resolution}")
         if self.caption_sep == "":
             raise ConfigError("data.source.caption_sep must be a non-empty string or null")
+
+    def check(self) -> list[Path]:
+        """The shard files; ConfigError when ``urls`` is unset or a shard does not exist."""
+        return shard_paths(self.urls)
 
     def load(self) -> ImageTextTable:
         return self._decode(self._scan())

@@ -4,22 +4,64 @@ Shards are split across ranks and DataLoader workers (shard ``s`` goes to partit
 ``s % (world * workers)``); each partition reads its shards, keeps only the current role's training ids,
 decodes with PIL, shuffles in a buffer and yields whole batches. How many batches each partition yields
 is fixed in advance from the shard index (``plan_batches``), so every rank takes the same number of
-steps (no DDP hang on uneven shards) and f and g take the same number of steps (method.md §2).
+steps (no DDP hang on uneven shards) and f and g take the same number of steps (docs/method.md, "Splits").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from clipmem.data.images import DECODE_ERRORS, decode_image
 from clipmem.data.records import key_to_id
-from clipmem.data.wds_source import iter_samples
+from clipmem.data.splits import SplitManifest, make_splits
+from clipmem.data.table import ImageTextTable
+from clipmem.data.text import build_tokenizer
+from clipmem.data.wds_source import ShardIndex, iter_samples
 from clipmem.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """Training pairs left in their shards: the source (decoding, captions) and its shard ``index``."""
+
+    source: Any
+    index: ShardIndex
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        return self.index.sample_ids
+
+    @property
+    def keys(self) -> list[str]:
+        return self.index.keys
+
+
+def load_for_streaming(source: Any, sizes: dict[str, int], seed: int) -> tuple[ImageTextTable, SplitManifest, Streamed]:
+    """Index the shards, draw the splits on their ids, and decode only S_C ∪ S_E (one filtered pass).
+
+    A candidate or extra image that fails to decode (on_bad_sample=skip) is recorded and the splits are
+    drawn again without it, so S_C and S_E are always complete.
+    """
+    index = source.index()
+    ids, skipped = index.sample_ids, list(index.skipped)
+    while True:
+        manifest = make_splits(ids, sizes, seed)
+        needed = set(manifest.candidate) | set(manifest.extra)
+        subset = source.load_subset(needed)
+        skipped += subset.skipped
+        lost = needed - set(subset.sample_ids.tolist())
+        if not lost:
+            break
+        ids = ids[~np.isin(ids, sorted(lost))]
+    return dataclasses.replace(subset, skipped=skipped, keys=None), manifest, Streamed(source, index)
 
 
 def partition_counts(shard_of: np.ndarray, num_shards: int, world_size: int, num_workers: int) -> np.ndarray:
@@ -141,3 +183,32 @@ class ShardStream(IterableDataset):
             "text": self.tokenizer(list(texts)),
             "sample_id": torch.tensor(ids, dtype=torch.int64),
         }
+
+
+def stream_loader(data: Any, train_ids: tuple[int, ...], peers: list[tuple[int, ...]], seed: int, world: int,
+                  rank: int, batch: int) -> DataLoader:
+    """A loader of whole batches streamed from the shards of ``data.stream``, planned so every rank and
+    every model of the plan (``peers``: each model's training ids) takes the same number of steps."""
+    index, workers = data.stream.index, max(data.num_workers, 1)
+    order = np.argsort(index.sample_ids)
+    sorted_ids = index.sample_ids[order]
+
+    def counts(ids: tuple[int, ...]) -> np.ndarray:
+        wanted = np.asarray(ids, dtype=np.int64)
+        shard_of = index.shard_of[order[np.searchsorted(sorted_ids, wanted)]]
+        return partition_counts(shard_of, len(index.shards), world, workers)
+
+    total = min(int((counts(ids) // batch).sum(axis=1).min()) for ids in (*peers, train_ids))
+    if total < 1:
+        raise ConfigError(
+            f"streaming: some rank gets no full batch of {batch} from {len(index.shards)} shards split "
+            f"over {world} devices x {workers} workers; use more shards, fewer workers or a smaller batch"
+        )
+    table = data.table
+    override = {int(table.sample_ids[p]): table.captions[p] for p in table.miscaptioned.nonzero().flatten().tolist()}
+    stream = ShardStream(
+        data.stream.source, index.shards, np.asarray(train_ids), plan_batches(counts(train_ids), batch, total), rank,
+        batch, build_tokenizer(data.context_length), override, data.train_captions, seed,
+        data.stream.source.shuffle_buffer,
+    )
+    return DataLoader(stream, batch_size=None, num_workers=data.num_workers, persistent_workers=data.num_workers > 0)

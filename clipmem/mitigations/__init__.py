@@ -1,10 +1,24 @@
-"""Training-time mitigations of memorization (``conf/mitigation/*.yaml``), applied to f and g alike.
+"""Training-time mitigations of memorization (``conf/mitigation/*.yaml``), applied to every model alike.
 
-One module per concept: ``noise`` (embedding noise in the loss), ``text_augment`` (offline caption
-augmentation), ``remove_topk`` (retraining without the most memorized pairs); ``apply`` maps a
-mitigation config to the keyword arguments of the model and the data module.
+``base`` holds the protocol (``Mitigation`` and its hooks); ``noise`` embedding noise in the loss;
+``captions`` several captions or images per pair and caption augmentation (``text_augment`` builds the
+augmented captions); ``remove_topk`` retraining without the most memorized pairs.
 """
 
-from clipmem.mitigations.apply import MITIGATIONS, data_config, module_kwargs, validate
+from clipmem.mitigations.base import Mitigation, NoMitigation
+from clipmem.mitigations.captions import MultiCaption, MultiImage, TextAugment
+from clipmem.mitigations.noise import EmbeddingNoise, ImageNoise, TextNoise
+from clipmem.mitigations.remove_topk import Removal, RemoveTopK
 
-__all__ = ["MITIGATIONS", "data_config", "module_kwargs", "validate"]
+__all__ = [
+    "EmbeddingNoise",
+    "ImageNoise",
+    "Mitigation",
+    "MultiCaption",
+    "MultiImage",
+    "NoMitigation",
+    "Removal",
+    "RemoveTopK",
+    "TextAugment",
+    "TextNoise",
+]

@@ -19,13 +19,23 @@ from pathlib import Path
 
 import numpy as np
 
+from clipmem.data.settings import whole_number
 from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write
+from clipmem.mitigations.base import Mitigation
 from clipmem.reporting.scores_csv import SCORE_COLUMNS, read_scores
 
 RANKINGS = ("clipmem", "random", "lowest_similarity")
 REMOVED_COLUMNS = ("sample_id", "split", "rank", "ranking", "value")
+
+
+def check_choice(ranking: str, similarity_column: str) -> None:
+    if ranking not in RANKINGS:
+        raise ConfigError(f"mitigation.ranking must be one of {list(RANKINGS)}, got {ranking!r}")
+    if similarity_column not in SCORE_COLUMNS:
+        raise ConfigError(f"mitigation.similarity_column must be one of {list(SCORE_COLUMNS)}, "
+                          f"got {similarity_column!r}")
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ def _read(path: str | Path) -> list[dict]:
     return rows
 
 
-def select_removal(
+def choose_removal(
     scores: str | Path,
     manifest: SplitManifest,
     n: int,
@@ -70,11 +80,7 @@ def select_removal(
     similarity_column: str = "align_f",
 ) -> Removal:
     """Pick the N candidates to remove by ``ranking`` and N random ids of S_I (seeded by ``seed``)."""
-    if ranking not in RANKINGS:
-        raise ConfigError(f"mitigation.ranking must be one of {list(RANKINGS)}, got {ranking!r}")
-    if similarity_column not in SCORE_COLUMNS:
-        raise ConfigError(f"mitigation.similarity_column must be one of {list(SCORE_COLUMNS)}, "
-                          f"got {similarity_column!r}")
+    check_choice(ranking, similarity_column)
     rows = sorted(_read(scores), key=lambda r: r["sample_id"])
     foreign = sorted({r["sample_id"] for r in rows} - set(manifest.candidate))
     if foreign:
@@ -116,3 +122,26 @@ def write_removal(path: Path, removal: Removal) -> None:
                 writer.writerow([sid, "independent", "", "random", ""])
 
     atomic_write(Path(path), write)
+
+
+@dataclass(frozen=True)
+class RemoveTopK(Mitigation):
+    """``mitigation=remove_topk``: retrain without the ``n`` first candidates of an earlier run's
+    ``scores`` by ``ranking`` (and ``n`` random ids of S_I, so f and g stay the same size)."""
+
+    name = "remove_topk"
+    scores: str | None = None
+    n: int = 100
+    ranking: str = "clipmem"
+    similarity_column: str = "align_f"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.scores:
+            raise ConfigError("mitigation=remove_topk needs mitigation.scores (the scores.csv or run directory of "
+                              "an earlier run with the same data and seed; see conf/mitigation/remove_topk.yaml)")
+        object.__setattr__(self, "n", whole_number(self.n, "mitigation.n", 0))
+        check_choice(self.ranking, self.similarity_column)
+
+    def select_removal(self, manifest: SplitManifest) -> Removal:
+        return choose_removal(self.scores, manifest, self.n, self.ranking, self.seed, self.similarity_column)

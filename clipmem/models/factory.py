@@ -18,30 +18,30 @@ def resolve_model_cfg(arch: str | dict[str, Any], image_size: int, context_lengt
     pipeline and the model always agree.
     """
     if isinstance(arch, str):
-        cfg = open_clip.get_model_config(arch)
-        if cfg is None:
+        model_cfg = open_clip.get_model_config(arch)
+        if model_cfg is None:
             raise ConfigError(f"model.arch: {arch!r} is not an open_clip architecture; "
                               f"see open_clip.list_models() for the {len(open_clip.list_models())} known names")
     else:
-        cfg = copy.deepcopy(dict(arch))
+        model_cfg = copy.deepcopy(dict(arch))
     for key in ("embed_dim", "vision_cfg", "text_cfg"):
-        if key not in cfg:
+        if key not in model_cfg:
             raise ConfigError(
                 f"model.arch is missing {key!r} (an open_clip model_cfg needs embed_dim, vision_cfg, text_cfg)"
             )
-    cfg["vision_cfg"] = dict(cfg["vision_cfg"], image_size=int(image_size))
-    cfg["text_cfg"] = dict(cfg["text_cfg"], context_length=int(context_length))
-    return cfg
+    model_cfg["vision_cfg"] = dict(model_cfg["vision_cfg"], image_size=int(image_size))
+    model_cfg["text_cfg"] = dict(model_cfg["text_cfg"], context_length=int(context_length))
+    return model_cfg
 
 
 def build_clip(model_cfg: dict[str, Any]) -> CLIP | CustomTextCLIP:
     """Instantiate an untrained open_clip model from a ``model_cfg`` dict (no weights are loaded)."""
-    cfg = copy.deepcopy(model_cfg)
-    text_cfg = cfg.get("text_cfg", {})
+    config = copy.deepcopy(model_cfg)
+    text_cfg = config.get("text_cfg", {})
     if "hf_model_name" in text_cfg:
         raise ConfigError("model.arch: Hugging Face text towers need a model hub; use a built-in text tower")
-    if "timm_model_name" in cfg.get("vision_cfg", {}) and cfg["vision_cfg"].get("timm_model_pretrained"):
+    if "timm_model_name" in config.get("vision_cfg", {}) and config["vision_cfg"].get("timm_model_pretrained"):
         raise ConfigError("model.arch: pretrained timm towers need a model hub; set timm_model_pretrained: false")
-    custom = cfg.pop("custom_text", False)
+    custom = config.pop("custom_text", False)
     cls = CustomTextCLIP if custom else CLIP
-    return cls(**cfg)
+    return cls(**config)

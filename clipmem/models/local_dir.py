@@ -18,10 +18,9 @@ from clipmem.data.transforms import OPENAI_MEAN, OPENAI_STD
 from clipmem.errors import RunDirError
 from clipmem.io import atomic_write, atomic_write_json
 from clipmem.models.factory import build_clip
-
-CONFIG_NAME = "open_clip_config.json"
-WEIGHTS_NAME = "open_clip_model.safetensors"
-META_NAME = "clipmem_meta.json"
+from clipmem.rundir import MODEL_CONFIG_NAME as CONFIG_NAME
+from clipmem.rundir import MODEL_META_NAME as META_NAME
+from clipmem.rundir import MODEL_WEIGHTS_NAME as WEIGHTS_NAME
 
 
 def save_local_dir(model: torch.nn.Module, model_cfg: dict[str, Any], directory: Path, meta: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import torch
 from open_clip.loss import ClipLoss
 
 from clipmem.errors import ConfigError
-from clipmem.mitigations.noise import IMAGE_STREAM, TEXT_STREAM, add_embedding_noise, step_generator
+from clipmem.mitigations.noise import EmbeddingNoise
 from clipmem.models.factory import build_clip, resolve_model_cfg
 from clipmem.models.schedule import warmup_cosine
 
@@ -34,10 +34,8 @@ class CLIPModule(L.LightningModule):
         lock_image: freeze the image tower (open_clip's ``lock_image_tower``; kept in eval mode, so
             BatchNorm statistics stay fixed too).
         lock_text: freeze the text tower (open_clip's ``lock_text_tower``).
-        text_noise_std: σ of Gaussian noise added to the text embeddings in the loss, training only.
-        image_noise_std: σ of the same on the image side.
-        noise_renormalize: re-normalise the noisy embeddings (see ``clipmem.mitigations.noise``).
-        noise_seed: seed of the noise; each optimizer step and device draws its own from it.
+        noise: noise added to the loss's embeddings while training (a mitigation's ``embedding_noise()``),
+            or None; each optimizer step and device draws its own.
         compile: ``torch.compile`` the image and text towers in place (state-dict keys unchanged);
             a dict is passed to ``compile`` as keyword arguments (e.g. ``{mode: max-autotune}``).
         channels_last: channels-last memory format for the model's 4-d weights and the input images
@@ -59,29 +57,25 @@ class CLIPModule(L.LightningModule):
         log_prefix: str = "",
         lock_image: bool = False,
         lock_text: bool = False,
-        text_noise_std: float = 0.0,
-        image_noise_std: float = 0.0,
-        noise_renormalize: bool = False,
-        noise_seed: int = 0,
+        noise: EmbeddingNoise | None = None,
         compile: bool | dict[str, Any] = False,
         channels_last: bool = False,
         grad_checkpointing: bool = False,
         fused_optimizer: bool = False,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["optimizer"], logger=False)
+        self.save_hyperparameters(ignore=["optimizer", "noise"], logger=False)
         self.model_cfg = resolve_model_cfg(arch, image_size, context_length)
         self.clip = build_clip(self.model_cfg)
         if lock_image and lock_text:
             raise ConfigError("model.lock_image and model.lock_text are both true: nothing but the temperature "
                               "would train; lock at most one tower")
-        if text_noise_std < 0 or image_noise_std < 0:
-            raise ConfigError(f"mitigation.sigma must be ≥ 0, got text {text_noise_std}, image {image_noise_std}")
         if lock_image:  # BatchNorm statistics stay fixed through ``train`` below (state dict unchanged)
             self.clip.lock_image_tower(unlocked_groups=0, freeze_bn_stats=False)
         if lock_text:
             self.clip.lock_text_tower(unlocked_layers=0)
         self.optimizer_factory = optimizer
+        self.noise = noise
         self.log_prefix = log_prefix
         self.loss_fn = ClipLoss()
         if grad_checkpointing:
@@ -125,16 +119,10 @@ class CLIPModule(L.LightningModule):
             images = images.contiguous(memory_format=torch.channels_last)
         image_features = self.encode_image(images)
         text_features = self.encode_text(batch["text"])
-        if self.training:
-            hp = self.hparams
+        if self.training and self.noise is not None:
             step = self.global_step if self._trainer is not None else 0
             rank = self.global_rank if self._trainer is not None else 0
-            if hp.text_noise_std > 0:
-                gen = step_generator(hp.noise_seed, step, TEXT_STREAM, rank)
-                text_features = add_embedding_noise(text_features, hp.text_noise_std, gen, hp.noise_renormalize)
-            if hp.image_noise_std > 0:
-                gen = step_generator(hp.noise_seed, step, IMAGE_STREAM, rank)
-                image_features = add_embedding_noise(image_features, hp.image_noise_std, gen, hp.noise_renormalize)
+            image_features, text_features = self.noise(image_features, text_features, step, rank)
         return image_features, text_features
 
     def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -20,7 +20,7 @@ import yaml
 from clipmem.errors import RunDirError
 from clipmem.io import atomic_write_text
 from clipmem.reporting.scores_csv import read_scores
-from clipmem.rundir import STATUS_NAME
+from clipmem.rundir import STATUS_NAME, RunDir
 
 # Metric columns of the table, in order; a column appears only when some job has it.
 METRIC_COLUMNS = (
@@ -61,6 +61,21 @@ def _parse_overrides(lines: list[str]) -> dict[str, str]:
     return out
 
 
+def mitigation_label(mitigation: dict[str, Any], default: str) -> str:
+    """A job's mitigation name: the class's ``name`` (``_target_`` configs), the ``name`` key (older runs)."""
+    if "name" in mitigation:
+        return str(mitigation["name"])
+    target = mitigation.get("_target_")
+    if not target:
+        return default
+    try:
+        from hydra.utils import get_class
+
+        return str(get_class(target).name)
+    except Exception:  # a class that cannot be imported here: its own name still labels the job
+        return str(target).rsplit(".", 1)[-1]
+
+
 def _read_clipmem(path: Path) -> list[float] | None:
     if not path.is_file():
         return None
@@ -70,25 +85,26 @@ def _read_clipmem(path: Path) -> list[float] | None:
 def read_job(job_dir: Path) -> JobRecord:
     """Read one job directory; never raises on a missing or broken file (that becomes the job's state)."""
     job_dir = Path(job_dir)
-    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    run = RunDir(job_dir)
+    overrides_file = run.overrides
     overrides = _parse_overrides(yaml.safe_load(overrides_file.read_text()) or []) if overrides_file.is_file() else {}
     mitigation = overrides.get("mitigation", "none")
-    config_file = job_dir / ".hydra" / "config.yaml"
+    config_file = run.config
     if config_file.is_file():
         config = yaml.safe_load(config_file.read_text()) or {}
-        mitigation = str((config.get("mitigation") or {}).get("name", mitigation))
+        mitigation = mitigation_label(config.get("mitigation") or {}, mitigation)
     record = JobRecord(job=job_dir.name, path=job_dir, overrides=overrides, state="unfinished", mitigation=mitigation)
-    status_file = job_dir / STATUS_NAME
+    status_file = run.status
     try:
         status = json.loads(status_file.read_text()) if status_file.is_file() else {}
     except json.JSONDecodeError as err:
         status = {"state": "unreadable", "error": f"{STATUS_NAME} is not valid JSON: {err}"}
     state = status.get("state")
-    metrics_file = job_dir / "metrics.json"
+    metrics_file = run.metrics
     if state == "complete" and metrics_file.is_file():
         try:
             record.metrics = json.loads(metrics_file.read_text())
-            record.scores = _read_clipmem(job_dir / "scores.csv")
+            record.scores = _read_clipmem(run.scores)
         except (json.JSONDecodeError, KeyError, ValueError) as err:
             record.error = f"unreadable metrics.json or scores.csv: {type(err).__name__}: {err}"
             return record

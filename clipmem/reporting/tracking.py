@@ -1,4 +1,5 @@
-"""Weights & Biases through Lightning's WandbLogger: offline unless the user is logged in."""
+"""Experiment trackers: Weights & Biases (offline unless the user is logged in), and helpers that log a
+run's results to whichever W&B loggers a run has."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from clipmem import distributed
 from clipmem.errors import ConfigError
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
@@ -27,64 +29,104 @@ def resolve_mode(mode: str) -> str:
     if mode not in WANDB_MODES:
         raise ConfigError(f"logger.wandb.mode must be one of {list(WANDB_MODES)}, got {mode!r}")
     env = os.environ.get("WANDB_MODE")
-    if env in ("online", "offline", "disabled"):
-        return env
-    if mode == "auto":
+    resolved = env if env in ("online", "offline", "disabled") else mode
+    if resolved == "auto":
         return "online" if wandb_logged_in() else "offline"
-    return mode
+    if resolved == "online" and not wandb_logged_in():
+        raise ConfigError("logger.wandb.mode=online needs a W&B API key: run `wandb login` or set WANDB_API_KEY, "
+                          "or use logger.wandb.mode=offline (sync later with `wandb sync`)")
+    return resolved
 
 
-def build_wandb_logger(settings: dict[str, Any] | None, run_dir: Path, name: str, config: dict[str, Any]):
-    """A WandbLogger writing under ``<run_dir>/wandb`` with the config logged, or None when disabled.
+def check_logger(factory: Any) -> None:
+    """Check a logger factory's arguments before anything trains (``factory``: a functools.partial)."""
+    if getattr(factory, "func", None) is wandb_logger:
+        resolve_mode(factory.keywords.get("mode", "auto"))
 
-    ``settings`` may carry ``group`` and ``job_type`` (jobs of one sweep share a group) and ``run_name``
-    (default ``<name>/<run directory name>``).
+
+def sweep_labels(name: str, group: str | None, job_type: str | None) -> dict[str, str | None]:
+    """In a Hydra multirun: a group shared by the sweep and a per-job type and run name; else the given."""
+    job = distributed.hydra_job()
+    if job is None:
+        return {"group": group, "job_type": job_type, "run_name": None}
+    overrides = ",".join(job["overrides"]) or "defaults"
+    return {
+        "group": group or f"{name}-{Path(job['sweep_dir']).name}",
+        "job_type": job_type or overrides[:64],
+        "run_name": f"{name}/{job['num']}:{overrides}"[:128],
+    }
+
+
+def wandb_logger(save_dir: str, name: str, mode: str = "auto", project: str = "clipmem", entity: str | None = None,
+                 group: str | None = None, job_type: str | None = None, tags: list[str] | None = None):
+    """``logger.wandb``: a Lightning WandbLogger writing under ``<save_dir>/wandb``, or None when disabled.
+
+    ``name`` is the experiment name; the W&B run is called ``<name>/<run directory name>``, and jobs of one
+    sweep share a group. ``mode``: auto | online | offline | disabled (``resolve_mode``).
     """
-    if not settings:
-        return None
-    mode = resolve_mode(settings.get("mode", "auto"))
-    if mode == "disabled":
+    resolved = resolve_mode(mode)
+    if resolved == "disabled":
         return None
     os.environ.setdefault("WANDB_SILENT", "true")
     from lightning.pytorch.loggers import WandbLogger
 
-    logger = WandbLogger(
-        project=settings.get("project", "clipmem"),
-        entity=settings.get("entity"),
-        group=settings.get("group"),
-        job_type=settings.get("job_type"),
-        tags=list(settings.get("tags") or []),
-        name=settings.get("run_name") or f"{name}/{Path(run_dir).name}",
-        save_dir=str(run_dir),
-        offline=mode == "offline",
-        log_model=False,
+    labels = sweep_labels(name, group, job_type)
+    return WandbLogger(
+        project=project, entity=entity, group=labels["group"], job_type=labels["job_type"], tags=list(tags or []),
+        name=labels["run_name"] or f"{name}/{Path(save_dir).name}", save_dir=str(save_dir),
+        offline=resolved == "offline", log_model=False,
     )
-    logger.log_hyperparams(config)
-    return logger
 
 
-def log_results(logger, metrics: dict[str, Any], plots: dict[str, Path], top_rows: list[dict], images) -> None:
-    """Scalars, plots and a table of the most memorized pairs (with images) into the W&B run."""
-    if logger is None:
+def wandb_runs(loggers: list) -> list:
+    """The W&B run objects among a run's loggers."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    return [logger.experiment for logger in loggers if isinstance(logger, WandbLogger)]
+
+
+def log_results(loggers: list, metrics: dict[str, Any], plots: dict[str, Path], top_rows: list[dict], images) -> None:
+    """Scalars, plots and a table of the most memorized pairs (with images) into each W&B run."""
+    runs = wandb_runs(loggers)
+    if not runs:
         return
     import wandb
 
-    run = logger.experiment
-    run.summary.update({f"final/{k}": v for k, v in metrics.items() if isinstance(v, int | float)})
-    run.log({f"report/{name}": wandb.Image(str(path)) for name, path in plots.items() if path is not None})
-    table = wandb.Table(columns=["rank", "sample_id", "image", "caption", "clipmem", "miscaptioned"])
-    for rank, (row, image) in enumerate(zip(top_rows, images, strict=True), start=1):
-        table.add_data(rank, row["sample_id"], wandb.Image(image.permute(1, 2, 0).numpy()), row["caption"],
-                       row["clipmem"], row["miscaptioned"])
-    run.log({"report/top_memorized": table})
+    for run in runs:
+        run.summary.update({f"final/{k}": v for k, v in metrics.items() if isinstance(v, int | float)})
+        run.log({f"report/{name}": wandb.Image(str(path)) for name, path in plots.items() if path is not None})
+        table = wandb.Table(columns=["rank", "sample_id", "image", "caption", "clipmem", "miscaptioned"])
+        for rank, (row, image) in enumerate(zip(top_rows, images, strict=True), start=1):
+            table.add_data(rank, row["sample_id"], wandb.Image(image.permute(1, 2, 0).numpy()), row["caption"],
+                           row["clipmem"], row["miscaptioned"])
+        run.log({"report/top_memorized": table})
 
 
-def log_file(logger, path: Path, name: str, kind: str) -> None:
-    """Attach a file (e.g. splits.json) to the W&B run as an artifact."""
-    if logger is None:
+def log_file(loggers: list, path: Path, name: str, kind: str) -> None:
+    """Attach a file (e.g. splits.json) to each W&B run as an artifact."""
+    runs = wandb_runs(loggers)
+    if not runs:
         return
     import wandb
 
-    artifact = wandb.Artifact(name=name, type=kind)
-    artifact.add_file(str(path))
-    logger.experiment.log_artifact(artifact)
+    for run in runs:
+        artifact = wandb.Artifact(name=name, type=kind)
+        artifact.add_file(str(path))
+        run.log_artifact(artifact)
+
+
+def finish(loggers: list, exit_code: int) -> None:
+    """Close every logger; a W&B run is marked failed when ``exit_code`` is not 0."""
+    for logger in loggers:
+        logger.finalize("success" if exit_code == 0 else "failed")
+    if has_wandb(loggers):
+        import wandb
+
+        wandb.finish(exit_code=exit_code)
+
+
+def has_wandb(loggers: list) -> bool:
+    """True when a W&B logger is among ``loggers``."""
+    from lightning.pytorch.loggers import WandbLogger
+
+    return any(isinstance(logger, WandbLogger) for logger in loggers)

@@ -1,4 +1,4 @@
-"""Memorization scores: CLIPMem as pure functions, view drawing/encoding, and the f/g pipeline."""
+"""Memorization scores: CLIPMem as pure functions, per-model statistics, and estimators over them."""
 
 from clipmem.scoring.clipmem import (
     NORMALISATIONS,
@@ -9,5 +9,21 @@ from clipmem.scoring.clipmem import (
     contrast,
     normalise,
 )
+from clipmem.scoring.config import ScoringConfig
+from clipmem.scoring.estimators import pair_estimate, score_summary
+from clipmem.scoring.statistics import ModelScorer, SampleStatistics
 
-__all__ = ["NORMALISATIONS", "Reference", "ViewEmbeddings", "alignment", "clipmem_scores", "contrast", "normalise"]
+__all__ = [
+    "NORMALISATIONS",
+    "ModelScorer",
+    "Reference",
+    "SampleStatistics",
+    "ScoringConfig",
+    "ViewEmbeddings",
+    "alignment",
+    "clipmem_scores",
+    "contrast",
+    "normalise",
+    "pair_estimate",
+    "score_summary",
+]

@@ -1,4 +1,4 @@
-"""CLIPMem as pure functions over embeddings (method.md §3).
+"""CLIPMem as pure functions over embeddings (docs/method.md, "The score").
 
 Notation: for a model h, ``s_h(I, T) = <e_I, e_T>`` with unit-norm embeddings. For a candidate pair x:
 
@@ -68,6 +68,31 @@ def normalise(raw: torch.Tensor, method: str = "minmax") -> torch.Tensor:
     return raw / spread if spread > 0 else raw.clone()
 
 
+def model_statistic(views: ViewEmbeddings, reference: Reference, use_contrast: bool = True
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One model's per-sample statistic parts (A_h, C_h), each (N,); C_h is zeros when ``use_contrast`` is off."""
+    align = alignment(views)
+    return align, contrast(views, reference) if use_contrast else torch.zeros_like(align)
+
+
+def pair_scores(align_f: torch.Tensor, contrast_f: torch.Tensor, align_g: torch.Tensor, contrast_g: torch.Tensor,
+                normalisation: str = "minmax") -> dict[str, torch.Tensor]:
+    """CLIPMem of pairs that f trained on and g did not, from both models' parts (each (N,)).
+
+    Keys: ``align_f``, ``align_g``, ``contrast_f``, ``contrast_g``, ``clipmem_raw`` = L_f − L_g and
+    ``clipmem`` = normalise(clipmem_raw).
+    """
+    raw = (align_f - contrast_f) - (align_g - contrast_g)
+    return {
+        "align_f": align_f,
+        "align_g": align_g,
+        "contrast_f": contrast_f,
+        "contrast_g": contrast_g,
+        "clipmem_raw": raw,
+        "clipmem": normalise(raw, normalisation),
+    }
+
+
 def clipmem_scores(
     views_f: ViewEmbeddings,
     views_g: ViewEmbeddings,
@@ -81,17 +106,6 @@ def clipmem_scores(
     Keys: ``align_f``, ``align_g``, ``contrast_f``, ``contrast_g`` (zeros when ``use_contrast`` is
     False), ``clipmem_raw`` = L_f − L_g and ``clipmem`` = normalise(clipmem_raw).
     """
-    align_f, align_g = alignment(views_f), alignment(views_g)
-    if use_contrast:
-        contrast_f, contrast_g = contrast(views_f, reference_f), contrast(views_g, reference_g)
-    else:
-        contrast_f, contrast_g = torch.zeros_like(align_f), torch.zeros_like(align_g)
-    raw = (align_f - contrast_f) - (align_g - contrast_g)
-    return {
-        "align_f": align_f,
-        "align_g": align_g,
-        "contrast_f": contrast_f,
-        "contrast_g": contrast_g,
-        "clipmem_raw": raw,
-        "clipmem": normalise(raw, normalisation),
-    }
+    align_f, contrast_f = model_statistic(views_f, reference_f, use_contrast)
+    align_g, contrast_g = model_statistic(views_g, reference_g, use_contrast)
+    return pair_scores(align_f, contrast_f, align_g, contrast_g, normalisation)

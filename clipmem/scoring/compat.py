@@ -1,4 +1,4 @@
-"""Refuse to score a pair of models that differ in more than S_C vs S_I."""
+"""Refuse to score models that differ in more than their training ids (e.g. f: S_C vs g: S_I)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def ids_sha256(ids: tuple[int, ...] | list[int]) -> str:
     return hashlib.sha256(json.dumps(sorted(int(i) for i in ids)).encode()).hexdigest()
 
 
-def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+def differences(a: Any, b: Any, prefix: str = "") -> list[str]:
     """Dotted keys at which two JSON-like values differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         out = []
@@ -24,29 +24,45 @@ def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
             if key not in a or key not in b:
                 out.append(name)
             else:
-                out.extend(_differences(a[key], b[key], name))
+                out.extend(differences(a[key], b[key], name))
         return out
     return [] if a == b else [prefix or "<root>"]
 
 
-def check_pair(meta_f: dict[str, Any], meta_g: dict[str, Any], manifest: SplitManifest) -> None:
-    """Raise IncompatibleModelsError unless f and g differ only in their training subset.
-
-    Checks: roles are f and g; both were trained from ``manifest``; f saw S_S ∪ S_C and g S_S ∪ S_I;
-    identical training configs (architecture, optimizer, data, mitigation, seed) and step counts.
-    """
+def model_problems(metas: dict[str, dict[str, Any]], train_ids: dict[str, tuple[int, ...]],
+                   manifest: SplitManifest) -> list[str]:
+    """What disqualifies models (name -> clipmem_meta.json) from being compared: each was trained from
+    ``manifest`` on its own ``train_ids``; identical training configs and step counts across them."""
     problems = []
-    if meta_f.get("role") != "f" or meta_g.get("role") != "g":
-        problems.append(f"roles are {meta_f.get('role')!r}/{meta_g.get('role')!r}, expected 'f'/'g'")
-    for role, meta in (("f", meta_f), ("g", meta_g)):
+    for name, meta in metas.items():
         if meta.get("manifest_sha256") != manifest.sha256:
-            problems.append(f"model {role} was trained on a different split manifest")
-        elif meta.get("train_ids_sha256") != ids_sha256(manifest.train_ids(role)):
-            problems.append(f"model {role} was not trained on its split's ids")
-    differing = _differences(meta_f.get("training_config"), meta_g.get("training_config"))
-    if differing:
-        problems.append("training configs differ at " + ", ".join(differing[:8]))
-    if meta_f.get("global_step") != meta_g.get("global_step"):
-        problems.append(f"step counts differ (f {meta_f.get('global_step')}, g {meta_g.get('global_step')})")
+            problems.append(f"model {name} was trained on a different split manifest")
+        elif meta.get("train_ids_sha256") != ids_sha256(train_ids[name]):
+            problems.append(f"model {name} was not trained on its split's ids")
+    names = list(metas)
+    for other in names[1:]:
+        differing = differences(metas[names[0]].get("training_config"), metas[other].get("training_config"))
+        if differing:
+            problems.append(f"training configs of {names[0]} and {other} differ at " + ", ".join(differing[:8]))
+    steps = {name: meta.get("global_step") for name, meta in metas.items()}
+    if len(set(steps.values())) > 1:
+        problems.append("step counts differ (" + ", ".join(f"{n} {s}" for n, s in steps.items()) + ")")
+    return problems
+
+
+def check_models(metas: dict[str, dict[str, Any]], train_ids: dict[str, tuple[int, ...]],
+                 manifest: SplitManifest) -> None:
+    """Raise IncompatibleModelsError listing every problem ``model_problems`` finds (and a wrong role)."""
+    problems = [f"models/{name} holds model {meta.get('role')!r}" for name, meta in metas.items()
+                if meta.get("role") != name]
+    problems += model_problems(metas, train_ids, manifest)
     if problems:
-        raise IncompatibleModelsError("cannot score f against g: " + "; ".join(problems))
+        raise IncompatibleModelsError(f"cannot score {' against '.join(metas)}: " + "; ".join(problems))
+
+
+def check_pair(meta_f: dict[str, Any], meta_g: dict[str, Any], manifest: SplitManifest) -> None:
+    """The pair design's check: f saw S_S ∪ S_C and g S_S ∪ S_I, and nothing else differs."""
+    if meta_f.get("role") != "f" or meta_g.get("role") != "g":
+        raise IncompatibleModelsError(f"cannot score f against g: roles are {meta_f.get('role')!r}/"
+                                      f"{meta_g.get('role')!r}, expected 'f'/'g'")
+    check_models({"f": meta_f, "g": meta_g}, {"f": manifest.train_ids("f"), "g": manifest.train_ids("g")}, manifest)

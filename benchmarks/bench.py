@@ -1,0 +1,120 @@
+"""Speed and memory benchmark: ``python benchmarks/bench.py [--out DIR] [--parts train,score,gpu]``.
+
+Measures, each in a fresh subprocess (so the RSS high-water mark belongs to one measurement):
+  * training throughput (samples/s) of CLIPModule under a real ``lightning.Trainer`` (the pipeline's
+    datamodule, augmentation, logging and progress bar) vs a bare PyTorch loop over the same open_clip
+    model, loss, optimizer, schedule, augmentation and in-memory data (``children.py``);
+  * CLIPMem statistics of f and g vs the pure forward-encode time of the same images and captions, and
+    how scoring time and memory grow with |S_C|, K and model size;
+  * on a CUDA GPU: ViT-B-32 samples/s at batch 256 in bf16 and the fraction of the card's peak bf16
+    matrix throughput (``gpu.py``).
+Warm-up steps are excluded; each timing is the median of several repeats. Writes ``bench.md`` and
+``bench.json`` under ``--out`` (default ``outputs/bench/<date>_<time>``) and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import children
+import gpu
+from common import MODEL_SIZES, SCORE_OVERRIDES, median
+from table import format_table
+
+CHILDREN = {"train_lightning": children.train_lightning, "train_bare": children.train_bare,
+            "score": children.score, "encode": children.encode, "gpu": gpu.gpu}
+TRAIN_PAIRS = 3  # interleaved Lightning/bare measurements
+
+
+def measure(kind: str, overrides: list[str] | None = None) -> dict[str, Any]:
+    """Run one measurement in a fresh interpreter and return its JSON result."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", kind, *(overrides or [])]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child {kind} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"[bench] {kind} {' '.join(overrides or [])}: {json.dumps(result)}", file=sys.stderr, flush=True)
+    return result
+
+
+def train_section() -> dict[str, Any]:
+    # Interleaved pairs (L, B, L, B, ...): on a shared machine the load drifts; adjacent runs see the same.
+    pairs = [(measure("train_lightning"), measure("train_bare")) for _ in range(TRAIN_PAIRS)]
+    ratios = [median(lt["samples_per_s"]) / median(bt["samples_per_s"]) for lt, bt in pairs]
+    lightning = {"samples_per_s": [median(lt["samples_per_s"]) for lt, _ in pairs],
+                 "peak_rss_mib": max(lt["peak_rss_mib"] for lt, _ in pairs)}
+    bare = {"samples_per_s": [median(bt["samples_per_s"]) for _, bt in pairs],
+            "peak_rss_mib": max(bt["peak_rss_mib"] for _, bt in pairs)}
+    return {"lightning": lightning, "bare": bare, "pair_ratios": ratios, "ratio": median(ratios)}
+
+
+def score_sections() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    score, encode = measure("score", SCORE_OVERRIDES), measure("encode", SCORE_OVERRIDES)
+    section = {"score": score, "encode": encode, "ratio": median(score["seconds"]) / median(encode["seconds"])}
+    points = [
+        *((f"|S_C|={n}", [f"data.splits.candidate={n}", f"data.splits.independent={n}",
+                          f"data.source.num_samples={1000 + 2 * n}"]) for n in (100, 400)),
+        *((f"K={k}", [f"scoring.num_views={k}"]) for k in (2, 8)),
+        *((f"model={name}", [f"{k}={v}" for k, v in sizes.items()]) for name, sizes in MODEL_SIZES.items()
+          if name != "nano"),
+    ]
+    growth = [{"point": label, **measure("score", [*SCORE_OVERRIDES, *extra])} for label, extra in points]
+    return section, [{"point": "base (|S_C|=200, K=4, nano)", **score}, *growth]
+
+
+def machine() -> str:
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return (f"{platform.machine()}, {cores} CPU cores, {platform.system()}, torch {torch.__version__} "
+            f"({torch.get_num_threads()} threads)")
+
+
+def run_benchmark(out_dir: Path, parts: tuple[str, ...] = ("train", "score", "gpu")) -> dict[str, Any]:
+    """Every section of ``parts``; bench.json and bench.md are written into ``out_dir``."""
+    from clipmem.io import atomic_write_json, atomic_write_text
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine(), "date": dt.datetime.now().isoformat(timespec="seconds"),
+                               "load_average_start": list(os.getloadavg())}
+    if "train" in parts:
+        results["train"] = train_section()
+    if "score" in parts:
+        results["score"], results["growth"] = score_sections()
+    results["gpu"] = measure("gpu") if "gpu" in parts else {"gpu": None}
+    results["wall_seconds"] = time.perf_counter() - started
+    results["load_average_end"] = list(os.getloadavg())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "bench.json", results)
+    atomic_write_text(out_dir / "bench.md", format_table(results))
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default outputs/bench/<date>_<time>)")
+    parser.add_argument("--parts", default="train,score,gpu", help="comma-separated: train, score, gpu")
+    parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
+    args, overrides = parser.parse_known_args(argv)
+    if args.child:
+        import clipmem  # noqa: F401  (torchvision shim before lightning/open_clip)
+
+        print(json.dumps(CHILDREN[args.child](overrides)), flush=True)
+        return
+    out = args.out or Path("outputs/bench") / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    results = run_benchmark(out, tuple(args.parts.split(",")))
+    print(format_table(results), flush=True)
+    print(f"written to {out}/bench.md and bench.json", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""One measurement per fresh process (so the RSS high-water mark belongs to it): training under Lightning
+and in a bare loop, CLIPMem statistics of f and g, and the pure forward passes they need."""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+from common import REPEATS, STEPS, TRAIN_OVERRIDES, WARMUP, peak_rss_mib, settings, windows
+
+
+def train_lightning(extra: list[str]) -> dict[str, Any]:
+    """Samples/s of the pipeline's own training: CLIPModule, TrainingDataModule, a real Trainer."""
+    import lightning as L
+    import torch
+
+    from clipmem.data import TrainingDataModule, build_data
+
+    config = settings([*TRAIN_OVERRIDES, *extra])
+    data = build_data(config.data)
+    torch.manual_seed(0)
+    module = config.recipe.build_module(log_prefix="f/")
+    stamps: list[float] = []
+
+    class Stamp(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            stamps.append(time.perf_counter())
+
+    rss_before = peak_rss_mib()
+    trainer_kwargs = {**config.recipe.trainer_kwargs, "max_steps": WARMUP + STEPS * REPEATS + 1}
+    trainer = L.Trainer(**trainer_kwargs, logger=False, callbacks=[Stamp()], enable_checkpointing=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        use_distributed_sampler=False, default_root_dir="/tmp/clipmem-bench")
+    trainer.fit(module, datamodule=TrainingDataModule(data, data.manifest.train_ids("f"), seed=0))
+    return {"samples_per_s": windows(stamps, data.batch_size), "rss_setup_mib": rss_before,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def train_bare(extra: list[str]) -> dict[str, Any]:
+    """The same model, loss, optimizer, schedule, augmentation and in-memory data in a plain PyTorch loop."""
+    import torch
+    from open_clip.loss import ClipLoss
+
+    from clipmem.data import build_data
+    from clipmem.data.seeding import EpochSampler, keyed_generator
+    from clipmem.models.module import LOGIT_SCALE_MAX
+    from clipmem.models.schedule import warmup_cosine
+
+    config = settings([*TRAIN_OVERRIDES, *extra])
+    data = build_data(config.data)
+    torch.set_float32_matmul_precision(config.hardware.matmul_precision)
+    torch.use_deterministic_algorithms(bool(config.hardware.deterministic))  # as the Trainer sets it
+    torch.manual_seed(0)
+    module = config.recipe.build_module(log_prefix="")  # only for the same model and parameter groups
+    model, loss_fn, batch = module.clip, ClipLoss(), data.batch_size
+    model.train()
+    optimizer = module.optimizer_factory(module.parameter_groups())
+    total = WARMUP + STEPS * REPEATS + 1
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, functools.partial(warmup_cosine, total_steps=total, warmup_steps=1, min_ratio=0.0))
+    positions = data.table.positions(list(data.manifest.train_ids("f")))
+    images, tokens = data.table.images[positions], data.tokens[positions, 0]
+    order = [i for i, _ in EpochSampler(len(positions), 0)]
+    stamps: list[float] = []
+    rss_before = peak_rss_mib()
+    for step in range(total):
+        stamps.append(time.perf_counter())
+        idx = torch.tensor(order[step * batch : (step + 1) * batch])
+        x = data.train_transform(images[idx], theta=data.train_transform.crop_params(batch, keyed_generator(0, step)))
+        loss = loss_fn(model.encode_image(x, normalize=True), model.encode_text(tokens[idx], normalize=True),
+                       model.logit_scale.exp())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
+    return {"samples_per_s": windows(stamps, batch), "rss_setup_mib": rss_before, "peak_rss_mib": peak_rss_mib()}
+
+
+def _score_setup(extra: list[str]):
+    import torch
+
+    from clipmem.data import build_data
+
+    config = settings(extra)
+    data = build_data(config.data)
+    torch.manual_seed(0)
+    model_f = config.recipe.build_module(log_prefix="").clip.eval()
+    torch.manual_seed(1)
+    model_g = config.recipe.build_module(log_prefix="").clip.eval()
+    return data, model_f, model_g, config.scoring
+
+
+def score(extra: list[str]) -> dict[str, Any]:
+    """Statistics of f and g on S_C and the pair estimate (a fresh scorer each repeat)."""
+    from clipmem.scoring import ModelScorer, pair_estimate
+
+    data, model_f, model_g, scoring = _score_setup(extra)
+
+    def once():
+        scorer = ModelScorer(data, data.manifest.candidate, scoring)
+        pair_estimate(scorer.statistics(model_f), scorer.statistics(model_g), scoring.normalisation)
+
+    once()  # warm-up
+    rss_before = peak_rss_mib()
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        once()
+        times.append(time.perf_counter() - start)
+    return {"seconds": times, "num_candidates": len(data.manifest.candidate), "num_extra": len(data.manifest.extra),
+            "num_views": scoring.num_views, "rss_setup_mib": rss_before, "peak_rss_mib": peak_rss_mib()}
+
+
+def encode(extra: list[str]) -> dict[str, Any]:
+    """The forward passes scoring needs, and nothing else: N·K augmented candidate views, N captions,
+    M extra images and captions, for f and g, on images already transformed outside the timing."""
+    import torch
+
+    from clipmem.scoring.views import plan_views
+
+    data, model_f, model_g, scoring = _score_setup(extra)
+    cand, ext = data.pairs("candidate"), data.pairs("extra")
+    plan = plan_views(cand.counts, scoring.num_views, data.train_transform, scoring.seed, scoring.augment_images)
+    views = data.train_transform(cand.images.repeat_interleave(scoring.num_views, 0), theta=plan.theta)
+    ref_images = data.eval_transform(ext.images)
+    texts = torch.cat([cand.tokens[:, 0], ext.tokens[:, 0]])
+    size = scoring.batch_size
+
+    @torch.no_grad()
+    def encode_all():
+        for model in (model_f, model_g):
+            for x in (views, ref_images):
+                for s in range(0, len(x), size):
+                    model.encode_image(x[s : s + size], normalize=True)
+            for s in range(0, len(texts), size):
+                model.encode_text(texts[s : s + size], normalize=True)
+
+    encode_all()
+    rss_before = peak_rss_mib()
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        encode_all()
+        times.append(time.perf_counter() - start)
+    return {"seconds": times, "rss_setup_mib": rss_before, "peak_rss_mib": peak_rss_mib()}

@@ -1,0 +1,47 @@
+"""What every benchmark measurement shares: the composed config, the data, timing windows, memory."""
+
+from __future__ import annotations
+
+import resource
+import statistics
+from pathlib import Path
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+WARMUP, STEPS, REPEATS = 3, 10, 3
+TRAIN_OVERRIDES = [  # enough pairs that the timed steps stay inside one epoch (no validation pass)
+    "data.source.num_samples=3000", "data.splits={shared:2400,candidate:200,independent:200,extra:200}",
+    "data.batch_size=64", "trainer.max_epochs=1",
+]
+SCORE_OVERRIDES = ["data.source.num_samples=1400", "data.splits={shared:800,candidate:200,independent:200,extra:200}",
+                   "scoring.num_views=4"]
+MODEL_SIZES = {  # name -> nano overrides (width/layers of both towers)
+    "nano": {},
+    "small": {"model.arch.vision_cfg.width": 256, "model.arch.vision_cfg.layers": 6,
+              "model.arch.text_cfg.width": 128, "model.arch.text_cfg.layers": 6, "model.arch.embed_dim": 128},
+}
+
+
+def peak_rss_mib() -> float:
+    """This process's resident-memory high-water mark in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def settings(overrides: list[str]):
+    """The validated settings of ``python train.py <overrides>`` (no logger, a scratch run directory)."""
+    from hydra import compose, initialize_config_dir
+
+    import clipmem.config  # noqa: F401  (resolvers and schemas)
+    from clipmem.config.settings import load_settings
+
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["logger=none", "run_dir=/tmp/clipmem-bench", *overrides])
+    return load_settings(cfg)
+
+
+def windows(stamps: list[float], batch: int) -> list[float]:
+    """Samples/s over REPEATS windows of STEPS steps after WARMUP steps, from per-step start times."""
+    return [batch * STEPS / (stamps[WARMUP + (r + 1) * STEPS] - stamps[WARMUP + r * STEPS]) for r in range(REPEATS)]

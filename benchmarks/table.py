@@ -1,0 +1,69 @@
+"""The Markdown table of a benchmark result (printed and written to bench.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common import REPEATS, WARMUP, median
+
+
+def _train_rows(t: dict[str, Any]) -> list[str]:
+    return [
+        f"| train samples/s, Lightning (nano, batch 64) | {median(t['lightning']['samples_per_s']):.1f} | "
+        f"{t['lightning']['peak_rss_mib']:.0f} | |",
+        f"| train samples/s, bare PyTorch loop | {median(t['bare']['samples_per_s']):.1f} | "
+        f"{t['bare']['peak_rss_mib']:.0f} | |",
+        f"| Lightning / bare throughput (median of {len(t['pair_ratios'])} interleaved pairs: "
+        f"{', '.join(f'{x:.2f}' for x in t['pair_ratios'])}) | {t['ratio']:.3f} | | "
+        f"≥ 0.97 {'✓' if t['ratio'] >= 0.97 else '✗'} |",
+    ]
+
+
+def _score_rows(s: dict[str, Any]) -> list[str]:
+    return [
+        f"| CLIPMem statistics of f and g, s (\\|S_C\\|=200, K=4) | {median(s['score']['seconds']):.2f} | "
+        f"{s['score']['peak_rss_mib']:.0f} | |",
+        f"| pure forward-encode of the same inputs, s | {median(s['encode']['seconds']):.2f} | "
+        f"{s['encode']['peak_rss_mib']:.0f} | |",
+        f"| scoring / encode time | {s['ratio']:.3f} | | ≤ 1.2 {'✓' if s['ratio'] <= 1.2 else '✗'} |",
+    ]
+
+
+def _gpu_row(g: dict[str, Any]) -> str:
+    if not g.get("gpu"):
+        return "| ViT-B-32 bf16 batch 256, samples/s and fraction of peak | no GPU | | |"
+    mfu = f"{g['mfu']:.1%} of {g['peak_tflops']:.0f} TFLOP/s" if g.get("mfu") else "peak unknown"
+    return (f"| ViT-B-32 bf16 batch 256 on {g['gpu']}, samples/s | {median(g['samples_per_s']):.0f} "
+            f"({g['tflops']:.0f} TFLOP/s, {mfu}) | {g['max_memory_mib']:.0f} (CUDA) | |")
+
+
+def _growth_rows(growth: list[dict[str, Any]]) -> list[str]:
+    if not growth:
+        return []
+    lines = ["", "Scoring (f and g) as |S_C|, K and model size grow:", "",
+             "| point | candidates | K | seconds | peak RSS MiB |", "|---|---|---|---|---|"]
+    for p in growth:
+        label = p["point"].replace("|", "\\|")
+        lines.append(f"| {label} | {p['num_candidates']} | {p['num_views']} | {median(p['seconds']):.2f} | "
+                     f"{p['peak_rss_mib']:.0f} |")
+    return lines
+
+
+def format_table(r: dict[str, Any]) -> str:
+    """The Markdown table of a benchmark result ``r`` (what ``bench.run_benchmark`` returns)."""
+    lines = [
+        f"Benchmark on {r['machine']} ({r['date']}; {r['wall_seconds']:.0f} s; 1-min load average "
+        f"{r['load_average_start'][0]:.1f} at start, {r['load_average_end'][0]:.1f} at end).",
+        f"Medians of {REPEATS} repeats, {WARMUP} warm-up steps excluded;",
+        "peak RSS = process high-water mark (MiB), a fresh process per measurement.",
+        "",
+        "| measurement | value | peak RSS MiB | target |",
+        "|---|---|---|---|",
+    ]
+    if r.get("train"):
+        lines += _train_rows(r["train"])
+    if r.get("score"):
+        lines += _score_rows(r["score"])
+    lines.append(_gpu_row(r["gpu"]))
+    lines += _growth_rows(r.get("growth", []))
+    return "\n".join(lines) + "\n"

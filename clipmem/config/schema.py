@@ -1,0 +1,80 @@
+"""Structured configs: the types and defaults of the top-level keys, checked by Hydra at compose time.
+
+``conf/train.yaml`` starts from ``train_schema`` and ``conf/evaluate.yaml`` from ``evaluate_schema``;
+config groups (model, data, mitigation, ...) carry ``_target_`` objects that validate themselves when
+``clipmem.config.settings`` instantiates them, before anything trains.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+
+from clipmem.reporting.config import ReportConfig
+from clipmem.scoring.config import ScoringConfig
+
+
+@dataclass
+class TrainConfig:
+    """``python train.py``: one experiment (docs/configuration.md lists every key).
+
+    name: outputs/<name>/<date>_<time>_<uuid>/; presets set their own.
+    seed: the experiment seed: model initialisation, data order, crops and (by default) the split draw.
+    run_dir: where the run writes (Hydra's output directory unless given).
+    resume: true (with run_dir=<run>) continues a killed run from its last checkpoints.
+    checkpoints: Lightning checkpoints under <run_dir>/checkpoints/<model>/, saved every epoch.
+    skip_completed: a run_dir whose status.json says complete with the same config is not trained again.
+    """
+
+    name: str = "default"
+    seed: int = 0
+    run_dir: str = "${hydra:runtime.output_dir}"
+    resume: bool = False
+    checkpoints: bool = True
+    skip_completed: bool = True
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    # config groups: each entry is a `_target_` object (or a dict of them) that validates itself
+    model: Any = None
+    data: Any = None
+    mitigation: Any = None
+    design: Any = None
+    hardware: Any = None
+    logger: Any = None
+    callbacks: Any = None
+    trainer: Any = None
+
+
+def _optional_fields(cls: type) -> list[tuple[str, Any, Any]]:
+    hints = typing.get_type_hints(cls)
+    return [(f.name, Optional[hints[f.name]], None) for f in dataclasses.fields(cls)]  # noqa: UP045
+
+
+# evaluate.py's scoring overrides: every ScoringConfig key, typed the same, null = keep the run's value
+ScoringOverrides = dataclasses.make_dataclass("ScoringOverrides", _optional_fields(ScoringConfig))
+
+
+@dataclass
+class EvaluateConfig:
+    """``python evaluate.py``: re-score one run (``run_dir``) or tabulate a sweep (``sweep_dir``).
+
+    device: auto | cpu | cuda (where the models encode).
+    logger: true logs the recomputed results to the run's W&B directory (offline unless logged in).
+    """
+
+    run_dir: Optional[str] = None  # noqa: UP045  (OmegaConf reads typing.Optional, not `X | None`)
+    sweep_dir: Optional[str] = None  # noqa: UP045
+    device: str = "auto"
+    scoring: ScoringOverrides = field(default_factory=ScoringOverrides)  # type: ignore[valid-type]
+    logger: bool = False
+
+
+def register_schemas() -> None:
+    """Store the schemas under the names the primary configs' defaults lists use."""
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)

@@ -1,0 +1,154 @@
+"""The config layer: the composed Hydra config → validated objects, before anything trains.
+
+This is the one place (with the entry points) that reads raw ``cfg.`` keys. ``run_options`` reads what the
+run's bookkeeping needs and cannot fail; ``load_settings`` instantiates and checks every group (model, data,
+mitigation, design, hardware, scoring, report, callbacks, logger, trainer) and raises a one-line
+``ConfigError`` naming the key and the allowed values at the first problem.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from clipmem import distributed
+from clipmem.config.fingerprint import config_fingerprint, plain, training_config
+from clipmem.config.instantiate import entries, instantiate_checked, instantiate_entries
+from clipmem.data.settings import DataSettings
+from clipmem.errors import ConfigError
+from clipmem.hardware import HardwareSettings
+from clipmem.mitigations.base import Mitigation
+from clipmem.plan.designs import Design
+from clipmem.plan.training import TrainingRecipe
+from clipmem.reporting.config import ReportConfig
+from clipmem.reporting.tracking import check_logger
+from clipmem.scoring.config import ScoringConfig
+
+# Trainer arguments the run sets itself (from `hardware` or per model); `trainer.*` may not set them.
+RESERVED_TRAINER_KEYS = ("logger", "callbacks", "default_root_dir", "enable_checkpointing", "enable_model_summary",
+                         "num_sanity_val_steps", "use_distributed_sampler", "accelerator", "devices", "num_nodes",
+                         "strategy", "precision", "deterministic", "plugins")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the run's bookkeeping needs (``clipmem.run.lifecycle``), read before any validation."""
+
+    run_dir: Path
+    name: str
+    resume: bool
+    skip_completed: bool
+    fingerprint: str
+    config: DictConfig
+
+
+def run_options(cfg: DictConfig) -> RunOptions:
+    return RunOptions(run_dir=Path(cfg.run_dir), name=str(cfg.name), resume=bool(cfg.resume),
+                      skip_completed=bool(cfg.skip_completed), fingerprint=config_fingerprint(cfg), config=cfg)
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    """Every group of the config as validated objects; ``data`` already carries the mitigation's changes."""
+
+    seed: int
+    data: DataSettings
+    mitigation: Mitigation
+    design: Design
+    recipe: TrainingRecipe
+    scoring: ScoringConfig
+    report: ReportConfig
+    hardware: HardwareSettings
+    logger_configs: dict[str, Any]
+
+    def make_loggers(self) -> list:
+        """Fresh loggers from ``logger`` (W&B, CSV, ...); entries that decline (mode=disabled) are left out."""
+        return list(instantiate_entries(self.logger_configs, "logger").values())
+
+    def eval_device(self) -> torch.device:
+        return self.hardware.eval_device(distributed.sweep_job_num())
+
+
+def check_missing(cfg: DictConfig) -> None:
+    """One line naming every mandatory value (``???``) left unset."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} must be set (it is ??? in the config); "
+                          f"e.g. `python train.py {missing[0]}=<value>`")
+
+
+def check_trainer(trainer: dict[str, Any]) -> dict[str, Any]:
+    """``trainer`` keys must be ``lightning.Trainer`` arguments the run does not set itself."""
+    allowed = set(inspect.signature(L.Trainer.__init__).parameters) - {"self", *RESERVED_TRAINER_KEYS}
+    for key in trainer:
+        if key in RESERVED_TRAINER_KEYS:
+            raise ConfigError(f"trainer.{key} is set by the run (hardware.* or per model); set it there instead")
+        if key not in allowed:
+            raise ConfigError(f"trainer.{key} is not a lightning.Trainer argument; allowed: {sorted(allowed)}")
+    return trainer
+
+
+def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSettings) -> TrainingRecipe:
+    """How every model trains: the model config (checked by building it on the meta device), trainer
+    arguments, callbacks (checked by building them once) and checkpointing."""
+    build = instantiate_checked(cfg.model, "model", _partial_=True)
+    build = functools.partial(build, noise=mitigation.embedding_noise())
+    with torch.device("meta"):  # every argument checked, no memory, no RNG drawn
+        instantiate_model_checked(build)
+    callbacks = cfg.get("callbacks")
+    instantiate_entries(callbacks, "callbacks")
+    trainer = check_trainer(plain(cfg.trainer) or {})
+    if mitigation.embedding_noise() is not None and int(trainer.get("accumulate_grad_batches", 1)) > 1:
+        raise ConfigError("trainer.accumulate_grad_batches > 1 with an embedding-noise mitigation: micro-batches "
+                          "of one optimizer step would share a noise draw; use a larger data.batch_size instead")
+    return TrainingRecipe(
+        build_module=build,
+        trainer_kwargs={**trainer, **hardware.trainer_kwargs(distributed.sweep_job_num())},
+        make_callbacks=lambda: list(instantiate_entries(callbacks, "callbacks").values()),
+        checkpoints=bool(cfg.checkpoints),
+        training_config=training_config(cfg),
+    )
+
+
+def instantiate_model_checked(build: Any) -> Any:
+    try:
+        return build(log_prefix="")
+    except TypeError as err:
+        raise ConfigError(f"model: {err}") from None
+
+
+def check_logger_needs(cfg: DictConfig) -> None:
+    """Callbacks that log (e.g. LearningRateMonitor) need a logger: say so before training."""
+    needs_logger = [name for name, entry in entries(cfg.get("callbacks"), "callbacks").items()
+                    if str(entry["_target_"]).endswith("LearningRateMonitor")]
+    if needs_logger and not entries(cfg.get("logger"), "logger"):
+        raise ConfigError(f"callbacks.{needs_logger[0]} logs to a logger, but logger=none; use logger=csv or "
+                          "logger=wandb")
+
+
+def load_settings(cfg: DictConfig) -> ExperimentSettings:
+    """Validate and instantiate the whole config (nothing is loaded or trained)."""
+    check_missing(cfg)
+    scoring = ScoringConfig(**plain(cfg.scoring))
+    report = ReportConfig(**plain(cfg.report))
+    hardware = instantiate_checked(cfg.hardware, "hardware")
+    distributed.check_launch(hardware.strategy, hardware.devices,
+                             "MULTIRUN" if distributed.hydra_job() is not None else "RUN")
+    mitigation = instantiate_checked(cfg.mitigation, "mitigation")
+    data = mitigation.configure_data(instantiate_checked(cfg.data, "data"))
+    data.check_sources()
+    design = instantiate_checked(cfg.design, "design")
+    recipe = build_recipe(cfg, mitigation, hardware)
+    for name, entry in entries(cfg.get("logger"), "logger").items():
+        check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))
+    check_logger_needs(cfg)
+    return ExperimentSettings(seed=int(cfg.seed), data=data, mitigation=mitigation, design=design, recipe=recipe,
+                              scoring=scoring, report=report, hardware=hardware,
+                              logger_configs=cfg.get("logger") or {})

@@ -1,0 +1,74 @@
+"""``build_data``: from the ``data`` settings to the frozen ``ExperimentData`` every model of a plan shares."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.miscaption import inject_miscaptions
+from clipmem.data.settings import DataSettings
+from clipmem.data.splits import make_splits
+from clipmem.data.table import ImageTextTable
+from clipmem.data.text import build_tokenizer, tokenize_captions
+from clipmem.data.wds_stream import load_for_streaming
+from clipmem.errors import ConfigError
+
+
+def check_caption_count(table: ImageTextTable, train_captions: int) -> None:
+    """Refuse ``train_captions`` above the most captions any pair has."""
+    most = max((len(c) for c in table.captions), default=0)
+    if train_captions > most:
+        raise ConfigError(
+            f"data.train_captions (mitigation.k of multi_caption) = {train_captions}, but the data has at "
+            f"most {most} caption(s) per pair; lower it or use data with more captions "
+            "(e.g. data.source.captions_per_sample for the synthetic data)"
+        )
+
+
+def augment_captions(table: ImageTextTable, augment, train_captions: int) -> tuple[ImageTextTable, int]:
+    """Each pair's training captions followed by their augmented copies, then its other captions.
+
+    Returns the new table and the new number of training captions, ``k·(1 + copies)``.
+    """
+    k = train_captions
+    captions = [c[:k] + list(augment(c[:k], int(sid))) + c[k:]
+                for c, sid in zip(table.captions, table.sample_ids.tolist(), strict=True)]
+    return table.with_captions(captions, table.miscaptioned, table.caption_source), k * (1 + int(augment.copies))
+
+
+def build_data(settings: DataSettings) -> ExperimentData:
+    """Load the data, draw the splits, inject mis-captions, tokenize, load the zero-shot sets.
+
+    A pure function of ``settings``: the same settings give the same object (ids, captions, pixels).
+    """
+    stream = None
+    if settings.streaming:
+        if settings.caption_augment is not None:
+            raise ConfigError("mitigation=text_augment is not supported with data.source.streaming=true: "
+                              "streamed pairs carry their captions as stored; load the data into memory")
+        table, manifest, stream = load_for_streaming(settings.source, settings.splits, settings.split_seed)
+    else:
+        table = settings.source.load()
+        manifest = make_splits(table.sample_ids.numpy(), settings.splits, settings.split_seed)
+    table = inject_miscaptions(table, list(manifest.candidate), settings.miscaption["fraction"], settings.split_seed)
+    check_caption_count(table, settings.train_captions)
+    train_captions = settings.train_captions
+    if settings.caption_augment is not None:
+        table, train_captions = augment_captions(table, settings.caption_augment, train_captions)
+    miscaptioned = tuple(int(i) for i in table.sample_ids[table.miscaptioned].tolist())
+    tokens, counts = tokenize_captions(table.captions, build_tokenizer(settings.context_length))
+    return ExperimentData(
+        table=table,
+        manifest=dataclasses.replace(manifest, miscaptioned=miscaptioned),
+        tokens=tokens,
+        caption_counts=counts,
+        train_captions=train_captions,
+        train_transform=settings.transform(train=True),
+        eval_transform=settings.transform(train=False),
+        zeroshot={name: source.load() for name, source in settings.zeroshot.items()},
+        context_length=settings.context_length,
+        batch_size=settings.batch_size,
+        eval_batch_size=settings.eval_batch_size,
+        num_workers=settings.num_workers,
+        stream=stream,
+    )

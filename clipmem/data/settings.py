@@ -1,0 +1,126 @@
+"""The ``data`` section as one validated object: what data, how it splits, how batches are served."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from clipmem.data.bad_samples import check_policy
+from clipmem.data.splits import SPLIT_NAMES
+from clipmem.data.transforms import BatchTransform
+from clipmem.errors import ConfigError
+
+
+def whole_number(value: Any, key: str, minimum: int | None = None) -> int:
+    """``value`` as an int; ConfigError naming ``key`` for text, booleans or fractions (50.7 is not 50)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{key} must be a whole number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {value!r}") from None
+    if not number.is_integer():
+        raise ConfigError(f"{key} must be a whole number, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise ConfigError(f"{key} must be ≥ {minimum}, got {value!r}")
+    return int(number)
+
+
+def _named(source: Any, name: str) -> Any:
+    """A zero-shot source whose ``name`` is its ``data.zeroshot`` key, so messages and records name that key."""
+    if dataclasses.is_dataclass(source) and getattr(source, "name", name) != name:
+        return dataclasses.replace(source, name=name)
+    return source
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """``data`` (conf/data/*.yaml, docs/configuration.md): the source and everything built from it.
+
+    Args:
+        source: object with ``load() -> ImageTextTable`` (``clipmem.data.sources.DataSource``).
+        splits: sizes {shared, candidate, independent, extra} of S_S, S_C, S_I, S_E.
+        split_seed: draws the split and the injected mis-captions (``${seed}`` by default).
+        batch_size: global training batch size, divided across devices.
+        image_size: model input side in pixels.
+        context_length: tokenizer context length of the model.
+        augment: ``scale`` and ``ratio`` ranges of the training crop.
+        train_captions: captions per pair used in training and scoring draws (1 = the primary caption).
+        miscaption: ``fraction`` of candidates whose captions are exchanged (ground truth).
+        zeroshot: name -> source with ``load() -> ZeroShotSet``.
+        num_workers: DataLoader workers (0 is fastest here: data is in memory).
+        eval_batch_size: batch size of evaluation encoders.
+        on_bad_sample: ``error`` or ``skip`` (what file-based sources do with a bad sample).
+        caption_augment: set by the ``text_augment`` mitigation: ``(captions, sample_id) -> extra captions``
+            with a ``copies`` attribute; never from YAML.
+    """
+
+    source: Any
+    splits: dict[str, int]
+    split_seed: int
+    batch_size: int
+    image_size: int
+    context_length: int
+    augment: dict[str, Any]
+    train_captions: int
+    miscaption: dict[str, float]
+    zeroshot: dict[str, Any]
+    num_workers: int
+    eval_batch_size: int
+    on_bad_sample: str
+    caption_augment: Any = None
+
+    def __post_init__(self) -> None:
+        check_policy(self.on_bad_sample)
+        self._check_splits()
+        for key, minimum in (("split_seed", None), ("batch_size", 1), ("image_size", 8), ("context_length", 1),
+                             ("train_captions", 1), ("num_workers", 0), ("eval_batch_size", 1)):
+            object.__setattr__(self, key, whole_number(getattr(self, key), f"data.{key}", minimum))
+        unknown = set(self.miscaption) - {"fraction"}
+        if unknown:
+            raise ConfigError(f"data.miscaption has unknown keys {sorted(unknown)}; allowed: ['fraction']")
+        fraction = float(self.miscaption.get("fraction", 0.0))
+        if not 0.0 <= fraction <= 1.0:
+            raise ConfigError(f"data.miscaption.fraction must be in [0, 1], got {fraction}")
+        object.__setattr__(self, "miscaption", {"fraction": fraction})
+        self.transform(train=True)  # checks data.augment
+        object.__setattr__(self, "zeroshot", {str(k): _named(v, str(k)) for k, v in (self.zeroshot or {}).items()})
+
+    def _check_splits(self) -> None:
+        given = dict(self.splits or {})
+        unknown, missing = set(given) - set(SPLIT_NAMES), set(SPLIT_NAMES) - set(given)
+        if unknown or missing:
+            raise ConfigError(f"data.splits must have exactly the keys {list(SPLIT_NAMES)}; "
+                              f"unknown: {sorted(unknown)}, missing: {sorted(missing)}")
+        sizes = {name: whole_number(given[name], f"data.splits.{name}", 1) for name in SPLIT_NAMES}
+        if sizes["candidate"] != sizes["independent"]:
+            raise ConfigError(
+                f"data.splits.candidate ({sizes['candidate']}) must equal data.splits.independent "
+                f"({sizes['independent']}) so that f and g train on the same number of samples"
+            )
+        object.__setattr__(self, "splits", sizes)
+
+    def check_sources(self) -> None:
+        """Let the source and the zero-shot sources check their paths (``check()``) before anything loads."""
+        for source in (self.source, *self.zeroshot.values()):
+            check = getattr(source, "check", None)
+            if callable(check):
+                check()
+
+    @property
+    def streaming(self) -> bool:
+        return bool(getattr(self.source, "streaming", False))
+
+    def transform(self, train: bool) -> BatchTransform:
+        """The training crop (``train``) or the evaluation resize, at ``image_size``."""
+        if not train:
+            return BatchTransform(self.image_size, train=False)
+        try:
+            return BatchTransform(self.image_size, train=True, **dict(self.augment or {}))
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"data.augment: {err}") from None
+
+    def replace(self, **changes: Any) -> DataSettings:
+        """A copy with ``changes`` (what a mitigation's ``configure_data`` returns)."""
+        return dataclasses.replace(self, **changes)

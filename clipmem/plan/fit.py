@@ -1,0 +1,77 @@
+"""Every model of a plan, in order: train (or reuse a finished one) → save → per-sample statistics and
+utility saved beside it. What the estimator and the report read next."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass, field
+
+import torch
+
+from clipmem import distributed
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.evaluation.utility import utility_metrics
+from clipmem.io import atomic_write_json
+from clipmem.models.local_dir import load_local_dir
+from clipmem.plan.spec import Plan
+from clipmem.plan.training import TrainingContext, TrainingRecipe, finished_model, train_model
+from clipmem.rundir import RunDir
+from clipmem.scoring.config import ScoringConfig
+from clipmem.scoring.statistics import ModelScorer, SampleStatistics, save_statistics, statistics_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FittedModel:
+    """One trained model's results: its per-sample ``statistics``, ``utility`` (canonical metric names,
+    see ``evaluation.utility``) and the CLIPMem ``history`` measured while it trained."""
+
+    name: str
+    statistics: SampleStatistics
+    utility: dict[str, float]
+    history: list[dict] = field(default_factory=list)
+
+
+def measure_model(model: torch.nn.Module, context: TrainingContext, device: torch.device,
+                  history: list[dict] | None = None) -> FittedModel:
+    """Statistics and utility of ``model``, saved beside it (``sample_stats-<key>.safetensors``, utility.json)."""
+    name, run = context.spec.name, context.run
+    model.to(device)
+    stats = ModelScorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
+    meta = {"model": name, "scoring": dataclasses.asdict(context.scoring),
+            "manifest_sha256": context.data.manifest.sha256}
+    save_statistics(run.statistics(name, context.statistics_key), stats, meta)
+    utility = utility_metrics(model, context.data, device)
+    atomic_write_json(run.utility(name), utility)
+    return FittedModel(name, stats, utility, list(history or []))
+
+
+def saved_history(run: RunDir, name: str) -> list[dict]:
+    """The CLIPMem curve stored with a finished model (empty for models saved before it was stored)."""
+    meta = json.loads(run.model_meta(name).read_text())
+    return list(meta.get("clipmem_history") or [])
+
+
+def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: ScoringConfig, run: RunDir,
+             loggers: list, device: torch.device, resume: bool = False) -> dict[str, FittedModel]:
+    """Train or reuse every model of ``plan`` and measure it (rank 0); returns name -> FittedModel on rank 0
+    and an empty dict on the other ranks. Each model's statistics are saved before the next model trains,
+    so its CLIPMem callback can compare against them."""
+    key = statistics_key(scoring, plan.scored_ids, data.manifest.sha256)
+    peers = [spec.train_ids for spec in plan.specs]
+    fitted: dict[str, FittedModel] = {}
+    for spec in plan.specs:
+        context = TrainingContext(spec, data, scoring, plan.scored_ids, run, key)
+        if resume and finished_model(spec, data, recipe, run):
+            log.info("resume: %s is finished (%s), not retrained", spec.name, run.model(spec.name))
+            module, history = None, saved_history(run, spec.name)
+        else:
+            module, history = train_model(context, recipe, loggers, resume, peers)
+        if distributed.is_global_zero():
+            model = module.clip if module is not None else load_local_dir(run.model(spec.name))[0]
+            fitted[spec.name] = measure_model(model, context, device, history)
+        distributed.barrier()  # the statistics exist before the next model's callbacks look for them
+    return fitted

@@ -1,0 +1,48 @@
+"""What a plan is made of: model specs (which ids, which seed) and the pairs scored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of a plan.
+
+    name: its folder under ``models/`` (``f``, ``g``, ``m00``, ...).
+    train_ids: the sample ids it trains on, in manifest order (the data order is drawn from them).
+    seed: its training seed: initialisation, data order, caption/view draws and crops.
+    family: the model family (``clip``).
+    reference: the model whose saved statistics its in-training CLIPMem curve compares against, or None.
+    """
+
+    name: str
+    train_ids: tuple[int, ...]
+    seed: int
+    family: str = "clip"
+    reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The models to train, in order, and the sample ids every model's statistics are computed on."""
+
+    specs: tuple[ModelSpec, ...]
+    scored_ids: tuple[int, ...]
+
+    def spec(self, name: str) -> ModelSpec:
+        for spec in self.specs:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no model {name!r} in the plan (models: {[s.name for s in self.specs]})")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(spec.name for spec in self.specs)
+
+    def membership(self) -> torch.Tensor:
+        """(M, N) bool: model m trained on scored sample n (models and samples in plan order)."""
+        ids = torch.tensor(self.scored_ids, dtype=torch.int64)
+        return torch.stack([torch.isin(ids, torch.tensor(s.train_ids, dtype=torch.int64)) for s in self.specs])

@@ -1,0 +1,147 @@
+"""Train one model of a plan (or find it finished) and save it in open_clip's local-dir format."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+
+from clipmem.callbacks.clipmem import CLIPMemCallback
+from clipmem.data.datamodule import TrainingDataModule
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.errors import ConfigError
+from clipmem.models.local_dir import save_local_dir
+from clipmem.plan.spec import ModelSpec
+from clipmem.rundir import LAST_CHECKPOINT, RunDir
+from clipmem.scoring.compat import differences, ids_sha256
+from clipmem.scoring.config import ScoringConfig
+from clipmem.scoring.statistics import SampleStatistics, load_statistics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """How every model of a plan is trained; built from the config by ``clipmem.config.settings``.
+
+    build_module: ``(log_prefix=...) -> CLIPModule``, the model config with the mitigation's noise bound.
+    trainer_kwargs: ``lightning.Trainer`` arguments (``trainer`` section plus hardware).
+    make_callbacks: fresh callbacks for one model (``callbacks`` section).
+    checkpoints: keep ``checkpoints/<model>/last.ckpt`` (what ``resume=true`` continues from).
+    training_config: the resolved training sections, stored with each model and compared on reuse.
+    """
+
+    build_module: Callable[..., Any]
+    trainer_kwargs: dict[str, Any]
+    make_callbacks: Callable[[], list[L.Callback]]
+    checkpoints: bool
+    training_config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingContext:
+    """What a callback may need about the model it watches (``bind(context)``)."""
+
+    spec: ModelSpec
+    data: ExperimentData
+    scoring: ScoringConfig
+    scored_ids: tuple[int, ...]
+    run: RunDir
+    statistics_key: str
+
+    def reference_statistics(self) -> SampleStatistics | None:
+        """The saved statistics of ``spec.reference`` under this scoring config, or None."""
+        if self.spec.reference is None:
+            return None
+        path = self.run.statistics(self.spec.reference, self.statistics_key)
+        return load_statistics(path) if path.is_file() else None
+
+
+def model_meta(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe, global_step: int,
+               history: list[dict] | None = None) -> dict[str, Any]:
+    """Provenance stored as ``clipmem_meta.json`` beside a model (checked before it is scored or reused),
+    with the CLIPMem curve its callback measured during training (``clipmem_history``)."""
+    return {
+        "role": spec.name,
+        "family": spec.family,
+        "seed": spec.seed,
+        "manifest_sha256": data.manifest.sha256,
+        "train_ids_sha256": ids_sha256(spec.train_ids),
+        "global_step": int(global_step),
+        "training_config": recipe.training_config,
+        "clipmem_history": list(history or []),
+    }
+
+
+def finished_model(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe, run: RunDir) -> bool:
+    """True when ``models/<name>`` holds a model trained by this recipe on this split (resume keeps it)."""
+    meta_path = run.model_meta(spec.name)
+    if not run.model_weights(spec.name).is_file() or not meta_path.is_file():
+        return False
+    meta = json.loads(meta_path.read_text())
+    differing = differences(meta.get("training_config"), recipe.training_config)
+    if differing or meta.get("manifest_sha256") != data.manifest.sha256:
+        raise ConfigError(
+            f"resume: {meta_path} was trained with another config (differs at {', '.join(differing[:8]) or 'splits'});"
+            " resume with the run's original overrides"
+        )
+    return meta.get("train_ids_sha256") == ids_sha256(spec.train_ids)
+
+
+def latest_checkpoint(directory: Path) -> Path | None:
+    """The newest of ``last.ckpt`` (every epoch) and Lightning's SLURM ``hpc_ckpt_*.ckpt`` (on requeue)."""
+    found = [p for p in (directory / f"{LAST_CHECKPOINT}.ckpt", *directory.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
+def _callbacks(recipe: TrainingRecipe, context: TrainingContext) -> list[L.Callback]:
+    callbacks = recipe.make_callbacks()
+    for callback in callbacks:
+        if hasattr(callback, "bind"):
+            callback.bind(context)
+    if recipe.checkpoints:  # last.ckpt, rewritten after every epoch (what resume=true continues from)
+        callbacks.append(ModelCheckpoint(dirpath=context.run.checkpoints(context.spec.name), filename=LAST_CHECKPOINT,
+                                         save_top_k=1, every_n_epochs=1, enable_version_counter=False))
+    return callbacks
+
+
+def train_model(context: TrainingContext, recipe: TrainingRecipe, loggers: list, resume: bool = False,
+                peers: list[tuple[int, ...]] | None = None) -> tuple[Any, list[dict]]:
+    """Train ``context.spec`` from its seeded initialisation and save it in local-dir format.
+
+    Models of a plan start from identical weights when their seeds agree and take the same number of
+    steps; only their training ids differ. With ``resume`` and a ``checkpoints/<name>/last.ckpt``, training
+    continues from it (data order, caption draws and crops are keyed by epoch/step, so the result is the
+    same as without the interruption). Returns the module and the CLIPMem history its callback logged.
+    """
+    spec, run = context.spec, context.run
+    L.seed_everything(spec.seed, workers=True)
+    module = recipe.build_module(log_prefix=f"{spec.name}/")
+    callbacks = _callbacks(recipe, context)
+    trainer = L.Trainer(
+        **recipe.trainer_kwargs,
+        logger=list(loggers) or False,
+        callbacks=callbacks,
+        default_root_dir=str(run.checkpoints(spec.name)),  # per model: SLURM's hpc_ckpt_*.ckpt must not cross
+        enable_checkpointing=recipe.checkpoints,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,  # the datamodule's EpochSampler shards the global batches itself
+    )
+    checkpoint = latest_checkpoint(run.checkpoints(spec.name)) if resume else None
+    log.info("training %s on %d pairs%s", spec.name, len(spec.train_ids),
+             f" (resuming from {checkpoint})" if checkpoint else "")
+    datamodule = TrainingDataModule(context.data, spec.train_ids, spec.seed, peers)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    history = next((c.history for c in callbacks if isinstance(c, CLIPMemCallback)), [])
+    if trainer.is_global_zero:
+        save_local_dir(module.clip, module.model_cfg, run.model(spec.name),
+                       model_meta(spec, context.data, recipe, trainer.global_step, history))
+    trainer.strategy.barrier("clipmem-model-saved")  # other ranks read the weights right after
+    return module, history

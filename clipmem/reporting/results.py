@@ -1,0 +1,69 @@
+"""From a plan's estimate to the run's results: scores.csv, metrics.json, report/ and the tracker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.evaluation.utility import flat_metrics
+from clipmem.io import atomic_write_json
+from clipmem.reporting import plots, tracking
+from clipmem.reporting.config import ReportConfig
+from clipmem.reporting.scores_csv import score_rows, write_scores
+from clipmem.rundir import RunDir
+from clipmem.scoring.estimators import score_summary
+
+
+def model_metrics(utility: dict[str, dict[str, float]], data: ExperimentData) -> dict[str, float]:
+    """Every model's utility under metrics.json names (``evaluation.utility.flat_metrics``)."""
+    headline = next(iter(data.zeroshot), None)
+    out: dict[str, float] = {}
+    for name, values in utility.items():
+        out.update(flat_metrics(values, name, headline))
+    return out
+
+
+def write_results(run: RunDir, data: ExperimentData, scores: dict[str, torch.Tensor],
+                  utility: dict[str, dict[str, float]], report: ReportConfig, loggers: list,
+                  history: list[dict] | None = None, extra_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write scores.csv, report/ PNGs, log to the trackers and (last) metrics.json. Returns the metrics.
+
+    ``scores``: the estimator's (N,) columns with ``sample_id``; ``utility``: model name -> its metrics.
+    """
+    pairs = data.pairs_of(tuple(int(i) for i in scores["sample_id"].tolist()))
+    scores = {**scores, "miscaptioned": pairs.miscaptioned}
+    rows = score_rows(scores, pairs.captions, pairs.caption_source)
+    write_scores(run.scores, rows)
+    metrics: dict[str, Any] = {**score_summary(scores), **(extra_metrics or {}), **model_metrics(utility, data)}
+    order = torch.argsort(scores["clipmem"], descending=True)  # most memorized first
+    report_paths = write_report(run, scores, order, pairs, metrics, report, history)
+    if history:
+        metrics["clipmem_history"] = history
+    top = order[: report.wandb_table_size]
+    by_id = {row["sample_id"]: row for row in rows}
+    tracking.log_results(loggers, metrics, report_paths, [by_id[int(scores["sample_id"][i])] for i in top],
+                         pairs.images[top])
+    atomic_write_json(run.metrics, metrics)
+    return metrics
+
+
+def write_report(run: RunDir, scores: dict[str, torch.Tensor], order: torch.Tensor, pairs, metrics: dict[str, Any],
+                 report: ReportConfig, history: list[dict] | None) -> dict[str, Path | None]:
+    """report/: the score histogram by group, most/least memorized galleries and the CLIPMem curve."""
+    primary = [c[0] for c in pairs.captions]
+    paths: dict[str, Path | None] = {
+        "histogram": plots.plot_histogram(scores["clipmem"], scores["miscaptioned"], run.report_file("histogram"),
+                                          metrics.get("miscaption_auc")),
+    }
+    size = report.gallery_size
+    for name, picked in (("most_memorized", order[:size]), ("least_memorized", order.flip(0)[:size])):
+        paths[name] = plots.plot_gallery(
+            pairs.images[picked], [primary[int(i)] for i in picked], scores["clipmem"][picked],
+            scores["miscaptioned"][picked], run.report_file(name),
+            f"{name.replace('_', ' ').capitalize()} candidate pairs (CLIPMem)",
+        )
+    paths["clipmem_curve"] = plots.plot_curve(history or [], run.report_file("clipmem_curve"))
+    return paths

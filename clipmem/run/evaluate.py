@@ -1,0 +1,103 @@
+"""``python evaluate.py``: re-score a finished run from its saved models, or tabulate a whole sweep."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from clipmem import hardware
+from clipmem.config import legacy
+from clipmem.config.settings import ExperimentSettings, load_settings
+from clipmem.data.build import build_data
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.run_files import write_data_files
+from clipmem.data.splits import SplitManifest, check_manifest
+from clipmem.errors import ConfigError
+from clipmem.models.local_dir import load_local_dir
+from clipmem.plan.fit import FittedModel, measure_model
+from clipmem.plan.spec import Plan
+from clipmem.plan.training import TrainingContext
+from clipmem.reporting import tracking
+from clipmem.reporting.summary import format_summary
+from clipmem.run.steps import estimate_and_report
+from clipmem.rundir import RunDir
+from clipmem.scoring.compat import check_models
+from clipmem.scoring.statistics import statistics_key
+
+
+def rebuild_data(settings: ExperimentSettings, run: RunDir) -> ExperimentData:
+    """The run's data rebuilt from its config; it must hash to the saved splits.json (removals included)."""
+    saved = SplitManifest.read(run.splits)
+    data = build_data(settings.data)
+    if saved.removed:  # remove_topk: the saved manifest is the record of what was left out
+        data = data.with_removed(saved.removed)
+    check_manifest(data.manifest, saved, str(run.splits))
+    return data
+
+
+def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentSettings, run: RunDir,
+                         device) -> dict[str, FittedModel]:
+    """Load every model of ``plan`` from ``models/``, check they form the plan, and measure each."""
+    run.require_finished_models(plan.names)
+    loaded = {spec.name: load_local_dir(run.model(spec.name)) for spec in plan.specs}
+    check_models({name: meta for name, (_, _, meta) in loaded.items()},
+                 {spec.name: spec.train_ids for spec in plan.specs}, data.manifest)
+    key = statistics_key(settings.scoring, plan.scored_ids, data.manifest.sha256)
+    return {spec.name: measure_model(loaded[spec.name][0], TrainingContext(spec, data, settings.scoring,
+                                                                            plan.scored_ids, run, key), device)
+            for spec in plan.specs}
+
+
+def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | None = None,
+                     device: str = "auto", log_to_wandb: bool = False) -> dict[str, Any]:
+    """Recompute scores.csv, metrics.json and report/ of a finished run from its saved models.
+
+    The data and splits are rebuilt from the run's config and must hash to its splits.json; the models
+    must form the design's plan (``check_models``). ``scoring_overrides`` replace keys of ``scoring``.
+    """
+    run = RunDir(run_dir)
+    run.require_finished_models(())
+    settings = load_settings(legacy.saved_run_config(run.config, run.root, scoring_overrides))
+    data = rebuild_data(settings, run)
+    data_metrics = write_data_files(run, data)
+    plan = settings.design.plan(data.manifest, settings.seed)
+    target = settings.eval_device() if device == "auto" else hardware.eval_device(device)
+    # CLIPMem across f's epochs can only be measured during training: carry it over, never drop it.
+    history = json.loads(run.metrics.read_text()).get("clipmem_history") if run.metrics.is_file() else None
+    loggers = settings.make_loggers() if log_to_wandb else []
+    try:
+        fitted = measure_saved_models(plan, data, settings, run, target)
+        extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
+        metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
+                                      settings.report, run, loggers, extra, history or [])
+    finally:
+        tracking.finish(loggers, 0)
+    print(format_summary(metrics, run.root), flush=True)
+    return metrics
+
+
+def evaluate_sweep_dir(sweep_dir: str | Path) -> dict[str, Any]:
+    """Write sweep_results.csv/.md and the sweep plots into ``sweep_dir``; print which jobs did not complete."""
+    from clipmem.reporting.sweep import aggregate_sweep, format_sweep_summary
+
+    report = aggregate_sweep(sweep_dir)
+    print(format_sweep_summary(Path(sweep_dir), report.records), flush=True)
+    written = [report.table_csv, report.table_md, *(p for p in report.plots.values() if p is not None)]
+    print("  wrote " + ", ".join(p.name for p in written), flush=True)
+    return {"jobs": len(report.records), "complete": len(report.records) - len(report.failed),
+            "not_complete": [r.job for r in report.failed]}
+
+
+def evaluate_entry(run_dir: str | None, sweep_dir: str | None, scoring_overrides: dict[str, Any] | None = None,
+                   device: str = "auto", log_to_wandb: bool = False) -> dict[str, Any]:
+    """What ``evaluate.py`` does: exactly one of ``run_dir`` (re-score one run) or ``sweep_dir`` (tabulate)."""
+    if (run_dir is None) == (sweep_dir is None):
+        given = "both" if run_dir is not None else "neither"
+        raise ConfigError(f"evaluate.py needs exactly one of run_dir=<run directory> or sweep_dir=<multirun "
+                          f"directory>; got {given}")
+    if sweep_dir is not None:
+        if scoring_overrides:
+            raise ConfigError(f"scoring.* overrides apply to run_dir=..., not sweep_dir=... (got {scoring_overrides})")
+        return evaluate_sweep_dir(sweep_dir)
+    return evaluate_run_dir(run_dir, scoring_overrides, device, log_to_wandb)

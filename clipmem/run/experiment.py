@@ -1,0 +1,55 @@
+"""``python train.py``: one experiment, as a straight line of steps (docs/configuration.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from omegaconf import DictConfig
+
+from clipmem import distributed
+from clipmem.config.settings import load_settings, run_options
+from clipmem.data.build import build_data
+from clipmem.plan.fit import fit_plan
+from clipmem.reporting.summary import format_summary
+from clipmem.run.lifecycle import RunLifecycle, completed_metrics
+from clipmem.run.steps import apply_removal, estimate_and_report, record_data
+from clipmem.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+
+def skip_if_complete(cfg: DictConfig) -> dict[str, Any] | None:
+    """With ``skip_completed`` (default), the metrics of a run directory that completed with this config."""
+    options = run_options(cfg)
+    done = completed_metrics(RunDir(options.run_dir), options.fingerprint) if options.skip_completed else None
+    if done is not None and distributed.is_global_zero():
+        print(f"clipmem: skipped {options.run_dir}: already complete with the same config", flush=True)
+    return done
+
+
+def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
+    """Validate the config, build the data, train and measure every model of the design's plan, estimate,
+    report. Returns the metrics (None on DDP ranks > 0, which only train). See ``RunLifecycle`` for the
+    run directory's status and ``resume=true``."""
+    done = skip_if_complete(cfg)
+    if done is not None:
+        return done
+    with RunLifecycle(run_options(cfg)) as life:
+        settings = load_settings(cfg)
+        settings.hardware.configure()
+        loggers = life.start_loggers(settings.make_loggers())
+        data = apply_removal(build_data(settings.data), settings.mitigation, life.run, life.is_zero)
+        data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
+        plan = settings.design.plan(data.manifest, settings.seed)
+        fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
+                          life.resume)
+        if not life.is_zero:
+            life.finish_other_rank()
+            return None
+        extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
+        metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
+                                      settings.report, life.run, loggers, extra)
+        life.complete(metrics)
+        print(format_summary(metrics, life.run.root), flush=True)
+        return metrics

@@ -1,0 +1,106 @@
+"""The run's bookkeeping in one place: status.json, rank-zero gating, the loggers' start and shutdown.
+
+``RunLifecycle`` is a context manager around one experiment. Entering it refuses to reuse a run directory
+silently, records ``running`` and saves the config; leaving it records ``failed`` (or ``interrupted`` on
+Ctrl-C) with the error when the body raised, and closes the loggers (a W&B run is marked failed too).
+``complete`` records success with the config's fingerprint. Only global rank 0 writes; under DDP the
+other ranks run the same steps and wait for rank 0 at ``finish_other_rank``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from clipmem import distributed
+from clipmem.config.settings import RunOptions
+from clipmem.errors import ConfigError
+from clipmem.reporting import tracking
+from clipmem.rundir import RunDir, failure_details
+
+log = logging.getLogger(__name__)
+
+
+def completed_metrics(run: RunDir, fingerprint: str) -> dict[str, Any] | None:
+    """The metrics of ``run`` if it already completed with the config whose fingerprint is given, else None."""
+    status = run.read_status()
+    if status.get("state") != "complete" or not run.metrics.is_file():
+        return None
+    if status.get("config_sha256") != fingerprint:
+        log.warning("%s holds a complete run of a different config; training again and replacing it", run.root)
+        return None
+    return json.loads(run.metrics.read_text())
+
+
+def prepare_run_dir(run: RunDir, resume: bool) -> None:
+    """Refuse to reuse a run directory silently; on resume, require the run's split manifest."""
+    if resume:
+        if run.status.is_file() and not run.splits.is_file():
+            raise ConfigError(f"resume=true: {run.root} stopped before its splits were drawn (no splits.json); "
+                              "start it again without resume=true in a new run directory")
+        return  # resume=true on a directory that holds no run yet (e.g. a sweep job not reached) starts afresh
+    if run.status.is_file():
+        state = json.loads(run.status.read_text()).get("state")
+        raise ConfigError(
+            f"run_dir={run.root} already holds a run (status {state!r}); pass resume=true to continue it, "
+            "or leave run_dir unset for a new directory"
+        )
+
+
+class RunLifecycle:
+    """One experiment's run directory from ``running`` to ``complete`` / ``failed`` / ``interrupted``."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.run = RunDir(options.run_dir)
+        self.is_zero = distributed.is_global_zero()
+        asked = options.resume or distributed.slurm_requeued()
+        self.resume = asked and self.run.splits.is_file()  # nothing to continue from: start afresh
+        self.loggers: list = []
+        self.started = time.monotonic()
+        if self.is_zero:
+            prepare_run_dir(self.run, asked)  # before entering: a refused directory keeps its own status
+
+    def __enter__(self) -> RunLifecycle:
+        if self.is_zero:
+            self.run.root.mkdir(parents=True, exist_ok=True)
+            self.run.write_status("running", resumed=self.resume)
+            if not self.run.config.is_file():  # Hydra writes it for CLI runs; direct calls get one too
+                self.run.config.parent.mkdir(parents=True, exist_ok=True)
+                OmegaConf.save(self.options.config, self.run.config)
+        distributed.pin_hydra_run_dir(str(self.run.root.resolve()))
+        return self
+
+    def start_loggers(self, loggers: list) -> list:
+        """Adopt the run's loggers (started before the data, so a job that fails on its data shows up)."""
+        self.loggers = list(loggers)
+        config = OmegaConf.to_container(self.options.config, resolve=True)
+        for logger in self.loggers:
+            logger.log_hyperparams(config)
+        return self.loggers
+
+    def complete(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """Record success (rank 0) once every result file is written; returns ``metrics``."""
+        if self.is_zero:
+            self.run.write_status("complete", config_sha256=self.options.fingerprint,
+                                  wall_s=round(time.monotonic() - self.started, 1))
+        distributed.barrier()
+        return metrics
+
+    def finish_other_rank(self) -> None:
+        """Ranks > 0: wait while rank 0 scores and reports."""
+        distributed.barrier()
+
+    def __exit__(self, kind, err, tb) -> None:
+        if err is not None and self.is_zero:
+            self.run.write_status("interrupted" if was_interrupted(err) else "failed", **failure_details(err))
+        tracking.finish(self.loggers, 0 if err is None else 1)
+
+
+def was_interrupted(err: BaseException) -> bool:
+    """Ctrl-C: a KeyboardInterrupt, or the SystemExit Lightning raises after shutting down on one."""
+    return isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt)

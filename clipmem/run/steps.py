@@ -1,0 +1,61 @@
+"""The steps a run takes between training and its results, shared by train.py and evaluate.py."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.run_files import write_data_files
+from clipmem.data.splits import SplitManifest, check_manifest
+from clipmem.io import atomic_write_text
+from clipmem.mitigations.base import Mitigation
+from clipmem.mitigations.remove_topk import write_removal
+from clipmem.plan.designs import Design
+from clipmem.plan.fit import FittedModel
+from clipmem.plan.spec import Plan
+from clipmem.reporting import tracking
+from clipmem.reporting.config import ReportConfig
+from clipmem.reporting.results import write_results
+from clipmem.rundir import RunDir
+
+log = logging.getLogger(__name__)
+
+
+def apply_removal(data: ExperimentData, mitigation: Mitigation, run: RunDir, write: bool) -> ExperimentData:
+    """The mitigation's removal (``remove_topk``) applied to the split; ``removed.csv`` written when ``write``."""
+    removal = mitigation.select_removal(data.manifest)
+    if removal is None:
+        return data
+    if write:
+        write_removal(run.removed, removal)
+    log.info("%s: %d candidates (%s) and %d independent pairs left out", mitigation.name, len(removal.candidate),
+             removal.ranking, len(removal.independent))
+    return data.with_removed(removal.ids)
+
+
+def record_data(data: ExperimentData, run: RunDir, resume: bool, write: bool, loggers: list) -> dict[str, int]:
+    """splits.json (or, on resume, the check against it), skipped samples, sample keys, the splits artifact.
+
+    Returns the data's metrics (``num_skipped``) for metrics.json; nothing is written unless ``write``.
+    """
+    if resume:
+        check_manifest(data.manifest, SplitManifest.read(run.splits), str(run.splits))
+    if not write:
+        return {}
+    if not resume:
+        atomic_write_text(run.splits, data.manifest.to_json())
+    metrics = write_data_files(run, data)
+    tracking.log_file(loggers, run.splits, "splits", "split-manifest")
+    return metrics
+
+
+def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted: dict[str, FittedModel],
+                        normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
+                        extra_metrics: dict[str, Any], history: list[dict] | None = None) -> dict[str, Any]:
+    """The design's estimator over every model's statistics, then scores.csv, report/, metrics.json."""
+    scores = design.estimate(plan, {name: model.statistics for name, model in fitted.items()}, normalisation)
+    if history is None:
+        history = next((model.history for model in fitted.values() if model.history), [])
+    utility = {name: model.utility for name, model in fitted.items()}
+    return write_results(run, data, scores, utility, report, loggers, history, extra_metrics)
