@@ -24,8 +24,35 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError)
 
 
+def wide_to_8bit(image: Image.Image) -> Image.Image:
+    """An 8-bit grayscale ("L") image from a 16-bit ("I;16*"), 32-bit integer ("I") or float ("F") one.
+
+    16-bit values are scaled by 255/65535; "I" images are read as 8-bit when their values fit in
+    [0, 255] and as 16-bit when they fit in [0, 65535]; "F" images as [0, 1] or [0, 255]. Anything else
+    is refused with ValueError: a guess would silently change the image.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    if image.mode.startswith("I;16"):
+        scale = 65535.0
+    elif values.size == 0 or (values.min() >= 0 and values.max() <= 255 and image.mode == "I"):
+        scale = 255.0
+    elif image.mode == "I" and values.min() >= 0 and values.max() <= 65535:
+        scale = 65535.0
+    elif image.mode == "F" and values.min() >= 0 and values.max() <= 1:
+        scale = 1.0
+    elif image.mode == "F" and values.min() >= 0 and values.max() <= 255:
+        scale = 255.0
+    else:
+        raise ValueError(f"{image.mode} image with values in [{values.min():g}, {values.max():g}]: no 8-bit mapping "
+                         "is unambiguous; convert it to 8-bit first")
+    return Image.fromarray(np.clip(np.rint(values * (255.0 / scale)), 0, 255).astype(np.uint8), mode="L")
+
+
 def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB version of ``image``; transparent pixels (RGBA, LA, palette with transparency) composited onto white."""
+    """RGB version of ``image``; transparent pixels (RGBA, LA, palette with transparency) composited onto white,
+    16-bit, 32-bit and float grayscale scaled to 8 bits (``wide_to_8bit``)."""
+    if image.mode.startswith("I") or image.mode == "F":
+        return wide_to_8bit(image).convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
