@@ -15,7 +15,7 @@ from clipmem.data.images import decode_image
 from clipmem.data.miscaption import inject_miscaptions
 from clipmem.data.records import HASH_BASE, key_to_id
 from clipmem.data.table import ImageTextTable
-from clipmem.data.wds_source import expand_braces
+from clipmem.data.tar_shards import expand_braces
 from clipmem.data.wds_stream import ShardStream, partition_counts, plan_batches
 from clipmem.errors import ConfigError
 

@@ -18,6 +18,7 @@ from clipmem.io import atomic_write
 log = logging.getLogger(__name__)
 POLICIES = ("error", "skip")
 SKIPPED_COLUMNS = ("source", "file", "row", "sample_id", "reason")
+SHARD_ROW = "(shard)"  # the row of a record that stands for an unknown number of samples (a truncated shard)
 
 
 def check_policy(policy: str, field_name: str = "data.on_bad_sample") -> str:
@@ -60,6 +61,13 @@ class BadSamples:
         if self.records:
             log.warning("%s: skipped %d bad samples (on_bad_sample=skip); first: %s at %s: %s", self.source,
                         len(self.records), self.records[0]["file"], self.records[0]["row"], self.records[0]["reason"])
+
+
+def skip_counts(records: list[dict]) -> dict[str, int]:
+    """``num_skipped`` (samples known to be left out) and ``num_truncated_shards`` (each lost an unknown
+    number of samples more) for metrics.json."""
+    shards = sum(record["row"] == SHARD_ROW for record in records)
+    return {"num_skipped": len(records) - shards, "num_truncated_shards": shards}
 
 
 def write_skipped(path: str | Path, records: list[dict]) -> None:

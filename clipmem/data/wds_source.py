@@ -9,88 +9,20 @@ package.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
-import tarfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from clipmem.data.bad_samples import BadSamples, check_policy
+from clipmem.data.bad_samples import SHARD_ROW, BadSamples, check_policy
 from clipmem.data.images import bytes_fingerprint, cached_decode_many, verify_image
-from clipmem.data.records import assemble_table, key_to_id, split_captions
+from clipmem.data.records import DuplicateFinder, assemble_table, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
+from clipmem.data.tar_shards import TruncatedShard, iter_samples, shard_paths
 from clipmem.errors import ConfigError
-
-_BRACE = re.compile(r"\{([^{}]*)\}")
-_RANGE = re.compile(r"^(\d+)\.\.(\d+)$")
-
-
-def expand_braces(pattern: str) -> list[str]:
-    """Expand ``{a..b}`` numeric ranges (zero padding kept) and ``{x,y}`` lists, like bash and webdataset.
-
-    ``"shards/{00000..00002}.tar"`` -> ``["shards/00000.tar", "shards/00001.tar", "shards/00002.tar"]``.
-    """
-    match = _BRACE.search(pattern)
-    if match is None:
-        return [pattern]
-    body, head, tail = match.group(1), pattern[: match.start()], pattern[match.end():]
-    numeric = _RANGE.match(body)
-    if numeric:
-        lo, hi = numeric.groups()
-        width = len(lo) if lo.startswith("0") or len(lo) == len(hi) else 0
-        step = 1 if int(hi) >= int(lo) else -1
-        options = [str(i).zfill(width) for i in range(int(lo), int(hi) + step, step)]
-    else:
-        options = body.split(",")
-    return [expanded for option in options for expanded in expand_braces(head + option + tail)]
-
-
-def shard_paths(urls: str | list[str] | None) -> list[Path]:
-    """Shard files from one pattern, several joined by ``::`` (webdataset's convention), or a list of them."""
-    if not urls:
-        raise ConfigError("data.source.urls is not set: pass \"data.source.urls='shards/{00000..00009}.tar'\"")
-    patterns = urls.split("::") if isinstance(urls, str) else list(urls)
-    paths = [Path(p).expanduser() for pattern in patterns for p in expand_braces(pattern.strip()) if p]
-    if not paths:
-        raise ConfigError(f"data.source.urls names no shard: {urls!r}")
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise ConfigError(f"data.source.urls: {len(missing)} of {len(paths)} shards do not exist, e.g. {missing[0]!r}")
-    return paths
-
-
-def split_member_name(name: str) -> tuple[str, str] | None:
-    """(key, extension) of a tar member: the path up to the first dot of its file name, and the rest (lower case)."""
-    folder, _, base = name.rpartition("/")
-    stem, dot, ext = base.partition(".")
-    if not dot or not stem:
-        return None
-    return (f"{folder}/{stem}" if folder else stem), ext.lower()
-
-
-def iter_samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {extension: bytes}) for each sample of a shard, in file order; consecutive members form a sample.
-
-    Raises tarfile.TarError / OSError on a corrupt or truncated shard after yielding what came before.
-    """
-    with tarfile.open(shard, "r|*") as tar:
-        member_groups = ((m, split_member_name(m.name)) for m in tar if m.isfile())
-        current: str | None = None
-        files: dict[str, bytes] = {}
-        for member, parsed in member_groups:
-            if parsed is None:
-                continue
-            key, ext = parsed
-            if key != current and current is not None:
-                yield current, files
-                files = {}
-            current = key
-            files[ext] = tar.extractfile(member).read()
-        if current is not None:
-            yield current, files
 
 
 def _caption_fields(files: dict[str, bytes], caption_keys: list[str]) -> list[str | None]:
@@ -116,6 +48,19 @@ def _caption_fields(files: dict[str, bytes], caption_keys: list[str]) -> list[st
     return out
 
 
+def _counts(scan: _Scan) -> dict[str, int]:
+    return {"same_image_other_caption": scan.duplicates.same_image_other_caption}
+
+
+def report_truncated(bad: BadSamples, err: TruncatedShard) -> None:
+    """A truncated shard: a ``SHARD_ROW`` record (an unknown number of samples lost) and, where known, a record
+    of the sample that was being read when the shard broke off."""
+    bad.report(err.shard, SHARD_ROW, str(err), location="the shard")
+    if err.lost_key is not None:
+        bad.report(err.shard, err.lost_key, f"truncated shard: the sample's members were cut off at byte {err.offset}",
+                   sample_id=key_to_id(err.lost_key), location=f"key {err.lost_key!r}")
+
+
 @dataclass
 class _Scan:
     """What one pass over the shards found: good samples (parallel lists) and the bad-sample log."""
@@ -129,6 +74,8 @@ class _Scan:
     shard_of: list[int] = field(default_factory=list)
     first_seen: dict[int, str] = field(default_factory=dict)
     verify_only: bool = False
+    digest: Any = field(default_factory=hashlib.sha256)  # over every good sample's key, image bytes, captions
+    duplicates: DuplicateFinder | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +88,8 @@ class ShardIndex:
     keys: list[str]
     shard_of: np.ndarray
     skipped: list[dict]
+    digest: str = ""
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -206,7 +155,8 @@ class WebDatasetSource:
         """
         scan = self._scan(verify_only=True)
         return ShardIndex(scan.shards, np.asarray(scan.ids, dtype=np.int64), scan.keys,
-                          np.asarray(scan.shard_of, dtype=np.int64), scan.bad.records)
+                          np.asarray(scan.shard_of, dtype=np.int64), scan.bad.records, scan.digest.hexdigest(),
+                          _counts(scan))
 
     def load_subset(self, sample_ids: set[int]) -> ImageTextTable:
         """Only the samples with these ids, decoded into a table (one filtered pass over the shards).
@@ -218,6 +168,7 @@ class WebDatasetSource:
     def _scan(self, keep: set[int] | None = None, verify_only: bool = False) -> _Scan:
         """One pass over the shards: every sample checked (``_add``); only ids in ``keep`` if given."""
         scan = _Scan(shards=shard_paths(self.urls), bad=BadSamples(self.on_bad_sample, "data"), verify_only=verify_only)
+        scan.duplicates = DuplicateFinder(scan.bad)
         for shard_index, shard in enumerate(scan.shards):
             samples = iter_samples(shard)
             while True:
@@ -225,10 +176,9 @@ class WebDatasetSource:
                     key, files = next(samples)
                 except StopIteration:
                     break
-                except (tarfile.TarError, OSError, EOFError) as err:
+                except TruncatedShard as err:
                     if keep is None:
-                        scan.bad.report(shard, "(shard)", f"unreadable tar file ({err}); samples after this point "
-                                        "are lost", location="the shard")
+                        report_truncated(scan.bad, err)
                     break
                 if keep is not None:
                     sid = key_to_id(key)
@@ -250,7 +200,7 @@ class WebDatasetSource:
         scan.bad.warn()
         return assemble_table(
             [scan.ids[i] for i in keep], [decoded[i] for i in keep], [scan.captions[i] for i in keep],
-            self.resolution, scan.bad.records, keys=[scan.keys[i] for i in keep],
+            self.resolution, scan.bad.records, keys=[scan.keys[i] for i in keep], counts=_counts(scan),
         )
 
     def _add(self, scan: _Scan, shard_index: int, key: str, files: dict[str, bytes]) -> None:
@@ -275,11 +225,15 @@ class WebDatasetSource:
         if not texts:
             bad.report(shard, key, f"empty caption (caption_keys {self.caption_keys})", sample_id=sid, location=at)
             return
+        if not scan.duplicates.check(files[image_ext], texts, shard, key, sid, at):
+            return
         if scan.verify_only:
             problem = verify_image(files[image_ext])
             if problem:
                 bad.report(shard, key, problem, sample_id=sid, location=at)
                 return
+        for part in (key, files[image_ext], "\x1f".join(texts)):
+            scan.digest.update(part if isinstance(part, bytes) else part.encode("utf-8"))
         scan.ids.append(sid)
         scan.keys.append(key)
         scan.captions.append(texts)

@@ -23,8 +23,9 @@ from clipmem.data.images import DECODE_ERRORS, decode_image
 from clipmem.data.records import key_to_id
 from clipmem.data.splits import SplitManifest, make_splits
 from clipmem.data.table import ImageTextTable
+from clipmem.data.tar_shards import TruncatedShard, iter_samples
 from clipmem.data.text import build_tokenizer
-from clipmem.data.wds_source import ShardIndex, iter_samples
+from clipmem.data.wds_source import ShardIndex
 from clipmem.errors import ConfigError
 
 
@@ -61,7 +62,8 @@ def load_for_streaming(source: Any, sizes: dict[str, int], seed: int) -> tuple[I
         if not lost:
             break
         ids = ids[~np.isin(ids, sorted(lost))]
-    return dataclasses.replace(subset, skipped=skipped, keys=None), manifest, Streamed(source, index)
+    return (dataclasses.replace(subset, skipped=skipped, keys=None, counts=index.counts), manifest,
+            Streamed(source, index))
 
 
 def partition_counts(shard_of: np.ndarray, num_shards: int, world_size: int, num_workers: int) -> np.ndarray:
@@ -88,6 +90,15 @@ def plan_batches(counts: np.ndarray, batch_size: int, total: int | None = None) 
         while plan[rank].sum() > target:
             plan[rank, int(np.argmax(plan[rank]))] -= 1
     return plan
+
+
+def _complete_samples(shard: Path):
+    """The samples of ``shard`` up to where it breaks off: the index reported a truncated shard and left its
+    lost samples out of the plan, so the stream ends that shard there too."""
+    try:
+        yield from iter_samples(shard)
+    except TruncatedShard:
+        return
 
 
 class ShardStream(IterableDataset):
@@ -128,7 +139,7 @@ class ShardStream(IterableDataset):
     def _samples(self, shards: list[Path], rng: random.Random):
         """(sample_id, uint8 (3, R, R) image, caption) of the wanted samples of ``shards``, in file order."""
         for shard in shards:
-            for key, files in iter_samples(shard):
+            for key, files in _complete_samples(shard):
                 sid = key_to_id(key)
                 if not self._wanted(sid):
                     continue
