@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.fingerprint import content_fingerprints, near_duplicate_count
 from clipmem.data.miscaption import inject_miscaptions
 from clipmem.data.settings import DataSettings
 from clipmem.data.splits import make_splits
@@ -50,16 +51,19 @@ def build_data(settings: DataSettings) -> ExperimentData:
     else:
         table = settings.source.load()
         manifest = make_splits(table.sample_ids.numpy(), settings.splits, settings.split_seed)
+    counts = {**table.counts, "near_duplicate_images": near_duplicate_count(table.images)}
+    table = dataclasses.replace(table, counts=counts)
     table = inject_miscaptions(table, list(manifest.candidate), settings.miscaption["fraction"], settings.split_seed)
     check_caption_count(table, settings.train_captions)
     train_captions = settings.train_captions
     if settings.caption_augment is not None:
         table, train_captions = augment_captions(table, settings.caption_augment, train_captions)
     miscaptioned = tuple(int(i) for i in table.sample_ids[table.miscaptioned].tolist())
+    fingerprints = content_fingerprints(table, manifest, stream.index.digest if stream is not None else None)
     tokens, counts = tokenize_captions(table.captions, build_tokenizer(settings.context_length))
     return ExperimentData(
         table=table,
-        manifest=dataclasses.replace(manifest, miscaptioned=miscaptioned),
+        manifest=dataclasses.replace(manifest, miscaptioned=miscaptioned, fingerprints=fingerprints),
         tokens=tokens,
         caption_counts=counts,
         train_captions=train_captions,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from clipmem.data.bad_samples import BadSamples, check_policy
 from clipmem.data.images import cached_decode_many, stat_fingerprint
-from clipmem.data.records import assemble_table, key_to_id, split_captions
+from clipmem.data.records import DuplicateFinder, assemble_table, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 
@@ -22,6 +22,18 @@ def normalise_sep(sep: str, field_name: str = "data.source.sep") -> str:
     if not isinstance(sep, str) or len(sep) != 1:
         raise ConfigError(f"{field_name} must be one character (',' or '\\t' for TSV), got {sep!r}")
     return sep
+
+
+def non_utf8_place(path: Path) -> str:
+    """Where the first byte sequence that is not UTF-8 sits: line (1-based, as an editor counts) and column."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line_start = raw.rfind(b"\n", 0, err.start) + 1
+        line = raw.count(b"\n", 0, err.start) + 1
+        return f"line {line}, byte {err.start - line_start + 1} of that line (byte {raw[err.start]:#04x})"
+    return "unknown place"
 
 
 def _as_list(keys: str | list[str] | tuple[str, ...], field_name: str) -> list[str]:
@@ -96,8 +108,8 @@ class CsvSource:
                 reader = csv.DictReader(f, delimiter=self.sep)
                 header = list(reader.fieldnames or [])
                 rows = [(reader.line_num, row) for row in reader]
-        except UnicodeDecodeError as err:
-            raise ConfigError(f"{path}: not UTF-8 text ({err})") from err
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text: {non_utf8_place(path)}; save it as UTF-8") from None
         except csv.Error as err:
             raise ConfigError(f"{path}: not a valid CSV file with sep={self.sep!r} ({err})") from err
         return header, rows
@@ -158,15 +170,17 @@ class CsvSource:
         fingerprint = stat_fingerprint(pairs.files) + hashlib.sha256(path.read_bytes()).hexdigest()
         decoded = cached_decode_many(pairs.files, self.resolution, self.cache_dir, fingerprint, self.num_threads,
                                      desc=f"decoding {path.name}")
-        keep = []
+        keep, duplicates = [], DuplicateFinder(bad)
         for i, result in enumerate(decoded):
             if isinstance(result, str):
                 bad.report(path, pairs.rows[i], f"{result}: {pairs.files[i]}", sample_id=pairs.ids[i],
                            location=pairs.where[i])
-            else:
+            elif duplicates.check(result.tobytes(), pairs.captions[i], path, pairs.rows[i], pairs.ids[i],
+                                  pairs.where[i]):
                 keep.append(i)
         bad.warn()
         return assemble_table(
             [pairs.ids[i] for i in keep], [decoded[i] for i in keep], [pairs.captions[i] for i in keep],
             self.resolution, bad.records, keys=[pairs.keys[i] for i in keep] if self.id_key is not None else None,
+            counts={"same_image_other_caption": duplicates.same_image_other_caption},
         )

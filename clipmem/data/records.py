@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from clipmem.data.bad_samples import BadSamples
 from clipmem.data.images import stack_images
 from clipmem.data.table import ImageTextTable
 
@@ -41,6 +42,36 @@ def split_captions(fields: Sequence[str | None], caption_sep: str | None) -> lis
     return out
 
 
+class DuplicateFinder:
+    """Finds exact duplicate pairs (same image content and same captions) as a source reads them.
+
+    ``check`` keeps the first of a group and reports the others through ``bad`` (``error``: one line naming
+    both places; ``skip``: recorded and left out). The same image with other captions is legitimate data
+    and only counted (``same_image_other_caption``).
+    """
+
+    def __init__(self, bad: BadSamples) -> None:
+        self.bad = bad
+        self.first_pair: dict[bytes, str] = {}
+        self.image_captions: dict[bytes, str] = {}
+        self.same_image_other_caption = 0
+
+    def check(self, image: bytes, captions: list[str], file, row, sample_id: int, where: str) -> bool:
+        """True to keep the sample whose image content is ``image`` (bytes or pixels) at ``where``."""
+        image_key = hashlib.sha256(image).digest()
+        text = "\x1f".join(captions)
+        pair_key = hashlib.sha256(image_key + text.encode("utf-8")).digest()
+        if pair_key in self.first_pair:
+            self.bad.report(file, row, f"exact duplicate of {self.first_pair[pair_key]} (same image and captions)",
+                            sample_id=sample_id, location=where)
+            return False
+        self.first_pair[pair_key] = where
+        if image_key in self.image_captions and self.image_captions[image_key] != text:
+            self.same_image_other_caption += 1
+        self.image_captions.setdefault(image_key, text)
+        return True
+
+
 def assemble_table(
     sample_ids: Sequence[int],
     arrays: Sequence[np.ndarray],
@@ -48,6 +79,7 @@ def assemble_table(
     resolution: int,
     skipped: list[dict],
     keys: Sequence[str] | None = None,
+    counts: dict[str, int] | None = None,
 ) -> ImageTextTable:
     """An ImageTextTable from decoded pairs (uint8 (3, R, R) arrays), keeping the skipped-sample records."""
     return ImageTextTable(
@@ -56,4 +88,5 @@ def assemble_table(
         captions=[list(c) for c in captions],
         skipped=list(skipped),
         keys=list(keys) if keys is not None else None,
+        counts=dict(counts or {}),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import numpy as np
 from clipmem.errors import ConfigError, SplitError
 
 SPLIT_NAMES = ("shared", "candidate", "independent", "extra")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,9 @@ class SplitManifest:
     ``extra`` (S_E) neither. ``miscaptioned`` lists candidates whose captions were exchanged.
     ``removed`` lists ids of S_C and S_I that neither model trains on and that are not scored
     (``remove_topk`` mitigation); it enters the hash only when non-empty, so older manifests verify.
+    ``fingerprints`` maps a split name to a sha256 of what its samples hold (decoded pixels and captions, see
+    ``clipmem.data.fingerprint``); re-scoring refuses data whose content changed. Manifests written before
+    content fingerprints have none (and hash as before).
     """
 
     seed: int
@@ -31,6 +37,7 @@ class SplitManifest:
     extra: tuple[int, ...]
     miscaptioned: tuple[int, ...] = ()
     removed: tuple[int, ...] = ()
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         validate_disjoint({name: getattr(self, name) for name in SPLIT_NAMES})
@@ -68,6 +75,7 @@ class SplitManifest:
             **{name: list(getattr(self, name)) for name in SPLIT_NAMES},
             "miscaptioned": list(self.miscaptioned),
             **({"removed": list(self.removed)} if self.removed else {}),
+            **({"content_sha256": dict(sorted(self.fingerprints.items()))} if self.fingerprints else {}),
         }
 
     @property
@@ -88,6 +96,7 @@ class SplitManifest:
                 **{name: tuple(int(i) for i in data[name]) for name in SPLIT_NAMES},
                 miscaptioned=tuple(int(i) for i in data.get("miscaptioned", [])),
                 removed=tuple(int(i) for i in data.get("removed", [])),
+                fingerprints={str(k): str(v) for k, v in data.get("content_sha256", {}).items()},
             )
         except (KeyError, TypeError, ValueError) as err:
             raise SplitError(f"{source}: not a valid split manifest ({err})") from err
@@ -152,9 +161,19 @@ def make_splits(sample_ids: np.ndarray | list[int], sizes: dict[str, int], seed:
 
 
 def check_manifest(built: SplitManifest, saved: SplitManifest, source: str) -> None:
-    """Refuse to go on if splits rebuilt from the config differ from a saved manifest (e.g. the data changed)."""
-    if built.sha256 != saved.sha256:
+    """Refuse to go on if splits rebuilt from the config differ from a saved manifest: other ids, or (where the
+    saved manifest has content fingerprints) other pixels or captions in a split."""
+    ids_only = {"fingerprints": {}}
+    if dataclasses.replace(built, **ids_only).sha256 != dataclasses.replace(saved, **ids_only).sha256:
         raise ConfigError(
             f"{source}: the splits rebuilt from the config (sha256 {built.sha256[:12]}) differ from "
             f"the saved manifest (sha256 {saved.sha256[:12]}); the data or the split config changed"
+        )
+    if not saved.fingerprints:
+        log.warning("%s predates content fingerprints: only the sample ids of each split can be checked", source)
+    changed = [name for name, digest in saved.fingerprints.items() if built.fingerprints.get(name) != digest]
+    if changed:
+        raise ConfigError(
+            f"{source}: the data changed since the models were trained: the images or captions of "
+            f"{', '.join(changed)} differ from their fingerprints; restore the data the run used, or train again"
         )

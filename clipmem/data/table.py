@@ -28,6 +28,7 @@ class ImageTextTable:
             ``__key__``, a CSV id column), else None.
         views: uint8 (N, V, 3, H, W) several images of each pair's scene (view 0 is ``images``), or None
             when the source has one image per pair (``multi_image`` mitigation).
+        counts: what the source counted while loading, for metrics.json (e.g. ``same_image_other_caption``).
     """
 
     sample_ids: torch.Tensor
@@ -41,6 +42,7 @@ class ImageTextTable:
     skipped: list[dict] = field(default_factory=list)
     keys: list[str] | None = None
     views: torch.Tensor | None = None
+    counts: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n = len(self.sample_ids)
