@@ -19,3 +19,9 @@ class RunDirError(ClipmemError):
 
 class IncompatibleModelsError(ClipmemError):
     """Models f and g differ in more than their training subset (S_C vs S_I)."""
+
+
+def one_line(err: BaseException, limit: int = 400) -> str:
+    """An exception's message (Hydra's span several lines) as one line, at most ``limit`` characters."""
+    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -5,12 +5,15 @@ Layout (docs/configuration.md, "The run directory")::
     .hydra/config.yaml, overrides.yaml   splits.json   status.json   metrics.json   scores.csv
     models/<name>/   open_clip local-dir model + clipmem_meta.json + sample_stats-<key>.safetensors + utility.json
     checkpoints/<name>/   report/*.png   removed.csv   skipped_samples.csv   sample_keys.csv   wandb/   csv/
+    evaluations/<date>_<time>/   one re-score by evaluate.py: its own scores.csv, metrics.json, report/, ...
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import shutil
 import traceback
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,7 @@ MODEL_WEIGHTS_NAME = "open_clip_model.safetensors"
 MODEL_META_NAME = "clipmem_meta.json"
 MODEL_UTILITY_NAME = "utility.json"
 LAST_CHECKPOINT = "last"  # checkpoints/<name>/last.ckpt, rewritten every epoch
+EVALUATION_RECORD = "evaluation.json"  # in evaluations/<stamp>/: what was re-scored, how
 
 
 class RunDir:
@@ -107,6 +111,41 @@ class RunDir:
 
     def last_checkpoint(self, name: str) -> Path:
         return self.checkpoints(name) / f"{LAST_CHECKPOINT}.ckpt"
+
+    @property
+    def evaluations(self) -> Path:
+        return self.root / "evaluations"
+
+    @property
+    def evaluation_record(self) -> Path:
+        """In an evaluation folder: what was re-scored and with which scoring overrides."""
+        return self.root / EVALUATION_RECORD
+
+    def new_evaluation(self) -> RunDir:
+        """A fresh ``evaluations/<date>_<time>[_<n>]/`` folder for one re-score (never an existing one)."""
+        stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        for n in itertools.count():
+            folder = self.evaluations / (stamp if n == 0 else f"{stamp}_{n}")
+            try:
+                folder.mkdir(parents=True)
+                return RunDir(folder)
+            except FileExistsError:
+                continue
+        raise AssertionError("unreachable")
+
+    def latest_evaluation(self) -> RunDir | None:
+        """The newest evaluation folder, or None."""
+        folders = sorted(p for p in self.evaluations.glob("*") if p.is_dir()) if self.evaluations.is_dir() else []
+        return RunDir(max(folders, key=lambda p: p.stat().st_mtime_ns)) if folders else None
+
+    def archive_attempt(self) -> Path:
+        """Move everything but ``.hydra/`` into ``attempts/<date>_<time>/`` (a failed attempt, kept for reading)."""
+        target = self.root / "attempts" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+        target.mkdir(parents=True)
+        for path in self.root.iterdir():
+            if path.name not in (".hydra", "attempts"):
+                shutil.move(str(path), str(target / path.name))
+        return target
 
     def require_finished_models(self, names: tuple[str, ...] | list[str] = ("f", "g")) -> None:
         """Raise RunDirError naming what is missing before anything is recomputed: the config, the split

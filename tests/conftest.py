@@ -26,9 +26,13 @@ def compose_config(overrides: list[str] | None = None, config_name: str = "train
         return compose(config_name=config_name, overrides=list(overrides or []))
 
 
-def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ``python <script> args`` as a user would, from ``cwd`` (default: the repository root)."""
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "WANDB_MODE": "offline"}
+def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 600,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python <script> args`` as a user would, from ``cwd`` (default: the repository root).
+
+    ``env`` adds environment variables; an empty value removes the variable."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "WANDB_MODE": "offline", **(env or {})}
+    env = {key: value for key, value in env.items() if value != ""}
     return subprocess.run(
         [sys.executable, str(ROOT / script), *args], cwd=cwd or ROOT, capture_output=True, text=True,
         timeout=timeout, env=env,
@@ -58,3 +62,12 @@ def build_data_for(overrides: list[str] | None = None):
     from clipmem.data import build_data
 
     return build_data(load_settings_for(overrides).data)
+
+
+def evaluated(run_dir: Path):
+    """The newest evaluation folder evaluate.py wrote into ``run_dir`` (a RunDir)."""
+    from clipmem.rundir import RunDir
+
+    found = RunDir(run_dir).latest_evaluation()
+    assert found is not None, f"no evaluations/ in {run_dir}"
+    return found

@@ -2,7 +2,7 @@
 
 import json
 
-from .conftest import run_script
+from .conftest import evaluated, run_script
 
 
 def _error_lines(done):
@@ -57,8 +57,11 @@ def test_train_with_wandb_offline_then_evaluate(tmp_path):
     assert (run_dir / ".hydra" / "overrides.yaml").is_file()
     done = run_script("evaluate.py", f"run_dir={run_dir}", "scoring.normalisation=none", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    evaluation = evaluated(run_dir)
+    assert str(evaluation.root) in done.stdout
+    metrics = json.loads(evaluation.metrics.read_text())
     assert metrics["clipmem_mean"] == metrics["clipmem_raw_mean"]  # the override took effect
+    assert json.loads(evaluation.evaluation_record.read_text())["scoring_overrides"] == {"normalisation": "none"}
 
 
 def test_multirun_gives_each_job_its_own_directory(tmp_path):

@@ -15,7 +15,7 @@ from clipmem.data.settings import DataSettings
 from clipmem.mitigations import EmbeddingNoise, Mitigation
 from clipmem.run import evaluate_run_dir, run_experiment
 
-from .conftest import ROOT, compose_config
+from .conftest import ROOT, compose_config, evaluated
 
 
 @dataclass(frozen=True)
@@ -52,9 +52,8 @@ def test_a_mitigation_defined_outside_the_package_runs_end_to_end(plain_run, tmp
     assert saved["mitigation"]["_target_"].endswith("TwoCaptionsAndNoise")
     # it took effect: scoring drew among two captions, and training differed from the plain run
     assert (tmp_path / "scores.csv").read_text() != (plain_run / "scores.csv").read_text()
-    before = (tmp_path / "scores.csv").read_text()
     evaluate_run_dir(tmp_path)  # re-scoring finds the class again from the saved config
-    assert (tmp_path / "scores.csv").read_text() == before
+    assert evaluated(tmp_path).scores.read_text() == (tmp_path / "scores.csv").read_text()
 
 
 def test_a_callback_from_the_command_line_logs_the_learning_rate_to_csv(tmp_path):
@@ -73,7 +72,5 @@ def test_a_run_made_before_the_reshape_is_rescored_identically(plain_run, tmp_pa
     copy = tmp_path / "old"
     shutil.copytree(plain_run, copy)
     (copy / ".hydra" / "config.yaml").write_text((ROOT / "tests/fixtures/legacy_config.yaml").read_text())
-    before = (copy / "scores.csv").read_text()
-    (copy / "scores.csv").unlink()
     evaluate_run_dir(copy)
-    assert (copy / "scores.csv").read_text() == before
+    assert evaluated(copy).scores.read_text() == (plain_run / "scores.csv").read_text()

@@ -23,7 +23,7 @@ from clipmem.run import evaluate_run_dir, run_experiment
 from clipmem.scoring import ModelScorer, ScoringConfig
 from clipmem.scoring.compat import ids_sha256
 
-from .conftest import CONF, build_data_for, compose_config, load_settings_for
+from .conftest import CONF, build_data_for, compose_config, evaluated, load_settings_for
 
 # Tiny data for data-module and training-step tests: 200 pairs, 40 candidates (4 mis-captioned).
 TINY = ["debug=fast", "data.source.num_samples=200", "data.batch_size=16",
@@ -264,9 +264,8 @@ def test_remove_topk_retrains_without_the_named_ids(fast_run, tmp_path):
     assert meta_g["train_ids_sha256"] == ids_sha256(sorted(set(base.shared) | (set(base.independent) - dropped_g)))
     scored = [r["sample_id"] for r in read_scores(run_dir / "scores.csv")]
     assert scored == sorted(set(base.candidate) - set(top))
-    before = (run_dir / "scores.csv").read_text()
     evaluate_run_dir(run_dir)  # the saved manifest carries the removal
-    assert (run_dir / "scores.csv").read_text() == before
+    assert evaluated(run_dir).scores.read_text() == (run_dir / "scores.csv").read_text()
 
 
 # ------------------------------------------------------------------------------------------ linear probe
@@ -307,6 +306,5 @@ def test_every_mitigation_runs_end_to_end(overrides, fast_run, tmp_path):
     extra = [f"mitigation.scores={fast_run}"] if "mitigation=remove_topk" in overrides else []
     metrics = run_experiment(compose_config(["debug=fast", f"run_dir={tmp_path}", *overrides, *extra]))
     assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and "linear_probe_top1_f" in metrics
-    before = (tmp_path / "scores.csv").read_text()
     evaluate_run_dir(tmp_path)
-    assert (tmp_path / "scores.csv").read_text() == before
+    assert evaluated(tmp_path).scores.read_text() == (tmp_path / "scores.csv").read_text()

@@ -13,7 +13,7 @@ from clipmem.errors import IncompatibleModelsError
 from clipmem.reporting.scores_csv import COLUMNS, read_scores
 from clipmem.run import evaluate_run_dir, run_experiment
 
-from .conftest import compose_config
+from .conftest import compose_config, evaluated
 
 # The quick preset (200 candidates, 20 of them mis-captioned, 10 epochs) reaches AUC 0.94 here;
 # the default (500 candidates) 0.99. 0.8 leaves room for platform noise, not for a broken score.
@@ -71,13 +71,16 @@ def test_saved_models_load_with_open_clip(quick_run):
         assert model.encode_image(torch.zeros(1, 3, 32, 32)).shape == (1, 64)
 
 
-def test_evaluate_reproduces_the_scores(quick_run, tmp_path):
-    before = (quick_run / "scores.csv").read_text()
-    history = json.loads((quick_run / "metrics.json").read_text())["clipmem_history"]
+def test_evaluate_reproduces_the_scores_beside_the_run(quick_run, tmp_path):
+    before = {name: (quick_run / name).read_text() for name in ("scores.csv", "metrics.json", "status.json")}
     metrics = evaluate_run_dir(quick_run)
-    assert (quick_run / "scores.csv").read_text() == before
-    assert json.loads((quick_run / "metrics.json").read_text())["clipmem_history"] == history
-    assert metrics["miscaption_auc"] == json.loads((quick_run / "metrics.json").read_text())["miscaption_auc"]
+    assert {name: (quick_run / name).read_text() for name in before} == before  # the run's results untouched
+    evaluation = evaluated(quick_run)
+    assert evaluation.scores.read_text() == before["scores.csv"]
+    saved = json.loads(before["metrics.json"])
+    assert json.loads(evaluation.metrics.read_text()) == metrics
+    assert metrics["clipmem_history"] == saved["clipmem_history"]  # carried over, never dropped
+    assert metrics["miscaption_auc"] == saved["miscaption_auc"]
 
 
 def test_evaluate_refuses_models_trained_differently(quick_run, tmp_path):

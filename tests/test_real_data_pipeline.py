@@ -2,10 +2,12 @@
 are skipped and recorded; several image-folder zero-shot sets are evaluated side by side."""
 
 import csv
+import dataclasses
 import json
 
 import pytest
 
+from clipmem.data import SplitManifest
 from clipmem.run import run_experiment
 from clipmem.rundir import KEYS_NAME, SKIPPED_NAME
 
@@ -71,7 +73,11 @@ def test_skip_records_exactly_the_bad_ids_and_trains_on_the_rest(runs):
 
 def test_streaming_draws_the_same_splits_and_trains_f_and_g_for_equal_steps(runs):
     (wds_dir, _), (stream_dir, metrics) = runs["wds"], runs["stream"]
-    assert (stream_dir / "splits.json").read_text() == (wds_dir / "splits.json").read_text()
+    stream, held = SplitManifest.read(stream_dir / "splits.json"), SplitManifest.read(wds_dir / "splits.json")
+    assert dataclasses.replace(stream, fingerprints={}) == dataclasses.replace(held, fingerprints={})  # same ids
+    assert {k: stream.fingerprints[k] for k in ("candidate", "extra")} == {  # the decoded splits: same content
+        k: held.fingerprints[k] for k in ("candidate", "extra")}
+    assert "shards" in stream.fingerprints and "shared" not in stream.fingerprints  # streamed: the shards' digest
     steps = {role: json.loads((stream_dir / "models" / role / "clipmem_meta.json").read_text())["global_step"]
              for role in ("f", "g")}
     assert steps["f"] == steps["g"] == 5  # 340 training pairs // batch 64

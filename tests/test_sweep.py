@@ -137,7 +137,8 @@ def test_rerunning_a_sweep_skips_completed_jobs(sweep):
     wandb_runs = sorted((job / "wandb").glob("offline-run-*"))
     done = run_script("train.py", *SWEEP_ARGS, f"hydra.sweep.dir={sweep_dir}", cwd=sweep_dir.parent)
     assert done.returncode == 1  # job 0 still fails
-    assert f"clipmem: skipped {job}: already complete with the same config" in done.stdout
+    assert f"clipmem: job 1: skipped, already complete with the same config ({job})" in done.stdout
+    assert "clipmem: job 0: restarting its failed run" in done.stdout  # and says what it did with the failed one
     assert "training g" not in done.stderr + done.stdout
     assert {p: p.stat().st_mtime_ns for p in watched} == before
     assert sorted((job / "wandb").glob("offline-run-*")) == wandb_runs  # no new W&B run either

@@ -9,7 +9,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from clipmem.errors import ClipmemError, ConfigError
+from clipmem.errors import ClipmemError, ConfigError, one_line
 
 
 def _clipmem_cause(err: BaseException) -> ClipmemError | None:
@@ -45,12 +45,6 @@ def describe_failure(err: InstantiationException, config: Any) -> str:
     if root is err:
         return one_line(err)
     return one_line(root) if isinstance(root, ValueError) else f"{type(root).__name__}: {one_line(root)}"
-
-
-def one_line(err: BaseException, limit: int = 400) -> str:
-    """An exception's message (Hydra's span several lines) as one line, at most ``limit`` characters."""
-    text = " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def entries(group: DictConfig | dict | None, key: str) -> dict[str, Any]:

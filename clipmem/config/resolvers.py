@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -17,15 +20,35 @@ def run_dir_override(task_overrides: Any, default: str) -> str:
     for item in list(task_overrides or []):
         key, sep, value = str(item).partition("=")
         if sep and key.lstrip("+~") == "run_dir" and value not in ("", "null"):
-            return value.strip("'\"")
-    return default
+            return check_writable(value.strip("'\""))
+    return check_writable(default)
+
+
+def check_writable(directory: str) -> str:
+    """``directory`` if it exists as a writable folder or can be created.
+
+    Otherwise one line on stderr and exit status 1: Hydra creates the output directory itself, before
+    any clipmem code runs, and a failure there would end in its traceback.
+    """
+    path = Path(directory).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    problem = (f"{existing} is a file, not a folder" if not existing.is_dir()
+               else f"{existing} is not writable" if not os.access(existing, os.W_OK | os.X_OK) else None)
+    if problem:
+        print(f"clipmem: error: output directory {directory}: cannot create it, {problem}", file=sys.stderr,
+              flush=True)
+        sys.exit(1)
+    return directory
 
 
 def register_resolvers() -> None:
     """``${short_uuid:}``: 8 hex chars, fixed per process (cached in the config, which Hydra's
     launchers copy into every job of a sweep), so run directories never collide.
-    ``${run_dir_override:${hydra:overrides.task},<default>}``: see ``run_dir_override``."""
+    ``${run_dir_override:${hydra:overrides.task},<default>}``: see ``run_dir_override``.
+    ``${writable:<dir>}``: ``<dir>``, checked by ``check_writable`` (the sweep directory)."""
     if not OmegaConf.has_resolver("short_uuid"):
         OmegaConf.register_new_resolver("short_uuid", lambda: uuid.uuid4().hex[:8], use_cache=True)
     if not OmegaConf.has_resolver("run_dir_override"):
         OmegaConf.register_new_resolver("run_dir_override", run_dir_override)
+    if not OmegaConf.has_resolver("writable"):
+        OmegaConf.register_new_resolver("writable", check_writable)

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from clipmem.data.transforms import OPENAI_MEAN, OPENAI_STD
-from clipmem.errors import RunDirError
+from clipmem.errors import RunDirError, one_line
 from clipmem.io import atomic_write, atomic_write_json
 from clipmem.models.factory import build_clip
 from clipmem.rundir import MODEL_CONFIG_NAME as CONFIG_NAME
@@ -46,8 +47,17 @@ def load_local_dir(directory: Path) -> tuple[torch.nn.Module, dict[str, Any], di
     missing = [n for n in (CONFIG_NAME, WEIGHTS_NAME, META_NAME) if not (directory / n).is_file()]
     if missing:
         raise RunDirError(f"{directory} is not a saved clipmem model: missing {', '.join(missing)}")
-    model_cfg = json.loads((directory / CONFIG_NAME).read_text())["model_cfg"]
-    meta = json.loads((directory / META_NAME).read_text())
+    try:
+        model_cfg = json.loads((directory / CONFIG_NAME).read_text())["model_cfg"]
+        meta = json.loads((directory / META_NAME).read_text())
+    except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as err:
+        raise RunDirError(f"{directory}: unreadable {CONFIG_NAME} or {META_NAME} ({type(err).__name__}: "
+                          f"{one_line(err)})") from err
     model = build_clip(model_cfg)
-    model.load_state_dict(load_file(str(directory / WEIGHTS_NAME)))
+    weights = directory / WEIGHTS_NAME
+    try:
+        model.load_state_dict(load_file(str(weights)))
+    except (SafetensorError, OSError, RuntimeError) as err:
+        raise RunDirError(f"{weights}: not loadable weights ({type(err).__name__}: {one_line(err)}); the file is "
+                          "damaged or from another architecture") from err
     return model.eval(), model_cfg, meta

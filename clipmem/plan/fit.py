@@ -19,7 +19,13 @@ from clipmem.plan.spec import Plan
 from clipmem.plan.training import TrainingContext, TrainingRecipe, finished_model, train_model
 from clipmem.rundir import RunDir
 from clipmem.scoring.config import ScoringConfig
-from clipmem.scoring.statistics import ModelScorer, SampleStatistics, save_statistics, statistics_key
+from clipmem.scoring.statistics import (
+    ModelScorer,
+    SampleStatistics,
+    load_statistics,
+    save_statistics,
+    statistics_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +43,29 @@ class FittedModel:
 
 def measure_model(model: torch.nn.Module, context: TrainingContext, device: torch.device,
                   history: list[dict] | None = None) -> FittedModel:
-    """Statistics and utility of ``model``, saved beside it (``sample_stats-<key>.safetensors``, utility.json)."""
+    """Statistics and utility of ``model``, saved beside it (``sample_stats-<key>.safetensors``, utility.json)
+    unless they are there already: a saved file is never overwritten, and a recomputation that differs from
+    it is reported (the evaluation uses the recomputed values)."""
     name, run = context.spec.name, context.run
     model.to(device)
     stats = ModelScorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
-    meta = {"model": name, "scoring": dataclasses.asdict(context.scoring),
-            "manifest_sha256": context.data.manifest.sha256}
-    save_statistics(run.statistics(name, context.statistics_key), stats, meta)
+    path = run.statistics(name, context.statistics_key)
+    if not path.is_file():
+        meta = {"model": name, "scoring": dataclasses.asdict(context.scoring),
+                "manifest_sha256": context.data.manifest.sha256}
+        save_statistics(path, stats, meta)
+    elif not same_statistics(load_statistics(path), stats):
+        log.warning("recomputed statistics of model %s differ from the saved %s (other code or hardware); "
+                    "using the recomputed ones, the saved file is kept", name, path)
     utility = utility_metrics(model, context.data, device)
-    atomic_write_json(run.utility(name), utility)
+    if not run.utility(name).is_file():
+        atomic_write_json(run.utility(name), utility)
     return FittedModel(name, stats, utility, list(history or []))
+
+
+def same_statistics(a: SampleStatistics, b: SampleStatistics) -> bool:
+    return all(torch.equal(x, y) for x, y in ((a.sample_ids, b.sample_ids), (a.align, b.align),
+                                              (a.contrast, b.contrast)))
 
 
 def saved_history(run: RunDir, name: str) -> list[dict]:

@@ -10,8 +10,20 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def _data_lines(metrics: dict[str, Any]) -> list[str]:
+    """Lines about samples left out or worth a look; none when the data loaded whole."""
+    lines = []
+    skipped, shards = metrics.get("num_skipped", 0), metrics.get("num_truncated_shards", 0)
+    if skipped or shards:
+        unknown = f" + an unknown number from {shards} truncated shard(s)" if shards else ""
+        lines.append(f"  samples skipped          {skipped}{unknown} (skipped_samples.csv)")
+    if metrics.get("num_same_image_other_caption"):
+        lines.append(f"  same image, other caption {metrics['num_same_image_other_caption']} (kept)")
+    return lines
+
+
 def format_summary(metrics: dict[str, Any], run_dir: Path) -> str:
-    """A few lines: mean CLIPMem, clean vs mis-captioned means and AUC, zero-shot of f and g, run dir."""
+    """A few lines: mean CLIPMem, clean vs mis-captioned means and AUC, utility of f and g, data problems."""
     lines = [
         "CLIPMem summary",
         f"  candidates scored        {metrics['num_candidates']}",
@@ -26,5 +38,6 @@ def format_summary(metrics: dict[str, Any], run_dir: Path) -> str:
     lines.append(
         f"  zero-shot top-1  f / g   {_pct(metrics.get('zeroshot_top1_f'))} / {_pct(metrics.get('zeroshot_top1_g'))}"
     )
+    lines += _data_lines(metrics)
     lines.append(f"  run directory            {run_dir}")
     return "\n".join(lines)

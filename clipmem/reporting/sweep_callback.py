@@ -10,10 +10,17 @@ from omegaconf import DictConfig
 
 
 class SweepReportCallback(Callback):
-    """``on_multirun_end``: aggregate the sweep directory; exit status 1 when a job failed."""
+    """Before a multirun: check the sweep directory can be created. After it: aggregate the sweep directory
+    (sweep_results.csv/.md and plots) and exit with status 1 when a job failed."""
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        """Before Hydra creates the sweep directory: one line and exit 1 if it cannot be created."""
+        from clipmem.config.resolvers import check_writable
+
+        check_writable(str(config.hydra.sweep.dir))
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if not self.enabled:

@@ -14,6 +14,7 @@ from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.run_files import write_data_files
 from clipmem.data.splits import SplitManifest, check_manifest
 from clipmem.errors import ConfigError
+from clipmem.io import atomic_write_json
 from clipmem.models.local_dir import load_local_dir
 from clipmem.plan.fit import FittedModel, measure_model
 from clipmem.plan.spec import Plan
@@ -51,29 +52,37 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
 
 def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | None = None,
                      device: str = "auto", log_to_wandb: bool = False) -> dict[str, Any]:
-    """Recompute scores.csv, metrics.json and report/ of a finished run from its saved models.
+    """Re-score a finished run from its saved models into a new ``evaluations/<date>_<time>/`` folder.
 
-    The data and splits are rebuilt from the run's config and must hash to its splits.json; the models
+    The run's own scores.csv, metrics.json and report/ are never touched. The data is rebuilt from the
+    run's config and must match its splits.json (ids and, where recorded, content fingerprints); the models
     must form the design's plan (``check_models``). ``scoring_overrides`` replace keys of ``scoring``.
     """
     run = RunDir(run_dir)
     run.require_finished_models(())
     settings = load_settings(legacy.saved_run_config(run.config, run.root, scoring_overrides))
     data = rebuild_data(settings, run)
-    data_metrics = write_data_files(run, data)
     plan = settings.design.plan(data.manifest, settings.seed)
     target = settings.eval_device() if device == "auto" else hardware.eval_device(device)
+    fitted = measure_saved_models(plan, data, settings, run, target)
+    out = run.new_evaluation()
+    atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "scoring_overrides": scoring_overrides or {},
+                                              "run_state": run.read_status().get("state", "unknown")})
     # CLIPMem across f's epochs can only be measured during training: carry it over, never drop it.
     history = json.loads(run.metrics.read_text()).get("clipmem_history") if run.metrics.is_file() else None
     loggers = settings.make_loggers() if log_to_wandb else []
     try:
-        fitted = measure_saved_models(plan, data, settings, run, target)
-        extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
+        extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **write_data_files(out, data)}
         metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
-                                      settings.report, run, loggers, extra, history or [])
+                                      settings.report, out, loggers, extra, history or [])
     finally:
         tracking.finish(loggers, 0)
-    print(format_summary(metrics, run.root), flush=True)
+    out.write_status("complete")
+    print(format_summary(metrics, out.root), flush=True)
+    state = run.read_status().get("state")
+    if state != "complete":
+        print(f"  note: the run itself is {state or 'without a status'}; its own results were not written by it",
+              flush=True)
     return metrics
 
 

@@ -24,7 +24,9 @@ def skip_if_complete(cfg: DictConfig) -> dict[str, Any] | None:
     options = run_options(cfg)
     done = completed_metrics(RunDir(options.run_dir), options.fingerprint) if options.skip_completed else None
     if done is not None and distributed.is_global_zero():
-        print(f"clipmem: skipped {options.run_dir}: already complete with the same config", flush=True)
+        job = distributed.hydra_job()
+        who = f"job {job['num']}" if job is not None else "run"
+        print(f"clipmem: {who}: skipped, already complete with the same config ({options.run_dir})", flush=True)
     return done
 
 

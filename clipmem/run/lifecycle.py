@@ -31,13 +31,13 @@ def completed_metrics(run: RunDir, fingerprint: str) -> dict[str, Any] | None:
     if status.get("state") != "complete" or not run.metrics.is_file():
         return None
     if status.get("config_sha256") != fingerprint:
-        log.warning("%s holds a complete run of a different config; training again and replacing it", run.root)
+        log.warning("%s holds a complete run of a different config; it is not replaced", run.root)
         return None
     return json.loads(run.metrics.read_text())
 
 
 def prepare_run_dir(run: RunDir, resume: bool) -> None:
-    """Refuse to reuse a run directory silently; on resume, require the run's split manifest."""
+    """A single run: refuse to reuse a run directory silently; on resume, require the run's split manifest."""
     if resume:
         if run.status.is_file() and not run.splits.is_file():
             raise ConfigError(f"resume=true: {run.root} stopped before its splits were drawn (no splits.json); "
@@ -51,6 +51,24 @@ def prepare_run_dir(run: RunDir, resume: bool) -> None:
         )
 
 
+def sweep_job_attempt(run: RunDir, fingerprint: str) -> str:
+    """What a re-run sweep job does with its directory: ``fresh`` (nothing there), ``resume`` (a killed or
+    interrupted run: finished models kept, the rest continues from its checkpoints) or ``restart`` (a failed
+    run: its files move to ``attempts/``, training starts over). A run of another config is refused."""
+    status = run.read_status()
+    state = status.get("state")
+    if state is None:
+        return "fresh"
+    if status.get("config_sha256", fingerprint) != fingerprint:
+        raise ConfigError(f"{run.root} holds a {state} run of another config; re-run the sweep with its original "
+                          "overrides, or give it a new hydra.sweep.dir")
+    if state in ("running", "interrupted"):
+        return "resume" if run.splits.is_file() else "restart"
+    if state == "failed":
+        return "restart"
+    raise ConfigError(f"{run.root} already holds a {state} run of this config (skip_completed=false?)")
+
+
 class RunLifecycle:
     """One experiment's run directory from ``running`` to ``complete`` / ``failed`` / ``interrupted``."""
 
@@ -58,17 +76,32 @@ class RunLifecycle:
         self.options = options
         self.run = RunDir(options.run_dir)
         self.is_zero = distributed.is_global_zero()
-        asked = options.resume or distributed.slurm_requeued()
-        self.resume = asked and self.run.splits.is_file()  # nothing to continue from: start afresh
         self.loggers: list = []
         self.started = time.monotonic()
-        if self.is_zero:
+        job = distributed.hydra_job()
+        asked = options.resume or distributed.slurm_requeued()
+        if job is not None and not asked and self.is_zero:  # a (re-run) sweep finishes every unfinished job
+            asked = self._recover_sweep_job(job["num"])
+        elif self.is_zero:
             prepare_run_dir(self.run, asked)  # before entering: a refused directory keeps its own status
+        self.resume = asked and self.run.splits.is_file()  # nothing to continue from: start afresh
+
+    def _recover_sweep_job(self, num: int) -> bool:
+        """Say in one line what this sweep job does with its directory; returns whether it resumes."""
+        attempt = sweep_job_attempt(self.run, self.options.fingerprint)
+        if attempt == "restart":
+            moved = self.run.archive_attempt()
+            print(f"clipmem: job {num}: restarting its failed run; the earlier attempt is in {moved}", flush=True)
+        elif attempt == "resume":
+            print(f"clipmem: job {num}: resuming its unfinished run from its checkpoints ({self.run.root})", flush=True)
+        else:
+            print(f"clipmem: job {num}: starting ({self.run.root})", flush=True)
+        return attempt == "resume"
 
     def __enter__(self) -> RunLifecycle:
         if self.is_zero:
             self.run.root.mkdir(parents=True, exist_ok=True)
-            self.run.write_status("running", resumed=self.resume)
+            self.run.write_status("running", resumed=self.resume, config_sha256=self.options.fingerprint)
             if not self.run.config.is_file():  # Hydra writes it for CLI runs; direct calls get one too
                 self.run.config.parent.mkdir(parents=True, exist_ok=True)
                 OmegaConf.save(self.options.config, self.run.config)
