@@ -5,13 +5,15 @@ from __future__ import annotations
 import lightning as L
 
 from clipmem.callbacks.base import EpochEvaluation
-from clipmem.scoring.estimators import pair_estimate, score_summary
+from clipmem.scoring.clipmem import normalise
+from clipmem.scoring.estimators import score_summary
 from clipmem.scoring.statistics import ModelScorer, SampleStatistics
 
 
 class CLIPMemCallback(EpochEvaluation):
     """Scores the plan's scored pairs with the current model against its reference (f against g in the
-    pair design) and logs mean CLIPMem (and the mis-caption AUC where mis-captions exist).
+    pair design: ``L_f − L_g`` on S_C and ``L_g − L_f`` on S_I) and logs mean CLIPMem (and the mis-caption
+    AUC where mis-captions exist).
 
     ``bind(context)`` (called by the trainer step) gives the training context: which model this is,
     its reference's saved statistics, the data and the scoring config. Without a reference (g, or any
@@ -44,9 +46,12 @@ class CLIPMemCallback(EpochEvaluation):
                 return
             self._scorer = ModelScorer(self.context.data, self.context.scored_ids, self.context.scoring,
                                        pl_module.device)
-        scores = pair_estimate(self._scorer.statistics(pl_module.clip), self._reference,
-                               self.context.scoring.normalisation)
-        summary = score_summary({**scores, "miscaptioned": self._scorer.pairs.miscaptioned})
+        sign = self.context.reference_sign()
+        scored = sign != 0
+        current = self._scorer.statistics(pl_module.clip)
+        raw = (sign * (current.value - self._reference.value))[scored]
+        summary = score_summary({"clipmem": normalise(raw, self.context.scoring.normalisation), "clipmem_raw": raw,
+                                 "miscaptioned": self._scorer.pairs.miscaptioned[scored]})
         row = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}
         for key in ("clipmem_mean", "clipmem_raw_mean", "miscaption_auc"):
             if summary.get(key) is not None:

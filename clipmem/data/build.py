@@ -14,6 +14,8 @@ from clipmem.data.text import build_tokenizer, tokenize_captions
 from clipmem.data.wds_stream import load_for_streaming
 from clipmem.errors import ConfigError
 
+MISCAPTION_STREAMS = {"candidate": 0, "independent": 1}  # S_C's draw is the same whatever else is injected
+
 
 def check_caption_count(table: ImageTextTable, train_captions: int) -> None:
     """Refuse ``train_captions`` above the most captions any pair has."""
@@ -53,7 +55,9 @@ def build_data(settings: DataSettings) -> ExperimentData:
         manifest = make_splits(table.sample_ids.numpy(), settings.splits, settings.split_seed)
     counts = {**table.counts, "near_duplicate_images": near_duplicate_count(table.images)}
     table = dataclasses.replace(table, counts=counts)
-    table = inject_miscaptions(table, list(manifest.candidate), settings.miscaption["fraction"], settings.split_seed)
+    for split in settings.miscaption["sets"]:  # exchanged within each split, never across splits
+        table = inject_miscaptions(table, list(getattr(manifest, split)), settings.miscaption["fraction"],
+                                   settings.split_seed, MISCAPTION_STREAMS[split])
     check_caption_count(table, settings.train_captions)
     train_captions = settings.train_captions
     if settings.caption_augment is not None:

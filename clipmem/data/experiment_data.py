@@ -48,7 +48,7 @@ class ExperimentData:
 
     ``tokens`` (N, C, L) and ``caption_counts`` (N,) follow ``table``'s rows; ``train_captions`` is how
     many captions per pair training and scoring draw from. ``stream`` holds the shard index when training
-    pairs are streamed (``data.source.streaming``); then ``table`` holds only S_C and S_E.
+    pairs are streamed (``data.source.streaming``); then ``table`` holds only S_C, S_I and S_E.
     """
 
     table: ImageTextTable

@@ -42,14 +42,16 @@ def caption_groups(captions: list[list[str]]) -> np.ndarray:
                     dtype=np.int64)
 
 
-def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction: float, seed: int) -> ImageTextTable:
+def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction: float, seed: int,
+                       stream: int = 0) -> ImageTextTable:
     """Exchange the captions of ``round(fraction * |candidates|)`` candidates among themselves.
 
     A pair's captions go to another chosen pair whose image differs in every attribute a caption names
     (for the synthetic data: colour and shape), so after the exchange no caption describes its image.
     Data without attributes (CSV, webdataset) gets a random derangement: no pair keeps its own captions,
     and two pairs with the same primary caption (ignoring case and spacing) never exchange with each other.
-    Returns a new table with ``miscaptioned`` and ``caption_source`` recorded.
+    ``stream`` keys the draw apart for another split (S_I: 1) with the same ``seed``. Returns a new table
+    with ``miscaptioned`` and ``caption_source`` recorded.
     """
     if not 0.0 <= fraction <= 1.0:
         raise ConfigError(f"data.miscaption.fraction must be in [0, 1], got {fraction}")
@@ -58,7 +60,7 @@ def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction
         return table
     if count == 1:
         raise ConfigError("data.miscaption.fraction selects a single candidate; exchanging captions needs two or more")
-    rng = np.random.default_rng([seed, 0x6D15])
+    rng = np.random.default_rng([seed, 0x6D15] if stream == 0 else [seed, 0x6D15, stream])
     chosen_ids = np.sort(rng.choice(np.asarray(candidate_ids), size=count, replace=False))
     pos = table.positions(chosen_ids).numpy()
     if table.attributes:

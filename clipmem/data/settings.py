@@ -11,6 +11,8 @@ from clipmem.data.splits import SPLIT_NAMES
 from clipmem.data.transforms import BatchTransform
 from clipmem.errors import ConfigError
 
+MISCAPTION_SETS = ("candidate", "independent")  # the splits mis-captions may be injected into
+
 
 def whole_number(value: Any, key: str, minimum: int | None = None) -> int:
     """``value`` as an int; ConfigError naming ``key`` for text, booleans or fractions (50.7 is not 50)."""
@@ -47,7 +49,8 @@ class DataSettings:
         context_length: tokenizer context length of the model.
         augment: ``scale`` and ``ratio`` ranges of the training crop.
         train_captions: captions per pair used in training and scoring draws (1 = the primary caption).
-        miscaption: ``fraction`` of candidates whose captions are exchanged (ground truth).
+        miscaption: ``fraction`` of the pairs of each split in ``sets`` (default S_C and S_I, so that f and g
+            see equally many wrong pairs) whose captions are exchanged within that split (ground truth).
         zeroshot: name -> source with ``load() -> ZeroShotSet``.
         num_workers: DataLoader workers (0 is fastest here: data is in memory).
         eval_batch_size: batch size of evaluation encoders.
@@ -64,7 +67,7 @@ class DataSettings:
     context_length: int
     augment: dict[str, Any]
     train_captions: int
-    miscaption: dict[str, float]
+    miscaption: dict[str, Any]
     zeroshot: dict[str, Any]
     num_workers: int
     eval_batch_size: int
@@ -77,15 +80,21 @@ class DataSettings:
         for key, minimum in (("split_seed", None), ("batch_size", 1), ("image_size", 8), ("context_length", 1),
                              ("train_captions", 1), ("num_workers", 0), ("eval_batch_size", 1)):
             object.__setattr__(self, key, whole_number(getattr(self, key), f"data.{key}", minimum))
-        unknown = set(self.miscaption) - {"fraction"}
+        self._check_miscaption()
+        self.transform(train=True)  # checks data.augment
+        object.__setattr__(self, "zeroshot", {str(k): _named(v, str(k)) for k, v in (self.zeroshot or {}).items()})
+
+    def _check_miscaption(self) -> None:
+        unknown = set(self.miscaption) - {"fraction", "sets"}
         if unknown:
-            raise ConfigError(f"data.miscaption has unknown keys {sorted(unknown)}; allowed: ['fraction']")
+            raise ConfigError(f"data.miscaption has unknown keys {sorted(unknown)}; allowed: ['fraction', 'sets']")
         fraction = float(self.miscaption.get("fraction", 0.0))
         if not 0.0 <= fraction <= 1.0:
             raise ConfigError(f"data.miscaption.fraction must be in [0, 1], got {fraction}")
-        object.__setattr__(self, "miscaption", {"fraction": fraction})
-        self.transform(train=True)  # checks data.augment
-        object.__setattr__(self, "zeroshot", {str(k): _named(v, str(k)) for k, v in (self.zeroshot or {}).items()})
+        sets = list(self.miscaption.get("sets", MISCAPTION_SETS))
+        if not sets or not set(sets) <= set(MISCAPTION_SETS) or len(set(sets)) != len(sets):
+            raise ConfigError(f"data.miscaption.sets must be a non-empty list of {list(MISCAPTION_SETS)}, got {sets}")
+        object.__setattr__(self, "miscaption", {"fraction": fraction, "sets": sets})
 
     def _check_splits(self) -> None:
         given = dict(self.splits or {})

@@ -22,7 +22,7 @@ class SplitManifest:
     """Which sample ids are in which split, drawn from one seed.
 
     ``shared`` (S_S) trains f and g, ``candidate`` (S_C) only f, ``independent`` (S_I) only g,
-    ``extra`` (S_E) neither. ``miscaptioned`` lists candidates whose captions were exchanged.
+    ``extra`` (S_E) neither. ``miscaptioned`` lists pairs of S_C and S_I whose captions were exchanged.
     ``removed`` lists ids of S_C and S_I that neither model trains on and that are not scored
     (``remove_topk`` mitigation); it enters the hash only when non-empty, so older manifests verify.
     ``fingerprints`` maps a split name to a sha256 of what its samples hold (decoded pixels and captions, see
@@ -41,8 +41,8 @@ class SplitManifest:
 
     def __post_init__(self) -> None:
         validate_disjoint({name: getattr(self, name) for name in SPLIT_NAMES})
-        if not set(self.miscaptioned) <= set(self.candidate):
-            raise SplitError("manifest: every miscaptioned id must be a candidate (S_C)")
+        if not set(self.miscaptioned) <= set(self.candidate) | set(self.independent):
+            raise SplitError("manifest: every miscaptioned id must be in S_C or S_I")
         if len(set(self.removed)) != len(self.removed):
             raise SplitError("manifest: a removed id is listed twice")
         if not set(self.removed) <= set(self.candidate) | set(self.independent):

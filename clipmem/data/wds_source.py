@@ -109,7 +109,7 @@ class WebDatasetSource:
         num_threads: decoding threads (None: up to 8, by CPU count).
         cache_dir: if set, decoded images are cached there, keyed by a sha256 of the image bytes and
             ``resolution`` (``images.cached_decode_many``); the shards are still read for captions.
-        streaming: if True the datamodule keeps only S_C and S_E in memory and streams training pairs from
+        streaming: if True only S_C, S_I and S_E are kept in memory and training pairs are streamed from
             the shards (``clipmem.data.wds_stream``); otherwise everything is loaded into memory.
         shuffle_buffer: samples held for shuffling while streaming.
 

@@ -46,16 +46,17 @@ class Streamed:
 
 
 def load_for_streaming(source: Any, sizes: dict[str, int], seed: int) -> tuple[ImageTextTable, SplitManifest, Streamed]:
-    """Index the shards, draw the splits on their ids, and decode only S_C ∪ S_E (one filtered pass).
+    """Index the shards, draw the splits on their ids, and decode only S_C ∪ S_I ∪ S_E (one filtered pass):
+    what is scored, mis-captioned or held out stays in memory; S_S is streamed.
 
-    A candidate or extra image that fails to decode (on_bad_sample=skip) is recorded and the splits are
-    drawn again without it, so S_C and S_E are always complete.
+    An image among them that fails to decode (on_bad_sample=skip) is recorded and the splits are drawn
+    again without it, so S_C, S_I and S_E are always complete.
     """
     index = source.index()
     ids, skipped = index.sample_ids, list(index.skipped)
     while True:
         manifest = make_splits(ids, sizes, seed)
-        needed = set(manifest.candidate) | set(manifest.extra)
+        needed = set(manifest.candidate) | set(manifest.independent) | set(manifest.extra)
         subset = source.load_subset(needed)
         skipped += subset.skipped
         lost = needed - set(subset.sample_ids.tolist())

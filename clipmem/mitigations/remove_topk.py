@@ -1,6 +1,7 @@
 """Retrain without the N most memorized pairs of an earlier run (``remove_topk`` mitigation).
 
-The earlier run's ``scores.csv`` ranks the candidates S_C of the *same* split (same data and seed).
+The earlier run's ``scores.csv`` ranks the candidates S_C of the *same* split (same data and seed; its rows
+of other sets are not used).
 The N first by ``ranking`` leave S_C; N ids of S_I, drawn at random (seeded), leave g's set, so f and g
 still train on equally many pairs. Both lists go into the manifest's ``removed`` (and its hash) and into
 ``removed.csv`` in the run directory; the remaining candidates are scored.
@@ -27,14 +28,15 @@ from clipmem.mitigations.base import Mitigation
 from clipmem.reporting.scores_csv import SCORE_COLUMNS, read_scores
 
 RANKINGS = ("clipmem", "random", "lowest_similarity")
+SIMILARITY_COLUMNS = (*SCORE_COLUMNS, "consistency")  # consistency: from an earlier design=inout/replicates run
 REMOVED_COLUMNS = ("sample_id", "split", "rank", "ranking", "value")
 
 
 def check_choice(ranking: str, similarity_column: str) -> None:
     if ranking not in RANKINGS:
         raise ConfigError(f"mitigation.ranking must be one of {list(RANKINGS)}, got {ranking!r}")
-    if similarity_column not in SCORE_COLUMNS:
-        raise ConfigError(f"mitigation.similarity_column must be one of {list(SCORE_COLUMNS)}, "
+    if similarity_column not in SIMILARITY_COLUMNS:
+        raise ConfigError(f"mitigation.similarity_column must be one of {list(SIMILARITY_COLUMNS)}, "
                           f"got {similarity_column!r}")
 
 
@@ -81,7 +83,7 @@ def choose_removal(
 ) -> Removal:
     """Pick the N candidates to remove by ``ranking`` and N random ids of S_I (seeded by ``seed``)."""
     check_choice(ranking, similarity_column)
-    rows = sorted(_read(scores), key=lambda r: r["sample_id"])
+    rows = sorted((r for r in _read(scores) if r["set"] == "candidate"), key=lambda r: r["sample_id"])
     foreign = sorted({r["sample_id"] for r in rows} - set(manifest.candidate))
     if foreign:
         raise ConfigError(

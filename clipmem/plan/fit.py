@@ -83,7 +83,7 @@ def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: 
     peers = [spec.train_ids for spec in plan.specs]
     fitted: dict[str, FittedModel] = {}
     for spec in plan.specs:
-        context = TrainingContext(spec, data, scoring, plan.scored_ids, run, key)
+        context = TrainingContext(spec, plan, data, scoring, run, key)
         if resume and finished_model(spec, data, recipe, run):
             log.info("resume: %s is finished (%s), not retrained", spec.name, run.model(spec.name))
             module, history = None, saved_history(run, spec.name)

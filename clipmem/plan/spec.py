@@ -27,10 +27,26 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Plan:
-    """The models to train, in order, and the sample ids every model's statistics are computed on."""
+    """The models to train, in order, and the samples every model's statistics are computed on.
+
+    specs: the models, in training order.
+    scored_ids: the scored sample ids; ``sets``: the split each comes from (``candidate``, ``independent``).
+    groups: per spec, its resampling unit (a complementary pair): the estimators' intervals and split-half
+        reliability resample units, never single models.
+    seed: the experiment seed (bootstrap draws).
+    """
 
     specs: tuple[ModelSpec, ...]
     scored_ids: tuple[int, ...]
+    sets: tuple[str, ...] = ()
+    groups: tuple[int, ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.sets and len(self.sets) != len(self.scored_ids):
+            raise ValueError(f"plan: {len(self.sets)} set names for {len(self.scored_ids)} scored ids")
+        if self.groups and len(self.groups) != len(self.specs):
+            raise ValueError(f"plan: {len(self.groups)} groups for {len(self.specs)} models")
 
     def spec(self, name: str) -> ModelSpec:
         for spec in self.specs:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from clipmem.callbacks.clipmem import CLIPMemCallback
@@ -17,7 +18,7 @@ from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import ConfigError
 from clipmem.models.local_dir import save_local_dir
-from clipmem.plan.spec import ModelSpec
+from clipmem.plan.spec import ModelSpec, Plan
 from clipmem.rundir import LAST_CHECKPOINT, RunDir
 from clipmem.scoring.compat import differences, ids_sha256
 from clipmem.scoring.config import ScoringConfig
@@ -49,11 +50,15 @@ class TrainingContext:
     """What a callback may need about the model it watches (``bind(context)``)."""
 
     spec: ModelSpec
+    plan: Plan
     data: ExperimentData
     scoring: ScoringConfig
-    scored_ids: tuple[int, ...]
     run: RunDir
     statistics_key: str
+
+    @property
+    def scored_ids(self) -> tuple[int, ...]:
+        return self.plan.scored_ids
 
     def reference_statistics(self) -> SampleStatistics | None:
         """The saved statistics of ``spec.reference`` under this scoring config, or None."""
@@ -61,6 +66,14 @@ class TrainingContext:
             return None
         path = self.run.statistics(self.spec.reference, self.statistics_key)
         return load_statistics(path) if path.is_file() else None
+
+    def reference_sign(self) -> torch.Tensor:
+        """(N,) per scored sample: +1 where this model trained on it and its reference did not, −1 for the
+        reverse, 0 where both or neither did (no in/out contrast there)."""
+        ids = torch.tensor(self.plan.scored_ids, dtype=torch.int64)
+        mine = torch.isin(ids, torch.tensor(self.spec.train_ids, dtype=torch.int64))
+        theirs = torch.isin(ids, torch.tensor(self.plan.spec(self.spec.reference).train_ids, dtype=torch.int64))
+        return mine.long() - theirs.long()
 
 
 def model_meta(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe, global_step: int,

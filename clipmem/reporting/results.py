@@ -18,26 +18,34 @@ from clipmem.scoring.estimators import score_summary
 
 
 def model_metrics(utility: dict[str, dict[str, float]], data: ExperimentData) -> dict[str, float]:
-    """Every model's utility under metrics.json names (``evaluation.utility.flat_metrics``)."""
+    """Every model's utility under metrics.json names (``evaluation.utility.flat_metrics``), and with more
+    than two models also their mean (suffix ``_mean``)."""
     headline = next(iter(data.zeroshot), None)
     out: dict[str, float] = {}
     for name, values in utility.items():
         out.update(flat_metrics(values, name, headline))
+    if len(utility) > 2:
+        keys = set.intersection(*(set(values) for values in utility.values()))
+        means = {key: sum(values[key] for values in utility.values()) / len(utility) for key in sorted(keys)}
+        out.update(flat_metrics(means, "mean", headline))
     return out
 
 
 def write_results(run: RunDir, data: ExperimentData, scores: dict[str, torch.Tensor],
                   utility: dict[str, dict[str, float]], report: ReportConfig, loggers: list,
-                  history: list[dict] | None = None, extra_metrics: dict[str, Any] | None = None) -> dict[str, Any]:
+                  history: list[dict] | None = None, extra_metrics: dict[str, Any] | None = None,
+                  sets: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Write scores.csv, report/ PNGs, log to the trackers and (last) metrics.json. Returns the metrics.
 
-    ``scores``: the estimator's (N,) columns with ``sample_id``; ``utility``: model name -> its metrics.
+    ``scores``: the estimator's (N,) columns with ``sample_id``; ``utility``: model name -> its metrics;
+    ``sets``: the split each scored sample comes from.
     """
     pairs = data.pairs_of(tuple(int(i) for i in scores["sample_id"].tolist()))
     scores = {**scores, "miscaptioned": pairs.miscaptioned}
-    rows = score_rows(scores, pairs.captions, pairs.caption_source)
+    rows = score_rows(scores, pairs.captions, pairs.caption_source, sets)
     write_scores(run.scores, rows)
-    metrics: dict[str, Any] = {**score_summary(scores), **(extra_metrics or {}), **model_metrics(utility, data)}
+    metrics: dict[str, Any] = {**score_summary(scores, sets), **(extra_metrics or {}),
+                               **model_metrics(utility, data)}
     order = torch.argsort(scores["clipmem"], descending=True)  # most memorized first
     report_paths = write_report(run, scores, order, pairs, metrics, report, history)
     if history:

@@ -22,11 +22,29 @@ def _data_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _design_lines(metrics: dict[str, Any]) -> list[str]:
+    """The mis-caption AUC's interval and, for designs with several pairs, how reliable the ranking is."""
+    lines = []
+    if "miscaption_auc_low" in metrics:
+        lines.append(f"  AUC 95 % interval        [{metrics['miscaption_auc_low']:.3f}, "
+                     f"{metrics['miscaption_auc_high']:.3f}] (Hanley–McNeil)")
+    for key, label in (("miscaption_auc_candidate", "AUC on S_C / S_I"),):
+        if key in metrics and "miscaption_auc_independent" in metrics:
+            lines.append(f"  {label:<24} {metrics[key]:.3f} / {metrics['miscaption_auc_independent']:.3f}")
+    if "consistency_miscaption_auc" in metrics:
+        lines.append(f"  AUC of low consistency   {metrics['consistency_miscaption_auc']:.3f}")
+    brown = metrics.get("reliability_spearman_brown")
+    if brown is not None and brown == brown:  # present and not NaN
+        lines.append(f"  split-half reliability   {metrics['reliability_spearman_brown']:.3f} "
+                     f"(Spearman–Brown; halves ρ = {metrics['reliability_spearman']:.3f})")
+    return lines
+
+
 def format_summary(metrics: dict[str, Any], run_dir: Path) -> str:
     """A few lines: mean CLIPMem, clean vs mis-captioned means and AUC, utility of f and g, data problems."""
     lines = [
         "CLIPMem summary",
-        f"  candidates scored        {metrics['num_candidates']}",
+        f"  pairs scored             {metrics['num_candidates']}",
         f"  mean CLIPMem             {metrics['clipmem_mean']:.3f} (median {metrics['clipmem_median']:.3f})",
     ]
     if "miscaption_auc" in metrics:
@@ -35,9 +53,13 @@ def format_summary(metrics: dict[str, Any], run_dir: Path) -> str:
             f" / {metrics['clipmem_mean_clean']:.3f}   ({metrics['num_miscaptioned']} mis-captioned)",
             f"  mis-caption AUC          {metrics['miscaption_auc']:.3f}",
         ]
-    lines.append(
-        f"  zero-shot top-1  f / g   {_pct(metrics.get('zeroshot_top1_f'))} / {_pct(metrics.get('zeroshot_top1_g'))}"
-    )
+    lines += _design_lines(metrics)
+    if "zeroshot_top1_f" in metrics:
+        lines.append(f"  zero-shot top-1  f / g   {_pct(metrics.get('zeroshot_top1_f'))} / "
+                     f"{_pct(metrics.get('zeroshot_top1_g'))}")
+    elif "zeroshot_top1_mean" in metrics:
+        lines.append(f"  zero-shot top-1 (mean)   {_pct(metrics['zeroshot_top1_mean'])} over "
+                     f"{metrics.get('num_models')} models")
     lines += _data_lines(metrics)
     lines.append(f"  run directory            {run_dir}")
     return "\n".join(lines)

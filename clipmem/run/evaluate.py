@@ -45,8 +45,8 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
     check_models({name: meta for name, (_, _, meta) in loaded.items()},
                  {spec.name: spec.train_ids for spec in plan.specs}, data.manifest)
     key = statistics_key(settings.scoring, plan.scored_ids, data.manifest.sha256)
-    return {spec.name: measure_model(loaded[spec.name][0], TrainingContext(spec, data, settings.scoring,
-                                                                            plan.scored_ids, run, key), device)
+    return {spec.name: measure_model(loaded[spec.name][0], TrainingContext(spec, plan, data, settings.scoring,
+                                                                            run, key), device)
             for spec in plan.specs}
 
 

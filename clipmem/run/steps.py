@@ -54,8 +54,10 @@ def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted
                         normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
                         extra_metrics: dict[str, Any], history: list[dict] | None = None) -> dict[str, Any]:
     """The design's estimator over every model's statistics, then scores.csv, report/, metrics.json."""
-    scores = design.estimate(plan, {name: model.statistics for name, model in fitted.items()}, normalisation)
+    stats = {name: model.statistics for name, model in fitted.items()}
+    scores = design.estimate(plan, stats, normalisation)
     if history is None:
         history = next((model.history for model in fitted.values() if model.history), [])
     utility = {name: model.utility for name, model in fitted.items()}
-    return write_results(run, data, scores, utility, report, loggers, history, extra_metrics)
+    extra = {"design": design.name, "num_models": len(plan.specs), **design.summary(plan, stats), **extra_metrics}
+    return write_results(run, data, scores, utility, report, loggers, history, extra, plan.sets)

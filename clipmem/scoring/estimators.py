@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from clipmem.errors import IncompatibleModelsError
-from clipmem.evaluation.auc import flag_auc
+from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.scoring.clipmem import pair_scores
 from clipmem.scoring.statistics import SampleStatistics
 
@@ -29,8 +29,11 @@ def pair_estimate(stats_in: SampleStatistics, stats_out: SampleStatistics, norma
     return {"sample_id": stats_in.sample_ids, **scores}
 
 
-def score_summary(scores: dict[str, torch.Tensor]) -> dict[str, Any]:
-    """Means and medians of CLIPMem, per group where mis-captions exist, and the mis-caption AUC.
+def score_summary(scores: dict[str, torch.Tensor], sets: tuple[str, ...] | list[str] | None = None
+                  ) -> dict[str, Any]:
+    """Means and medians of CLIPMem, per group where mis-captions exist, the mis-caption AUC with its
+    Hanley–McNeil interval, per scored set (``sets``: N split names) and, where the estimate has them,
+    the AUC of low consistency and the mean interval width.
 
     ``scores`` needs ``clipmem``, ``clipmem_raw`` and a boolean ``miscaptioned`` column, each (N,).
     """
@@ -39,11 +42,39 @@ def score_summary(scores: dict[str, torch.Tensor]) -> dict[str, Any]:
         "clipmem_mean": float(clipmem.mean()),
         "clipmem_median": float(clipmem.median()),
         "clipmem_raw_mean": float(raw.mean()),
+        "clipmem_raw_median": float(raw.median()),
         "num_candidates": int(len(clipmem)),
         "num_miscaptioned": int(flags.sum()),
     }
     if flags.any() and not flags.all():
         out["clipmem_mean_miscaptioned"] = float(clipmem[flags].mean())
         out["clipmem_mean_clean"] = float(clipmem[~flags].mean())
+        out["clipmem_raw_mean_miscaptioned"] = float(raw[flags].mean())
+        out["clipmem_raw_mean_clean"] = float(raw[~flags].mean())
         out["miscaption_auc"] = flag_auc(clipmem, flags)
+        se, low, high = auc_interval(out["miscaption_auc"], int(flags.sum()), int((~flags).sum()))
+        out.update({"miscaption_auc_se": se, "miscaption_auc_low": low, "miscaption_auc_high": high})
+        if "consistency" in scores:
+            out["consistency_miscaption_auc"] = flag_auc(-scores["consistency"], flags)
+    if "clipmem_low" in scores:
+        width = scores["clipmem_high"] - scores["clipmem_low"]
+        out["clipmem_ci_width_mean"] = float(width.nanmean())
+    out.update(set_summary(raw, flags, sets))
+    return out
+
+
+def set_summary(raw: torch.Tensor, flags: torch.Tensor, sets: tuple[str, ...] | list[str] | None
+                ) -> dict[str, Any]:
+    """Per scored set (when there are several): its size, raw mean and mis-caption AUC."""
+    names = sorted(set(sets or ()))
+    out: dict[str, Any] = {}
+    if len(names) < 2:
+        return out
+    for name in names:
+        inside = torch.tensor([s == name for s in sets])
+        out[f"num_scored_{name}"] = int(inside.sum())
+        out[f"clipmem_raw_mean_{name}"] = float(raw[inside].mean())
+        auc = flag_auc(raw[inside], flags[inside])
+        if auc is not None:
+            out[f"miscaption_auc_{name}"] = auc
     return out

@@ -1,0 +1,94 @@
+"""The estimators as pure functions on simulated membership matrices with known truth."""
+
+from __future__ import annotations
+
+import torch
+
+from clipmem.plan.designs import balanced_halves
+from clipmem.scoring.clipmem import pair_scores
+from clipmem.scoring.uncertainty import (
+    estimate_in_out,
+    icc_oneway,
+    in_out_means,
+    mean_pairwise_spearman,
+    split_half_reliability,
+    unit_differences,
+)
+
+
+def _simulate(k_pairs: int, n: int, noise: float, seed: int = 0):
+    """K complementary pairs on N pool samples: L = base(x) + mem(x)·[trained on x] + noise."""
+    g = torch.Generator().manual_seed(seed)
+    membership = balanced_halves(n, 2 * k_pairs, seed)  # (M, N), each sample in exactly K models
+    base = torch.randn(n, generator=g)
+    truth = torch.rand(n, generator=g)  # the true memorization of each sample
+    values = base + truth * membership + noise * torch.randn(2 * k_pairs, n, generator=g, dtype=torch.float64)
+    groups = torch.arange(2 * k_pairs) // 2
+    return values, membership, groups, truth
+
+
+def test_balanced_halves_put_every_sample_in_half_the_models_and_half_the_samples_in_every_model():
+    membership = balanced_halves(101, 8, seed=3)
+    assert membership.shape == (8, 101)
+    assert set(membership.sum(0).tolist()) == {4}  # each sample in exactly M/2 models
+    assert set(membership.sum(1).tolist()) <= {50, 51}  # and every model trains on (about) half the pool
+    assert torch.equal(membership[0], ~membership[1]) and torch.equal(membership[6], ~membership[7])  # pairs
+    assert not torch.equal(membership[0], membership[2])  # different pairs split the pool differently
+
+
+def test_in_out_with_two_complementary_models_is_the_pair_estimate():
+    g = torch.Generator().manual_seed(0)
+    candidate = torch.zeros(40, dtype=torch.bool)
+    candidate[:20] = True  # S_C: model 0 (f) trained on them; S_I: model 1 (g)
+    align, contrast = torch.rand(2, 40, generator=g), torch.rand(2, 40, generator=g)
+    values = (align - contrast).double()
+    estimate = estimate_in_out(values, torch.stack([candidate, ~candidate]), torch.tensor([0, 0]))
+    pair = pair_scores(align[0], contrast[0], align[1], contrast[1], "none")["clipmem_raw"].double()
+    assert torch.allclose(estimate.memorization[candidate], pair[candidate], atol=1e-12)
+    assert torch.allclose(estimate.memorization[~candidate], -pair[~candidate], atol=1e-12)  # roles swapped
+    assert torch.isnan(estimate.low).all()  # one pair: no interval
+
+
+def test_consistency_and_memorization_use_the_right_models():
+    membership = torch.tensor([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=torch.bool)
+    values = torch.tensor([[10.0, 1, 20], [2, 30, 3], [40, 50, 4], [6, 7, 60]], dtype=torch.float64)
+    in_mean, out_mean = in_out_means(values, membership)
+    assert in_mean.tolist() == [25.0, 40.0, 40.0]  # models 0,2 | 1,2 | 0,3
+    assert out_mean.tolist() == [4.0, 4.0, 3.5]  # models 1,3 | 0,3 | 1,2
+    estimate = estimate_in_out(values, membership, torch.tensor([0, 0, 1, 1]))
+    assert estimate.consistency.tolist() == out_mean.tolist()
+    assert (estimate.memorization == in_mean - out_mean).all()
+    assert estimate.n_in.tolist() == [2, 2, 2] and estimate.n_out.tolist() == [2, 2, 2]
+
+
+def test_t_intervals_cover_the_truth_at_the_nominal_rate():
+    values, membership, groups, truth = _simulate(k_pairs=4, n=6000, noise=0.5)
+    estimate = estimate_in_out(values, membership, groups, level=0.95, ci="t")
+    covered = ((estimate.low <= truth) & (truth <= estimate.high)).double().mean()
+    assert 0.93 <= float(covered) <= 0.97, float(covered)  # Gaussian noise: t-intervals are exact
+
+
+def test_bootstrap_intervals_cover_the_truth_at_about_the_nominal_rate_with_enough_units():
+    values, membership, groups, truth = _simulate(k_pairs=20, n=3000, noise=0.5, seed=1)
+    estimate = estimate_in_out(values, membership, groups, level=0.95, ci="bootstrap", draws=1000)
+    covered = float(((estimate.low <= truth) & (truth <= estimate.high)).double().mean())
+    assert 0.90 <= covered <= 0.97, covered  # percentile bootstrap: slightly short with 20 units
+
+
+def test_split_half_reliability_tracks_signal_and_noise():
+    values, membership, groups, _ = _simulate(k_pairs=8, n=2000, noise=0.2)
+    rho, brown = split_half_reliability(values, membership, groups)
+    assert rho > 0.8 and brown > rho  # strong signal: the halves agree, and the whole more so
+    noise_only = torch.randn(values.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    rho, _ = split_half_reliability(noise_only, membership, groups)
+    assert abs(rho) < 0.1  # no signal: no agreement
+
+
+def test_icc_and_pairwise_spearman_of_replicates():
+    g = torch.Generator().manual_seed(2)
+    signal = torch.randn(5000, generator=g, dtype=torch.float64)
+    replicates = signal + torch.randn(4, 5000, generator=g, dtype=torch.float64)  # equal signal and noise
+    assert abs(icc_oneway(replicates) - 0.5) < 0.03  # between-sample variance share: 1 / (1 + 1)
+    assert 0.4 < mean_pairwise_spearman(replicates) < 0.6
+    values, membership, groups, truth = _simulate(k_pairs=3, n=500, noise=0.0)
+    assert torch.allclose(unit_differences(values, membership, groups), truth.expand(3, -1).double())
