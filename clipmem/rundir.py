@@ -5,6 +5,7 @@ Layout (docs/configuration.md, "The run directory")::
     .hydra/config.yaml, overrides.yaml   splits.json   status.json   metrics.json   scores.csv
     models/<name>/   open_clip local-dir model + clipmem_meta.json + sample_stats-<key>.safetensors + utility.json
     checkpoints/<name>/   report/*.png   removed.csv   skipped_samples.csv   sample_keys.csv   wandb/   csv/
+    audit.csv   clean.csv   (experiment=audit)
     evaluations/<date>_<time>/   one re-score by evaluate.py: its own scores.csv, metrics.json, report/, ...
 """
 
@@ -28,6 +29,8 @@ SPLITS_NAME = "splits.json"
 SKIPPED_NAME = "skipped_samples.csv"
 KEYS_NAME = "sample_keys.csv"
 REMOVED_NAME = "removed.csv"
+AUDIT_NAME = "audit.csv"
+CLEAN_NAME = "clean.csv"
 # inside models/<name>/: open_clip's local-dir format plus clipmem's records
 MODEL_CONFIG_NAME = "open_clip_config.json"
 MODEL_WEIGHTS_NAME = "open_clip_model.safetensors"
@@ -63,6 +66,16 @@ class RunDir:
     def removed(self) -> Path:
         """Ids left out of training by ``remove_topk`` (absent otherwise)."""
         return self.root / REMOVED_NAME
+
+    @property
+    def audit(self) -> Path:
+        """The audit's ranking of every pair (``audit.enabled``)."""
+        return self.root / AUDIT_NAME
+
+    @property
+    def clean(self) -> Path:
+        """The input CSV minus the flagged pairs (``audit.write_clean``)."""
+        return self.root / CLEAN_NAME
 
     @property
     def skipped(self) -> Path:

@@ -92,3 +92,11 @@ def test_icc_and_pairwise_spearman_of_replicates():
     assert 0.4 < mean_pairwise_spearman(replicates) < 0.6
     values, membership, groups, truth = _simulate(k_pairs=3, n=500, noise=0.0)
     assert torch.allclose(unit_differences(values, membership, groups), truth.expand(3, -1).double())
+
+
+def test_percentile_bootstrap_falls_short_with_few_units():
+    """Why ``t`` is the default interval at the default M = 8 (4 units): docs/method.md."""
+    values, membership, groups, truth = _simulate(k_pairs=4, n=3000, noise=0.5, seed=2)
+    boot = estimate_in_out(values, membership, groups, ci="bootstrap", draws=1000)
+    covered = float(((boot.low <= truth) & (truth <= boot.high)).double().mean())
+    assert covered < 0.85, covered

@@ -42,10 +42,19 @@ def test_sizes_larger_than_data():
         make_splits(np.arange(50), SIZES, seed=0)
 
 
-@pytest.mark.parametrize("bad", [{"shared": 0}, {"extra": -1}])
+@pytest.mark.parametrize("bad", [{"extra": 0}, {"extra": -1}, {"shared": -1}])
 def test_empty_split(bad):
-    with pytest.raises(SplitError, match="must be ≥ 1"):
+    with pytest.raises(SplitError, match="must be ≥ [01]"):
         make_splits(np.arange(100), {**SIZES, **bad}, seed=0)
+
+
+def test_an_audit_split_has_no_shared_set_and_halves_the_rest():
+    manifest = make_splits(np.arange(101), {"shared": 0, "candidate": "auto", "independent": "auto", "extra": 10},
+                           seed=0)
+    assert manifest.shared == () and len(manifest.candidate) == len(manifest.independent) == 45
+    assert len(manifest.extra) == 11  # the odd one out: every sample is in some split
+    with pytest.raises(SplitError, match="both be auto"):
+        make_splits(np.arange(101), {"shared": 0, "candidate": "auto", "independent": 5, "extra": 10}, seed=0)
 
 
 def test_candidate_and_independent_must_match():

@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from clipmem.audit.config import AuditConfig
 from clipmem.reporting.config import ReportConfig
 from clipmem.scoring.config import ScoringConfig
 
@@ -38,6 +39,7 @@ class TrainConfig:
     skip_completed: bool = True
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     # config groups: each entry is a `_target_` object (or a dict of them) that validates itself
     model: Any = None
     data: Any = None

@@ -19,6 +19,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from clipmem import distributed
+from clipmem.audit.config import AuditConfig
 from clipmem.config.fingerprint import config_fingerprint, plain, training_config
 from clipmem.config.instantiate import entries, instantiate_checked, instantiate_entries
 from clipmem.data.settings import DataSettings
@@ -65,6 +66,7 @@ class ExperimentSettings:
     recipe: TrainingRecipe
     scoring: ScoringConfig
     report: ReportConfig
+    audit: AuditConfig
     hardware: HardwareSettings
     logger_configs: dict[str, Any]
 
@@ -133,11 +135,24 @@ def check_logger_needs(cfg: DictConfig) -> None:
                           "logger=wandb")
 
 
+def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
+    """An audit needs models that did and did not see each pair (design=inout), and clean.csv a CSV source."""
+    if not audit.enabled:
+        return
+    if design.name not in ("inout", "replicates"):
+        raise ConfigError(f"audit.enabled needs design=inout (models that did and did not train on each pair); "
+                          f"design is {design.name!r}")
+    if audit.write_clean and not hasattr(data.source, "rows_by_id"):
+        raise ConfigError(f"audit.write_clean needs a CSV source (data=csv); {type(data.source).__name__} has "
+                          "no rows to copy: use the sample ids of the flagged pairs in audit.csv instead")
+
+
 def load_settings(cfg: DictConfig) -> ExperimentSettings:
     """Validate and instantiate the whole config (nothing is loaded or trained)."""
     check_missing(cfg)
     scoring = ScoringConfig(**plain(cfg.scoring))
     report = ReportConfig(**plain(cfg.report))
+    audit = AuditConfig(**plain(cfg.get("audit") or {}))
     hardware = instantiate_checked(cfg.hardware, "hardware")
     distributed.check_launch(hardware.strategy, hardware.devices,
                              "MULTIRUN" if distributed.hydra_job() is not None else "RUN")
@@ -145,10 +160,11 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     data = mitigation.configure_data(instantiate_checked(cfg.data, "data"))
     data.check_sources()
     design = instantiate_checked(cfg.design, "design")
+    check_audit(audit, design, data)
     recipe = build_recipe(cfg, mitigation, hardware)
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))
     check_logger_needs(cfg)
     return ExperimentSettings(seed=int(cfg.seed), data=data, mitigation=mitigation, design=design, recipe=recipe,
-                              scoring=scoring, report=report, hardware=hardware,
+                              scoring=scoring, report=report, audit=audit, hardware=hardware,
                               logger_configs=cfg.get("logger") or {})

@@ -161,6 +161,17 @@ class CsvSource:
                 out.add(sid, key, texts, folder / Path(image).expanduser(), at, index)
         return out
 
+    def rows_by_id(self) -> tuple[list[str], dict[int, dict[str, str | None]], list[dict[str, str | None]]]:
+        """(header, sample id -> its row, every data row in file order): what an audit's clean.csv copies."""
+        path = self.check()
+        header, rows = self._read_rows(path)
+        by_id: dict[int, dict[str, str | None]] = {}
+        for index, (_, row) in enumerate(rows):
+            key = str(index) if self.id_key is None else (row.get(self.id_key) or "").strip()
+            if key:
+                by_id.setdefault(key_to_id(key), row)
+        return header, by_id, [row for _, row in rows]
+
     def load(self) -> ImageTextTable:
         path = self.check()
         header, rows = self._read_rows(path)

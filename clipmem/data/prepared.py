@@ -51,6 +51,22 @@ class PreparedCsvSource:
             )
         return path
 
+    def csv_source(self):
+        """The ``CsvSource`` this set reads (its pairs.csv with the preset's columns)."""
+        from clipmem.data.csv_source import CsvSource
+
+        return CsvSource(path=str(self.check()), **self.csv_kwargs)
+
+    def rows_by_id(self):
+        """As ``CsvSource.rows_by_id``."""
+        return self.csv_source().rows_by_id()
+
+    @property
+    def sep(self) -> str:
+        from clipmem.data.csv_source import normalise_sep
+
+        return normalise_sep(self.csv_kwargs.get("sep", ","))
+
     def load(self) -> ImageTextTable:
         from clipmem.data.csv_source import CsvSource
 

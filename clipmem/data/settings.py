@@ -42,7 +42,8 @@ class DataSettings:
 
     Args:
         source: object with ``load() -> ImageTextTable`` (``clipmem.data.sources.DataSource``).
-        splits: sizes {shared, candidate, independent, extra} of S_S, S_C, S_I, S_E.
+        splits: sizes {shared, candidate, independent, extra} of S_S, S_C, S_I, S_E; S_S may be 0, and
+            ``candidate: auto, independent: auto`` split what S_S and S_E leave in two halves.
         split_seed: draws the split and the injected mis-captions (``${seed}`` by default).
         batch_size: global training batch size, divided across devices.
         image_size: model input side in pixels.
@@ -60,7 +61,7 @@ class DataSettings:
     """
 
     source: Any
-    splits: dict[str, int]
+    splits: dict[str, int | str]
     split_seed: int
     batch_size: int
     image_size: int
@@ -102,7 +103,10 @@ class DataSettings:
         if unknown or missing:
             raise ConfigError(f"data.splits must have exactly the keys {list(SPLIT_NAMES)}; "
                               f"unknown: {sorted(unknown)}, missing: {sorted(missing)}")
-        sizes = {name: whole_number(given[name], f"data.splits.{name}", 1) for name in SPLIT_NAMES}
+        auto = given["candidate"] == "auto" and given["independent"] == "auto"
+        sizes = {name: "auto" if auto and name in ("candidate", "independent") else
+                 whole_number(given[name], f"data.splits.{name}", 0 if name == "shared" else 1)
+                 for name in SPLIT_NAMES}
         if sizes["candidate"] != sizes["independent"]:
             raise ConfigError(
                 f"data.splits.candidate ({sizes['candidate']}) must equal data.splits.independent "

@@ -113,10 +113,11 @@ class SplitManifest:
 
 
 def validate_disjoint(splits: dict[str, tuple[int, ...] | list[int]]) -> None:
-    """Raise SplitError if a split is empty, holds a duplicate id, or shares an id with another."""
+    """Raise SplitError if a split other than ``shared`` is empty, holds a duplicate id, or shares an id
+    with another (S_S may be empty: an audit trains every model on pool pairs only)."""
     seen: dict[int, str] = {}
     for name, ids in splits.items():
-        if len(ids) == 0:
+        if len(ids) == 0 and name != "shared":
             raise SplitError(f"split {name!r} is empty")
         if len(set(ids)) != len(ids):
             raise SplitError(f"split {name!r} lists a sample id twice")
@@ -126,19 +127,37 @@ def validate_disjoint(splits: dict[str, tuple[int, ...] | list[int]]) -> None:
             seen[i] = name
 
 
+def resolve_sizes(sizes: dict[str, int | str], available: int) -> dict[str, int]:
+    """Split sizes with ``"auto"`` candidate/independent filled in from the ``available`` samples."""
+    if sizes["candidate"] != "auto" and sizes["independent"] != "auto":
+        return {name: int(sizes[name]) for name in SPLIT_NAMES}
+    if sizes["candidate"] != sizes["independent"]:
+        raise SplitError("data.splits.candidate and data.splits.independent must both be auto, or both numbers")
+    left = available - int(sizes["shared"]) - int(sizes["extra"])
+    if left < 2:
+        raise SplitError(f"data.splits: shared={sizes['shared']} and extra={sizes['extra']} leave {left} of the "
+                         f"{available} samples for candidate and independent (auto); lower them")
+    half = left // 2
+    return {"shared": int(sizes["shared"]), "candidate": half, "independent": half,
+            "extra": int(sizes["extra"]) + left % 2}
+
+
 def make_splits(sample_ids: np.ndarray | list[int], sizes: dict[str, int], seed: int) -> SplitManifest:
     """Draw disjoint S_S, S_C, S_I, S_E of the given sizes from ``sample_ids`` with one seed.
 
-    sizes: {"shared", "candidate", "independent", "extra"} -> count (each ≥ 1, candidate == independent).
+    sizes: {"shared", "candidate", "independent", "extra"} -> count (shared ≥ 0, the others ≥ 1,
+    candidate == independent); ``candidate`` and ``independent`` may both be ``"auto"``: each then takes half
+    of what ``shared`` and ``extra`` leave (an odd one out joins ``extra``, so every sample is in a split).
     """
     unknown = set(sizes) - set(SPLIT_NAMES)
     missing = set(SPLIT_NAMES) - set(sizes)
     if unknown or missing:
         raise SplitError(f"data.splits must have exactly the keys {SPLIT_NAMES}; "
                          f"unknown: {sorted(unknown)}, missing: {sorted(missing)}")
+    sizes = resolve_sizes(sizes, len(sample_ids))
     for name in SPLIT_NAMES:
-        if int(sizes[name]) < 1:
-            raise SplitError(f"data.splits.{name} must be ≥ 1, got {sizes[name]}")
+        if int(sizes[name]) < (0 if name == "shared" else 1):
+            raise SplitError(f"data.splits.{name} must be ≥ {0 if name == 'shared' else 1}, got {sizes[name]}")
     if sizes["candidate"] != sizes["independent"]:
         raise SplitError(
             f"data.splits.candidate ({sizes['candidate']}) must equal data.splits.independent "

@@ -51,7 +51,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
             return None
         extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
         metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
-                                      settings.report, life.run, loggers, extra)
+                                      settings.report, life.run, loggers, extra,
+                                      audit=(settings.audit, settings.data.source))
         life.complete(metrics)
         print(format_summary(metrics, life.run.root), flush=True)
         return metrics

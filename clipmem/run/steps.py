@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from clipmem.audit import AuditConfig, write_audit
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.run_files import write_data_files
 from clipmem.data.splits import SplitManifest, check_manifest
@@ -52,10 +53,15 @@ def record_data(data: ExperimentData, run: RunDir, resume: bool, write: bool, lo
 
 def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted: dict[str, FittedModel],
                         normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
-                        extra_metrics: dict[str, Any], history: list[dict] | None = None) -> dict[str, Any]:
-    """The design's estimator over every model's statistics, then scores.csv, report/, metrics.json."""
+                        extra_metrics: dict[str, Any], history: list[dict] | None = None,
+                        audit: tuple[AuditConfig, Any] | None = None) -> dict[str, Any]:
+    """The design's estimator over every model's statistics, then (``audit``: its config and the data
+    source) the audit's files, then scores.csv, report/, metrics.json."""
     stats = {name: model.statistics for name, model in fitted.items()}
     scores = design.estimate(plan, stats, normalisation)
+    if audit is not None and audit[0].enabled:
+        extra_metrics = {**extra_metrics, **write_audit(run, data, plan, stats, scores, audit[0], audit[1],
+                                                         report.gallery_size)}
     if history is None:
         history = next((model.history for model in fitted.values() if model.history), [])
     utility = {name: model.utility for name, model in fitted.items()}
