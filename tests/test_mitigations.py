@@ -247,7 +247,8 @@ def test_remove_topk_retrains_without_the_named_ids(fast_run, tmp_path):
     cfg = compose_config(["debug=fast", f"run_dir={run_dir}", "callbacks=none", "mitigation=remove_topk",
                           f"mitigation.scores={fast_run / 'scores.csv'}", f"mitigation.n={n}"])
     run_experiment(cfg)
-    earlier = sorted(read_scores(fast_run / "scores.csv"), key=lambda r: -r["clipmem"])
+    earlier = sorted((r for r in read_scores(fast_run / "scores.csv") if r["set"] == "candidate"),
+                     key=lambda r: -r["clipmem"])
     top = [r["sample_id"] for r in earlier[:n]]
     with (run_dir / "removed.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -263,7 +264,7 @@ def test_remove_topk_retrains_without_the_named_ids(fast_run, tmp_path):
     meta_g = json.loads((run_dir / "models/g/clipmem_meta.json").read_text())
     assert meta_g["train_ids_sha256"] == ids_sha256(sorted(set(base.shared) | (set(base.independent) - dropped_g)))
     scored = [r["sample_id"] for r in read_scores(run_dir / "scores.csv")]
-    assert scored == sorted(set(base.candidate) - set(top))
+    assert scored == sorted((set(base.candidate) - set(top)) | (set(base.independent) - dropped_g))
     evaluate_run_dir(run_dir)  # the saved manifest carries the removal
     assert evaluated(run_dir).scores.read_text() == (run_dir / "scores.csv").read_text()
 

@@ -20,6 +20,7 @@ import yaml
 from clipmem.errors import RunDirError
 from clipmem.io import atomic_write_text
 from clipmem.reporting.scores_csv import read_scores
+from clipmem.reporting.sweep_settings import Setting, group_settings, setting_rows, settings_markdown
 from clipmem.rundir import STATUS_NAME, RunDir
 
 # Metric columns of the table, in order; a column appears only when some job has it.
@@ -232,6 +233,7 @@ class SweepReport:
     table_csv: Path
     table_md: Path
     plots: dict[str, Path | None]
+    settings: list[Setting] = field(default_factory=list)
 
     @property
     def failed(self) -> list[JobRecord]:
@@ -255,11 +257,16 @@ def aggregate_sweep(sweep_dir: str | Path) -> SweepReport:
     table_md = sweep_dir / "sweep_results.md"
     atomic_write_text(table_md, header + markdown_table(columns, rows))
     labels = [setting_label(r, keys) for r in records]
+    settings = group_settings(records, keys)
+    columns, rows = setting_rows(settings)
+    atomic_write_text(sweep_dir / "sweep_settings.csv", _csv_text(columns, rows))
+    atomic_write_text(sweep_dir / "sweep_settings.md", header + settings_markdown(settings))
     plots = {
         "memorization_vs_utility": sweep_plots.plot_memorization_vs_utility(
             records, labels, sweep_dir / "memorization_vs_utility.png"),
         "score_distributions": sweep_plots.plot_score_distributions(records, labels,
                                                                     sweep_dir / "score_distributions.png"),
-        "trends": sweep_plots.plot_trends(records, keys, sweep_dir / "trends.png"),
+        "trends": sweep_plots.plot_trends(settings, keys, sweep_dir / "trends.png"),
+        "settings": sweep_plots.plot_settings(settings, sweep_dir / "settings.png"),
     }
-    return SweepReport(records, table_csv, table_md, plots)
+    return SweepReport(records, table_csv, table_md, plots, settings)

@@ -10,6 +10,7 @@ from clipmem.reporting.plots import _save, plt
 
 if TYPE_CHECKING:
     from clipmem.reporting.sweep import JobRecord
+    from clipmem.reporting.sweep_settings import Interval, Setting
 
 UTILITY_LABELS = {
     "linear_probe_top1_f": "linear-probe top-1 of f",
@@ -79,42 +80,81 @@ def _as_float(value: str | None) -> float | None:
         return None
 
 
-def numeric_key(records: list[JobRecord], keys: list[str]) -> str | None:
-    """The first swept key whose values are numbers in every job that has it (the x axis of the trends)."""
+def numeric_key(settings: list[Setting], keys: list[str]) -> str | None:
+    """The first swept key (seed aside) whose values are numbers in every setting (the x axis of trends)."""
     for key in keys:
-        values = [r.overrides.get(key) for r in records if key in r.overrides]
+        values = [s.overrides.get(key) for s in settings if key in s.overrides]
         if len(set(values)) > 1 and all(_as_float(v) is not None for v in values):
             return key
     return None
 
 
-def plot_trends(records: list[JobRecord], keys: list[str], path: Path) -> Path | None:
-    """Mean CLIPMem and utility of f against the numeric swept value, one line per other swept setting.
+TREND_PANELS = (  # (metric, axis label, scale)
+    ("clipmem_raw_mean", "mean raw CLIPMem", 1.0),
+    ("clipmem_mean", "mean CLIPMem (normalised)", 1.0),
+    ("miscaption_auc", "mis-caption AUC", 1.0),
+    ("linear_probe_top1_f", "linear-probe top-1 of f (%)", 100.0),
+    ("zeroshot_top1_f", "zero-shot top-1 of f (%)", 100.0),
+)
 
-    The paper's figures (CLIPMem and accuracy vs noise σ, captions per image, removed samples) have this
-    shape. None when no swept key is numeric or no job completed.
-    """
-    x_key = numeric_key(records, keys)
-    done = [r for r in records if r.state == "complete" and x_key in r.overrides]
-    if x_key is None or not done:
+
+def _errorbar(ax, xs: list[float], intervals: list[Interval], scale: float, label: str | None) -> None:
+    ys = [scale * i.mean for i in intervals]
+    err = [[scale * (i.mean - i.low) if i.n > 1 else 0.0 for i in intervals],
+           [scale * (i.high - i.mean) if i.n > 1 else 0.0 for i in intervals]]
+    ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label)
+
+
+def plot_trends(settings: list[Setting], keys: list[str], path: Path) -> Path | None:
+    """Each metric (mean over seeds, 95 % t-interval as error bars) against the numeric swept value, one line
+    per other swept setting: the shape of the paper's figures (CLIPMem and accuracy vs σ, captions, removal).
+    None when no swept key is numeric."""
+    x_key = numeric_key(settings, keys)
+    if x_key is None:
         return None
-    others = [k for k in keys if k != x_key]
-    lines: dict[str, list[JobRecord]] = defaultdict(list)
-    for record in done:
-        lines[" ".join(f"{k}={record.overrides.get(k, '-')}" for k in others) or "all"].append(record)
-    panels = [("clipmem_mean", "mean CLIPMem", 1.0), ("clipmem_raw_mean", "mean raw CLIPMem", 1.0)]
-    panels += [(m, f"{label} (%)", 100.0) for m, label in UTILITY_LABELS.items() if any(m in r.metrics for r in done)]
+    others = [k for k in keys if k not in (x_key, "seed")]
+    lines: dict[str, list[Setting]] = defaultdict(list)
+    for setting in settings:
+        if x_key in setting.overrides:
+            lines[" ".join(f"{k}={setting.overrides.get(k, '-')}" for k in others) or "all"].append(setting)
+    panels = [p for p in TREND_PANELS if any(p[0] in s.metrics for s in settings)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (metric, ylabel, scale) in zip(axes[0], panels, strict=True):
         for name, group in lines.items():
-            group = sorted((r for r in group if metric in r.metrics), key=lambda r: float(r.overrides[x_key]))
-            ax.plot([float(r.overrides[x_key]) for r in group], [scale * r.metrics[metric] for r in group],
-                    marker="o", label=name)
+            group = sorted((s for s in group if metric in s.metrics), key=lambda s: float(s.overrides[x_key]))
+            _errorbar(ax, [float(s.overrides[x_key]) for s in group], [s.metrics[metric] for s in group], scale,
+                      name)
         ax.set_xlabel(x_key)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     if len(lines) > 1:
         axes[0][0].legend(fontsize=7)
-    fig.suptitle(f"Memorization and utility vs {x_key}")
+    seeds = max(len(s.jobs) for s in settings)
+    fig.suptitle(f"Memorization and utility vs {x_key} (mean of up to {seeds} seeds, 95 % t-intervals)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_settings(settings: list[Setting], path: Path) -> Path | None:
+    """One row per setting: each metric's mean over seeds with its 95 % t-interval (horizontal bars)."""
+    panels = [p for p in TREND_PANELS if any(p[0] in s.metrics for s in settings)]
+    if not settings or not panels:
+        return None
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 0.45 * len(settings) + 1.8),
+                             squeeze=False, sharey=True)
+    ys = list(range(len(settings)))
+    for ax, (metric, label, scale) in zip(axes[0], panels, strict=True):
+        for y, setting in zip(ys, settings, strict=True):
+            interval = setting.metrics.get(metric)
+            if interval is None:
+                continue
+            err = [[scale * (interval.mean - interval.low)], [scale * (interval.high - interval.mean)]] \
+                if interval.n > 1 else None
+            ax.errorbar([scale * interval.mean], [y], xerr=err, marker="o", capsize=3, color="tab:blue")
+        ax.set_xlabel(label)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0][0].set_yticks(ys, [f"{s.label} (n={len(s.jobs)})" for s in settings], fontsize=7)
+    axes[0][0].invert_yaxis()
+    fig.suptitle("Settings: mean over seeds with 95 % t-intervals")
     fig.tight_layout()
     return _save(fig, path)

@@ -1,0 +1,41 @@
+"""Sweep settings with error bars: jobs that differ only in seed are one setting with a t-interval."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from clipmem.reporting.sweep import JobRecord
+from clipmem.reporting.sweep_settings import Interval, group_settings, setting_rows, settings_markdown
+
+
+def _job(num: int, sigma: str, seed: str, raw: float, state: str = "complete") -> JobRecord:
+    metrics = {"clipmem_raw_mean": raw, "clipmem_mean": raw + 1, "linear_probe_top1_f": 0.5}
+    return JobRecord(job=str(num), path=Path(str(num)), overrides={"mitigation.sigma": sigma, "seed": seed},
+                     state=state, metrics=metrics if state == "complete" else {})
+
+
+def test_interval_is_the_t_interval_and_undefined_for_one_value():
+    interval = Interval.of([1.0, 2.0, 3.0])
+    assert interval.mean == 2.0 and interval.n == 3
+    assert interval.high - interval.mean == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)  # t(0.975, 2)
+    assert interval.excludes(-1.0) and not interval.excludes(0.0)  # 2 ± 2.48
+    single = Interval.of([4.0])
+    assert single.mean == 4.0 and math.isnan(single.low) and not single.excludes(0.0)
+
+
+def test_jobs_differing_only_in_seed_form_one_setting():
+    records = [_job(0, "0", "0", 0.10), _job(1, "0", "1", 0.12), _job(2, "0", "2", 0.14),
+               _job(3, "0.1", "0", 0.20), _job(4, "0.1", "1", 0.22), _job(5, "0.1", "2", 0.0, state="failed")]
+    settings = group_settings(records, ["mitigation.sigma", "seed"])
+    assert [(s.label, s.jobs) for s in settings] == [("mitigation.sigma=0", ["0", "1", "2"]),
+                                                     ("mitigation.sigma=0.1", ["3", "4"])]  # failed job left out
+    first = settings[0].metrics["clipmem_raw_mean"]
+    assert first.mean == pytest.approx(0.12) and first.n == 3 and first.low < 0.12 < first.high
+    columns, rows = setting_rows(settings)
+    assert columns[:3] == ["setting", "n_seeds", "jobs"] and "clipmem_raw_mean_low" in columns
+    assert rows[1]["n_seeds"] == 2 and rows[1]["clipmem_raw_mean"] == pytest.approx(0.21)
+    table = settings_markdown(settings)
+    assert "| mitigation.sigma=0 | 3 | 0.120 [" in table and "50.0 [50.0, 50.0]" in table
