@@ -61,11 +61,9 @@ class PreparedCsvSource:
         """As ``CsvSource.rows_by_id``."""
         return self.csv_source().rows_by_id()
 
-    @property
-    def sep(self) -> str:
-        from clipmem.data.csv_source import normalise_sep
-
-        return normalise_sep(self.csv_kwargs.get("sep", ","))
+    def delimiter(self) -> str:
+        """The separator of pairs.csv (given, or detected from its header)."""
+        return self.csv_source().delimiter()
 
     def load(self) -> ImageTextTable:
         from clipmem.data.csv_source import CsvSource
@@ -78,10 +76,9 @@ class PreparedCsvSource:
 
     def _attributes(self, path: Path, table: ImageTextTable) -> dict[str, np.ndarray]:
         """Integer codes (N,) per attribute column, aligned with the table's rows (by sample id)."""
-        from clipmem.data.csv_source import normalise_sep
         from clipmem.data.records import key_to_id
 
-        sep = normalise_sep(self.csv_kwargs.get("sep", ","))
+        sep = self.delimiter()
         id_key = self.csv_kwargs.get("id_key")
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f, delimiter=sep)
