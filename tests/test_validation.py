@@ -30,6 +30,7 @@ BAD = [
     (["model.arch=ViT-Q-99"], "model.arch: 'ViT-Q-99' is not an open_clip architecture"),
     (["model.lock_image=true", "model.lock_text=true"], "lock at most one tower"),
     (["hardware.accelerator=tpu9"], "hardware.accelerator must be one of ['cpu', 'gpu', 'cuda', 'mps', 'auto']"),
+    (["hardware.threads=0"], "hardware.threads must be auto or a whole number ≥ 1, got 0"),
     (["logger.wandb.mode=sometimes"], "logger.wandb.mode must be one of ['auto', 'online', 'offline', 'disabled']"),
     (["+trainer.max_epoch=3"], "trainer.max_epoch is not a lightning.Trainer argument"),
     (["design._target_=clipmem.plan.NoDesign"], "design: cannot find _target_ 'clipmem.plan.NoDesign'"),

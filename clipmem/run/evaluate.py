@@ -61,6 +61,7 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     run = RunDir(run_dir)
     run.require_finished_models(())
     settings = load_settings(legacy.saved_run_config(run.config, run.root, scoring_overrides))
+    settings.hardware.configure()
     data = rebuild_data(settings, run)
     plan = settings.design.plan(data.manifest, settings.seed)
     target = settings.eval_device() if device == "auto" else hardware.eval_device(device)
