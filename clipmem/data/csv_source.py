@@ -6,6 +6,7 @@ import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from clipmem.data.bad_samples import BadSamples, check_policy
 from clipmem.data.images import cached_decode_many, stat_fingerprint
@@ -100,6 +101,8 @@ class CsvSource:
         cache_dir: if set, decoded images are cached there, keyed by the CSV's content, ``resolution`` and
             every image file's path, size and modification time (``images.cached_decode_many``).
     """
+
+    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
 
     path: str | None = None
     sep: str | None = None

@@ -36,6 +36,13 @@ class PreparedCsvSource:
         self.attribute_keys = list(attribute_keys or [])
         self.csv_kwargs = dict(csv_kwargs)
 
+    decodes_files = True  # cached at ``resolution``: warned about below the model input
+
+    @property
+    def resolution(self) -> int:
+        """Side in px of the cached images (the CsvSource argument)."""
+        return int(self.csv_kwargs.get("resolution", 64))
+
     def __repr__(self) -> str:
         return f"PreparedCsvSource(prepared={self.prepared!r}, path={self.path!r})"
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -116,6 +116,8 @@ class WebDatasetSource:
     Sample ids come from keys (``records.key_to_id``: decimal keys are the id, others a stable 63-bit
     hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
     """
+
+    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
 
     urls: str | list[str] | None = None
     caption_keys: str | list[str] = field(default_factory=lambda: ["txt", "json.caption"])
