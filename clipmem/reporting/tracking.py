@@ -71,11 +71,13 @@ def wandb_logger(save_dir: str, name: str, mode: str = "auto", project: str = "c
     from lightning.pytorch.loggers import WandbLogger
 
     labels = sweep_labels(name, group, job_type)
-    return WandbLogger(
+    logger = WandbLogger(
         project=project, entity=entity, group=labels["group"], job_type=labels["job_type"], tags=list(tags or []),
         name=labels["run_name"] or f"{name}/{Path(save_dir).name}", save_dir=str(save_dir),
         offline=resolved == "offline", log_model=False,
     )
+    logger._wandb_init.pop("anonymous", None)  # W&B warns about the setting whenever it is passed, even as None
+    return logger
 
 
 def wandb_runs(loggers: list) -> list:

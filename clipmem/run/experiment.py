@@ -11,6 +11,7 @@ from clipmem import distributed
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.plan.fit import fit_plan
+from clipmem.progress import step
 from clipmem.reporting.summary import format_summary
 from clipmem.run.lifecycle import RunLifecycle, completed_metrics
 from clipmem.run.steps import apply_removal, estimate_and_report, record_data
@@ -41,7 +42,10 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         settings = load_settings(cfg)
         settings.hardware.configure()
         loggers = life.start_loggers(settings.make_loggers())
-        data = apply_removal(build_data(settings.data), settings.mitigation, life.run, life.is_zero)
+        with step(f"data: {type(settings.data.source).__name__}, splits and zero-shot sets"):
+            data = apply_removal(build_data(settings.data), settings.mitigation, life.run, life.is_zero)
+        log.info("data: %d pairs; S_S %d, S_C %d, S_I %d, S_E %d", len(data.table), *(
+            len(getattr(data.manifest, name)) for name in ("shared", "candidate", "independent", "extra")))
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         plan = settings.design.plan(data.manifest, settings.seed)
         fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
