@@ -65,14 +65,16 @@ class EvaluateConfig:
     """``python evaluate.py``: re-score one run (``run_dir``) or tabulate a sweep (``sweep_dir``).
 
     device: auto | cpu | cuda (where the models encode).
-    logger: true logs the recomputed results to the run's W&B directory (offline unless logged in).
+    logger: null (default) logs the recomputed results to a W&B run when the training run logged to W&B; true
+        always, false never. The W&B run lives in the evaluation folder and joins the training run's group
+        with job type ``evaluate``.
     """
 
     run_dir: Optional[str] = None  # noqa: UP045  (OmegaConf reads typing.Optional, not `X | None`)
     sweep_dir: Optional[str] = None  # noqa: UP045
     device: str = "auto"
     scoring: ScoringOverrides = field(default_factory=ScoringOverrides)  # type: ignore[valid-type]
-    logger: bool = False
+    logger: Optional[bool] = None  # noqa: UP045
 
 
 def register_schemas() -> None:

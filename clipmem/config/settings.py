@@ -70,9 +70,16 @@ class ExperimentSettings:
     hardware: HardwareSettings
     logger_configs: dict[str, Any]
 
-    def make_loggers(self) -> list:
-        """Fresh loggers from ``logger`` (W&B, CSV, ...); entries that decline (mode=disabled) are left out."""
-        return list(instantiate_entries(self.logger_configs, "logger").values())
+    def make_loggers(self, **wandb_changes: Any) -> list:
+        """Fresh loggers from ``logger`` (W&B, CSV, ...); entries that decline (mode=disabled) are left out.
+        ``wandb_changes`` override arguments of the W&B entry only (evaluate.py: save_dir, group, job_type)."""
+        made = []
+        for name, entry in entries(self.logger_configs, "logger").items():
+            changes = wandb_changes if str(entry["_target_"]).endswith("tracking.wandb_logger") else {}
+            logger = instantiate_checked(entry, f"logger.{name}", **changes)
+            if logger is not None:
+                made.append(logger)
+        return made
 
     def eval_device(self) -> torch.device:
         return self.hardware.eval_device(distributed.sweep_job_num())

@@ -141,6 +141,9 @@ class CLIPModule(L.LightningModule):
         loss = self._loss(batch)
         self.log(f"{self.log_prefix}train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         self.log(f"{self.log_prefix}train/logit_scale", self.clip.logit_scale.exp(), on_step=True, on_epoch=False)
+        if self._trainer is not None and self.trainer.optimizers:  # the rate this step uses (warm-up, cosine)
+            self.log(f"{self.log_prefix}train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True,
+                     on_epoch=False)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

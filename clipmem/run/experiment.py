@@ -12,6 +12,7 @@ from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.plan.fit import fit_plan
 from clipmem.progress import step
+from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
 from clipmem.run.lifecycle import RunLifecycle, completed_metrics
 from clipmem.run.steps import apply_removal, estimate_and_report, record_data
@@ -58,5 +59,5 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
                                       settings.report, life.run, loggers, extra,
                                       audit=(settings.audit, settings.data.source))
         life.complete(metrics)
-        print(format_summary(metrics, life.run.root), flush=True)
+        print(format_summary(metrics, life.run.root, tracking.sync_commands(loggers)), flush=True)
         return metrics
