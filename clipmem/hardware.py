@@ -27,9 +27,9 @@ class HardwareSettings:
     matmul_precision: ``torch.set_float32_matmul_precision`` (``high`` allows TF32 on GPUs).
     gpu_per_job: in a local sweep, job n trains on GPU ``n % visible GPUs``.
     slurm_auto_requeue: under SLURM, checkpoint and requeue on the pre-timeout signal.
-    threads: torch's intra-op threads per process: ``auto`` (``OMP_NUM_THREADS`` when set, else
-        ``threads_for(cores, processes)``: the available cores shared by the jobs a parallel launcher runs at
-        once and, on CPU, the devices of a DDP run) or a number ≥ 1.
+    threads: torch's intra-op threads per process: ``auto`` (``threads_for(cores, processes)``: the available
+        cores shared by the jobs a parallel launcher runs at once and, on CPU, the devices of a DDP run; a lower
+        ``OMP_NUM_THREADS`` wins) or a number ≥ 1.
     """
 
     accelerator: str
@@ -64,10 +64,12 @@ class HardwareSettings:
         """(threads, why) for this process (see ``threads``)."""
         if self.threads != "auto":
             return int(self.threads), "hardware.threads"
-        if os.environ.get("OMP_NUM_THREADS", "").isdigit() and int(os.environ["OMP_NUM_THREADS"]) > 0:
-            return int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
         cores, processes = available_cores(), self.processes_per_machine(launcher)
-        return threads_for(cores, processes), f"{cores} cores / {processes} process(es) at once"
+        threads = threads_for(cores, processes)
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        if env.isdigit() and 0 < int(env) < threads:  # a lower limit from the environment wins
+            return int(env), f"OMP_NUM_THREADS={env}"
+        return threads, f"{cores} cores / {processes} process(es) at once"
 
     def configure(self) -> None:
         """Apply process-wide settings: TF32 via ``matmul_precision: high``, and torch's threads."""

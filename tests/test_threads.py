@@ -37,8 +37,10 @@ def test_auto_threads_follow_cores_jobs_and_the_environment(monkeypatch):
     assert settings.thread_count({"_target_": JOBLIB, "n_jobs": 4})[0] == 2
     ddp = load_settings_for(["logger=none", "hardware=ddp", "hardware.accelerator=cpu", "hardware.devices=2"]).hardware
     assert ddp.thread_count({"_target_": JOBLIB, "n_jobs": 2})[0] == 2  # 2 jobs x 2 ranks on 8 cores
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert settings.thread_count({"_target_": JOBLIB, "n_jobs": 4}) == (3, "OMP_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # above cores / jobs: the computed count stays
+    assert settings.thread_count({"_target_": JOBLIB, "n_jobs": 4}) == (2, "8 cores / 4 process(es) at once")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # below: the environment's limit wins
+    assert settings.thread_count({"_target_": JOBLIB, "n_jobs": 4}) == (1, "OMP_NUM_THREADS=1")
     fixed = load_settings_for(["logger=none", "hardware.threads=5"]).hardware
     assert fixed.thread_count({"_target_": JOBLIB, "n_jobs": 4}) == (5, "hardware.threads")
 

@@ -45,7 +45,8 @@ def test_the_output_shows_progress_and_no_known_noise(wandb_run):
     assert not [noise for noise in NOISE if noise in output], output[-3000:]
     for line in ("decoding shapes: 16 images ...", "threads: ", "data: 600 pairs; S_S 400, S_C 50, S_I 50, S_E 50",
                  "g: epoch 1/1 (step 7): train loss", "f: per-sample statistics of 100 pairs x 2 views: done in",
-                 "f: utility (zero-shot, linear probe, retrieval): done in", "scoring: pair estimate of 100 pairs"):
+                 "f: utility (zero-shot, linear probe, retrieval, validation loss): done in",
+                 "scoring: pair estimate of 100 pairs"):
         assert line in output, line
     assert "g: epoch 1/1" in (run / "train.log").read_text()
     summary = done.stdout[done.stdout.index("CLIPMem summary"):]

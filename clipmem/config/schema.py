@@ -29,6 +29,9 @@ class TrainConfig:
     resume: true (with run_dir=<run>) continues a killed run from its last checkpoints.
     checkpoints: Lightning checkpoints under <run_dir>/checkpoints/<model>/, saved every epoch.
     skip_completed: a run_dir whose status.json says complete with the same config is not trained again.
+    optimized_metric: the metrics.json key train.py returns (what a sweeper such as Optuna optimizes):
+        clipmem_raw_mean (default; comparable across runs, unlike the per-run min-max clipmem_mean),
+        miscaption_auc, val_loss_<model>, zeroshot_top1_<model>, ... (``clipmem.run.objective``).
     """
 
     name: str = "default"
@@ -37,6 +40,7 @@ class TrainConfig:
     resume: bool = False
     checkpoints: bool = True
     skip_completed: bool = True
+    optimized_metric: str = "clipmem_raw_mean"
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)

@@ -12,7 +12,7 @@ import torch
 
 from clipmem import distributed
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.evaluation.utility import utility_metrics
+from clipmem.evaluation.utility import FINAL_KINDS, utility_metrics
 from clipmem.io import atomic_write_json
 from clipmem.models.local_dir import load_local_dir
 from clipmem.plan.spec import Plan
@@ -59,8 +59,8 @@ def measure_model(model: torch.nn.Module, context: TrainingContext, device: torc
     elif not same_statistics(load_statistics(path), stats):
         log.warning("recomputed statistics of model %s differ from the saved %s (other code or hardware); "
                     "using the recomputed ones, the saved file is kept", name, path)
-    with step(f"{name}: utility (zero-shot, linear probe, retrieval)"):
-        utility = utility_metrics(model, context.data, device)
+    with step(f"{name}: utility (zero-shot, linear probe, retrieval, validation loss)"):
+        utility = utility_metrics(model, context.data, device, FINAL_KINDS)
     if not run.utility(name).is_file():
         atomic_write_json(run.utility(name), utility)
     return FittedModel(name, stats, utility, list(history or []))

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 from clipmem import distributed
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
+from clipmem.errors import ConfigError
 from clipmem.plan.fit import fit_plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
@@ -30,6 +31,17 @@ def skip_if_complete(cfg: DictConfig) -> dict[str, Any] | None:
         who = f"job {job['num']}" if job is not None else "run"
         print(f"clipmem: {who}: skipped, already complete with the same config ({options.run_dir})", flush=True)
     return done
+
+
+def objective(metrics: dict[str, Any] | None, name: str) -> float:
+    """What train.py returns to Hydra (and a sweeper optimizes): ``metrics[name]`` (``optimized_metric``);
+    NaN on DDP ranks > 0, which have no metrics."""
+    if metrics is None:
+        return float("nan")
+    if not isinstance(metrics.get(name), int | float):
+        have = sorted(k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool))
+        raise ConfigError(f"optimized_metric={name!r} is not a metric of this run; it has {have}")
+    return float(metrics[name])
 
 
 def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
