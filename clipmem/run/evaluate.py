@@ -56,7 +56,8 @@ def evaluation_loggers(settings: ExperimentSettings, run: RunDir, out: RunDir, w
     if wanted is False or (wanted is None and not run.wandb_record.is_file()):
         return []
     labels = tracking.linked_labels(run.wandb_record, f"{run.root.parent.name}/{run.root.name}")
-    return settings.make_loggers(save_dir=str(out.root), **labels)
+    made = settings.make_loggers(save_dir=str(out.root), **labels)
+    return [logger for logger in made if tracking.has_wandb([logger])]  # results are logged to W&B only
 
 
 def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | None = None,
