@@ -5,13 +5,16 @@ from omegaconf import DictConfig
 
 import clipmem.config  # noqa: F401  (first: torchvision shim, resolvers and config schemas)
 from clipmem.cli import run_cli
-from clipmem.run import run_experiment
+from clipmem.config.settings import run_options
+from clipmem.run import objective, run_experiment
 
 
 @hydra.main(config_path="conf", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> float:
-    metrics = run_cli(lambda: run_experiment(cfg))
-    return metrics["clipmem_mean"] if metrics else float("nan")  # None: a failed multirun job or a DDP rank > 0
+    """Returns the run's ``optimized_metric`` (default clipmem_raw_mean): what a sweeper such as Optuna optimizes."""
+    name = run_options(cfg).optimized_metric
+    value = run_cli(lambda: objective(run_experiment(cfg), name))
+    return float("nan") if value is None else value  # None: a failed multirun job
 
 
 if __name__ == "__main__":

@@ -78,6 +78,33 @@ def hydra_job() -> dict[str, Any] | None:
     return {"sweep_dir": str(hc.sweep.dir), "num": int(hc.job.num), "overrides": list(hc.overrides.task)}
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, e.g. a SLURM or container limit)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def parallel_jobs(launcher: Any, cores: int) -> int:
+    """How many jobs run at once on this machine under the Hydra ``launcher`` config (None outside a multirun):
+    joblib's ``n_jobs`` (-1 = one per core, -2 = all but one, as joblib counts), 1 for any other launcher
+    (Hydra's basic one runs jobs in turn; a SLURM job has its own allocation)."""
+    if launcher is None or "joblib" not in str(launcher.get("_target_", "")).lower():
+        return 1
+    n_jobs = int(launcher.get("n_jobs") or 1)
+    return max(1, min(cores, n_jobs if n_jobs > 0 else cores + 1 + n_jobs))
+
+
+def launcher_config() -> Any:
+    """The running multirun's ``hydra.launcher`` config, or None outside a multirun."""
+    if hydra_job() is None:
+        return None
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get().launcher
+
+
 def sweep_job_num() -> int | None:
     """The job number inside a Hydra multirun, else None."""
     job = hydra_job()

@@ -3,14 +3,17 @@ device a run scores on."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from clipmem.distributed import gpu_for_job
+from clipmem.distributed import available_cores, gpu_for_job, launcher_config, parallel_jobs
 from clipmem.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ACCELERATORS = ("cpu", "gpu", "cuda", "mps", "auto")
 MATMUL_PRECISIONS = ("highest", "high", "medium")
@@ -24,6 +27,9 @@ class HardwareSettings:
     matmul_precision: ``torch.set_float32_matmul_precision`` (``high`` allows TF32 on GPUs).
     gpu_per_job: in a local sweep, job n trains on GPU ``n % visible GPUs``.
     slurm_auto_requeue: under SLURM, checkpoint and requeue on the pre-timeout signal.
+    threads: torch's intra-op threads per process: ``auto`` (``threads_for(cores, processes)``: the available
+        cores shared by the jobs a parallel launcher runs at once and, on CPU, the devices of a DDP run; a lower
+        ``OMP_NUM_THREADS`` wins) or a number ≥ 1.
     """
 
     accelerator: str
@@ -35,6 +41,7 @@ class HardwareSettings:
     deterministic: bool
     gpu_per_job: bool
     slurm_auto_requeue: bool
+    threads: Any = "auto"
 
     def __post_init__(self) -> None:
         if self.accelerator not in ACCELERATORS:
@@ -44,10 +51,32 @@ class HardwareSettings:
                               f"got {self.matmul_precision!r}")
         if int(self.num_nodes) < 1:
             raise ConfigError(f"hardware.num_nodes must be ≥ 1, got {self.num_nodes}")
+        if self.threads != "auto" and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
+                                       or self.threads < 1):
+            raise ConfigError(f"hardware.threads must be auto or a whole number ≥ 1, got {self.threads!r}")
+
+    def processes_per_machine(self, launcher: Any = None) -> int:
+        """Processes that share this machine's cores: parallel sweep jobs × (CPU DDP devices)."""
+        cpu_ddp = self.accelerator == "cpu" and isinstance(self.devices, int) and self.devices > 1
+        return parallel_jobs(launcher, available_cores()) * (self.devices if cpu_ddp else 1)
+
+    def thread_count(self, launcher: Any = None) -> tuple[int, str]:
+        """(threads, why) for this process (see ``threads``)."""
+        if self.threads != "auto":
+            return int(self.threads), "hardware.threads"
+        cores, processes = available_cores(), self.processes_per_machine(launcher)
+        threads = threads_for(cores, processes)
+        env = os.environ.get("OMP_NUM_THREADS", "")
+        if env.isdigit() and 0 < int(env) < threads:  # a lower limit from the environment wins
+            return int(env), f"OMP_NUM_THREADS={env}"
+        return threads, f"{cores} cores / {processes} process(es) at once"
 
     def configure(self) -> None:
-        """Apply process-wide settings (e.g. TF32 via ``matmul_precision: high``)."""
+        """Apply process-wide settings: TF32 via ``matmul_precision: high``, and torch's threads."""
         torch.set_float32_matmul_precision(self.matmul_precision)
+        threads, why = self.thread_count(launcher_config())
+        torch.set_num_threads(threads)
+        log.info("threads: %d per process (%s)", threads, why)
 
     def trainer_kwargs(self, job_num: int | None = None, num_gpus: int | None = None) -> dict[str, Any]:
         """``lightning.Trainer`` arguments.
@@ -71,6 +100,11 @@ class HardwareSettings:
         """Where rank 0 scores: the GPU this job trained on (``gpu_per_job`` sweeps included), or the CPU."""
         devices = self.trainer_kwargs(job_num).get("devices")
         return eval_device(self.accelerator, devices)
+
+
+def threads_for(cores: int, processes: int) -> int:
+    """Threads per process when ``processes`` share ``cores``: ``max(1, cores // processes)`` (no oversubscription)."""
+    return max(1, int(cores) // max(1, int(processes)))
 
 
 def eval_device(accelerator: str = "auto", devices: Any = None) -> torch.device:

@@ -92,6 +92,11 @@ class RunDir:
         return self.root / ".hydra" / "config.yaml"
 
     @property
+    def wandb_record(self) -> Path:
+        """``logger=wandb``: the W&B run's id, project, entity, group and name (what evaluate.py links to)."""
+        return self.root / "wandb" / "clipmem_run.json"
+
+    @property
     def overrides(self) -> Path:
         return self.root / ".hydra" / "overrides.yaml"
 

@@ -7,7 +7,8 @@ from clipmem.data import DataSettings
 
 from .conftest import CONF, compose_config, load_settings_for
 
-GROUPS = ("model", "data", "mitigation", "design", "hardware", "logger", "callbacks", "experiment", "debug")
+GROUPS = ("model", "data", "mitigation", "design", "hardware", "logger", "callbacks", "experiment", "debug",
+          "hparams_search")
 
 
 def options(group):

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import os
 import tarfile
 
@@ -64,6 +65,24 @@ def test_several_caption_columns_and_caption_separator(tmp_path, pairs):
     assert table.captions == [["a red circle", "red", "round thing"], ["a blue square"]]
     assert table.sample_ids[1] == 17 and table.sample_ids[0] == key_to_id("img-a") >= HASH_BASE
     assert table.keys == ["img-a", "17"]
+
+
+def test_the_separator_is_detected_from_the_header(tmp_path, pairs):
+    from clipmem.data.csv_source import detect_sep
+
+    image = str(pairs["images"] / "0.png")
+    files = {"tab.tsv": f"filepath\ttitle\n{image}\ta red circle, small\n",  # a comma inside a caption
+             "comma.csv": f"title,filepath\n\"a red\tcircle\",{image}\n",    # a tab inside a quoted caption
+             "quoted.csv": f'"filepath","title"\n"{image}","a red circle"\n'}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert detect_sep(tmp_path / "tab.tsv", "filepath") == "\t"
+    assert detect_sep(tmp_path / "comma.csv", "filepath") == ","
+    assert detect_sep(tmp_path / "quoted.csv", "filepath") == ","
+    assert CsvSource(path=str(tmp_path / "tab.tsv"), resolution=16).load().captions == [["a red circle, small"]]
+    assert CsvSource(path=str(tmp_path / "comma.csv"), resolution=16).load().captions == [["a red\tcircle"]]
+    with pytest.raises(ConfigError, match="no column 'filepath'"):  # a given separator is used as given
+        CsvSource(path=str(tmp_path / "tab.tsv"), sep=",", resolution=16).load()
 
 
 def test_key_to_id_is_stable_and_separates_numeric_from_hashed():
@@ -148,6 +167,18 @@ def test_image_folder_zero_shot_with_classnames_and_bad_image(tmp_path):
     assert zs.images.shape == (16, 3, 16, 16) and zs.labels.tolist() == sorted(zs.labels.tolist())
     assert zs.classnames[0] == "thing 0" and zs.templates == ["a {}"]
     assert [r["row"] for r in zs.skipped] == [f"{sorted(p.name for p in root.iterdir())[0]}/broken0.jpg"]
+
+
+def test_image_folder_class_names_from_a_json_map(tmp_path):
+    root = write_image_folder(tmp_path / "shapes", "shape", per_class=1)
+    folders = sorted(p.name for p in root.iterdir())  # folder names stand in for ImageNet's wnids
+    mapping = {folder: f"n{i:08d} name" for i, folder in enumerate(folders)}
+    (tmp_path / "map.json").write_text(json.dumps(mapping))
+    zs = ImageFolderZeroShot(root=str(root), classnames=str(tmp_path / "map.json"), resolution=16).load()
+    assert zs.classnames == [mapping[f] for f in folders]
+    (tmp_path / "short.json").write_text(json.dumps({folders[0]: "only one"}))
+    with pytest.raises(ConfigError, match=f"no class name for folders \\['{folders[1]}'"):
+        ImageFolderZeroShot(root=str(root), classnames=str(tmp_path / "short.json"), resolution=16).load()
 
 
 def _table_with_captions(captions: list[str]) -> ImageTextTable:

@@ -35,7 +35,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 README_MAX_LINES = 250
 KEY_ROOTS = ("data", "model", "scoring", "report", "mitigation", "callbacks", "logger", "hardware", "trainer")
 GROUPS = ("model", "data", "mitigation", "design", "hardware", "logger", "callbacks", "experiment", "debug",
-          "modality")
+          "modality", "hparams_search")
 # Names the docs mention on purpose although they no longer exist: what the reshape renamed, so that users of
 # older runs can find the new name. Each must stay absent (test_exempt_names_are_really_gone).
 EXEMPT_KEYS = {

@@ -17,6 +17,15 @@ def test_retrieval_recall_by_hand():
     assert abs(out["t2i_r1"] - 1 / 3) < 1e-6 and out["t2i_r3"] == 1.0
 
 
+def test_retrieval_ties_count_against_the_true_match():
+    same = torch.nn.functional.normalize(torch.ones(4, 3), dim=-1)  # every image and caption embeds alike
+    out = retrieval_recall(same, same, ks=(1, 4))
+    assert out["i2t_r1"] == 0.0 and out["t2i_r1"] == 0.0 and out["i2t_r4"] == 1.0
+    text = torch.eye(3)[[0, 1, 1]]  # captions 1 and 2 are one vector: image 1 ties with caption 2 (rank 1), and
+    out = retrieval_recall(torch.eye(3), text, ks=(1, 2, 3))  # image 2 scores 0 with all three (rank 2)
+    assert abs(out["i2t_r1"] - 1 / 3) < 1e-6 and abs(out["i2t_r2"] - 2 / 3) < 1e-6 and out["i2t_r3"] == 1.0
+
+
 def test_flag_auc():
     assert flag_auc(torch.tensor([0.1, 0.2, 0.9, 0.8]), torch.tensor([0, 0, 1, 1])) == 1.0
     assert flag_auc(torch.tensor([0.9, 0.8, 0.1, 0.2]), torch.tensor([0, 0, 1, 1])) == 0.0

@@ -83,6 +83,8 @@ def test_local_dir_round_trip_loads_in_open_clip(tmp_path: Path):
     loaded, cfg, meta = load_local_dir(tmp_path / "m")
     assert meta == {"role": "f"} and cfg == module.model_cfg
     model, _, preprocess = open_clip.create_model_and_transforms(f"local-dir:{tmp_path / 'm'}")
+    tokenizer = open_clip.get_tokenizer(f"local-dir:{tmp_path / 'm'}")  # what CLIP_benchmark calls too
+    assert tokenizer(["a red circle"]).shape == (1, 32)  # the model's context length
     x, t = torch.randn(2, 3, 32, 32), torch.randint(1, 1000, (2, 32))
     module.clip.eval()
     model.eval()

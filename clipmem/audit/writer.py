@@ -67,7 +67,7 @@ def write_clean(source: Any, flagged_ids: set[int], path: Path) -> int:
     header, by_id, rows = source.rows_by_id()
     dropped = {id(by_id[sid]) for sid in flagged_ids if sid in by_id}
     kept = [row for row in rows if id(row) not in dropped]
-    _write_csv(path, header, kept, sep=getattr(source, "sep", ","))
+    _write_csv(path, header, kept, sep=source.delimiter() if hasattr(source, "delimiter") else ",")
     return len(kept)
 
 

@@ -71,6 +71,8 @@ def saved_run_config(path: Path, run_dir: Path, scoring_overrides: dict[str, Any
     cfg = upgrade(OmegaConf.load(path), str(run_dir), str(path))
     with open_dict(cfg):
         cfg.run_dir = str(run_dir)
+        if cfg.model.get("pretrained"):  # the saved models carry their weights: the starting ones are not needed
+            cfg.model.pretrained = None
         for key, value in (scoring_overrides or {}).items():
             cfg.scoring[key] = value
     return cfg

@@ -41,14 +41,22 @@ def check_writable(directory: str) -> str:
     return directory
 
 
+def optimize_direction(metric: str) -> str:
+    """Optuna's direction for ``optimized_metric``: ``minimize`` for losses, ``maximize`` for the rest."""
+    return "minimize" if str(metric).startswith("val_loss") else "maximize"
+
+
 def register_resolvers() -> None:
     """``${short_uuid:}``: 8 hex chars, fixed per process (cached in the config, which Hydra's
     launchers copy into every job of a sweep), so run directories never collide.
     ``${run_dir_override:${hydra:overrides.task},<default>}``: see ``run_dir_override``.
-    ``${writable:<dir>}``: ``<dir>``, checked by ``check_writable`` (the sweep directory)."""
+    ``${writable:<dir>}``: ``<dir>``, checked by ``check_writable`` (the sweep directory).
+    ``${optimize_direction:<metric>}``: ``minimize`` or ``maximize`` (``conf/hparams_search``)."""
     if not OmegaConf.has_resolver("short_uuid"):
         OmegaConf.register_new_resolver("short_uuid", lambda: uuid.uuid4().hex[:8], use_cache=True)
     if not OmegaConf.has_resolver("run_dir_override"):
         OmegaConf.register_new_resolver("run_dir_override", run_dir_override)
     if not OmegaConf.has_resolver("writable"):
         OmegaConf.register_new_resolver("writable", check_writable)
+    if not OmegaConf.has_resolver("optimize_direction"):
+        OmegaConf.register_new_resolver("optimize_direction", optimize_direction)

@@ -29,6 +29,9 @@ class TrainConfig:
     resume: true (with run_dir=<run>) continues a killed run from its last checkpoints.
     checkpoints: Lightning checkpoints under <run_dir>/checkpoints/<model>/, saved every epoch.
     skip_completed: a run_dir whose status.json says complete with the same config is not trained again.
+    optimized_metric: the metrics.json key train.py returns (what a sweeper such as Optuna optimizes):
+        clipmem_raw_mean (default; comparable across runs, unlike the per-run min-max clipmem_mean),
+        miscaption_auc, val_loss_<model>, zeroshot_top1_<model>, ... (``clipmem.run.objective``).
     """
 
     name: str = "default"
@@ -37,6 +40,7 @@ class TrainConfig:
     resume: bool = False
     checkpoints: bool = True
     skip_completed: bool = True
+    optimized_metric: str = "clipmem_raw_mean"
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
@@ -65,14 +69,16 @@ class EvaluateConfig:
     """``python evaluate.py``: re-score one run (``run_dir``) or tabulate a sweep (``sweep_dir``).
 
     device: auto | cpu | cuda (where the models encode).
-    logger: true logs the recomputed results to the run's W&B directory (offline unless logged in).
+    logger: null (default) logs the recomputed results to a W&B run when the training run logged to W&B; true
+        always, false never. The W&B run lives in the evaluation folder and joins the training run's group
+        with job type ``evaluate``.
     """
 
     run_dir: Optional[str] = None  # noqa: UP045  (OmegaConf reads typing.Optional, not `X | None`)
     sweep_dir: Optional[str] = None  # noqa: UP045
     device: str = "auto"
     scoring: ScoringOverrides = field(default_factory=ScoringOverrides)  # type: ignore[valid-type]
-    logger: bool = False
+    logger: Optional[bool] = None  # noqa: UP045
 
 
 def register_schemas() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,11 +49,32 @@ class RunOptions:
     skip_completed: bool
     fingerprint: str
     config: DictConfig
+    optimized_metric: str = "clipmem_raw_mean"
 
 
 def run_options(cfg: DictConfig) -> RunOptions:
     return RunOptions(run_dir=Path(cfg.run_dir), name=str(cfg.name), resume=bool(cfg.resume),
-                      skip_completed=bool(cfg.skip_completed), fingerprint=config_fingerprint(cfg), config=cfg)
+                      skip_completed=bool(cfg.skip_completed), fingerprint=config_fingerprint(cfg), config=cfg,
+                      optimized_metric=str(cfg.get("optimized_metric") or "clipmem_raw_mean"))
+
+
+OBJECTIVES = re.compile(r"(clipmem_raw_mean|clipmem_mean|clipmem_median|miscaption_auc|"
+                        r"(val_loss|zeroshot_top[15]|linear_probe_top1|retrieval_(i2t|t2i)_r[15])_\w+)")
+OBJECTIVES_TEXT = ("clipmem_raw_mean, clipmem_mean, clipmem_median, miscaption_auc, or <metric>_<model> with <metric> "
+                   "in val_loss, zeroshot_top1, zeroshot_top5, linear_probe_top1, retrieval_i2t_r1, retrieval_t2i_r1 "
+                   "(or _r5) and <model> a model of the plan (f, g) or mean")
+
+
+def check_objective(name: str, data: DataSettings) -> str:
+    """``optimized_metric`` names a metric this run will have: one line naming the allowed ones otherwise."""
+    if not OBJECTIVES.fullmatch(name):
+        raise ConfigError(f"optimized_metric must be {OBJECTIVES_TEXT}; got {name!r}")
+    if name == "miscaption_auc" and not data.miscaption["fraction"]:
+        raise ConfigError("optimized_metric=miscaption_auc needs injected mis-captions; data.miscaption.fraction is 0")
+    if name.startswith(("zeroshot", "linear_probe")) and not data.zeroshot:
+        raise ConfigError(f"optimized_metric={name} needs a zero-shot set; data.zeroshot is empty "
+                          "(add one: +zeroshot@data.zeroshot.<name>=imagefolder)")
+    return name
 
 
 @dataclass(frozen=True)
@@ -70,9 +92,16 @@ class ExperimentSettings:
     hardware: HardwareSettings
     logger_configs: dict[str, Any]
 
-    def make_loggers(self) -> list:
-        """Fresh loggers from ``logger`` (W&B, CSV, ...); entries that decline (mode=disabled) are left out."""
-        return list(instantiate_entries(self.logger_configs, "logger").values())
+    def make_loggers(self, **wandb_changes: Any) -> list:
+        """Fresh loggers from ``logger`` (W&B, CSV, ...); entries that decline (mode=disabled) are left out.
+        ``wandb_changes`` override arguments of the W&B entry only (evaluate.py: save_dir, group, job_type)."""
+        made = []
+        for name, entry in entries(self.logger_configs, "logger").items():
+            changes = wandb_changes if str(entry["_target_"]).endswith("tracking.wandb_logger") else {}
+            logger = instantiate_checked(entry, f"logger.{name}", **changes)
+            if logger is not None:
+                made.append(logger)
+        return made
 
     def eval_device(self) -> torch.device:
         return self.hardware.eval_device(distributed.sweep_job_num())
@@ -161,6 +190,7 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     data.check_sources()
     design = instantiate_checked(cfg.design, "design")
     check_audit(audit, design, data)
+    check_objective(str(cfg.get("optimized_metric") or "clipmem_raw_mean"), data)
     recipe = build_recipe(cfg, mitigation, hardware)
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))

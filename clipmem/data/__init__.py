@@ -4,6 +4,7 @@ from clipmem.data.build import build_data
 from clipmem.data.csv_source import CsvSource
 from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData, PairSet
+from clipmem.data.hf_source import HFSource
 from clipmem.data.imagefolder import ImageFolderZeroShot
 from clipmem.data.settings import DataSettings
 from clipmem.data.sources import DataSource, SyntheticSource, SyntheticZeroShot, ZeroShotSet, ZeroShotSource
@@ -16,6 +17,7 @@ __all__ = [
     "DataSettings",
     "DataSource",
     "ExperimentData",
+    "HFSource",
     "ImageFolderZeroShot",
     "ImageTextTable",
     "PairSet",

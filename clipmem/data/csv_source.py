@@ -6,6 +6,7 @@ import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from clipmem.data.bad_samples import BadSamples, check_policy
 from clipmem.data.images import cached_decode_many, stat_fingerprint
@@ -16,12 +17,32 @@ from clipmem.errors import ConfigError
 _SEP_ALIASES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
 
 
-def normalise_sep(sep: str, field_name: str = "data.source.sep") -> str:
-    """The one-character delimiter; ``"\\t"`` (backslash-t, as a shell passes it) and ``tab`` mean a tab."""
+def normalise_sep(sep: str | None, field_name: str = "data.source.sep") -> str | None:
+    """The one-character delimiter; ``"\\t"`` (backslash-t, as a shell passes it) and ``tab`` mean a tab;
+    None stays None (detect it from the header: ``detect_sep``)."""
+    if sep is None:
+        return None
     sep = _SEP_ALIASES.get(sep, sep)
     if not isinstance(sep, str) or len(sep) != 1:
-        raise ConfigError(f"{field_name} must be one character (',' or '\\t' for TSV), got {sep!r}")
+        raise ConfigError(f"{field_name} must be one character (',' or '\\t' for TSV) or null to detect it, "
+                          f"got {sep!r}")
     return sep
+
+
+def detect_sep(path: Path, image_key: str) -> str:
+    """Tab or comma, from the header line: the one whose fields include ``image_key``; if both or neither do,
+    the one that occurs more often in the header (a comma on a tie). open_clip's CSV loader defaults to tab,
+    most spreadsheets to comma."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            header = f.readline()
+    except UnicodeDecodeError:
+        return ","  # reading the rows reports the encoding error with its place
+    fields = {sep: next(csv.reader([header], delimiter=sep), []) for sep in ("\t", ",")}
+    named = [sep for sep, names in fields.items() if image_key in (n.strip() for n in names)]
+    if len(named) == 1:
+        return named[0]
+    return "\t" if header.count("\t") > header.count(",") else ","
 
 
 def non_utf8_place(path: Path) -> str:
@@ -66,7 +87,8 @@ class CsvSource:
 
     Args:
         path: the CSV/TSV file (required; None fails on ``load``). Relative image paths resolve against its folder.
-        sep: field delimiter, one character (``","``; ``"\\t"`` or ``tab`` for TSV).
+        sep: field delimiter, one character (``","``; ``"\\t"`` or ``tab`` for TSV); None detects tab or comma
+            from the header line (``detect_sep``).
         image_key: column holding the image path.
         caption_keys: column(s) holding captions; several columns give several captions per image, in
             this order (caption 0, the first non-empty one, is the primary caption). Empty fields are left out.
@@ -80,8 +102,10 @@ class CsvSource:
             every image file's path, size and modification time (``images.cached_decode_many``).
     """
 
+    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
+
     path: str | None = None
-    sep: str = ","
+    sep: str | None = None
     image_key: str = "filepath"
     caption_keys: str | list[str] = "title"
     caption_sep: str | None = None
@@ -101,17 +125,22 @@ class CsvSource:
         if self.caption_sep == "":
             raise ConfigError("data.source.caption_sep must be a non-empty string or null")
 
+    def delimiter(self) -> str:
+        """The separator in use: ``sep``, or the one detected from the header of ``path``."""
+        return self.sep if self.sep is not None else detect_sep(self.check(), self.image_key)
+
     def _read_rows(self, path: Path) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
         """Header and (line number, row dict) of every data row."""
+        sep = self.delimiter()
         try:
             with path.open(newline="", encoding="utf-8-sig") as f:
-                reader = csv.DictReader(f, delimiter=self.sep)
+                reader = csv.DictReader(f, delimiter=sep)
                 header = list(reader.fieldnames or [])
                 rows = [(reader.line_num, row) for row in reader]
         except UnicodeDecodeError:
             raise ConfigError(f"{path}: not UTF-8 text: {non_utf8_place(path)}; save it as UTF-8") from None
         except csv.Error as err:
-            raise ConfigError(f"{path}: not a valid CSV file with sep={self.sep!r} ({err})") from err
+            raise ConfigError(f"{path}: not a valid CSV file with sep={sep!r} ({err})") from err
         return header, rows
 
     def _check_columns(self, path: Path, header: list[str]) -> None:
@@ -122,7 +151,7 @@ class CsvSource:
             if column not in header:
                 hint = ""
                 if len(header) == 1 and ("\t" in header[0] or "," in header[0]):
-                    hint = f"; is sep right? data.source.sep is {self.sep!r}"
+                    hint = f"; is sep right? data.source.sep is {self.delimiter()!r}"
                 raise ConfigError(
                     f"{path}: no column {column!r} (data.source.{field_name}); the file has columns {header}{hint}"
                 )

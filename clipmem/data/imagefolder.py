@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 
@@ -62,6 +63,8 @@ class ImageFolderZeroShot:
         on_bad_sample: ``error`` or ``skip`` unreadable images (skipped ones go to skipped_samples.csv).
         num_threads: decoding threads (None: up to 8, by CPU count).
     """
+
+    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
 
     root: str
     name: str = "imagefolder"

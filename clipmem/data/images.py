@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from clipmem.io import atomic_write
+from clipmem.progress import progress
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif")
 DECODE_ERRORS = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError, SyntaxError)
@@ -114,10 +114,8 @@ def decode_many(
         except DECODE_ERRORS as err:
             return f"image cannot be decoded ({type(err).__name__}: {err})"
 
-    show = len(items) >= 256
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        results = list(tqdm(pool.map(one, items), total=len(items), desc=desc, disable=not show, leave=False))
-    return results
+        return list(progress(pool.map(one, items), len(items), desc, unit="images"))
 
 
 def stack_images(arrays: Sequence[np.ndarray], resolution: int) -> torch.Tensor:

@@ -36,6 +36,13 @@ class PreparedCsvSource:
         self.attribute_keys = list(attribute_keys or [])
         self.csv_kwargs = dict(csv_kwargs)
 
+    decodes_files = True  # cached at ``resolution``: warned about below the model input
+
+    @property
+    def resolution(self) -> int:
+        """Side in px of the cached images (the CsvSource argument)."""
+        return int(self.csv_kwargs.get("resolution", 64))
+
     def __repr__(self) -> str:
         return f"PreparedCsvSource(prepared={self.prepared!r}, path={self.path!r})"
 
@@ -61,11 +68,9 @@ class PreparedCsvSource:
         """As ``CsvSource.rows_by_id``."""
         return self.csv_source().rows_by_id()
 
-    @property
-    def sep(self) -> str:
-        from clipmem.data.csv_source import normalise_sep
-
-        return normalise_sep(self.csv_kwargs.get("sep", ","))
+    def delimiter(self) -> str:
+        """The separator of pairs.csv (given, or detected from its header)."""
+        return self.csv_source().delimiter()
 
     def load(self) -> ImageTextTable:
         from clipmem.data.csv_source import CsvSource
@@ -78,10 +83,9 @@ class PreparedCsvSource:
 
     def _attributes(self, path: Path, table: ImageTextTable) -> dict[str, np.ndarray]:
         """Integer codes (N,) per attribute column, aligned with the table's rows (by sample id)."""
-        from clipmem.data.csv_source import normalise_sep
         from clipmem.data.records import key_to_id
 
-        sep = normalise_sep(self.csv_kwargs.get("sep", ","))
+        sep = self.delimiter()
         id_key = self.csv_kwargs.get("id_key")
         with path.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f, delimiter=sep)

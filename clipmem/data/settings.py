@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ from clipmem.data.transforms import BatchTransform
 from clipmem.errors import ConfigError
 
 MISCAPTION_SETS = ("candidate", "independent")  # the splits mis-captions may be injected into
+log = logging.getLogger(__name__)
 
 
 def whole_number(value: Any, key: str, minimum: int | None = None) -> int:
@@ -27,6 +29,19 @@ def whole_number(value: Any, key: str, minimum: int | None = None) -> int:
     if minimum is not None and number < minimum:
         raise ConfigError(f"{key} must be ≥ {minimum}, got {value!r}")
     return int(number)
+
+
+def warn_upsampling(source: Any, key: str, image_size: int) -> bool:
+    """One warning line when a source that decodes image files caches them below the model's input size
+    (every image would then be upsampled on every batch); True when it warned. Rendered sources (the
+    synthetic data) draw small images by design and are not checked."""
+    resolution = getattr(source, "resolution", None) if getattr(source, "decodes_files", False) else None
+    if resolution is None or int(resolution) >= int(image_size):
+        return False
+    log.warning("%s=%d px is below the model's input (model.image_size=%d): images are upsampled %.1fx on every "
+                "batch; leave %s unset to cache them at the model's size", key, resolution, image_size,
+                image_size / resolution, key)
+    return True
 
 
 def _named(source: Any, name: str) -> Any:
@@ -84,6 +99,9 @@ class DataSettings:
         self._check_miscaption()
         self.transform(train=True)  # checks data.augment
         object.__setattr__(self, "zeroshot", {str(k): _named(v, str(k)) for k, v in (self.zeroshot or {}).items()})
+        warn_upsampling(self.source, "data.source.resolution", self.image_size)
+        for name, source in self.zeroshot.items():
+            warn_upsampling(source, f"data.zeroshot.{name}.resolution", self.image_size)
 
     def _check_miscaption(self) -> None:
         unknown = set(self.miscaption) - {"fraction", "sets"}

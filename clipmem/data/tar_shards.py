@@ -1,5 +1,9 @@
 """Reading webdataset tar shards: shard patterns, members grouped into samples by key, and a check that a
-shard ends where tar says it ends (a truncated shard is never read as a shorter complete one)."""
+shard ends where tar says it ends (a truncated shard is never read as a shorter complete one).
+
+Local shards are read in place. A URL (``pipe:<command>``, ``http(s)://``, ``gs://``, ... : every scheme of
+``webdataset.gopen``) is opened by the ``webdataset`` library and copied to a temporary file one shard at a
+time, so remote shards get the same checks as local ones (docs/own-data.md, "Remote shards and URLs")."""
 
 from __future__ import annotations
 
@@ -7,17 +11,27 @@ import bz2
 import gzip
 import lzma
 import re
+import shutil
 import tarfile
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from clipmem.errors import ConfigError
+from clipmem.errors import ConfigError, one_line
 
 BLOCK = 512  # tar's block size; an archive ends with zero blocks
 
 _BRACE = re.compile(r"\{([^{}]*)\}")
 _RANGE = re.compile(r"^(\d+)\.\.(\d+)$")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two letters at least: "C:" is a Windows drive, not a scheme
+Shard = Path | str  # a local file, or a URL read through webdataset.gopen
+
+
+def is_url(shard: Shard) -> bool:
+    """True for ``pipe:…``, ``http(s)://…`` and other schemes; False for local paths (``file:`` included)."""
+    return isinstance(shard, str) and bool(_SCHEME.match(shard)) and not shard.startswith("file:")
 
 
 def expand_braces(pattern: str) -> list[str]:
@@ -40,18 +54,21 @@ def expand_braces(pattern: str) -> list[str]:
     return [expanded for option in options for expanded in expand_braces(head + option + tail)]
 
 
-def shard_paths(urls: str | list[str] | None) -> list[Path]:
-    """Shard files from one pattern, several joined by ``::`` (webdataset's convention), or a list of them."""
+def shard_paths(urls: str | list[str] | None) -> list[Shard]:
+    """Shards from one pattern, several joined by ``::`` (webdataset's convention), or a list of them: local
+    files (which must exist) and URLs (``is_url``), in order."""
     if not urls:
         raise ConfigError("data.source.urls is not set: pass \"data.source.urls='shards/{00000..00009}.tar'\"")
     patterns = urls.split("::") if isinstance(urls, str) else list(urls)
-    paths = [Path(p).expanduser() for pattern in patterns for p in expand_braces(pattern.strip()) if p]
-    if not paths:
+    names = [p for pattern in patterns for p in expand_braces(pattern.strip()) if p]
+    shards: list[Shard] = [name if is_url(name) else Path(re.sub(r"^file:(//)?", "", name)).expanduser()
+                           for name in names]
+    if not shards:
         raise ConfigError(f"data.source.urls names no shard: {urls!r}")
-    missing = [str(p) for p in paths if not p.is_file()]
+    missing = [str(p) for p in shards if isinstance(p, Path) and not p.is_file()]
     if missing:
-        raise ConfigError(f"data.source.urls: {len(missing)} of {len(paths)} shards do not exist, e.g. {missing[0]!r}")
-    return paths
+        raise ConfigError(f"data.source.urls: {len(missing)} of {len(shards)} shards do not exist, e.g. {missing[0]!r}")
+    return shards
 
 
 def split_member_name(name: str) -> tuple[str, str] | None:
@@ -71,8 +88,9 @@ class TruncatedShard(tarfile.ReadError):
     their number is unknown.
     """
 
-    def __init__(self, shard: Path, reason: str, lost_key: str | None, offset: int) -> None:
-        self.shard, self.reason, self.lost_key, self.offset = Path(shard), reason, lost_key, int(offset)
+    def __init__(self, shard: Shard, reason: str, lost_key: str | None, offset: int) -> None:
+        self.shard = shard if is_url(shard) else Path(shard)
+        self.reason, self.lost_key, self.offset = reason, lost_key, int(offset)
         lost = f"; the sample being read (key {lost_key!r}) is lost" if lost_key else ""
         super().__init__(f"{reason} at byte {offset}{lost}; how many samples followed it is unknown")
 
@@ -109,16 +127,42 @@ def end_problem(path: Path, offset: int) -> str | None:
     return None
 
 
-def iter_samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+@contextmanager
+def fetched(url: str) -> Iterator[Path]:
+    """The bytes of a shard URL in a temporary file (removed afterwards), read with ``webdataset.gopen``.
+    A command or download that fails (a ``pipe:`` command's exit status, an HTTP error) is a TruncatedShard."""
+    from webdataset.gopen import gopen
+
+    with tempfile.TemporaryDirectory(prefix="clipmem-shard-") as folder:
+        local = Path(folder) / "shard"
+        try:
+            with gopen(url, "rb") as stream, local.open("wb") as out:
+                shutil.copyfileobj(stream, out, 1 << 20)
+        except (OSError, ValueError, EOFError) as err:
+            raise TruncatedShard(url, f"cannot read the shard ({type(err).__name__}: {one_line(err, 200)})", None,
+                                 local.stat().st_size if local.exists() else 0) from err
+        yield local
+
+
+def iter_samples(shard: Shard) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {extension: bytes}) for each sample of a shard, in file order; consecutive members form a sample.
 
     Raises ``TruncatedShard`` where the shard breaks off or is corrupt, after yielding every sample that was
-    complete before that point; the sample being read there is not yielded.
+    complete before that point; the sample being read there is not yielded. URLs are fetched first (``fetched``).
     """
+    if is_url(shard):
+        with fetched(str(shard)) as local:
+            yield from _file_samples(local, shard)
+    else:
+        yield from _file_samples(Path(shard), shard)
+
+
+def _file_samples(path: Path, shard: Shard) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """``iter_samples`` of a local file ``path``; errors name ``shard`` (the URL of a fetched shard)."""
     current: str | None = None
     tar = None
     try:
-        with tarfile.open(shard, "r|*") as tar:
+        with tarfile.open(path, "r|*") as tar:
             files: dict[str, bytes] = {}
             for member in tar:
                 parsed = split_member_name(member.name) if member.isfile() else None
@@ -130,7 +174,7 @@ def iter_samples(shard: Path) -> Iterator[tuple[str, dict[str, bytes]]]:
                     files = {}
                 current = key
                 files[ext] = tar.extractfile(member).read()
-            problem = end_problem(Path(shard), tar.offset)
+            problem = end_problem(path, tar.offset)
             if problem:
                 raise TruncatedShard(shard, problem, current, tar.offset)
             if current is not None:

@@ -12,8 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -21,7 +20,7 @@ from clipmem.data.bad_samples import SHARD_ROW, BadSamples, check_policy
 from clipmem.data.images import bytes_fingerprint, cached_decode_many, verify_image
 from clipmem.data.records import DuplicateFinder, assemble_table, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
-from clipmem.data.tar_shards import TruncatedShard, iter_samples, shard_paths
+from clipmem.data.tar_shards import Shard, TruncatedShard, iter_samples, shard_paths
 from clipmem.errors import ConfigError
 
 
@@ -65,7 +64,7 @@ def report_truncated(bad: BadSamples, err: TruncatedShard) -> None:
 class _Scan:
     """What one pass over the shards found: good samples (parallel lists) and the bad-sample log."""
 
-    shards: list[Path]
+    shards: list[Shard]
     bad: BadSamples
     ids: list[int] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
@@ -83,7 +82,7 @@ class ShardIndex:
     """Good samples of a set of shards without their images: ``sample_ids`` (N,) int64, ``keys`` (N),
     ``shard_of`` (N,) int64 index into ``shards``, and the bad samples found (``skipped`` records)."""
 
-    shards: list[Path]
+    shards: list[Shard]
     sample_ids: np.ndarray
     keys: list[str]
     shard_of: np.ndarray
@@ -117,6 +116,8 @@ class WebDatasetSource:
     hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
     """
 
+    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
+
     urls: str | list[str] | None = None
     caption_keys: str | list[str] = field(default_factory=lambda: ["txt", "json.caption"])
     caption_sep: str | None = None
@@ -140,7 +141,7 @@ class WebDatasetSource:
         if self.caption_sep == "":
             raise ConfigError("data.source.caption_sep must be a non-empty string or null")
 
-    def check(self) -> list[Path]:
+    def check(self) -> list[Shard]:
         """The shard files; ConfigError when ``urls`` is unset or a shard does not exist."""
         return shard_paths(self.urls)
 

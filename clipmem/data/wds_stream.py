@@ -23,7 +23,7 @@ from clipmem.data.images import DECODE_ERRORS, decode_image
 from clipmem.data.records import key_to_id
 from clipmem.data.splits import SplitManifest, make_splits
 from clipmem.data.table import ImageTextTable
-from clipmem.data.tar_shards import TruncatedShard, iter_samples
+from clipmem.data.tar_shards import Shard, TruncatedShard, iter_samples
 from clipmem.data.text import build_tokenizer
 from clipmem.data.wds_source import ShardIndex
 from clipmem.errors import ConfigError
@@ -93,7 +93,7 @@ def plan_batches(counts: np.ndarray, batch_size: int, total: int | None = None) 
     return plan
 
 
-def _complete_samples(shard: Path):
+def _complete_samples(shard: Shard):
     """The samples of ``shard`` up to where it breaks off: the index reported a truncated shard and left its
     lost samples out of the plan, so the stream ends that shard there too."""
     try:
@@ -120,7 +120,7 @@ class ShardStream(IterableDataset):
         shuffle_buffer: samples held for shuffling.
     """
 
-    def __init__(self, source, shards: list[Path], train_ids: np.ndarray, plan: np.ndarray, rank: int,
+    def __init__(self, source, shards: list[Shard], train_ids: np.ndarray, plan: np.ndarray, rank: int,
                  batch_size: int, tokenizer, caption_override: dict[int, list[str]], num_captions: int = 1,
                  seed: int = 0, shuffle_buffer: int = 2048) -> None:
         super().__init__()

@@ -11,6 +11,7 @@ import contextlib
 import torch
 
 from clipmem.data.transforms import BatchTransform
+from clipmem.progress import interactive
 
 
 def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
@@ -28,11 +29,18 @@ def encode_images(
     device: torch.device | str = "cpu",
     theta: torch.Tensor | None = None,
     bf16: bool = False,
+    desc: str | None = None,
 ) -> torch.Tensor:
-    """Normalised embeddings (N, D) of uint8 images (N, 3, H, W); ``theta`` (N, 2, 3) fixes the crops."""
+    """Normalised embeddings (N, D) of uint8 images (N, 3, H, W); ``theta`` (N, 2, 3) fixes the crops.
+    ``desc``: label of a progress bar over the batches (on a terminal only)."""
     device = torch.device(device)
     out = []
-    for start in range(0, len(images), batch_size):
+    starts = range(0, len(images), batch_size)
+    if desc is not None and interactive():
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=desc, unit="batch", leave=False)
+    for start in starts:
         chunk = images[start : start + batch_size].to(device)
         crop = None if theta is None else theta[start : start + batch_size]
         with _autocast(device, bf16):

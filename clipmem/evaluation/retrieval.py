@@ -1,4 +1,7 @@
-"""Image↔text retrieval recall@k where pair i's image matches pair i's caption."""
+"""Image↔text retrieval recall@k where pair i's image matches pair i's caption.
+
+Ties count against the true match (pessimistic, as CLIP_benchmark's recall): a model that embeds every image
+alike retrieves nothing, instead of everything."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ def retrieval_recall(image: torch.Tensor, text: torch.Tensor, ks: tuple[int, ...
     out = {}
     for name, matrix in (("i2t", sims), ("t2i", sims.T)):
         true = matrix[target, target].unsqueeze(1)
-        rank = (matrix > true).sum(1)  # 0 = the true match is ranked first (ties count in its favour)
+        rank = (matrix >= true).sum(1) - 1  # others scoring at least as high: 0 = first, ties count against it
         for k in ks:
             out[f"{name}_r{k}"] = float((rank < k).float().mean())
     return out

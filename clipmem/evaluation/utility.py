@@ -1,14 +1,15 @@
 """Utility of a model, one function for during and after training, with one set of metric names.
 
 Canonical names: ``zeroshot/<set>/top1`` (and top5), ``linear_probe/<set>/top1`` for every zero-shot set,
-``retrieval/{i2t,t2i}_r{1,5}`` on S_E. Callbacks log them as ``<model>/<name>``; metrics.json flattens
-them by one rule (``flat_metrics``): ``zeroshot_<set>_top1_<model>``, plus the first set's numbers
-without its name (``zeroshot_top1_<model>``, the headline).
+``retrieval/{i2t,t2i}_r{1,5}`` and (after training) ``val/loss`` on S_E. Callbacks log them as
+``<model>/<name>``; metrics.json flattens them by one rule (``flat_metrics``): ``zeroshot_<set>_top1_<model>``,
+plus the first set's numbers without its name (``zeroshot_top1_<model>``, the headline).
 """
 
 from __future__ import annotations
 
 import torch
+from open_clip.loss import ClipLoss
 
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.evaluation.encode import encode_images, encode_texts, eval_mode
@@ -16,7 +17,23 @@ from clipmem.evaluation.linear_probe import probe_accuracy
 from clipmem.evaluation.retrieval import retrieval_recall
 from clipmem.evaluation.zeroshot import zeroshot_accuracy
 
-UTILITY_KINDS = ("zeroshot", "linear_probe", "retrieval")
+UTILITY_KINDS = ("zeroshot", "linear_probe", "retrieval")  # what the utility callback may compute during training
+FINAL_KINDS = (*UTILITY_KINDS, "loss")  # what every trained model is measured on
+
+
+@torch.no_grad()
+def validation_loss(model: torch.nn.Module, data: ExperimentData, device: torch.device | str) -> dict[str, float]:
+    """``val/loss``: the contrastive loss on S_E (primary captions, unaugmented images) in batches of
+    ``data.batch_size``, averaged over pairs: the validation loss training logs, for the finished model."""
+    pairs = data.pairs("extra")
+    loss_fn, total, size = ClipLoss(), 0.0, data.batch_size
+    with eval_mode(model):
+        for start in range(0, len(pairs.images), size):
+            image = encode_images(model, pairs.images[start:start + size], data.eval_transform, size, device)
+            text = encode_texts(model, pairs.tokens[start:start + size, 0], size, device)
+            scale = model.logit_scale.exp().float().cpu()
+            total += float(loss_fn(image, text, scale)) * len(image)
+    return {"val/loss": total / max(len(pairs.images), 1)}
 
 
 def retrieval_metrics(model: torch.nn.Module, data: ExperimentData, device: torch.device | str) -> dict[str, float]:
@@ -47,12 +64,15 @@ def classification_metrics(model: torch.nn.Module, data: ExperimentData, device:
 
 def utility_metrics(model: torch.nn.Module, data: ExperimentData, device: torch.device | str,
                     kinds: tuple[str, ...] = UTILITY_KINDS) -> dict[str, float]:
-    """Every utility metric of ``kinds`` (a subset of ``UTILITY_KINDS``), as fractions in [0, 1]."""
+    """Every utility metric of ``kinds`` (a subset of ``FINAL_KINDS``): accuracies and recalls as fractions in
+    [0, 1], the loss in nats."""
     out: dict[str, float] = {}
     if "zeroshot" in kinds or "linear_probe" in kinds:
         out.update(classification_metrics(model, data, device, "zeroshot" in kinds, "linear_probe" in kinds))
     if "retrieval" in kinds:
         out.update(retrieval_metrics(model, data, device))
+    if "loss" in kinds:
+        out.update(validation_loss(model, data, device))
     return out
 
 

@@ -1,4 +1,5 @@
-"""Build open_clip CLIP models from a registry name or an inline config, always untrained."""
+"""Build open_clip CLIP models from a registry name or an inline config, untrained (``model.pretrained`` then
+loads starting weights: ``clipmem.models.pretrained``)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ def build_clip(model_cfg: dict[str, Any]) -> CLIP | CustomTextCLIP:
     config = copy.deepcopy(model_cfg)
     text_cfg = config.get("text_cfg", {})
     if "hf_model_name" in text_cfg:
-        raise ConfigError("model.arch: Hugging Face text towers need a model hub; use a built-in text tower")
+        raise ConfigError("model.arch: Hugging Face text towers (text_cfg.hf_model_name) are built from the model hub "
+                          "by the transformers package, which clipmem does not install; use a built-in text tower")
     if "timm_model_name" in config.get("vision_cfg", {}) and config["vision_cfg"].get("timm_model_pretrained"):
-        raise ConfigError("model.arch: pretrained timm towers need a model hub; set timm_model_pretrained: false")
+        raise ConfigError("model.arch: timm_model_pretrained downloads the tower from a model hub; set "
+                          "timm_model_pretrained: false and load the whole model with model.pretrained=<file>")
     custom = config.pop("custom_text", False)
     cls = CustomTextCLIP if custom else CLIP
     return cls(**config)

@@ -14,13 +14,14 @@ from open_clip.loss import ClipLoss
 from clipmem.errors import ConfigError
 from clipmem.mitigations.noise import EmbeddingNoise
 from clipmem.models.factory import build_clip, resolve_model_cfg
+from clipmem.models.pretrained import load_pretrained
 from clipmem.models.schedule import warmup_cosine
 
 LOGIT_SCALE_MAX = math.log(100.0)
 
 
 class CLIPModule(L.LightningModule):
-    """Wraps an untrained open_clip CLIP and its contrastive objective.
+    """Wraps an open_clip CLIP (untrained, or from ``pretrained`` weights) and its contrastive objective.
 
     Args:
         arch: open_clip registry name (``ViT-B-32``) or an inline ``model_cfg`` dict.
@@ -43,6 +44,9 @@ class CLIPModule(L.LightningModule):
         grad_checkpointing: open_clip's activation checkpointing (``set_grad_checkpointing``): less
             memory for more compute.
         fused_optimizer: pass ``fused=True`` to the optimizer on CUDA (fused AdamW); ignored on CPU.
+        pretrained: starting weights (``clipmem.models.pretrained``): an open_clip tag of ``arch``, a checkpoint
+            file (.safetensors/.pt/.pth/.bin state dict) or ``local-dir:<folder>``; None: seeded random weights.
+        cache_dir: where open_clip keeps downloaded tag weights (None: its default caches).
     """
 
     def __init__(
@@ -62,11 +66,15 @@ class CLIPModule(L.LightningModule):
         channels_last: bool = False,
         grad_checkpointing: bool = False,
         fused_optimizer: bool = False,
+        pretrained: str | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["optimizer", "noise"], logger=False)
         self.model_cfg = resolve_model_cfg(arch, image_size, context_length)
         self.clip = build_clip(self.model_cfg)
+        if pretrained:  # on the meta device (validation) only keys and shapes are checked
+            load_pretrained(self.clip, pretrained, arch, cache_dir)
         if lock_image and lock_text:
             raise ConfigError("model.lock_image and model.lock_text are both true: nothing but the temperature "
                               "would train; lock at most one tower")
@@ -133,6 +141,9 @@ class CLIPModule(L.LightningModule):
         loss = self._loss(batch)
         self.log(f"{self.log_prefix}train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
         self.log(f"{self.log_prefix}train/logit_scale", self.clip.logit_scale.exp(), on_step=True, on_epoch=False)
+        if self._trainer is not None and self.trainer.optimizers:  # the rate this step uses (warm-up, cosine)
+            self.log(f"{self.log_prefix}train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True,
+                     on_epoch=False)
         return loss
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:

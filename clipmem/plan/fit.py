@@ -12,11 +12,12 @@ import torch
 
 from clipmem import distributed
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.evaluation.utility import utility_metrics
+from clipmem.evaluation.utility import FINAL_KINDS, utility_metrics
 from clipmem.io import atomic_write_json
 from clipmem.models.local_dir import load_local_dir
 from clipmem.plan.spec import Plan
 from clipmem.plan.training import TrainingContext, TrainingRecipe, finished_model, train_model
+from clipmem.progress import step
 from clipmem.rundir import RunDir
 from clipmem.scoring.config import ScoringConfig
 from clipmem.scoring.statistics import (
@@ -48,7 +49,8 @@ def measure_model(model: torch.nn.Module, context: TrainingContext, device: torc
     it is reported (the evaluation uses the recomputed values)."""
     name, run = context.spec.name, context.run
     model.to(device)
-    stats = ModelScorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
+    with step(f"{name}: per-sample statistics of {len(context.scored_ids)} pairs x {context.scoring.num_views} views"):
+        stats = ModelScorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
     path = run.statistics(name, context.statistics_key)
     if not path.is_file():
         meta = {"model": name, "scoring": dataclasses.asdict(context.scoring),
@@ -57,7 +59,8 @@ def measure_model(model: torch.nn.Module, context: TrainingContext, device: torc
     elif not same_statistics(load_statistics(path), stats):
         log.warning("recomputed statistics of model %s differ from the saved %s (other code or hardware); "
                     "using the recomputed ones, the saved file is kept", name, path)
-    utility = utility_metrics(model, context.data, device)
+    with step(f"{name}: utility (zero-shot, linear probe, retrieval, validation loss)"):
+        utility = utility_metrics(model, context.data, device, FINAL_KINDS)
     if not run.utility(name).is_file():
         atomic_write_json(run.utility(name), utility)
     return FittedModel(name, stats, utility, list(history or []))

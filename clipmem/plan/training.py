@@ -14,11 +14,13 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from clipmem.callbacks.clipmem import CLIPMemCallback
+from clipmem.callbacks.progress import EpochLog
 from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import ConfigError
 from clipmem.models.local_dir import save_local_dir
 from clipmem.plan.spec import ModelSpec, Plan
+from clipmem.progress import interactive
 from clipmem.rundir import LAST_CHECKPOINT, RunDir
 from clipmem.scoring.compat import differences, ids_sha256
 from clipmem.scoring.config import ScoringConfig
@@ -118,6 +120,7 @@ def _callbacks(recipe: TrainingRecipe, context: TrainingContext) -> list[L.Callb
     for callback in callbacks:
         if hasattr(callback, "bind"):
             callback.bind(context)
+    callbacks.append(EpochLog(context.spec.name))
     if recipe.checkpoints:  # last.ckpt, rewritten after every epoch (what resume=true continues from)
         callbacks.append(ModelCheckpoint(dirpath=context.run.checkpoints(context.spec.name), filename=LAST_CHECKPOINT,
                                          save_top_k=1, every_n_epochs=1, enable_version_counter=False))
@@ -138,7 +141,7 @@ def train_model(context: TrainingContext, recipe: TrainingRecipe, loggers: list,
     module = recipe.build_module(log_prefix=f"{spec.name}/")
     callbacks = _callbacks(recipe, context)
     trainer = L.Trainer(
-        **recipe.trainer_kwargs,
+        **{**recipe.trainer_kwargs, **({} if interactive() else {"enable_progress_bar": False})},  # log lines instead
         logger=list(loggers) or False,
         callbacks=callbacks,
         default_root_dir=str(run.checkpoints(spec.name)),  # per model: SLURM's hpc_ckpt_*.ckpt must not cross

@@ -50,12 +50,28 @@ def write_results(run: RunDir, data: ExperimentData, scores: dict[str, torch.Ten
     report_paths = write_report(run, scores, order, pairs, metrics, report, history)
     if history:
         metrics["clipmem_history"] = history
-    top = order[: report.wandb_table_size]
-    by_id = {row["sample_id"]: row for row in rows}
-    tracking.log_results(loggers, metrics, report_paths, [by_id[int(scores["sample_id"][i])] for i in top],
-                         pairs.images[top])
+    log_to_trackers(run, loggers, metrics, report_paths, rows, order, scores["sample_id"], pairs.images, report,
+                    list(utility))
     atomic_write_json(run.metrics, metrics)
     return metrics
+
+
+def log_to_trackers(run: RunDir, loggers: list, metrics: dict[str, Any], report_paths: dict[str, Path | None],
+                    rows: list[dict], order: torch.Tensor, sample_ids: torch.Tensor, images: torch.Tensor,
+                    report: ReportConfig, models: list[str]) -> None:
+    """The W&B side of the results: summary, plots, the table of the ``report.wandb_table_size`` most memorized
+    pairs (``order``: positions, most memorized first), scores.csv and, with ``report.wandb_models``, each model
+    folder as artifacts. ``images``: uint8 (N, 3, H, W) in the order of ``sample_ids``."""
+    if not tracking.wandb_runs(loggers):
+        return
+    top = order[: report.table_rows(len(order))]
+    by_id = {row["sample_id"]: row for row in rows}
+    tracking.log_results(loggers, metrics, report_paths, [by_id[int(sample_ids[i])] for i in top], images[top],
+                         report.wandb_image_size)
+    tracking.log_file(loggers, run.scores, "scores", "scores")
+    for name in models if report.wandb_models else ():
+        if run.model(name).is_dir():
+            tracking.log_file(loggers, run.model(name), f"model-{name}", "model")
 
 
 def write_report(run: RunDir, scores: dict[str, torch.Tensor], order: torch.Tensor, pairs, metrics: dict[str, Any],

@@ -29,7 +29,8 @@ def numeric_columns(scores: dict[str, torch.Tensor]) -> list[str]:
 
 def score_rows(scores: dict[str, torch.Tensor], captions: list[list[str]], caption_source: torch.Tensor,
                sets: tuple[str, ...] | list[str] | None = None) -> list[dict]:
-    """Rows sorted by sample_id; floats kept at full precision (repr) so reruns compare exactly.
+    """Rows sorted by sample_id, score columns as Python floats (numbers in a W&B table; the csv module writes
+    them at full precision, their repr, so reruns compare exactly).
 
     ``scores``: (N,) columns with ``sample_id`` and a boolean ``miscaptioned``; ``sets``: N split names.
     """
@@ -37,7 +38,7 @@ def score_rows(scores: dict[str, torch.Tensor], captions: list[list[str]], capti
     rows = []
     for i, sid in enumerate(scores["sample_id"].tolist()):
         row = {"sample_id": int(sid), "caption": captions[i][0]}
-        row.update({key: repr(float(scores[key][i])) for key in columns})
+        row.update({key: float(scores[key][i]) for key in columns})
         row["miscaptioned"] = int(bool(scores["miscaptioned"][i]))
         row["caption_source_id"] = int(caption_source[i])
         row["set"] = sets[i] if sets else "candidate"

@@ -40,8 +40,9 @@ def _design_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def format_summary(metrics: dict[str, Any], run_dir: Path) -> str:
-    """A few lines: mean CLIPMem, clean vs mis-captioned means and AUC, utility of f and g, data problems."""
+def format_summary(metrics: dict[str, Any], run_dir: Path, sync_commands: list[str] | None = None) -> str:
+    """A few lines: mean CLIPMem, clean vs mis-captioned means and AUC, utility of f and g (zero-shot, linear
+    probe, retrieval), data problems, and the ``wandb sync`` command of each offline W&B run."""
     lines = [
         "CLIPMem summary",
         f"  pairs scored             {metrics['num_candidates']}",
@@ -54,12 +55,26 @@ def format_summary(metrics: dict[str, Any], run_dir: Path) -> str:
             f"  mis-caption AUC          {metrics['miscaption_auc']:.3f}",
         ]
     lines += _design_lines(metrics)
-    if "zeroshot_top1_f" in metrics:
-        lines.append(f"  zero-shot top-1  f / g   {_pct(metrics.get('zeroshot_top1_f'))} / "
-                     f"{_pct(metrics.get('zeroshot_top1_g'))}")
-    elif "zeroshot_top1_mean" in metrics:
-        lines.append(f"  zero-shot top-1 (mean)   {_pct(metrics['zeroshot_top1_mean'])} over "
-                     f"{metrics.get('num_models')} models")
+    lines += _utility_lines(metrics)
     lines += _data_lines(metrics)
     lines.append(f"  run directory            {run_dir}")
+    lines += [f"  offline W&B run: sync it with  {command}" for command in sync_commands or ()]
     return "\n".join(lines)
+
+
+def _utility_lines(metrics: dict[str, Any]) -> list[str]:
+    """Zero-shot and linear-probe top-1 and retrieval R@1 of f and g (or their mean over a design's models)."""
+    models = ("f", "g") if "retrieval_i2t_r1_f" in metrics or "zeroshot_top1_f" in metrics else ("mean",)
+    label = " f / g" if models == ("f", "g") else " (mean)"
+
+    def pair(key: str) -> str:
+        return " / ".join(_pct(metrics.get(f"{key}_{m}")) for m in models)
+
+    lines = []
+    for key, name in (("zeroshot_top1", "zero-shot top-1"), ("linear_probe_top1", "linear probe top-1")):
+        if f"{key}_{models[0]}" in metrics:
+            lines.append(f"  {name + label:<24} {pair(key)}")
+    if f"retrieval_i2t_r1_{models[0]}" in metrics:
+        lines.append(f"  {'retrieval R@1' + label:<24} image→text {pair('retrieval_i2t_r1')}, "
+                     f"text→image {pair('retrieval_t2i_r1')} (on S_E)")
+    return lines

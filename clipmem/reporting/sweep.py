@@ -35,6 +35,7 @@ METRIC_COLUMNS = (
     "linear_probe_top1_g",
     "retrieval_i2t_r5_f",
     "retrieval_t2i_r5_f",
+    "val_loss_f",
 )
 PERCENT_PREFIXES = ("zeroshot_", "linear_probe_", "retrieval_")
 
@@ -52,6 +53,7 @@ class JobRecord:
     metrics: dict[str, Any] = field(default_factory=dict)
     wall_s: float | None = None  # training + scoring time of the job, from status.json
     scores: list[float] | None = None  # CLIPMem per candidate, from scores.csv
+    objective: str = ""  # the job's optimized_metric (what train.py returned to the sweeper)
 
 
 def _parse_overrides(lines: list[str]) -> dict[str, str]:
@@ -94,7 +96,9 @@ def read_job(job_dir: Path) -> JobRecord:
     if config_file.is_file():
         config = yaml.safe_load(config_file.read_text()) or {}
         mitigation = mitigation_label(config.get("mitigation") or {}, mitigation)
-    record = JobRecord(job=job_dir.name, path=job_dir, overrides=overrides, state="unfinished", mitigation=mitigation)
+    objective = str(config.get("optimized_metric") or "") if config_file.is_file() else ""
+    record = JobRecord(job=job_dir.name, path=job_dir, overrides=overrides, state="unfinished", mitigation=mitigation,
+                       objective=objective)
     status_file = run.status
     try:
         status = json.loads(status_file.read_text()) if status_file.is_file() else {}
@@ -218,8 +222,11 @@ def format_sweep_summary(sweep_dir: Path, records: list[JobRecord]) -> str:
     for record in records:
         label = setting_label(record, keys)
         if record.state == "complete":
+            value = record.metrics.get(record.objective)
+            chosen = f"  {record.objective} {value:.4g}" if isinstance(value, int | float) and \
+                record.objective != "clipmem_mean" else ""
             lines.append(f"  job {record.job:>3}  complete    {label}  mean CLIPMem "
-                         f"{record.metrics.get('clipmem_mean', float('nan')):.3f}")
+                         f"{record.metrics.get('clipmem_mean', float('nan')):.3f}{chosen}")
         else:
             lines.append(f"  job {record.job:>3}  {record.state:<10}  {label}  {record.error}")
     return "\n".join(lines)

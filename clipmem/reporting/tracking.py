@@ -3,13 +3,17 @@ run's results to whichever W&B loggers a run has."""
 
 from __future__ import annotations
 
+import json
 import netrc
 import os
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from clipmem import distributed
 from clipmem.errors import ConfigError
+from clipmem.io import atomic_write_json
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 
@@ -44,11 +48,12 @@ def check_logger(factory: Any) -> None:
         resolve_mode(factory.keywords.get("mode", "auto"))
 
 
-def sweep_labels(name: str, group: str | None, job_type: str | None) -> dict[str, str | None]:
-    """In a Hydra multirun: a group shared by the sweep and a per-job type and run name; else the given."""
+def sweep_labels(name: str, group: str | None, job_type: str | None, run_name: str) -> dict[str, str | None]:
+    """In a Hydra multirun: a group shared by the sweep and a per-job type and run name. A single run is the
+    group of itself and its evaluations (``run_name`` unless ``group`` is given)."""
     job = distributed.hydra_job()
     if job is None:
-        return {"group": group, "job_type": job_type, "run_name": None}
+        return {"group": group or run_name, "job_type": job_type, "run_name": None}
     overrides = ",".join(job["overrides"]) or "defaults"
     return {
         "group": group or f"{name}-{Path(job['sweep_dir']).name}",
@@ -58,11 +63,12 @@ def sweep_labels(name: str, group: str | None, job_type: str | None) -> dict[str
 
 
 def wandb_logger(save_dir: str, name: str, mode: str = "auto", project: str = "clipmem", entity: str | None = None,
-                 group: str | None = None, job_type: str | None = None, tags: list[str] | None = None):
+                 group: str | None = None, job_type: str | None = None, tags: list[str] | None = None,
+                 run_name: str | None = None):
     """``logger.wandb``: a Lightning WandbLogger writing under ``<save_dir>/wandb``, or None when disabled.
 
-    ``name`` is the experiment name; the W&B run is called ``<name>/<run directory name>``, and jobs of one
-    sweep share a group. ``mode``: auto | online | offline | disabled (``resolve_mode``).
+    ``name`` is the experiment name; the W&B run is called ``<name>/<run directory name>`` (or ``run_name``),
+    and jobs of one sweep share a group. ``mode``: auto | online | offline | disabled (``resolve_mode``).
     """
     resolved = resolve_mode(mode)
     if resolved == "disabled":
@@ -70,12 +76,14 @@ def wandb_logger(save_dir: str, name: str, mode: str = "auto", project: str = "c
     os.environ.setdefault("WANDB_SILENT", "true")
     from lightning.pytorch.loggers import WandbLogger
 
-    labels = sweep_labels(name, group, job_type)
-    return WandbLogger(
+    own_name = run_name or f"{name}/{Path(save_dir).name}"
+    labels = sweep_labels(name, group, job_type, own_name)
+    logger = WandbLogger(
         project=project, entity=entity, group=labels["group"], job_type=labels["job_type"], tags=list(tags or []),
-        name=labels["run_name"] or f"{name}/{Path(save_dir).name}", save_dir=str(save_dir),
-        offline=resolved == "offline", log_model=False,
+        name=labels["run_name"] or own_name, save_dir=str(save_dir), offline=resolved == "offline", log_model=False,
     )
+    logger._wandb_init.pop("anonymous", None)  # W&B warns about the setting whenever it is passed, even as None
+    return logger
 
 
 def wandb_runs(loggers: list) -> list:
@@ -85,8 +93,33 @@ def wandb_runs(loggers: list) -> list:
     return [logger.experiment for logger in loggers if isinstance(logger, WandbLogger)]
 
 
-def log_results(loggers: list, metrics: dict[str, Any], plots: dict[str, Path], top_rows: list[dict], images) -> None:
-    """Scalars, plots and a table of the most memorized pairs (with images) into each W&B run."""
+def thumbnails(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, 3, H, W) images at least ``size`` px on a side, as uint8 (N, size', size', 3) for wandb.Image:
+    smaller ones upscaled (nearest neighbour, so small renders stay sharp), larger ones kept."""
+    if images.shape[-1] < size:
+        images = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="nearest-exact")
+        images = images.round().clamp(0, 255).to(torch.uint8)
+    return images.permute(0, 2, 3, 1).contiguous()
+
+
+def scores_table(rows: list[dict], images: torch.Tensor, image_size: int):
+    """A wandb.Table of scored pairs (most memorized first): rank, sample_id, image, caption and every column
+    of scores.csv with its own type (score columns float, so the table sorts and plots numerically)."""
+    import wandb
+
+    columns = ["rank", "sample_id", "image", *(key for key in (rows[0] if rows else {}) if key != "sample_id")]
+    table = wandb.Table(columns=columns)
+    for rank, (row, image) in enumerate(zip(rows, thumbnails(images, image_size).numpy(), strict=True), start=1):
+        table.add_data(rank, row["sample_id"], wandb.Image(image),
+                       *(bool(row[k]) if k == "miscaptioned" else row[k] for k in columns[3:]))
+    return table
+
+
+def log_results(loggers: list, metrics: dict[str, Any], plots: dict[str, Path], rows: list[dict],
+                images: torch.Tensor, image_size: int = 96) -> None:
+    """Scalars (run summary ``final/…``), plots and a table of scored pairs with their images into each W&B run.
+
+    rows: scores.csv rows, most memorized first; images: their uint8 (N, 3, H, W) images."""
     runs = wandb_runs(loggers)
     if not runs:
         return
@@ -95,15 +128,11 @@ def log_results(loggers: list, metrics: dict[str, Any], plots: dict[str, Path], 
     for run in runs:
         run.summary.update({f"final/{k}": v for k, v in metrics.items() if isinstance(v, int | float)})
         run.log({f"report/{name}": wandb.Image(str(path)) for name, path in plots.items() if path is not None})
-        table = wandb.Table(columns=["rank", "sample_id", "image", "caption", "clipmem", "miscaptioned"])
-        for rank, (row, image) in enumerate(zip(top_rows, images, strict=True), start=1):
-            table.add_data(rank, row["sample_id"], wandb.Image(image.permute(1, 2, 0).numpy()), row["caption"],
-                           row["clipmem"], row["miscaptioned"])
-        run.log({"report/top_memorized": table})
+        run.log({"report/top_memorized": scores_table(rows, images, image_size)})
 
 
 def log_file(loggers: list, path: Path, name: str, kind: str) -> None:
-    """Attach a file (e.g. splits.json) to each W&B run as an artifact."""
+    """Attach a file (e.g. splits.json, scores.csv) or a folder (a model) to each W&B run as an artifact."""
     runs = wandb_runs(loggers)
     if not runs:
         return
@@ -111,8 +140,34 @@ def log_file(loggers: list, path: Path, name: str, kind: str) -> None:
 
     for run in runs:
         artifact = wandb.Artifact(name=name, type=kind)
-        artifact.add_file(str(path))
+        if Path(path).is_dir():
+            artifact.add_dir(str(path))
+        else:
+            artifact.add_file(str(path))
         run.log_artifact(artifact)
+
+
+def record_run(loggers: list, path: Path) -> None:
+    """Write the W&B run's identity (id, project, entity, group, name, offline) to ``path``: what an
+    evaluation of this run links to (``linked_labels``). Nothing without a W&B logger."""
+    runs = wandb_runs(loggers)
+    if runs:
+        run = runs[0]
+        atomic_write_json(path, {"id": run.id, "project": run.project, "entity": run.entity, "group": run.group,
+                                 "name": run.name, "offline": bool(run.settings._offline)})
+
+
+def linked_labels(record_path: Path, fallback_group: str) -> dict[str, str]:
+    """``logger.wandb`` arguments of an evaluation run: the training run's group (``fallback_group`` for runs
+    that recorded none), job type ``evaluate`` and the name ``<training run name>/evaluate``."""
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    group = record.get("group") or fallback_group
+    return {"group": group, "job_type": "evaluate", "run_name": f"{record.get('name') or group}/evaluate"}
+
+
+def sync_commands(loggers: list) -> list[str]:
+    """``wandb sync <dir>`` for every offline W&B run among ``loggers`` (call before ``finish``)."""
+    return [f"wandb sync {Path(run.dir).parent}" for run in wandb_runs(loggers) if run.settings._offline]
 
 
 def finish(loggers: list, exit_code: int) -> None:

@@ -2,6 +2,6 @@
 (evaluate.py)."""
 
 from clipmem.run.evaluate import evaluate_entry, evaluate_run_dir, evaluate_sweep_dir
-from clipmem.run.experiment import run_experiment
+from clipmem.run.experiment import objective, run_experiment
 
-__all__ = ["evaluate_entry", "evaluate_run_dir", "evaluate_sweep_dir", "run_experiment"]
+__all__ = ["evaluate_entry", "evaluate_run_dir", "evaluate_sweep_dir", "objective", "run_experiment"]

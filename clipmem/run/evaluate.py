@@ -50,8 +50,18 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
             for spec in plan.specs}
 
 
+def evaluation_loggers(settings: ExperimentSettings, run: RunDir, out: RunDir, wanted: bool | None) -> list:
+    """The run's loggers for an evaluation (``wanted``: True, False, or None = when the run logged to W&B).
+    The W&B run writes into the evaluation folder and joins the training run's group as job type ``evaluate``."""
+    if wanted is False or (wanted is None and not run.wandb_record.is_file()):
+        return []
+    labels = tracking.linked_labels(run.wandb_record, f"{run.root.parent.name}/{run.root.name}")
+    made = settings.make_loggers(save_dir=str(out.root), **labels)
+    return [logger for logger in made if tracking.has_wandb([logger])]  # results are logged to W&B only
+
+
 def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | None = None,
-                     device: str = "auto", log_to_wandb: bool = False) -> dict[str, Any]:
+                     device: str = "auto", log_to_wandb: bool | None = None) -> dict[str, Any]:
     """Re-score a finished run from its saved models into a new ``evaluations/<date>_<time>/`` folder.
 
     The run's own scores.csv, metrics.json and report/ are never touched. The data is rebuilt from the
@@ -61,6 +71,7 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     run = RunDir(run_dir)
     run.require_finished_models(())
     settings = load_settings(legacy.saved_run_config(run.config, run.root, scoring_overrides))
+    settings.hardware.configure()
     data = rebuild_data(settings, run)
     plan = settings.design.plan(data.manifest, settings.seed)
     target = settings.eval_device() if device == "auto" else hardware.eval_device(device)
@@ -70,15 +81,16 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
                                               "run_state": run.read_status().get("state", "unknown")})
     # CLIPMem across f's epochs can only be measured during training: carry it over, never drop it.
     history = json.loads(run.metrics.read_text()).get("clipmem_history") if run.metrics.is_file() else None
-    loggers = settings.make_loggers() if log_to_wandb else []
+    loggers = evaluation_loggers(settings, run, out, log_to_wandb)
     try:
         extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **write_data_files(out, data)}
         metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
                                       settings.report, out, loggers, extra, history or [])
+        sync = tracking.sync_commands(loggers)
     finally:
         tracking.finish(loggers, 0)
     out.write_status("complete")
-    print(format_summary(metrics, out.root), flush=True)
+    print(format_summary(metrics, out.root, sync), flush=True)
     state = run.read_status().get("state")
     if state != "complete":
         print(f"  note: the run itself is {state or 'without a status'}; its own results were not written by it",
@@ -99,7 +111,7 @@ def evaluate_sweep_dir(sweep_dir: str | Path) -> dict[str, Any]:
 
 
 def evaluate_entry(run_dir: str | None, sweep_dir: str | None, scoring_overrides: dict[str, Any] | None = None,
-                   device: str = "auto", log_to_wandb: bool = False) -> dict[str, Any]:
+                   device: str = "auto", log_to_wandb: bool | None = None) -> dict[str, Any]:
     """What ``evaluate.py`` does: exactly one of ``run_dir`` (re-score one run) or ``sweep_dir`` (tabulate)."""
     if (run_dir is None) == (sweep_dir is None):
         given = "both" if run_dir is not None else "neither"

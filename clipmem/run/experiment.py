@@ -10,7 +10,10 @@ from omegaconf import DictConfig
 from clipmem import distributed
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
+from clipmem.errors import ConfigError
 from clipmem.plan.fit import fit_plan
+from clipmem.progress import step
+from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
 from clipmem.run.lifecycle import RunLifecycle, completed_metrics
 from clipmem.run.steps import apply_removal, estimate_and_report, record_data
@@ -30,6 +33,17 @@ def skip_if_complete(cfg: DictConfig) -> dict[str, Any] | None:
     return done
 
 
+def objective(metrics: dict[str, Any] | None, name: str) -> float:
+    """What train.py returns to Hydra (and a sweeper optimizes): ``metrics[name]`` (``optimized_metric``);
+    NaN on DDP ranks > 0, which have no metrics."""
+    if metrics is None:
+        return float("nan")
+    if not isinstance(metrics.get(name), int | float):
+        have = sorted(k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool))
+        raise ConfigError(f"optimized_metric={name!r} is not a metric of this run; it has {have}")
+    return float(metrics[name])
+
+
 def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
     """Validate the config, build the data, train and measure every model of the design's plan, estimate,
     report. Returns the metrics (None on DDP ranks > 0, which only train). See ``RunLifecycle`` for the
@@ -41,7 +55,10 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         settings = load_settings(cfg)
         settings.hardware.configure()
         loggers = life.start_loggers(settings.make_loggers())
-        data = apply_removal(build_data(settings.data), settings.mitigation, life.run, life.is_zero)
+        with step(f"data: {type(settings.data.source).__name__}, splits and zero-shot sets"):
+            data = apply_removal(build_data(settings.data), settings.mitigation, life.run, life.is_zero)
+        log.info("data: %d pairs; S_S %d, S_C %d, S_I %d, S_E %d", len(data.table), *(
+            len(getattr(data.manifest, name)) for name in ("shared", "candidate", "independent", "extra")))
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         plan = settings.design.plan(data.manifest, settings.seed)
         fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
@@ -54,5 +71,5 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
                                       settings.report, life.run, loggers, extra,
                                       audit=(settings.audit, settings.data.source))
         life.complete(metrics)
-        print(format_summary(metrics, life.run.root), flush=True)
+        print(format_summary(metrics, life.run.root, tracking.sync_commands(loggers)), flush=True)
         return metrics

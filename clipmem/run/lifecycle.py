@@ -114,6 +114,8 @@ class RunLifecycle:
         config = OmegaConf.to_container(self.options.config, resolve=True)
         for logger in self.loggers:
             logger.log_hyperparams(config)
+        if self.is_zero:
+            tracking.record_run(self.loggers, self.run.wandb_record)  # what evaluate.py's W&B run links to
         return self.loggers
 
     def complete(self, metrics: dict[str, Any]) -> dict[str, Any]:

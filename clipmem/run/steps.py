@@ -15,6 +15,7 @@ from clipmem.mitigations.remove_topk import write_removal
 from clipmem.plan.designs import Design
 from clipmem.plan.fit import FittedModel
 from clipmem.plan.spec import Plan
+from clipmem.progress import step
 from clipmem.reporting import tracking
 from clipmem.reporting.config import ReportConfig
 from clipmem.reporting.results import write_results
@@ -58,7 +59,8 @@ def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted
     """The design's estimator over every model's statistics, then (``audit``: its config and the data
     source) the audit's files, then scores.csv, report/, metrics.json."""
     stats = {name: model.statistics for name, model in fitted.items()}
-    scores = design.estimate(plan, stats, normalisation)
+    with step(f"scoring: {design.name} estimate of {len(plan.scored_ids)} pairs from {len(plan.specs)} models"):
+        scores = design.estimate(plan, stats, normalisation)
     if audit is not None and audit[0].enabled:
         extra_metrics = {**extra_metrics, **write_audit(run, data, plan, stats, scores, audit[0], audit[1],
                                                          report.gallery_size)}

@@ -69,13 +69,15 @@ def encode_views(
     if plan.view is not None and views is not None:
         drawn = views[torch.arange(n).repeat_interleave(k), plan.view.reshape(-1)]  # (N·K, 3, H, W)
         transform = eval_transform if plan.theta is None else train_transform
-        image = encode_images(model, drawn, transform, batch_size, device, plan.theta, bf16).view(n, k, -1)
+        image = encode_images(model, drawn, transform, batch_size, device, plan.theta, bf16,
+                              desc="scoring views").view(n, k, -1)
     elif plan.theta is None:
         single = encode_images(model, images, eval_transform, batch_size, device, bf16=bf16)
         image = single.unsqueeze(1).expand(n, k, -1)
     else:
         repeated = images.repeat_interleave(k, dim=0)
-        image = encode_images(model, repeated, train_transform, batch_size, device, plan.theta, bf16).view(n, k, -1)
+        image = encode_images(model, repeated, train_transform, batch_size, device, plan.theta, bf16,
+                              desc="scoring views").view(n, k, -1)
     num_captions = tokens.shape[1]
     used = torch.unique(plan.caption).tolist()
     per_caption = torch.zeros(n, num_captions, image.shape[-1])

@@ -1,0 +1,105 @@
+"""A debug=fast run as a user starts it (not on a terminal): W&B holds what analysis needs (a numeric table
+of every scored pair with readable thumbnails, scores.csv and the models as artifacts, the learning rate),
+evaluate.py logs to a run linked to it, the output shows progress and none of the known harmless warnings."""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from clipmem.errors import ConfigError
+from clipmem.reporting.config import ReportConfig
+from clipmem.reporting.tracking import thumbnails
+
+from .conftest import run_script
+from .data_fixtures import write_image_folder
+from .test_sweep import _wandb_records
+
+NOISE = ("anonymous setting", "litlogger", "LeafSpec", "💡")
+
+
+@pytest.fixture(scope="module")
+def wandb_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("wandb")
+    folder = write_image_folder(root / "shapes", "shape", per_class=2)
+    done = run_script("train.py", "debug=fast", "logger=wandb", f"run_dir={root / 'run'}",
+                      "+zeroshot@data.zeroshot.shapes=imagefolder", f"data.zeroshot.shapes.root={folder}",
+                      "report.wandb_table_size=all", "report.wandb_models=true", cwd=root,
+                      env={"WANDB_API_KEY": "", "WANDB_SILENT": ""})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root / "run", done
+
+
+def _records(folder: Path) -> list:
+    (path,) = glob.glob(str(folder / "wandb" / "offline-run-*" / "run-*.wandb"))
+    return list(_wandb_records(Path(path)))
+
+
+def test_the_output_shows_progress_and_no_known_noise(wandb_run):
+    run, done = wandb_run
+    output = done.stdout + done.stderr
+    assert not [noise for noise in NOISE if noise in output], output[-3000:]
+    for line in ("decoding shapes: 16 images ...", "threads: ", "data: 600 pairs; S_S 400, S_C 50, S_I 50, S_E 50",
+                 "g: epoch 1/1 (step 7): train loss", "f: per-sample statistics of 100 pairs x 2 views: done in",
+                 "f: utility (zero-shot, linear probe, retrieval, validation loss): done in",
+                 "scoring: pair estimate of 100 pairs"):
+        assert line in output, line
+    assert "g: epoch 1/1" in (run / "train.log").read_text()
+    summary = done.stdout[done.stdout.index("CLIPMem summary"):]
+    assert "linear probe top-1 f / g" in summary and "retrieval R@1 f / g      image→text" in summary
+    (offline,) = glob.glob(str(run / "wandb" / "offline-run-*"))
+    assert f"wandb sync {offline}" in summary
+
+
+def test_the_wandb_run_holds_a_numeric_table_the_artifacts_and_the_learning_rate(wandb_run):
+    run, _ = wandb_run
+    records = _records(run)
+    artifacts = {r.artifact.name: [m.path for m in r.artifact.manifest.contents]
+                 for r in records if r.WhichOneof("record_type") == "artifact"}
+    assert artifacts["scores"] == ["scores.csv"] and "splits" in artifacts
+    assert "open_clip_model.safetensors" in artifacts["model-f"] and "clipmem_meta.json" in artifacts["model-g"]
+    lr = {}
+    for r in records:
+        if r.WhichOneof("record_type") == "history":
+            for item in r.history.item:
+                key = item.key or "/".join(item.nested_key)
+                if key.endswith("/train/lr"):
+                    lr.setdefault(key, []).append(float(item.value_json))
+    assert set(lr) == {"f/train/lr", "g/train/lr"} and len(lr["f/train/lr"]) == 7  # every step of the epoch
+    assert lr["f/train/lr"] == lr["g/train/lr"] and lr["f/train/lr"][0] > lr["f/train/lr"][-1] > 0  # cosine decay
+    (path,) = glob.glob(str(run / "wandb" / "offline-run-*" / "files" / "media" / "table" / "report" / "*.json"))
+    table = json.loads(Path(path).read_text())
+    column = table["columns"].index("clipmem")
+    values = [row[column] for row in table["data"]]
+    assert len(values) == 100  # report.wandb_table_size=all: every scored pair
+    assert all(isinstance(v, float) for v in values) and values == sorted(values, reverse=True)
+    raw = [row[table["columns"].index("clipmem_raw")] for row in table["data"]]
+    assert all(isinstance(v, float) for v in raw)
+    assert all(isinstance(row[table["columns"].index("miscaptioned")], bool) for row in table["data"])
+
+
+def test_evaluate_logs_to_a_run_linked_to_the_training_run(wandb_run):
+    run, _ = wandb_run
+    done = run_script("evaluate.py", f"run_dir={run}", env={"WANDB_API_KEY": "", "WANDB_SILENT": ""})
+    assert done.returncode == 0, done.stderr[-2000:]
+    (evaluation,) = glob.glob(str(run / "evaluations" / "*"))
+    (trained,) = [r.run for r in _records(run) if r.WhichOneof("record_type") == "run"]
+    (linked,) = [r.run for r in _records(Path(evaluation)) if r.WhichOneof("record_type") == "run"]
+    assert linked.run_group == trained.run_group == trained.display_name and linked.project == trained.project
+    assert linked.job_type == "evaluate" and linked.display_name == f"{trained.display_name}/evaluate"
+    assert "wandb sync" in done.stdout
+
+
+def test_thumbnails_are_upscaled_and_table_sizes_checked():
+    images = torch.randint(0, 256, (3, 3, 32, 32), dtype=torch.uint8)
+    small = thumbnails(images, 96)
+    assert small.shape == (3, 96, 96, 3) and torch.equal(small[:, ::3, ::3], images.permute(0, 2, 3, 1))
+    assert thumbnails(torch.zeros(1, 3, 128, 128, dtype=torch.uint8), 96).shape == (1, 128, 128, 3)
+    assert ReportConfig(wandb_table_size="all").table_rows(500) == ReportConfig(wandb_table_size=-1).table_rows(500)
+    assert ReportConfig(wandb_table_size=-1).table_rows(500) == 500 and ReportConfig().table_rows(500) == 32
+    with pytest.raises(ConfigError, match="report.wandb_table_size must be a whole number ≥ 1, or all"):
+        ReportConfig(wandb_table_size=0)
