@@ -47,7 +47,7 @@ def plain_run(tmp_path_factory):
 
 def test_a_mitigation_defined_outside_the_package_runs_end_to_end(plain_run, tmp_path):
     metrics = run_experiment(compose_config([*FAST, "mitigation=two_captions_and_noise", f"run_dir={tmp_path}"]))
-    assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and metrics["num_candidates"] == 50
+    assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and metrics["num_candidates"] == 100  # S_C and S_I
     saved = json.loads((tmp_path / "models/f/clipmem_meta.json").read_text())["training_config"]
     assert saved["mitigation"]["_target_"].endswith("TwoCaptionsAndNoise")
     # it took effect: scoring drew among two captions, and training differed from the plain run

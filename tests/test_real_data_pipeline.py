@@ -53,7 +53,7 @@ def test_csv_and_webdataset_give_the_same_splits_and_scores(runs):
     assert (csv_dir / "splits.json").read_text() == (wds_dir / "splits.json").read_text()
     assert (csv_dir / "scores.csv").read_text() == (wds_dir / "scores.csv").read_text()
     scores = list(csv.DictReader((csv_dir / "scores.csv").open()))
-    assert len(scores) == 40 and sum(int(r["miscaptioned"]) for r in scores) == 10
+    assert len(scores) == 80 and sum(int(r["miscaptioned"]) for r in scores) == 20  # S_C and S_I
     keys = list(csv.DictReader((wds_dir / KEYS_NAME).open()))
     assert keys[0] == {"sample_id": "0", "key": "000000000"} and len(keys) == NUM - len(BAD)
 
@@ -81,7 +81,7 @@ def test_streaming_draws_the_same_splits_and_trains_f_and_g_for_equal_steps(runs
     steps = {role: json.loads((stream_dir / "models" / role / "clipmem_meta.json").read_text())["global_step"]
              for role in ("f", "g")}
     assert steps["f"] == steps["g"] == 5  # 340 training pairs // batch 64
-    assert len(list(csv.DictReader((stream_dir / "scores.csv").open()))) == 40
+    assert len(list(csv.DictReader((stream_dir / "scores.csv").open()))) == 80
     assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and metrics["num_skipped"] == len(BAD) + 1
     keys = list(csv.DictReader((stream_dir / KEYS_NAME).open()))
     assert len(keys) == NUM - len(BAD)  # every pair's key, not only those held in memory

@@ -95,13 +95,14 @@ def test_tuxpaint_preset_runs_end_to_end_on_a_prepared_tree(tmp_path):
     cfg = compose_config([
         "experiment=tuxpaint", "logger=none", f"run_dir={run_dir}", f"data.source.path={out / 'pairs.csv'}",
         "data.source.resolution=32", "data.splits={shared: 36, candidate: 12, independent: 12, extra: 12}",
-        "data.miscaption.fraction=0.5", "data.zeroshot.animal_mnist.num_samples=50", "trainer.max_epochs=1",
+        "data.miscaption.fraction=0.5", "data.miscaption.sets=[candidate]",
+        "data.zeroshot.animal_mnist.num_samples=50", "trainer.max_epochs=1",
         "scoring.num_views=2", "checkpoints=false", "data.batch_size=16",
     ])
     metrics = run_experiment(cfg)
     with (run_dir / "scores.csv").open(newline="") as f:
         scores = list(csv.DictReader(f))
-    assert len(scores) == 12 and sum(r["miscaptioned"] in ("1", "True", "true") for r in scores) == 6
+    assert len(scores) == 24 and sum(r["miscaptioned"] in ("1", "True", "true") for r in scores) == 6  # S_C + S_I
     assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and "miscaption_auc" in metrics
     assert "zeroshot_animal_mnist_top1_f" in metrics
     assert (run_dir / "report" / "most_memorized.png").is_file()

@@ -75,7 +75,7 @@ def test_a_job_without_metrics_is_unfinished(sweep, tmp_path):
     assert "says 'running'" in report.records[2].error
     assert [r.job for r in report.failed] == ["0", "2"]
     assert [r["status"] for r in _rows(copy / "sweep_results.csv")] == ["failed", "complete", "unfinished"]
-    assert read_job(copy / "1").scores is not None and len(read_job(copy / "1").scores) == 50
+    assert read_job(copy / "1").scores is not None and len(read_job(copy / "1").scores) == 100
 
 
 def test_evaluate_sweep_dir_and_its_errors(sweep, tmp_path):

@@ -70,6 +70,9 @@ def _read(path: str | Path) -> list[dict]:
         ) from err
     if not rows:
         raise ConfigError(f"mitigation.scores: {path} has no rows")
+    missing = [c for c in ("sample_id", "clipmem") if c not in rows[0]]
+    if missing:
+        raise ConfigError(f"mitigation.scores: {path} is not a clipmem scores.csv (no column {missing[0]!r})")
     return rows
 
 
