@@ -70,6 +70,6 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
                                       settings.report, life.run, loggers, extra,
                                       audit=(settings.audit, settings.data.source))
-        life.complete(metrics)
+        life.complete(metrics, {name: model.seconds for name, model in fitted.items()})
         print(format_summary(metrics, life.run.root, tracking.sync_commands(loggers)), flush=True)
         return metrics
