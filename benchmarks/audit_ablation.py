@@ -20,7 +20,7 @@ import torch
 from safetensors import safe_open
 
 import clipmem.config  # noqa: F401  (torchvision shim, resolvers, schemas)
-from clipmem.audit.statistics import suspicion_statistics
+from clipmem.audit.statistics import flag, suspicion_statistics
 from clipmem.config.legacy import saved_run_config
 from clipmem.config.settings import load_settings
 from clipmem.data.splits import SplitManifest
@@ -29,6 +29,7 @@ from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import load_statistics
 
 STATISTICS = ("combined", "low_consistency", "low_alignment", "memorization", "clipscore")
+THRESHOLDS = (1.0, 1.5, 2.0, 2.5, 3.0)  # robust standard deviations above the median (audit.threshold)
 
 
 def scoring_of(path: Path) -> dict:
@@ -61,8 +62,20 @@ def run_rows(root: Path) -> list[dict]:
                 row[f"auc_{name}"] = flag_auc(values[name], flags)
             _, low, high = auc_interval(row["auc_combined"], int(flags.sum()), int((~flags).sum()))
             row["auc_combined_low"], row["auc_combined_high"] = low, high
+            row.update(flag_quality(values["combined"], flags))
             rows.append(row)
     return rows
+
+
+def flag_quality(suspicion: torch.Tensor, flags: torch.Tensor) -> dict[str, float]:
+    """Precision and recall of ``flagged`` for the mis-captions at each threshold of ``THRESHOLDS``."""
+    out = {}
+    for threshold in THRESHOLDS:
+        flagged = flag(suspicion, threshold)
+        hits = int((flagged & flags).sum())
+        out[f"precision_at_{threshold}"] = hits / max(int(flagged.sum()), 1)
+        out[f"recall_at_{threshold}"] = hits / max(int(flags.sum()), 1)
+    return out
 
 
 def markdown(rows: list[dict]) -> str:
