@@ -44,7 +44,7 @@ def write_results(run: RunDir, data: ExperimentData, scores: dict[str, torch.Ten
     scores = {**scores, "miscaptioned": pairs.miscaptioned}
     rows = score_rows(scores, pairs.captions, pairs.caption_source, sets)
     write_scores(run.scores, rows)
-    metrics: dict[str, Any] = {**score_summary(scores, sets), **(extra_metrics or {}),
+    metrics: dict[str, Any] = {**score_summary(scores, sets), **data.manifest.removal_counts(), **(extra_metrics or {}),
                                **model_metrics(utility, data)}
     order = torch.argsort(scores["clipmem"], descending=True)  # most memorized first
     report_paths = write_report(run, scores, order, pairs, metrics, report, history)
