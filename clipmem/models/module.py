@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,7 @@ from clipmem.errors import ConfigError
 from clipmem.mitigations.noise import EmbeddingNoise
 from clipmem.models.factory import build_clip, resolve_model_cfg
 from clipmem.models.pretrained import load_pretrained
-from clipmem.models.schedule import warmup_cosine
+from clipmem.models.schedule import adamw_with_schedule
 
 LOGIT_SCALE_MAX = math.log(100.0)
 
@@ -171,11 +170,6 @@ class CLIPModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         fused = self.hparams.fused_optimizer and self.device.type == "cuda"
-        optimizer = self.optimizer_factory(self.parameter_groups(), **({"fused": True} if fused else {}))
-        total = int(self.trainer.estimated_stepping_batches)
-        warmup = self.hparams.warmup_steps
-        warmup = int(round(warmup * total)) if warmup < 1 else int(warmup)
-        schedule = functools.partial(warmup_cosine, total_steps=total, warmup_steps=warmup,
-                                     min_ratio=self.hparams.min_lr_ratio)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_with_schedule(self.optimizer_factory, self.parameter_groups(),
+                                   int(self.trainer.estimated_stepping_batches), self.hparams.warmup_steps,
+                                   self.hparams.min_lr_ratio, fused)
