@@ -4,8 +4,11 @@ Measures, each in a fresh subprocess (so the RSS high-water mark belongs to one 
   * training throughput (samples/s) of CLIPModule under a real ``lightning.Trainer`` (the pipeline's
     datamodule, augmentation, logging and progress bar) vs a bare PyTorch loop over the same open_clip
     model, loss, optimizer, schedule, augmentation and in-memory data (``children.py``);
+  * a cProfile of the Lightning measurement, grouped by where the time goes (``profile.txt``);
   * CLIPMem statistics of f and g vs the pure forward-encode time of the same images and captions, and
     how scoring time and memory grow with |S_C|, K and model size;
+  * whole runs (``pipeline.py``): per-model statistics seconds against training seconds in the default
+    experiment, and the Tux Paint audit's wall time for M = 2, 4, 8 models;
   * on a CUDA GPU: ViT-B-32 samples/s at batch 256 in bf16 and the fraction of the card's peak bf16
     matrix throughput (``gpu.py``).
 Warm-up steps are excluded; each timing is the median of several repeats. Writes ``bench.md`` and
@@ -27,12 +30,15 @@ from typing import Any
 
 import children
 import gpu
+import pipeline
+import profile_step
 from common import MODEL_SIZES, SCORE_OVERRIDES, median
 from table import format_table
 
 CHILDREN = {"train_lightning": children.train_lightning, "train_bare": children.train_bare,
-            "score": children.score, "encode": children.encode, "gpu": gpu.gpu}
-TRAIN_PAIRS = 3  # interleaved Lightning/bare measurements
+            "score": children.score, "encode": children.encode, "gpu": gpu.gpu, "profile": profile_step.profile}
+TRAIN_PAIRS = 5  # interleaved Lightning/bare measurements
+PARTS = ("train", "profile", "score", "cost", "audit", "gpu")
 
 
 def measure(kind: str, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -79,21 +85,28 @@ def machine() -> str:
             f"({torch.get_num_threads()} threads)")
 
 
-def run_benchmark(out_dir: Path, parts: tuple[str, ...] = ("train", "score", "gpu")) -> dict[str, Any]:
-    """Every section of ``parts``; bench.json and bench.md are written into ``out_dir``."""
+def run_benchmark(out_dir: Path, parts: tuple[str, ...] = PARTS) -> dict[str, Any]:
+    """Every section of ``parts``; bench.json, bench.md (and profile.txt) are written into ``out_dir``."""
     from clipmem.io import atomic_write_json, atomic_write_text
 
     started = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine(), "date": dt.datetime.now().isoformat(timespec="seconds"),
                                "load_average_start": list(os.getloadavg())}
     if "train" in parts:
         results["train"] = train_section()
+    if "profile" in parts:
+        os.environ["PROFILE_OUT"] = str(out_dir / "profile.txt")
+        results["profile"] = measure("profile")
     if "score" in parts:
         results["score"], results["growth"] = score_sections()
+    if "cost" in parts:
+        results["cost"] = pipeline.cost_section()
+    if "audit" in parts:
+        results["audit"] = pipeline.audit_section()
     results["gpu"] = measure("gpu") if "gpu" in parts else {"gpu": None}
     results["wall_seconds"] = time.perf_counter() - started
     results["load_average_end"] = list(os.getloadavg())
-    out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "bench.json", results)
     atomic_write_text(out_dir / "bench.md", format_table(results))
     return results
@@ -102,7 +115,7 @@ def run_benchmark(out_dir: Path, parts: tuple[str, ...] = ("train", "score", "gp
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="output folder (default outputs/bench/<date>_<time>)")
-    parser.add_argument("--parts", default="train,score,gpu", help="comma-separated: train, score, gpu")
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     args, overrides = parser.parse_known_args(argv)
     if args.child:

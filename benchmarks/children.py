@@ -7,7 +7,7 @@ import functools
 import time
 from typing import Any
 
-from common import REPEATS, STEPS, TRAIN_OVERRIDES, WARMUP, peak_rss_mib, settings, windows
+from common import REPEATS, STEPS, TRAIN_OVERRIDES, WARMUP, peak_rss_mib, pin_threads, settings, windows
 
 
 def train_lightning(extra: list[str]) -> dict[str, Any]:
@@ -17,6 +17,7 @@ def train_lightning(extra: list[str]) -> dict[str, Any]:
 
     from clipmem.data import TrainingDataModule, build_data
 
+    pin_threads()
     config = settings([*TRAIN_OVERRIDES, *extra])
     data = build_data(config.data)
     torch.manual_seed(0)
@@ -47,6 +48,7 @@ def train_bare(extra: list[str]) -> dict[str, Any]:
     from clipmem.models.module import LOGIT_SCALE_MAX
     from clipmem.models.schedule import warmup_cosine
 
+    pin_threads()
     config = settings([*TRAIN_OVERRIDES, *extra])
     data = build_data(config.data)
     torch.set_float32_matmul_precision(config.hardware.matmul_precision)

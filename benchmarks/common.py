@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
-WARMUP, STEPS, REPEATS = 3, 10, 3
+WARMUP, STEPS, REPEATS = 5, 20, 5  # 100 timed steps per measurement, after 5 warm-up steps
 TRAIN_OVERRIDES = [  # enough pairs that the timed steps stay inside one epoch (no validation pass)
     "data.source.num_samples=3000", "data.splits={shared:2400,candidate:200,independent:200,extra:200}",
     "data.batch_size=64", "trainer.max_epochs=1",
@@ -19,6 +19,17 @@ MODEL_SIZES = {  # name -> nano overrides (width/layers of both towers)
     "small": {"model.arch.vision_cfg.width": 256, "model.arch.vision_cfg.layers": 6,
               "model.arch.text_cfg.width": 128, "model.arch.text_cfg.layers": 6, "model.arch.embed_dim": 128},
 }
+
+
+def pin_threads() -> int:
+    """Both training measurements use the same number of torch threads (``BENCH_THREADS``, default 2)."""
+    import os
+
+    import torch
+
+    threads = int(os.environ.get("BENCH_THREADS", "2"))
+    torch.set_num_threads(threads)
+    return threads
 
 
 def peak_rss_mib() -> float:

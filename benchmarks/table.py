@@ -14,7 +14,9 @@ def _train_rows(t: dict[str, Any]) -> list[str]:
         f"| train samples/s, bare PyTorch loop | {median(t['bare']['samples_per_s']):.1f} | "
         f"{t['bare']['peak_rss_mib']:.0f} | |",
         f"| Lightning / bare throughput (median of {len(t['pair_ratios'])} interleaved pairs: "
-        f"{', '.join(f'{x:.2f}' for x in t['pair_ratios'])}) | {t['ratio']:.3f} | | "
+        f"{', '.join(f'{x:.3f}' for x in t['pair_ratios'])}; "
+        f"spread {max(t['pair_ratios']) - min(t['pair_ratios']):.3f}) "
+        f"| {t['ratio']:.3f} | | "
         f"≥ 0.97 {'✓' if t['ratio'] >= 0.97 else '✗'} |",
     ]
 
@@ -35,6 +37,33 @@ def _gpu_row(g: dict[str, Any]) -> str:
     mfu = f"{g['mfu']:.1%} of {g['peak_tflops']:.0f} TFLOP/s" if g.get("mfu") else "peak unknown"
     return (f"| ViT-B-32 bf16 batch 256 on {g['gpu']}, samples/s | {median(g['samples_per_s']):.0f} "
             f"({g['tflops']:.0f} TFLOP/s, {mfu}) | {g['max_memory_mib']:.0f} (CUDA) | |")
+
+
+def _profile_rows(profile: dict[str, Any]) -> list[str]:
+    total = sum(profile["groups_s"].values())
+    lines = ["", "Where the Lightning measurement's time goes (cProfile own time; profile.txt has the top functions):",
+             "", "| part | seconds | share |", "|---|---|---|"]
+    lines += [f"| {name} | {sec:.2f} | {sec / total:.0%} |" for name, sec in profile["groups_s"].items()]
+    return lines
+
+
+def _cost_rows(cost: dict[str, Any]) -> list[str]:
+    lines = ["", f"Default experiment (callbacks=none, {cost['wall_s']:.0f} s): per-model statistics against training:",
+             "", "| model | train s | statistics s | utility s | statistics / train | target |",
+             "|---|---|---|---|---|---|"]
+    for name, row in cost["models"].items():
+        ok = "✓" if row["statistics_fraction"] <= 0.10 else "✗"
+        lines.append(f"| {name} | {row['train']:.1f} | {row['statistics']:.2f} | {row['utility']:.2f} | "
+                     f"{row['statistics_fraction']:.1%} | ≤ 10 % {ok} |")
+    return lines
+
+
+def _audit_rows(audit: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "Tux Paint audit (experiment=audit_tuxpaint, 40 epochs) against the number of models M:", "",
+             "| M | wall s | train s per model | statistics s per model |", "|---|---|---|---|"]
+    lines += [f"| {r['models']} | {r['wall_s']:.0f} | {r['train_s_mean']:.1f} | {r['statistics_s_mean']:.2f} |"
+              for r in audit]
+    return lines
 
 
 def _growth_rows(growth: list[dict[str, Any]]) -> list[str]:
@@ -66,4 +95,10 @@ def format_table(r: dict[str, Any]) -> str:
         lines += _score_rows(r["score"])
     lines.append(_gpu_row(r["gpu"]))
     lines += _growth_rows(r.get("growth", []))
+    if r.get("profile"):
+        lines += _profile_rows(r["profile"])
+    if r.get("cost"):
+        lines += _cost_rows(r["cost"])
+    if r.get("audit"):
+        lines += _audit_rows(r["audit"])
     return "\n".join(lines) + "\n"

@@ -183,3 +183,16 @@ def test_scoring_device_follows_the_job_gpu(monkeypatch):
     assert hardware.eval_device("gpu", 1) == torch.device("cuda", 0)
     monkeypatch.setenv("LOCAL_RANK", "1")
     assert hardware.eval_device("gpu", 2) == torch.device("cuda", 1)
+
+
+def test_a_batch_at_once_equals_the_items_one_by_one():
+    g = torch.Generator().manual_seed(0)
+    views = torch.randint(0, 255, (6, 3, 3, 4, 4), dtype=torch.uint8, generator=g)
+    dataset = PairDataset(views[:, 0], torch.arange(6 * 4 * 2).view(6, 4, 2), torch.tensor([4, 1, 3, 2, 4, 4]),
+                          torch.tensor([10, 11, 12, 13, 14, 15]), torch.tensor([5, 3, 1, 0]), num_captions=3,
+                          views=views, seed=7)
+    keys = [(0, 2), (1, 2), (2, 3), (3, 0)]
+    batch = dataset.__getitems__(keys)
+    items = [dataset[k] for k in keys]
+    for name in ("image", "text", "sample_id"):
+        assert torch.equal(batch[name], torch.stack([item[name] for item in items])), name

@@ -15,16 +15,17 @@ class AuditConfig:
 
     enabled: write audit.csv, the gallery of suspicious pairs and (``write_clean``) clean.csv after scoring;
         needs a design with several models (``design=inout``).
-    statistic: what ``suspicion`` is: ``combined`` (robust z of memorization plus robust z of low
-        consistency), ``low_consistency``, ``memorization`` or ``low_alignment`` (models that never saw the
-        pair match its image and caption poorly, without the contrast term). Chosen by measurement.
+    statistic: what ``suspicion`` is: ``low_consistency`` (the models that never saw the pair align it
+        poorly: the default, best on both measured sets, Tux Paint and emoji, docs/audit.md), ``combined`` (robust z of
+        memorization plus robust z of low consistency), ``memorization`` or ``low_alignment`` (as low
+        consistency, without the contrast term).
     threshold: a pair is ``flagged`` when its suspicion lies this many robust standard deviations (1.4826 ·
         median absolute deviation) above the median of the audited pairs.
     write_clean: also write clean.csv: the input CSV's rows minus the flagged ones, same columns and separator.
     """
 
     enabled: bool = False
-    statistic: str = "combined"
+    statistic: str = "low_consistency"
     threshold: float = 2.0
     write_clean: bool = False
 

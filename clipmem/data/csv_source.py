@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from clipmem.data.bad_samples import BadSamples, check_policy
+from clipmem.data.bad_samples import BadSamples
 from clipmem.data.images import cached_decode_many, stat_fingerprint
-from clipmem.data.records import DuplicateFinder, assemble_table, key_to_id, split_captions
+from clipmem.data.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 
@@ -119,11 +119,7 @@ class CsvSource:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sep", normalise_sep(self.sep))
         object.__setattr__(self, "_caption_list", _as_list(self.caption_keys, "data.source.caption_keys"))
-        check_policy(self.on_bad_sample)
-        if self.resolution < 8:
-            raise ConfigError(f"data.source.resolution must be ≥ 8 px, got {self.resolution}")
-        if self.caption_sep == "":
-            raise ConfigError("data.source.caption_sep must be a non-empty string or null")
+        check_file_source(self.on_bad_sample, self.resolution, self.caption_sep)
 
     def delimiter(self) -> str:
         """The separator in use: ``sep``, or the one detected from the header of ``path``."""

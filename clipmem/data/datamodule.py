@@ -64,6 +64,28 @@ class PairDataset(Dataset):
             item["label"] = self.labels[p]
         return item
 
+    def __getitems__(self, keys: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
+        """A whole batch at once (the DataLoader calls this instead of one item at a time): ``image`` uint8
+        (B, 3, H, W), ``text`` (B, L), ``sample_id`` (B,); the same draws as ``__getitem__`` item by item."""
+        index = torch.tensor([k if isinstance(k, int) else k[0] for k in keys], dtype=torch.int64)
+        epochs = [0 if isinstance(k, int) else k[1] for k in keys]
+        p = self.positions[index]
+        sids = self.sample_ids[p]
+        caption = torch.tensor([draw_caption(int(a), self.seed, e, int(sid))
+                                for a, e, sid in zip(self.available[p].tolist(), epochs, sids.tolist(), strict=True)])
+        if self.views is None:
+            images = self.images[p]
+        else:
+            view = torch.tensor([keyed_choice(self.views.shape[1], self.seed, e, int(sid), VIEW_DRAW)
+                                 for e, sid in zip(epochs, sids.tolist(), strict=True)])
+            images = self.views[p, view]
+        return {"image": images, "text": self.tokens[p, caption], "sample_id": sids}
+
+
+def as_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The DataLoader's collate function for ``PairDataset.__getitems__``: the batch is already made."""
+    return batch
+
 
 def pair_dataset(data: ExperimentData, ids: tuple[int, ...], num_captions: int, seed: int,
                  views: bool = False, labels: bool = False) -> PairDataset:
@@ -121,12 +143,12 @@ class TrainingDataModule(L.LightningDataModule):
                                shuffle=True, drop_last=True)
         workers = self.data.num_workers
         return DataLoader(dataset, batch_size=self.batch_size_per_device, sampler=sampler, drop_last=True,
-                          num_workers=workers, persistent_workers=workers > 0)
+                          num_workers=workers, persistent_workers=workers > 0, collate_fn=as_batch)
 
     def val_dataloader(self) -> DataLoader:
         dataset = pair_dataset(self.data, self.data.manifest.extra, 1, self.seed, labels=self.labels)
         return DataLoader(dataset, batch_size=self.batch_size_per_device, shuffle=False,
-                          num_workers=self.data.num_workers)
+                          num_workers=self.data.num_workers, collate_fn=as_batch)
 
     def on_after_batch_transfer(self, batch: dict[str, torch.Tensor], dataloader_idx: int) -> dict[str, torch.Tensor]:
         """Augment training batches with crops drawn by (seed, global step): this rank's rows of the

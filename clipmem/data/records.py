@@ -8,9 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from clipmem.data.bad_samples import BadSamples
+from clipmem.data.bad_samples import BadSamples, check_policy
 from clipmem.data.images import stack_images
 from clipmem.data.table import ImageTextTable
+from clipmem.errors import ConfigError
 
 HASH_BASE = 2**62  # numeric keys below this are used as ids; other keys hash into [2^62, 2^63)
 
@@ -40,6 +41,15 @@ def split_captions(fields: Sequence[str | None], caption_sep: str | None) -> lis
         parts = value.split(caption_sep) if caption_sep else [value]
         out.extend(text for text in (p.strip() for p in parts) if text and text not in out)
     return out
+
+
+def check_file_source(on_bad_sample: str, resolution: int, caption_sep: str | None) -> None:
+    """The options every file-based source (CSV, webdataset, Hugging Face) shares, checked in one line each."""
+    check_policy(on_bad_sample)
+    if resolution < 8:
+        raise ConfigError(f"data.source.resolution must be ≥ 8 px, got {resolution}")
+    if caption_sep == "":
+        raise ConfigError("data.source.caption_sep must be a non-empty string or null")
 
 
 class DuplicateFinder:

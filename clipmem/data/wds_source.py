@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from clipmem.data.bad_samples import SHARD_ROW, BadSamples, check_policy
+from clipmem.data.bad_samples import SHARD_ROW, BadSamples
 from clipmem.data.images import bytes_fingerprint, cached_decode_many, verify_image
-from clipmem.data.records import DuplicateFinder, assemble_table, key_to_id, split_captions
+from clipmem.data.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.data.tar_shards import Shard, TruncatedShard, iter_samples, shard_paths
 from clipmem.errors import ConfigError
@@ -135,11 +135,7 @@ class WebDatasetSource:
             raise ConfigError(f"data.source.caption_keys must be extensions (txt) or json.<field>, got {keys!r}")
         object.__setattr__(self, "caption_keys", keys)
         object.__setattr__(self, "image_exts", tuple(e.lower().lstrip(".") for e in self.image_exts))
-        check_policy(self.on_bad_sample)
-        if self.resolution < 8:
-            raise ConfigError(f"data.source.resolution must be ≥ 8 px, got {self.resolution}")
-        if self.caption_sep == "":
-            raise ConfigError("data.source.caption_sep must be a non-empty string or null")
+        check_file_source(self.on_bad_sample, self.resolution, self.caption_sep)
 
     def check(self) -> list[Shard]:
         """The shard files; ConfigError when ``urls`` is unset or a shard does not exist."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,12 +34,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class FittedModel:
     """One trained model's results: its per-sample ``statistics``, ``utility`` (canonical metric names,
-    see ``evaluation.utility``) and the CLIPMem ``history`` measured while it trained."""
+    see ``evaluation.utility``), the CLIPMem ``history`` measured while it trained, and ``seconds`` spent
+    on ``train`` (absent when reused), ``statistics`` and ``utility``."""
 
     name: str
     statistics: SampleStatistics
     utility: dict[str, float]
     history: list[dict] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def measure_model(model: torch.nn.Module, context: TrainingContext, device: torch.device,
@@ -49,8 +52,10 @@ def measure_model(model: torch.nn.Module, context: TrainingContext, device: torc
     name, run = context.spec.name, context.run
     model.to(device)
     family = context.family
+    started = time.perf_counter()
     with step(f"{name}: per-sample statistics of {family.scored_label(len(context.scored_ids), context.scoring)}"):
         stats = family.scorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
+    seconds = {"statistics": round(time.perf_counter() - started, 2)}
     path = run.statistics(name, context.statistics_key)
     if not path.is_file():
         meta = {"model": name, "scoring": dataclasses.asdict(context.scoring),
@@ -60,11 +65,13 @@ def measure_model(model: torch.nn.Module, context: TrainingContext, device: torc
     elif not same_statistics(load_statistics(path), stats):
         log.warning("recomputed statistics of model %s differ from the saved %s (other code or hardware); "
                     "using the recomputed ones, the saved file is kept", name, path)
+    started = time.perf_counter()
     with step(f"{name}: utility ({family.utility_label})"):
         utility = family.utility(model, context.data, device)
+    seconds["utility"] = round(time.perf_counter() - started, 2)
     if not run.utility(name).is_file():
         atomic_write_json(run.utility(name), utility)
-    return FittedModel(name, stats, utility, list(history or []))
+    return FittedModel(name, stats, utility, list(history or []), seconds)
 
 
 def same_statistics(a: SampleStatistics, b: SampleStatistics) -> bool:
@@ -103,9 +110,13 @@ def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: 
             log.info("resume: %s is finished (%s), not retrained", spec.name, run.model(spec.name))
             module, history = None, saved_history(run, spec.name)
         else:
+            started = time.perf_counter()
             module, history = train_model(context, recipe, loggers, resume, peers)
+            trained = round(time.perf_counter() - started, 2)
         if distributed.is_global_zero():
             model = family.trained_model(module) if module is not None else family.load(run.model(spec.name))
             fitted[spec.name] = measure_model(model, context, device, history)
+            if module is not None:
+                fitted[spec.name].seconds["train"] = trained
         distributed.barrier()  # the statistics exist before the next model's callbacks look for them
     return fitted

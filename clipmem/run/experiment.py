@@ -77,6 +77,6 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
                                       settings.report, life.run, loggers, extra,
                                       audit=(settings.audit, settings.data.source), families=families,
                                       curves=curves)
-        life.complete(metrics)
+        life.complete(metrics, {name: model.seconds for name, model in fitted.items()})
         print(format_summary(metrics, life.run.root, tracking.sync_commands(loggers)), flush=True)
         return metrics

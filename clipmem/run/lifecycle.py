@@ -118,11 +118,13 @@ class RunLifecycle:
             tracking.record_run(self.loggers, self.run.wandb_record)  # what evaluate.py's W&B run links to
         return self.loggers
 
-    def complete(self, metrics: dict[str, Any]) -> dict[str, Any]:
-        """Record success (rank 0) once every result file is written; returns ``metrics``."""
+    def complete(self, metrics: dict[str, Any], seconds: dict[str, dict[str, float]] | None = None
+                 ) -> dict[str, Any]:
+        """Record success (rank 0) once every result file is written, with the wall time and each model's
+        ``seconds`` (training, statistics, utility: bookkeeping, not results); returns ``metrics``."""
         if self.is_zero:
             self.run.write_status("complete", config_sha256=self.options.fingerprint,
-                                  wall_s=round(time.monotonic() - self.started, 1))
+                                  wall_s=round(time.monotonic() - self.started, 1), seconds=seconds or {})
         distributed.barrier()
         return metrics
 
