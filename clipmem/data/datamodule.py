@@ -66,7 +66,8 @@ class PairDataset(Dataset):
 
     def __getitems__(self, keys: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
         """A whole batch at once (the DataLoader calls this instead of one item at a time): ``image`` uint8
-        (B, 3, H, W), ``text`` (B, L), ``sample_id`` (B,); the same draws as ``__getitem__`` item by item."""
+        (B, 3, H, W), ``text`` (B, L), ``sample_id`` (B,) and, with labels, ``label`` (B,); the same draws as
+        ``__getitem__`` item by item."""
         index = torch.tensor([k if isinstance(k, int) else k[0] for k in keys], dtype=torch.int64)
         epochs = [0 if isinstance(k, int) else k[1] for k in keys]
         p = self.positions[index]
@@ -79,7 +80,10 @@ class PairDataset(Dataset):
             view = torch.tensor([keyed_choice(self.views.shape[1], self.seed, e, int(sid), VIEW_DRAW)
                                  for e, sid in zip(epochs, sids.tolist(), strict=True)])
             images = self.views[p, view]
-        return {"image": images, "text": self.tokens[p, caption], "sample_id": sids}
+        batch = {"image": images, "text": self.tokens[p, caption], "sample_id": sids}
+        if self.labels is not None:
+            batch["label"] = self.labels[p]
+        return batch
 
 
 def as_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
