@@ -13,14 +13,12 @@ class AnalysisConfig:
 
     unitmem: after scoring, UnitMem per layer of every model's image tower (and CLIP's text tower), written to
         unitmem.csv and report/unitmem.png (``experiment=paradigms`` switches it on).
-    layermem: also LayerMem: the SSLMem statistic on every layer's representation, estimated like the score.
     samples: UnitMem's samples: this many pairs of S_S (on which every model trained), drawn by the split seed.
     views: augmentations per sample whose activations UnitMem averages (the paper's 10).
     batch_size: encoder batch size.
     """
 
     unitmem: bool = False
-    layermem: bool = False
     samples: int = 500
     views: int = 10
     batch_size: int = 256

@@ -57,6 +57,21 @@ class Family(Protocol):
                 ) -> dict[str, float]: ...
 
 
+def check_epochs(value: Any, family: str) -> int | None:
+    """A family's ``max_epochs``: None (the trainer's) or a whole number ≥ 1."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"families.{family}.max_epochs must be a whole number ≥ 1 or null, got {value!r}")
+    return int(value)
+
+
+def trainer_overrides(family: Any) -> dict[str, Any]:
+    """Trainer arguments a family sets for its own models (its ``max_epochs``)."""
+    epochs = getattr(family, "max_epochs", None)
+    return {} if epochs is None else {"max_epochs": int(epochs)}
+
+
 class ImageModel(torch.nn.Module):
     """An image tower (open_clip's ``visual``) with an optional head: what the supervised and SSL families
     score and measure. ``encode_image`` gives the tower's (B, D) output (unit-norm with ``normalize``),

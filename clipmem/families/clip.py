@@ -10,23 +10,30 @@ import torch
 
 from clipmem.data.datamodule import TrainingDataModule
 from clipmem.evaluation.utility import FINAL_KINDS, utility_metrics
+from clipmem.families.base import check_epochs
 from clipmem.models.local_dir import load_local_dir, save_local_dir
 from clipmem.scoring.statistics import ModelScorer
 
 
 class CLIPFamily:
     """Image–caption pairs, open_clip's contrastive loss, CLIPMem (docs/method.md). Adds nothing to a model's
-    record or to its statistics' key, so a run of the CLIP family alone is the run it was before families."""
+    record or to its statistics' key, so a run of the CLIP family alone is the run it was before families.
+
+    max_epochs: epochs of this family's models (None: ``trainer.max_epochs``).
+    """
 
     name = "clip"
     utility_kinds = FINAL_KINDS
     utility_label = "zero-shot, linear probe, retrieval, validation loss"
 
+    def __init__(self, max_epochs: int | None = None) -> None:
+        self.max_epochs = check_epochs(max_epochs, self.name)
+
     def scored_label(self, count: int, scoring: Any) -> str:
         return f"{count} pairs x {scoring.num_views} views"
 
     def describe(self) -> dict[str, Any]:
-        return {}
+        return {} if self.max_epochs is None else {"family": self.name, "max_epochs": self.max_epochs}
 
     def scoring_config(self) -> dict[str, Any] | None:
         return None

@@ -19,7 +19,14 @@ from clipmem.errors import ConfigError
 from clipmem.evaluation.encode import eval_mode
 from clipmem.evaluation.utility import classification_metrics
 from clipmem.families.augment import ViewAugment, ViewParams
-from clipmem.families.base import ImageModel, ImageTowerModule, load_tower_model, module_kwargs, save_tower_model
+from clipmem.families.base import (
+    ImageModel,
+    ImageTowerModule,
+    check_epochs,
+    load_tower_model,
+    module_kwargs,
+    save_tower_model,
+)
 from clipmem.scoring.config import ScoringConfig
 from clipmem.scoring.paradigms import ssl_parts
 from clipmem.scoring.statistics import SampleStatistics
@@ -141,6 +148,7 @@ class SSLFamily:
     temperature: NT-Xent temperature. proj_dim, proj_hidden: the projection head's output and hidden widths.
     views: K augmentations per sample of SSLMem's alignment statistic (SSLMem's code uses 5).
     augment: the views' augmentation (``ViewAugment``: scale, ratio, flip, jitter, jitter_p, grayscale_p).
+    max_epochs: epochs of this family's models (None: ``trainer.max_epochs``).
     """
 
     temperature: float = 0.2
@@ -148,6 +156,7 @@ class SSLFamily:
     proj_hidden: int = 256
     views: int = 5
     augment: dict[str, Any] = dataclasses.field(default_factory=lambda: dict(DEFAULT_AUGMENT))
+    max_epochs: int | None = None
     name: str = dataclasses.field(default="ssl", init=False)
     utility_kinds = ("linear_probe",)
     utility_label = "linear probe"
@@ -166,6 +175,7 @@ class SSLFamily:
             raise ConfigError(f"families.ssl.augment has unknown keys {sorted(unknown)}; allowed: "
                               f"{sorted(DEFAULT_AUGMENT)}")
         object.__setattr__(self, "augment", {**DEFAULT_AUGMENT, **dict(self.augment)})
+        check_epochs(self.max_epochs, self.name)
         self.view_augment(32)  # checks the augmentation's values
 
     def view_augment(self, image_size: int) -> ViewAugment:
@@ -173,7 +183,7 @@ class SSLFamily:
 
     def describe(self) -> dict[str, Any]:
         return {"family": self.name, "temperature": float(self.temperature), "proj_dim": int(self.proj_dim),
-                "proj_hidden": int(self.proj_hidden), "augment": dict(self.augment)}
+                "proj_hidden": int(self.proj_hidden), "augment": dict(self.augment), "max_epochs": self.max_epochs}
 
     def scoring_config(self) -> dict[str, Any] | None:
         return {"family": self.name, "views": int(self.views), "augment": dict(self.augment)}

@@ -17,7 +17,14 @@ from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import ConfigError
 from clipmem.evaluation.encode import eval_mode
 from clipmem.evaluation.utility import classification_metrics
-from clipmem.families.base import ImageModel, ImageTowerModule, load_tower_model, module_kwargs, save_tower_model
+from clipmem.families.base import (
+    ImageModel,
+    ImageTowerModule,
+    check_epochs,
+    load_tower_model,
+    module_kwargs,
+    save_tower_model,
+)
 from clipmem.scoring.config import ScoringConfig
 from clipmem.scoring.paradigms import SUPERVISED_STATISTICS, supervised_parts
 from clipmem.scoring.statistics import SampleStatistics
@@ -95,10 +102,13 @@ class SupervisedFamily:
     statistic: ``prob`` (mean softmax probability of the training label over the scoring views) or ``margin``
         (its mean logit margin over the best other class).
     label_smoothing: of the cross-entropy loss.
+    max_epochs: epochs of this family's models (None: ``trainer.max_epochs``); Feldman's memorization needs
+        models that fit their training set.
     """
 
     statistic: str = "prob"
     label_smoothing: float = 0.0
+    max_epochs: int | None = None
     name: str = dataclasses.field(default="supervised", init=False)
     utility_kinds = ("linear_probe", "classifier")
     utility_label = "linear probe, classifier"
@@ -112,9 +122,11 @@ class SupervisedFamily:
                               f"got {self.statistic!r}")
         if not 0.0 <= float(self.label_smoothing) < 1.0:
             raise ConfigError(f"families.supervised.label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        check_epochs(self.max_epochs, self.name)
 
     def describe(self) -> dict[str, Any]:
-        return {"family": self.name, "statistic": self.statistic, "label_smoothing": float(self.label_smoothing)}
+        return {"family": self.name, "statistic": self.statistic, "label_smoothing": float(self.label_smoothing),
+                "max_epochs": self.max_epochs}
 
     def scoring_config(self) -> dict[str, Any] | None:
         return {"family": self.name, "statistic": self.statistic}

@@ -17,6 +17,7 @@ from clipmem.callbacks.clipmem import CLIPMemCallback
 from clipmem.callbacks.progress import EpochLog
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import ConfigError
+from clipmem.families.base import trainer_overrides
 from clipmem.families.clip import CLIPFamily
 from clipmem.plan.spec import ModelSpec, Plan
 from clipmem.progress import interactive
@@ -150,7 +151,8 @@ def train_model(context: TrainingContext, recipe: TrainingRecipe, loggers: list,
     module = context.family.build_module(recipe.build_module, context.data, f"{spec.name}/")
     callbacks = _callbacks(recipe, context)
     trainer = L.Trainer(
-        **{**recipe.trainer_kwargs, **({} if interactive() else {"enable_progress_bar": False})},  # log lines instead
+        **{**recipe.trainer_kwargs, **trainer_overrides(context.family),
+           **({} if interactive() else {"enable_progress_bar": False})},  # log lines instead of a bar
         logger=list(loggers) or False,
         callbacks=callbacks,
         default_root_dir=str(run.checkpoints(spec.name)),  # per model: SLURM's hpc_ckpt_*.ckpt must not cross
