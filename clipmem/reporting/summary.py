@@ -100,3 +100,13 @@ def _utility_lines(metrics: dict[str, Any]) -> list[str]:
         lines.append(f"  {'retrieval R@1' + label:<24} image→text {pair('retrieval_i2t_r1')}, "
                      f"text→image {pair('retrieval_t2i_r1')} (on S_E)")
     return lines
+
+
+def format_unitmem(curves: dict[str, dict[str, list[float]]], out_dir: Path) -> str:
+    """The UnitMem analysis in a few lines: each family's and tower's mean UnitMem, layer by layer."""
+    lines = ["UnitMem per layer (mean over the units of each layer and the family's models)"]
+    for family, towers in curves.items():
+        for tower, values in towers.items():
+            lines.append(f"  {family + ' (' + tower + ')':<24} " + "  ".join(f"{v:.3f}" for v in values))
+    lines.append(f"  written to               {out_dir} (unitmem.csv, report/unitmem.png)")
+    return "\n".join(lines)
