@@ -3,9 +3,7 @@ each tower, the mean per family; unitmem.csv and report/unitmem.png (docs/paradi
 
 from __future__ import annotations
 
-import csv
 import logging
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,7 +11,7 @@ import torch
 from clipmem.analysis.config import AnalysisConfig
 from clipmem.analysis.layers import model_unitmem, unitmem_samples
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.io import atomic_write
+from clipmem.io import atomic_write_csv
 from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting.paradigm_plots import plot_unitmem
@@ -54,13 +52,7 @@ def family_curves(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]
 
 def write_unitmem(out: RunDir, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """unitmem.csv (every row) and report/unitmem.png (the family curves); returns ``{"unitmem": curves}``."""
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(UNITMEM_COLUMNS))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(out.root / "unitmem.csv", write)
+    atomic_write_csv(out.root / "unitmem.csv", rows, UNITMEM_COLUMNS)
     curves = family_curves(rows)
     plot_unitmem(curves, out.report_file("unitmem"))
     for family, towers in curves.items():

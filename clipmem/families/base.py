@@ -22,6 +22,7 @@ from clipmem.errors import ConfigError, RunDirError
 from clipmem.io import atomic_write
 from clipmem.models.factory import build_clip, resolve_model_cfg
 from clipmem.models.local_dir import load_local_dir, save_local_dir
+from clipmem.models.module import LossSteps
 from clipmem.models.pretrained import load_pretrained
 from clipmem.models.schedule import adamw_with_schedule
 
@@ -91,13 +92,13 @@ class ImageModel(torch.nn.Module):
         return self.head(self.visual(images))
 
 
-class ImageTowerModule(L.LightningModule):
+class ImageTowerModule(LossSteps, L.LightningModule):
     """Base of the supervised and SSL modules: an open_clip CLIP built from the model config (``model.*``, so
     the image tower is exactly CLIP's and, with equal seeds, starts from CLIP's initial weights), of which only
     the image tower trains, plus the family's ``head``. Keys of the CLIP model config that concern CLIP alone
     (the text tower, embedding noise, a locked image tower) are refused or ignored.
 
-    Subclasses set ``family`` and implement ``make_head(embed_dim)`` and ``_loss(batch)``.
+    Subclasses set ``family`` and implement ``make_head(embed_dim)`` and ``_loss(batch)`` (``LossSteps`` logs it).
     """
 
     family: ClassVar[str] = ""
@@ -127,25 +128,9 @@ class ImageTowerModule(L.LightningModule):
     def make_head(self, embed_dim: int) -> torch.nn.Module:
         raise NotImplementedError
 
-    def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        raise NotImplementedError
-
     def scoring_model(self) -> ImageModel:
         """The tower and head as an ``ImageModel`` (the same parameters, not a copy)."""
         return ImageModel(self.clip.visual, self.head)
-
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)
-        self.log(f"{self.log_prefix}train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
-        if self._trainer is not None and self.trainer.optimizers:
-            self.log(f"{self.log_prefix}train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True,
-                     on_epoch=False)
-        return loss
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)
-        self.log(f"{self.log_prefix}val/loss", loss, prog_bar=True, on_epoch=True, sync_dist=True)
-        return loss
 
     def parameter_groups(self) -> list[dict[str, Any]]:
         """AdamW groups of the image tower and the head: no decay on 1-d tensors, norms and biases."""

@@ -4,11 +4,10 @@ paradigms.md, the figure report/paradigms.png, and the W&B side (docs/paradigms.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any
 
-from clipmem.io import atomic_write, atomic_write_text
+from clipmem.io import atomic_write_csv, atomic_write_text
 from clipmem.reporting import tracking
 from clipmem.reporting.paradigm_plots import plot_paradigms
 from clipmem.rundir import RunDir
@@ -66,13 +65,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 def write_comparison(run: RunDir, rows: list[dict[str, Any]], curves: dict[str, dict[str, list[float]]] | None
                      ) -> dict[str, Path]:
     """paradigms.csv, paradigms.md and report/paradigms.png in ``run``; returns their paths."""
-    def write(tmp: Path) -> None:
-        with tmp.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(COLUMNS))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    atomic_write(run.root / "paradigms.csv", write)
+    atomic_write_csv(run.root / "paradigms.csv", rows, COLUMNS)
     atomic_write_text(run.root / "paradigms.md", markdown_table(rows))
     figure = plot_paradigms(rows, curves or {}, run.report_file("paradigms"))
     return {"table": run.root / "paradigms.csv", "figure": figure}
