@@ -38,6 +38,8 @@ def test_a_clip_run_is_the_run_it_was_before_families(clip_run, tmp_path):
     assert "mislabeled" not in header and "atypical" not in header
     meta = json.loads((clip_run / "models" / "f" / "clipmem_meta.json").read_text())
     assert "family_config" not in meta
+    assert "atypical" not in meta["training_config"]["data"]  # the record runs before the paradigms wrote
+    assert "labels" not in meta["training_config"]["data"]["miscaption"]
     metrics = json.loads((clip_run / "metrics.json").read_text())
     assert "families" not in metrics and "paradigms" not in metrics
     settings = load_settings_for(FAST)
