@@ -133,3 +133,20 @@ def test_paradigms_preset_on_a_smaller_config_separates_what_each_family_memoriz
     assert metrics["families"] == ["supervised", "ssl"]
     assert metrics["supervised_mislabel_auc_low"] > 0.5
     assert metrics["ssl_atypical_auc_low"] > 0.5
+
+
+def test_the_comparison_table_and_figure_go_to_wandb(tmp_path):
+    """experiment=paradigms with a W&B logger (offline): the comparison table, one row per family, and the
+    comparison figure are in the W&B run."""
+    done = run_script("train.py", *FAST, "experiment=paradigms", "logger=wandb", "families.supervised.max_epochs=null",
+                      "families.ssl.max_epochs=null", "data.atypical.fraction=0.1", "analysis.samples=50",
+                      "analysis.views=2", f"run_dir={tmp_path / 'run'}", cwd=tmp_path,
+                      env={"WANDB_API_KEY": "", "WANDB_SILENT": "", "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    media = tmp_path / "run" / "wandb"
+    (table_path,) = media.glob("offline-run-*/files/media/table/paradigms/comparison*.json")
+    table = json.loads(table_path.read_text())
+    family = table["columns"].index("family")
+    assert [row[family] for row in table["data"]] == ["clip", "supervised", "ssl"]
+    assert "mislabel_auc" in table["columns"] and "atypical_auc" in table["columns"]
+    assert list(media.glob("offline-run-*/files/media/images/report/paradigms*.png"))
