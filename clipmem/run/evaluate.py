@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from clipmem import hardware
 from clipmem.analysis.run import analyse_unitmem
 from clipmem.config import legacy
@@ -36,11 +38,11 @@ def rebuild_data(settings: ExperimentSettings, run: RunDir) -> ExperimentData:
     return data
 
 
-ANALYSES = ("unitmem",)
+ANALYSES = ("unitmem",)  # what evaluate.py's analysis= can run instead of re-scoring
 
 
 def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentSettings, run: RunDir,
-                         device) -> dict[str, FittedModel]:
+                         device: torch.device) -> dict[str, FittedModel]:
     """Load every model of ``plan`` from ``models/``, check they form the plan, and measure each."""
     run.require_finished_models(plan.names)
     metas = {spec.name: json.loads(run.model_meta(spec.name).read_text()) for spec in plan.specs}
@@ -54,8 +56,8 @@ def run_plan(settings: ExperimentSettings, data: ExperimentData) -> Plan:
     return family_plan(settings.design.plan(data.manifest, settings.seed), tuple(settings.families))
 
 
-def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: ExperimentData, target, analysis: str
-                      ) -> dict[str, Any]:
+def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: ExperimentData, target: torch.device,
+                      analysis: str) -> dict[str, Any]:
     """``analysis=unitmem``: UnitMem per layer of the run's saved models, into a new evaluation folder (its own
     unitmem.csv, report/unitmem.png, metrics.json); the run's own files are left as they are."""
     plan = run_plan(settings, data)
