@@ -125,7 +125,7 @@ SMALL_PARADIGMS = ["experiment=paradigms", "~family@families.clip", "logger=none
 @pytest.mark.slow
 def test_paradigms_preset_on_a_smaller_config_separates_what_each_family_memorizes(tmp_path):
     """The qualitative finding the preset measures, on 600 shared pairs and 200 candidates, with the supervised and
-    SSL families alone (about 4.5 minutes on 2 busy cores): the supervised score ranks the mislabeled pairs above
+    SSL families alone (4½ to 6½ minutes on 2 busy cores): the supervised score ranks the mislabeled pairs above
     the clean ones and the SSL score ranks the atypical samples above the clean ones, each with a 95 % interval
     above 0.5. (Measured with seed 0: supervised 0.69 [0.60, 0.79], SSL 0.67 [0.58, 0.77]; 20 mislabeled and
     20 atypical samples per split, so the intervals are wide.)"""
