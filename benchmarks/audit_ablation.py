@@ -20,6 +20,7 @@ import torch
 from safetensors import safe_open
 
 import clipmem.config  # noqa: F401  (torchvision shim, resolvers, schemas)
+from clipmem.audit.config import AuditConfig
 from clipmem.audit.statistics import flag, suspicion_statistics
 from clipmem.config.legacy import saved_run_config
 from clipmem.config.settings import load_settings
@@ -30,6 +31,7 @@ from clipmem.scoring.statistics import load_statistics
 
 STATISTICS = ("combined", "low_consistency", "low_alignment", "memorization", "clipscore")
 THRESHOLDS = (1.0, 1.5, 2.0, 2.5, 3.0)  # robust standard deviations above the median (audit.threshold)
+DEFAULT = AuditConfig().statistic  # its AUC carries an interval; its flags are scored at every threshold
 
 
 def scoring_of(path: Path) -> dict:
@@ -60,9 +62,9 @@ def run_rows(root: Path) -> list[dict]:
             row = {"run": root.name, "data": cfg.name, "epochs": epochs, "K": k, "M": m}
             for name in STATISTICS:
                 row[f"auc_{name}"] = flag_auc(values[name], flags)
-            _, low, high = auc_interval(row["auc_combined"], int(flags.sum()), int((~flags).sum()))
-            row["auc_combined_low"], row["auc_combined_high"] = low, high
-            row.update(flag_quality(values["combined"], flags))
+            _, low, high = auc_interval(row[f"auc_{DEFAULT}"], int(flags.sum()), int((~flags).sum()))
+            row[f"auc_{DEFAULT}_low"], row[f"auc_{DEFAULT}_high"] = low, high
+            row.update(flag_quality(values[DEFAULT], flags))
             rows.append(row)
     return rows
 
@@ -78,13 +80,29 @@ def flag_quality(suspicion: torch.Tensor, flags: torch.Tensor) -> dict[str, floa
     return out
 
 
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
 def markdown(rows: list[dict]) -> str:
+    """Two tables: every statistic's AUC (the default's with its 95 % interval), then the default's flag
+    precision and recall at each threshold for the largest M of each run."""
     head = ["data", "epochs", "K", "M", *[f"auc_{s}" for s in STATISTICS]]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    default_column = head.index(f"auc_{DEFAULT}")
+    aucs = []
     for row in rows:
         cells = [str(row[c]) if not isinstance(row[c], float) else f"{row[c]:.3f}" for c in head]
-        cells[4] += f" [{row['auc_combined_low']:.3f}, {row['auc_combined_high']:.3f}]"
-        lines.append("| " + " | ".join(cells) + " |")
+        cells[default_column] += f" [{row[f'auc_{DEFAULT}_low']:.3f}, {row[f'auc_{DEFAULT}_high']:.3f}]"
+        aucs.append(cells)
+    largest = {}
+    for row in rows:
+        largest[(row["run"], row["K"])] = row  # rows come in increasing M
+    flags = [[row["data"], str(row["epochs"]), str(row["M"]),
+              *(f"{row[f'precision_at_{t}']:.2f} / {row[f'recall_at_{t}']:.2f}" for t in THRESHOLDS)]
+             for row in largest.values()]
+    lines = [*_table(head, aucs), "",
+             f"Precision / recall of `flagged` ({DEFAULT}) for the mis-captions, by `audit.threshold`:", "",
+             *_table(["data", "epochs", "M", *(str(t) for t in THRESHOLDS)], flags)]
     return "\n".join(lines) + "\n"
 
 

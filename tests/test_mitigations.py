@@ -265,6 +265,9 @@ def test_remove_topk_retrains_without_the_named_ids(fast_run, tmp_path):
     assert meta_g["train_ids_sha256"] == ids_sha256(sorted(set(base.shared) | (set(base.independent) - dropped_g)))
     scored = [r["sample_id"] for r in read_scores(run_dir / "scores.csv")]
     assert scored == sorted((set(base.candidate) - set(top)) | (set(base.independent) - dropped_g))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["num_removed_candidate"] == n
+    assert metrics["num_removed_miscaptioned_candidate"] == len(set(top) & set(base.miscaptioned))
     evaluate_run_dir(run_dir)  # the saved manifest carries the removal
     assert evaluated(run_dir).scores.read_text() == (run_dir / "scores.csv").read_text()
 

@@ -70,3 +70,13 @@ def test_unknown_split_name():
 def test_overlapping_manifest_is_refused():
     with pytest.raises(SplitError, match="both"):
         SplitManifest(seed=0, shared=(1, 2), candidate=(3,), independent=(2,), extra=(4,))
+
+
+def test_removal_counts_name_removed_and_miscaptioned_ids_per_set():
+    manifest = SplitManifest(seed=0, shared=(0,), candidate=(1, 2, 3, 4), independent=(5, 6, 7), extra=(8,),
+                             miscaptioned=(2, 3, 6), removed=(2, 4, 6, 7))
+    assert manifest.removal_counts() == {
+        "num_removed_candidate": 2, "num_removed_miscaptioned_candidate": 1,
+        "num_removed_independent": 2, "num_removed_miscaptioned_independent": 1,
+    }
+    assert SplitManifest(seed=0, shared=(0,), candidate=(1,), independent=(2,), extra=(3,)).removal_counts() == {}

@@ -26,7 +26,7 @@ class AuditConfig:
 
     enabled: bool = False
     statistic: str = "low_consistency"
-    threshold: float = 2.0
+    threshold: float = 1.0
     write_clean: bool = False
 
     def __post_init__(self) -> None:

@@ -91,6 +91,19 @@ class SplitManifest:
         blob = json.dumps(self.content(), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
+    def removal_counts(self) -> dict[str, int]:
+        """How many ids of S_C and of S_I were removed, and how many of those were mis-captioned
+        (metrics.json keys ``num_removed_<set>``, ``num_removed_miscaptioned_<set>``; empty without removal)."""
+        if not self.removed:
+            return {}
+        removed, wrong = set(self.removed), set(self.miscaptioned)
+        out = {}
+        for split in ("candidate", "independent"):
+            ids = removed & set(getattr(self, split))
+            out[f"num_removed_{split}"] = len(ids)
+            out[f"num_removed_miscaptioned_{split}"] = len(ids & wrong)
+        return out
+
     def to_json(self) -> str:
         return json.dumps({**self.content(), "sha256": self.sha256}, indent=1)
 

@@ -45,7 +45,7 @@ def write_results(run: RunDir, data: ExperimentData, scores: dict[str, torch.Ten
               **{key: getattr(pairs, key) for key in GROUND_TRUTH_COLUMNS if bool(getattr(pairs, key).any())}}
     rows = score_rows(scores, pairs.captions, pairs.caption_source, sets)
     write_scores(run.scores, rows)
-    metrics: dict[str, Any] = {**score_summary(scores, sets), **(extra_metrics or {}),
+    metrics: dict[str, Any] = {**score_summary(scores, sets), **data.manifest.removal_counts(), **(extra_metrics or {}),
                                **model_metrics(utility, data)}
     order = torch.argsort(scores["clipmem"], descending=True)  # most memorized first
     report_paths = write_report(run, scores, order, pairs, metrics, report, history)

@@ -36,6 +36,7 @@ METRIC_COLUMNS = (
     "retrieval_i2t_r5_f",
     "retrieval_t2i_r5_f",
     "val_loss_f",
+    "num_removed_miscaptioned_candidate",
 )
 PERCENT_PREFIXES = ("zeroshot_", "linear_probe_", "retrieval_")
 

@@ -18,7 +18,7 @@ SETTING_METRICS = (  # raw beside normalised: a min–max mean moves with each r
     "clipmem_raw_mean", "clipmem_raw_median", "clipmem_mean", "clipmem_median", "miscaption_auc",
     "clipmem_raw_mean_miscaptioned", "clipmem_raw_mean_clean",
     "zeroshot_top1_f", "zeroshot_top1_g", "linear_probe_top1_f", "linear_probe_top1_g",
-    "zeroshot_top1_mean", "linear_probe_top1_mean",
+    "zeroshot_top1_mean", "linear_probe_top1_mean", "num_removed_miscaptioned_candidate",
 )
 
 
@@ -98,7 +98,12 @@ def setting_rows(settings: list[Setting]) -> tuple[list[str], list[dict[str, Any
 def _cell(metric: str, interval: Interval | None) -> str:
     if interval is None:
         return "–"
-    scale, digits = (100.0, 1) if not metric.startswith(("clipmem", "miscaption")) else (1.0, 3)
+    if metric.startswith("num_"):
+        scale, digits = 1.0, 1
+    elif metric.startswith(("clipmem", "miscaption")):
+        scale, digits = 1.0, 3
+    else:
+        scale, digits = 100.0, 1  # accuracies in %
     mean = f"{scale * interval.mean:.{digits}f}"
     if math.isnan(interval.low):
         return mean
