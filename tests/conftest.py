@@ -39,15 +39,20 @@ def run_script(script: str, *args: str, cwd: Path | None = None, timeout: int = 
     )
 
 
+def run_in(tmp_path_factory, name: str, overrides: list[str]) -> Path:
+    """One real run of ``python train.py <overrides>`` in a fresh temporary folder ``<name>/run`` (for the
+    fixtures that share a run)."""
+    from clipmem.run import run_experiment
+
+    run_dir = tmp_path_factory.mktemp(name) / "run"
+    run_experiment(compose_config([*overrides, f"run_dir={run_dir}"]))
+    return run_dir
+
+
 @pytest.fixture(scope="session")
 def quick_run(tmp_path_factory) -> Path:
     """One real run of ``experiment=quick`` (about 2 minutes on 2 cores), shared by the pipeline tests."""
-    from clipmem.run import run_experiment
-
-    run_dir = tmp_path_factory.mktemp("quick") / "run"
-    cfg = compose_config(["experiment=quick", "logger=none", f"run_dir={run_dir}"])
-    run_experiment(cfg)
-    return run_dir
+    return run_in(tmp_path_factory, "quick", ["experiment=quick", "logger=none"])
 
 
 def load_settings_for(overrides: list[str] | None = None):

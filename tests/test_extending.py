@@ -15,7 +15,7 @@ from clipmem.data.settings import DataSettings
 from clipmem.mitigations import EmbeddingNoise, Mitigation
 from clipmem.run import evaluate_run_dir, run_experiment
 
-from .conftest import ROOT, compose_config, evaluated
+from .conftest import ROOT, compose_config, evaluated, run_in
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,7 @@ FAST = ["debug=fast", "callbacks=none", "trainer.enable_progress_bar=false"]
 
 @pytest.fixture(scope="module")
 def plain_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("plain") / "run"
-    run_experiment(compose_config([*FAST, f"run_dir={run_dir}"]))
-    return run_dir
+    return run_in(tmp_path_factory, "plain", FAST)
 
 
 def test_a_mitigation_defined_outside_the_package_runs_end_to_end(plain_run, tmp_path):

@@ -25,8 +25,20 @@ class UtilityCallback(EpochEvaluation):
         self.kinds = tuple(kind for kind in UTILITY_KINDS if chosen[kind])
         if not self.kinds:
             raise ConfigError("callbacks.utility: every metric is off; set callbacks.utility=null instead")
+        self.family = None
+
+    def bind(self, context) -> None:
+        """The watched model's family: a model of another family than CLIP is measured on what it has (its
+        linear probe; no zero-shot or retrieval without a text tower)."""
+        self.family = context.family
 
     def evaluate(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        metrics = utility_metrics(pl_module.clip, trainer.datamodule.data, pl_module.device, self.kinds)
+        data = trainer.datamodule.data
+        if self.family is None:
+            metrics = utility_metrics(pl_module.clip, data, pl_module.device, self.kinds)
+        else:
+            kinds = tuple(kind for kind in self.kinds if kind in self.family.utility_kinds)
+            model = self.family.trained_model(pl_module)
+            metrics = self.family.utility(model, data, pl_module.device, kinds) if kinds else {}
         for name, value in metrics.items():
             pl_module.log(f"{pl_module.log_prefix}{name}", value)

@@ -20,8 +20,17 @@ def plain(node: Any) -> Any:
 
 
 def training_config(cfg: DictConfig) -> dict[str, Any]:
-    """The resolved sections of ``cfg`` that determine training (stored with each saved model)."""
-    return {key: plain(cfg[key]) for key in TRAINING_SECTIONS if key in cfg}
+    """The resolved sections of ``cfg`` that determine training (stored with each saved model). The ground truth
+    of the paradigms (``data.atypical``, ``data.miscaption.labels``) is left out while it is off, so a model's
+    record is the one runs made before it existed wrote (and resuming such a run keeps its models)."""
+    out = {key: plain(cfg[key]) for key in TRAINING_SECTIONS if key in cfg}
+    data = out.get("data")
+    if isinstance(data, dict):
+        if not (data.get("atypical") or {}).get("fraction"):
+            data.pop("atypical", None)
+        if isinstance(data.get("miscaption"), dict) and not data["miscaption"].get("labels"):
+            data["miscaption"].pop("labels", None)
+    return out
 
 
 def config_fingerprint(cfg: DictConfig) -> str:

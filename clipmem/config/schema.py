@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 
+from clipmem.analysis.config import AnalysisConfig
 from clipmem.audit.config import AuditConfig
 from clipmem.reporting.config import ReportConfig
 from clipmem.scoring.config import ScoringConfig
@@ -31,7 +32,9 @@ class TrainConfig:
     skip_completed: a run_dir whose status.json says complete with the same config is not trained again.
     optimized_metric: the metrics.json key train.py returns (what a sweeper such as Optuna optimizes):
         clipmem_raw_mean (default; comparable across runs, unlike the per-run min-max clipmem_mean),
-        miscaption_auc, val_loss_<model>, zeroshot_top1_<model>, ... (``clipmem.run.objective``).
+        miscaption_auc, val_loss_<model>, zeroshot_top1_<model>, ... (``clipmem.run.objective``); with several
+        families ``<family>_<metric>`` (an unprefixed name is the first family's).
+    families: name -> family (``_target_`` entries of ``conf/family/``); null: the CLIP family alone.
     """
 
     name: str = "default"
@@ -44,6 +47,8 @@ class TrainConfig:
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    families: Any = None
     # config groups: each entry is a `_target_` object (or a dict of them) that validates itself
     model: Any = None
     data: Any = None
@@ -69,6 +74,8 @@ class EvaluateConfig:
     """``python evaluate.py``: re-score one run (``run_dir``) or tabulate a sweep (``sweep_dir``).
 
     device: auto | cpu | cuda (where the models encode).
+    analysis: null (re-score) or ``unitmem``: UnitMem per layer of the run's saved models instead (with the run's
+        ``analysis.*`` settings), written into a new evaluation folder as well.
     logger: null (default) logs the recomputed results to a W&B run when the training run logged to W&B; true
         always, false never. The W&B run lives in the evaluation folder and joins the training run's group
         with job type ``evaluate``.
@@ -79,6 +86,7 @@ class EvaluateConfig:
     device: str = "auto"
     scoring: ScoringOverrides = field(default_factory=ScoringOverrides)  # type: ignore[valid-type]
     logger: Optional[bool] = None  # noqa: UP045
+    analysis: Optional[str] = None  # noqa: UP045
 
 
 def register_schemas() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from clipmem import distributed
+from clipmem.analysis.config import AnalysisConfig
 from clipmem.audit.config import AuditConfig
 from clipmem.config.fingerprint import config_fingerprint, plain, training_config
 from clipmem.config.instantiate import entries, instantiate_checked, instantiate_entries
 from clipmem.data.settings import DataSettings
 from clipmem.errors import ConfigError
+from clipmem.families.clip import CLIPFamily
 from clipmem.hardware import HardwareSettings
 from clipmem.mitigations.base import Mitigation
 from clipmem.plan.designs import Design
@@ -58,20 +60,22 @@ def run_options(cfg: DictConfig) -> RunOptions:
                       optimized_metric=str(cfg.get("optimized_metric") or "clipmem_raw_mean"))
 
 
-OBJECTIVES = re.compile(r"(clipmem_raw_mean|clipmem_mean|clipmem_median|miscaption_auc|"
+OBJECTIVES = re.compile(r"((clip|supervised|ssl)_)?(clipmem_raw_mean|clipmem_mean|clipmem_median|miscaption_auc|"
+                        r"mislabel_auc|atypical_auc|"
                         r"(val_loss|zeroshot_top[15]|linear_probe_top1|retrieval_(i2t|t2i)_r[15])_\w+)")
-OBJECTIVES_TEXT = ("clipmem_raw_mean, clipmem_mean, clipmem_median, miscaption_auc, or <metric>_<model> with <metric> "
-                   "in val_loss, zeroshot_top1, zeroshot_top5, linear_probe_top1, retrieval_i2t_r1, retrieval_t2i_r1 "
-                   "(or _r5) and <model> a model of the plan (f, g) or mean")
+OBJECTIVES_TEXT = ("clipmem_raw_mean, clipmem_mean, clipmem_median, miscaption_auc, mislabel_auc, atypical_auc, or "
+                   "<metric>_<model> with <metric> in val_loss, zeroshot_top1, zeroshot_top5, linear_probe_top1, "
+                   "retrieval_i2t_r1, retrieval_t2i_r1 (or _r5) and <model> a model of the plan (f, g) or mean; with "
+                   "several families, optionally prefixed by one (ssl_atypical_auc)")
 
 
 def check_objective(name: str, data: DataSettings) -> str:
     """``optimized_metric`` names a metric this run will have: one line naming the allowed ones otherwise."""
     if not OBJECTIVES.fullmatch(name):
         raise ConfigError(f"optimized_metric must be {OBJECTIVES_TEXT}; got {name!r}")
-    if name == "miscaption_auc" and not data.miscaption["fraction"]:
+    if name.endswith("miscaption_auc") and not data.miscaption["fraction"]:
         raise ConfigError("optimized_metric=miscaption_auc needs injected mis-captions; data.miscaption.fraction is 0")
-    if name.startswith(("zeroshot", "linear_probe")) and not data.zeroshot:
+    if ("zeroshot_top" in name or "linear_probe" in name) and not data.zeroshot:
         raise ConfigError(f"optimized_metric={name} needs a zero-shot set; data.zeroshot is empty "
                           "(add one: +zeroshot@data.zeroshot.<name>=imagefolder)")
     return name
@@ -79,7 +83,8 @@ def check_objective(name: str, data: DataSettings) -> str:
 
 @dataclass(frozen=True)
 class ExperimentSettings:
-    """Every group of the config as validated objects; ``data`` already carries the mitigation's changes."""
+    """Every group of the config as validated objects; ``data`` already carries the mitigation's changes;
+    ``families``: family name -> family object (``clipmem.families``), the CLIP family alone by default."""
 
     seed: int
     data: DataSettings
@@ -91,6 +96,8 @@ class ExperimentSettings:
     audit: AuditConfig
     hardware: HardwareSettings
     logger_configs: dict[str, Any]
+    families: dict[str, Any] = field(default_factory=lambda: {"clip": CLIPFamily()})
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def make_loggers(self, **wandb_changes: Any) -> list:
         """Fresh loggers from ``logger`` (W&B, CSV, ...); entries that decline (mode=disabled) are left out.
@@ -126,13 +133,14 @@ def check_trainer(trainer: dict[str, Any]) -> dict[str, Any]:
     return trainer
 
 
-def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSettings) -> TrainingRecipe:
-    """How every model trains: the model config (checked by building it on the meta device), trainer
-    arguments, callbacks (checked by building them once) and checkpointing."""
+def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSettings,
+                 families: dict[str, Any] | None = None) -> TrainingRecipe:
+    """How every model trains: the model config (checked by building it, for every family, on the meta device),
+    trainer arguments, callbacks (checked by building them once) and checkpointing."""
     build = instantiate_checked(cfg.model, "model", _partial_=True)
     build = functools.partial(build, noise=mitigation.embedding_noise())
     with torch.device("meta"):  # every argument checked, no memory, no RNG drawn
-        instantiate_model_checked(build)
+        instantiate_model_checked(build, families)
     callbacks = cfg.get("callbacks")
     instantiate_entries(callbacks, "callbacks")
     trainer = check_trainer(plain(cfg.trainer) or {})
@@ -148,11 +156,24 @@ def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSett
     )
 
 
-def instantiate_model_checked(build: Any) -> Any:
+def instantiate_model_checked(build: Any, families: dict[str, Any] | None = None) -> Any:
+    """Build the model of every family from the model config (on the meta device: arguments checked only)."""
     try:
-        return build(log_prefix="")
+        for family in (families or {"clip": CLIPFamily()}).values():
+            family.build_module(build, None, "")
     except TypeError as err:
         raise ConfigError(f"model: {err}") from None
+
+
+def load_families(group: DictConfig | dict | None) -> dict[str, Any]:
+    """``families``: name -> family object, each instantiated and checked; the CLIP family alone when unset.
+    A family's key must be its name (``families.ssl`` holds the ssl family)."""
+    made = instantiate_entries(group, "families")
+    for key, family in made.items():
+        if getattr(family, "name", None) != key:
+            raise ConfigError(f"families.{key} holds the {getattr(family, 'name', type(family).__name__)!r} family; "
+                              f"its key must be its name (families.{getattr(family, 'name', key)})")
+    return made or {"clip": CLIPFamily()}
 
 
 def check_logger_needs(cfg: DictConfig) -> None:
@@ -191,10 +212,12 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     design = instantiate_checked(cfg.design, "design")
     check_audit(audit, design, data)
     check_objective(str(cfg.get("optimized_metric") or "clipmem_raw_mean"), data)
-    recipe = build_recipe(cfg, mitigation, hardware)
+    families = load_families(cfg.get("families"))
+    recipe = build_recipe(cfg, mitigation, hardware, families)
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))
     check_logger_needs(cfg)
     return ExperimentSettings(seed=int(cfg.seed), data=data, mitigation=mitigation, design=design, recipe=recipe,
                               scoring=scoring, report=report, audit=audit, hardware=hardware,
-                              logger_configs=cfg.get("logger") or {})
+                              logger_configs=cfg.get("logger") or {}, families=families,
+                              analysis=AnalysisConfig(**plain(cfg.get("analysis") or {})))

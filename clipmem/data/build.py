@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
+from clipmem.data.atypical import inject_atypical
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.fingerprint import content_fingerprints, near_duplicate_count
 from clipmem.data.miscaption import inject_miscaptions
 from clipmem.data.settings import DataSettings
-from clipmem.data.splits import make_splits
+from clipmem.data.splits import SplitManifest, make_splits
 from clipmem.data.table import ImageTextTable
 from clipmem.data.text import build_tokenizer, tokenize_captions
 from clipmem.data.wds_stream import load_for_streaming
@@ -39,6 +41,26 @@ def augment_captions(table: ImageTextTable, augment, train_captions: int) -> tup
     return table.with_captions(captions, table.miscaptioned, table.caption_source), k * (1 + int(augment.copies))
 
 
+def inject_ground_truth(table: ImageTextTable, manifest: SplitManifest, settings: DataSettings) -> ImageTextTable:
+    """Mis-captions (labels following them with ``data.miscaption.labels``), then atypical samples among the
+    pairs left clean, each within its split with a draw of its own (S_C's the same whatever else is injected)."""
+    miscaption, atypical = settings.miscaption, settings.atypical
+    for split in miscaption["sets"]:  # exchanged within each split, never across splits
+        table = inject_miscaptions(table, list(getattr(manifest, split)), miscaption["fraction"],
+                                   settings.split_seed, MISCAPTION_STREAMS[split], labels=miscaption["labels"])
+    for split in atypical["sets"] if atypical["fraction"] else ():
+        render = functools.partial(settings.source.render_atypical, style=atypical["style"])
+        table = inject_atypical(table, list(getattr(manifest, split)), atypical["fraction"], settings.split_seed,
+                                MISCAPTION_STREAMS[split], render)
+    return table
+
+
+def flagged_ids(table: ImageTextTable) -> dict[str, tuple[int, ...]]:
+    """The manifest's record of the injected ground truth: mis-captioned, mislabeled and atypical ids."""
+    return {name: tuple(int(i) for i in table.sample_ids[getattr(table, name)].tolist())
+            for name in ("miscaptioned", "mislabeled", "atypical")}
+
+
 def build_data(settings: DataSettings) -> ExperimentData:
     """Load the data, draw the splits, inject mis-captions, tokenize, load the zero-shot sets.
 
@@ -55,19 +77,16 @@ def build_data(settings: DataSettings) -> ExperimentData:
         manifest = make_splits(table.sample_ids.numpy(), settings.splits, settings.split_seed)
     counts = {**table.counts, "near_duplicate_images": near_duplicate_count(table.images)}
     table = dataclasses.replace(table, counts=counts)
-    for split in settings.miscaption["sets"]:  # exchanged within each split, never across splits
-        table = inject_miscaptions(table, list(getattr(manifest, split)), settings.miscaption["fraction"],
-                                   settings.split_seed, MISCAPTION_STREAMS[split])
+    table = inject_ground_truth(table, manifest, settings)
     check_caption_count(table, settings.train_captions)
     train_captions = settings.train_captions
     if settings.caption_augment is not None:
         table, train_captions = augment_captions(table, settings.caption_augment, train_captions)
-    miscaptioned = tuple(int(i) for i in table.sample_ids[table.miscaptioned].tolist())
     fingerprints = content_fingerprints(table, manifest, stream.index.digest if stream is not None else None)
     tokens, counts = tokenize_captions(table.captions, build_tokenizer(settings.context_length))
     return ExperimentData(
         table=table,
-        manifest=dataclasses.replace(manifest, miscaptioned=miscaptioned, fingerprints=fingerprints),
+        manifest=dataclasses.replace(manifest, fingerprints=fingerprints, **flagged_ids(table)),
         tokens=tokens,
         caption_counts=counts,
         train_captions=train_captions,

@@ -39,8 +39,9 @@ class PairDataset(Dataset):
         num_captions: int = 1,
         views: torch.Tensor | None = None,
         seed: int = 0,
+        labels: torch.Tensor | None = None,
     ) -> None:
-        self.images, self.tokens, self.sample_ids = images, tokens, sample_ids
+        self.images, self.tokens, self.sample_ids, self.labels = images, tokens, sample_ids, labels
         self.positions = positions
         self.available = counts.clamp(max=num_captions)
         self.views = views
@@ -58,11 +59,15 @@ class PairDataset(Dataset):
             image = self.images[p]
         else:
             image = self.views[p, keyed_choice(self.views.shape[1], self.seed, epoch, sid, VIEW_DRAW)]
-        return {"image": image, "text": self.tokens[p, c], "sample_id": self.sample_ids[p]}
+        item = {"image": image, "text": self.tokens[p, c], "sample_id": self.sample_ids[p]}
+        if self.labels is not None:
+            item["label"] = self.labels[p]
+        return item
 
     def __getitems__(self, keys: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
         """A whole batch at once (the DataLoader calls this instead of one item at a time): ``image`` uint8
-        (B, 3, H, W), ``text`` (B, L), ``sample_id`` (B,); the same draws as ``__getitem__`` item by item."""
+        (B, 3, H, W), ``text`` (B, L), ``sample_id`` (B,) and, with labels, ``label`` (B,); the same draws as
+        ``__getitem__`` item by item."""
         index = torch.tensor([k if isinstance(k, int) else k[0] for k in keys], dtype=torch.int64)
         epochs = [0 if isinstance(k, int) else k[1] for k in keys]
         p = self.positions[index]
@@ -75,7 +80,10 @@ class PairDataset(Dataset):
             view = torch.tensor([keyed_choice(self.views.shape[1], self.seed, e, int(sid), VIEW_DRAW)
                                  for e, sid in zip(epochs, sids.tolist(), strict=True)])
             images = self.views[p, view]
-        return {"image": images, "text": self.tokens[p, caption], "sample_id": sids}
+        batch = {"image": images, "text": self.tokens[p, caption], "sample_id": sids}
+        if self.labels is not None:
+            batch["label"] = self.labels[p]
+        return batch
 
 
 def as_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -84,11 +92,15 @@ def as_batch(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def pair_dataset(data: ExperimentData, ids: tuple[int, ...], num_captions: int, seed: int,
-                 views: bool = False) -> PairDataset:
-    """The pairs ``ids`` of ``data`` as a dataset (``views``: draw among each pair's images)."""
+                 views: bool = False, labels: bool = False) -> PairDataset:
+    """The pairs ``ids`` of ``data`` as a dataset (``views``: draw among each pair's images; ``labels``: items
+    carry the training label)."""
     table = data.table
+    if labels and table.labels is None:
+        raise ConfigError("the supervised family trains on labels, and this data has none (the synthetic data "
+                          "has them; a CSV's category column gives them with data.source.label_key)")
     return PairDataset(table.images, data.tokens, data.caption_counts, table.sample_ids, table.positions(list(ids)),
-                       num_captions, table.views if views else None, seed)
+                       num_captions, table.views if views else None, seed, table.labels if labels else None)
 
 
 class TrainingDataModule(L.LightningDataModule):
@@ -99,6 +111,7 @@ class TrainingDataModule(L.LightningDataModule):
         train_ids: the model's training sample ids.
         seed: the model's training seed: data order, caption and view draws, crops.
         peers: every model's training ids (streaming plans equal step counts across them).
+        labels: batches carry each pair's training ``label`` (the supervised family).
 
     Order, caption draws and crops are keyed by (seed, epoch, id) and (seed, global step), so they do not
     depend on the global RNG, on resuming or on the number of devices. Build the Trainer with
@@ -106,9 +119,9 @@ class TrainingDataModule(L.LightningDataModule):
     """
 
     def __init__(self, data: ExperimentData, train_ids: tuple[int, ...], seed: int,
-                 peers: list[tuple[int, ...]] | None = None) -> None:
+                 peers: list[tuple[int, ...]] | None = None, labels: bool = False) -> None:
         super().__init__()
-        self.data, self.train_ids, self.seed = data, tuple(train_ids), int(seed)
+        self.data, self.train_ids, self.seed, self.labels = data, tuple(train_ids), int(seed), bool(labels)
         self.peers = list(peers or [])
         self.world_size, self.rank = 1, 0  # set from the trainer in setup()
         self.batch_size_per_device = data.batch_size
@@ -124,9 +137,12 @@ class TrainingDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """This rank's shard of every global batch, in an order seeded by (seed, epoch)."""
         if self.data.stream is not None:
+            if self.labels:
+                raise ConfigError("the supervised family needs the data in memory: data.source.streaming=false")
             return stream_loader(self.data, self.train_ids, self.peers, self.seed, self.world_size, self.rank,
                                  self.batch_size_per_device)
-        dataset = pair_dataset(self.data, self.train_ids, self.data.train_captions, self.seed, views=True)
+        dataset = pair_dataset(self.data, self.train_ids, self.data.train_captions, self.seed, views=True,
+                               labels=self.labels)
         sampler = EpochSampler(len(dataset), self.seed, num_replicas=self.world_size, rank=self.rank,
                                shuffle=True, drop_last=True)
         workers = self.data.num_workers
@@ -134,7 +150,7 @@ class TrainingDataModule(L.LightningDataModule):
                           num_workers=workers, persistent_workers=workers > 0, collate_fn=as_batch)
 
     def val_dataloader(self) -> DataLoader:
-        dataset = pair_dataset(self.data, self.data.manifest.extra, 1, self.seed)
+        dataset = pair_dataset(self.data, self.data.manifest.extra, 1, self.seed, labels=self.labels)
         return DataLoader(dataset, batch_size=self.batch_size_per_device, shuffle=False,
                           num_workers=self.data.num_workers, collate_fn=as_batch)
 

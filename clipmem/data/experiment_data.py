@@ -26,7 +26,8 @@ class PairSet:
 
     ``sample_ids`` (M,), ``images`` uint8 (M, 3, H, W), ``views`` uint8 (M, V, 3, H, W) or None, ``tokens``
     (M, C, L) with C the training caption count, ``counts`` (M,) captions per pair (≤ C), ``captions``
-    (M lists), ``miscaptioned`` (M,) bool, ``caption_source`` (M,) the id whose captions each pair carries.
+    (M lists), ``miscaptioned`` (M,) bool, ``caption_source`` (M,) the id whose captions each pair carries,
+    ``labels`` (M,) int64 training labels (after mislabeling) or None, ``mislabeled`` and ``atypical`` (M,) bool.
     """
 
     sample_ids: torch.Tensor
@@ -37,6 +38,9 @@ class PairSet:
     captions: list[list[str]]
     miscaptioned: torch.Tensor
     caption_source: torch.Tensor
+    labels: torch.Tensor | None = None
+    mislabeled: torch.Tensor | None = None
+    atypical: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.sample_ids)
@@ -81,6 +85,9 @@ class ExperimentData:
             captions=[self.table.captions[int(p)] for p in pos],
             miscaptioned=self.table.miscaptioned[pos],
             caption_source=self.table.caption_source[pos],
+            labels=None if self.table.labels is None else self.table.labels[pos],
+            mislabeled=self.table.mislabeled[pos],
+            atypical=self.table.atypical[pos],
         )
 
     def pairs(self, split: str) -> PairSet:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import torch
 
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
@@ -43,7 +46,7 @@ def caption_groups(captions: list[list[str]]) -> np.ndarray:
 
 
 def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction: float, seed: int,
-                       stream: int = 0) -> ImageTextTable:
+                       stream: int = 0, labels: bool = False) -> ImageTextTable:
     """Exchange the captions of ``round(fraction * |candidates|)`` candidates among themselves.
 
     A pair's captions go to another chosen pair whose image differs in every attribute a caption names
@@ -51,7 +54,8 @@ def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction
     Data without attributes (CSV, webdataset) gets a random derangement: no pair keeps its own captions,
     and two pairs with the same primary caption (ignoring case and spacing) never exchange with each other.
     ``stream`` keys the draw apart for another split (S_I: 1) with the same ``seed``. Returns a new table
-    with ``miscaptioned`` and ``caption_source`` recorded.
+    with ``miscaptioned`` and ``caption_source`` recorded. With ``labels`` (and a table with labels) each
+    chosen pair's label follows its new captions: ``mislabeled`` records the pairs whose label changed.
     """
     if not 0.0 <= fraction <= 1.0:
         raise ConfigError(f"data.miscaption.fraction must be in [0, 1], got {fraction}")
@@ -76,4 +80,14 @@ def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction
         captions[receiver] = table.captions[giver]
         source[receiver] = table.caption_source[giver]
         miscaptioned[receiver] = True
-    return table.with_captions(captions, miscaptioned, source)
+    out = table.with_captions(captions, miscaptioned, source)
+    return follow_labels(out, pos, pos[donor]) if labels and table.labels is not None else out
+
+
+def follow_labels(table: ImageTextTable, receivers: np.ndarray, givers: np.ndarray) -> ImageTextTable:
+    """A copy whose rows ``receivers`` carry the labels of rows ``givers`` (the pairs whose captions they now
+    carry); ``mislabeled`` is set where a label changed (two categories may coincide on data without
+    attributes)."""
+    new = table.labels.clone()
+    new[torch.as_tensor(receivers)] = table.labels[torch.as_tensor(givers)]
+    return dataclasses.replace(table, labels=new, mislabeled=table.mislabeled | (new != table.labels))

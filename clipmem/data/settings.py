@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from clipmem.data.atypical import check_renderer
 from clipmem.data.bad_samples import check_policy
 from clipmem.data.splits import SPLIT_NAMES
+from clipmem.data.synthetic import ATYPICAL_STYLES
 from clipmem.data.transforms import BatchTransform
 from clipmem.errors import ConfigError
 
-MISCAPTION_SETS = ("candidate", "independent")  # the splits mis-captions may be injected into
+MISCAPTION_SETS = ("candidate", "independent")  # the splits mis-captions (and atypical samples) may be injected into
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +53,20 @@ def _named(source: Any, name: str) -> Any:
     return source
 
 
+def _fraction_and_sets(section: dict[str, Any], name: str, allowed: tuple[str, ...]) -> tuple[float, list[str]]:
+    """``data.<name>.fraction`` in [0, 1] and ``data.<name>.sets`` (a non-empty list of S_C / S_I), checked."""
+    unknown = set(section) - set(allowed)
+    if unknown:
+        raise ConfigError(f"data.{name} has unknown keys {sorted(unknown)}; allowed: {list(allowed)}")
+    fraction = float(section.get("fraction", 0.0))
+    if not 0.0 <= fraction <= 1.0:
+        raise ConfigError(f"data.{name}.fraction must be in [0, 1], got {fraction}")
+    sets = list(section.get("sets", MISCAPTION_SETS))
+    if not sets or not set(sets) <= set(MISCAPTION_SETS) or len(set(sets)) != len(sets):
+        raise ConfigError(f"data.{name}.sets must be a non-empty list of {list(MISCAPTION_SETS)}, got {sets}")
+    return fraction, sets
+
+
 @dataclass(frozen=True)
 class DataSettings:
     """``data`` (conf/data/*.yaml, docs/configuration.md): the source and everything built from it.
@@ -66,7 +82,10 @@ class DataSettings:
         augment: ``scale`` and ``ratio`` ranges of the training crop.
         train_captions: captions per pair used in training and scoring draws (1 = the primary caption).
         miscaption: ``fraction`` of the pairs of each split in ``sets`` (default S_C and S_I, so that f and g
-            see equally many wrong pairs) whose captions are exchanged within that split (ground truth).
+            see equally many wrong pairs) whose captions are exchanged within that split (ground truth);
+            ``labels``: their labels follow the new captions (mislabeled pairs, for the supervised family).
+        atypical: ``fraction`` of the pairs of each split in ``sets`` (none of them mis-captioned) re-rendered in
+            a rare ``style`` (``stripes`` or ``noise``; synthetic data only): the atypical ground truth.
         zeroshot: name -> source with ``load() -> ZeroShotSet``.
         num_workers: DataLoader workers (0 is fastest here: data is in memory).
         eval_batch_size: batch size of evaluation encoders.
@@ -88,6 +107,7 @@ class DataSettings:
     num_workers: int
     eval_batch_size: int
     on_bad_sample: str
+    atypical: dict[str, Any] = field(default_factory=dict)
     caption_augment: Any = None
 
     def __post_init__(self) -> None:
@@ -97,6 +117,7 @@ class DataSettings:
                              ("train_captions", 1), ("num_workers", 0), ("eval_batch_size", 1)):
             object.__setattr__(self, key, whole_number(getattr(self, key), f"data.{key}", minimum))
         self._check_miscaption()
+        self._check_atypical()
         self.transform(train=True)  # checks data.augment
         object.__setattr__(self, "zeroshot", {str(k): _named(v, str(k)) for k, v in (self.zeroshot or {}).items()})
         warn_upsampling(self.source, "data.source.resolution", self.image_size)
@@ -104,16 +125,19 @@ class DataSettings:
             warn_upsampling(source, f"data.zeroshot.{name}.resolution", self.image_size)
 
     def _check_miscaption(self) -> None:
-        unknown = set(self.miscaption) - {"fraction", "sets"}
-        if unknown:
-            raise ConfigError(f"data.miscaption has unknown keys {sorted(unknown)}; allowed: ['fraction', 'sets']")
-        fraction = float(self.miscaption.get("fraction", 0.0))
-        if not 0.0 <= fraction <= 1.0:
-            raise ConfigError(f"data.miscaption.fraction must be in [0, 1], got {fraction}")
-        sets = list(self.miscaption.get("sets", MISCAPTION_SETS))
-        if not sets or not set(sets) <= set(MISCAPTION_SETS) or len(set(sets)) != len(sets):
-            raise ConfigError(f"data.miscaption.sets must be a non-empty list of {list(MISCAPTION_SETS)}, got {sets}")
-        object.__setattr__(self, "miscaption", {"fraction": fraction, "sets": sets})
+        fraction, sets = _fraction_and_sets(self.miscaption, "miscaption", ("fraction", "sets", "labels"))
+        labels = self.miscaption.get("labels", False)
+        if not isinstance(labels, bool):
+            raise ConfigError(f"data.miscaption.labels must be true or false, got {labels!r}")
+        object.__setattr__(self, "miscaption", {"fraction": fraction, "sets": sets, "labels": labels})
+
+    def _check_atypical(self) -> None:
+        fraction, sets = _fraction_and_sets(self.atypical or {}, "atypical", ("fraction", "sets", "style"))
+        style = (self.atypical or {}).get("style", ATYPICAL_STYLES[0])
+        if style not in ATYPICAL_STYLES:
+            raise ConfigError(f"data.atypical.style must be one of {list(ATYPICAL_STYLES)}, got {style!r}")
+        check_renderer(self.source, fraction)
+        object.__setattr__(self, "atypical", {"fraction": fraction, "sets": sets, "style": style})
 
     def _check_splits(self) -> None:
         given = dict(self.splits or {})

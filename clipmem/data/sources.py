@@ -102,6 +102,14 @@ class SyntheticSource:
             raise ConfigError(f"data.source.views (mitigation.k) must be ≥ 1, got {self.views}")
         _check_label_kind(self.label_kind, "data.source.label_kind")
 
+    def render_atypical(self, sample_ids: list[int] | np.ndarray, style: str) -> torch.Tensor:
+        """The scenes of ``sample_ids`` rendered in an atypical ``style`` (``synthetic.ATYPICAL_STYLES``), every
+        captioned attribute kept: uint8 (n, 3, H, W), or (n, V, 3, H, W) with ``views`` > 1."""
+        ids = np.asarray(sample_ids, dtype=np.int64)
+        rendered = [synthetic.render(synthetic.sample_scenes(ids, self.seed, view=v), self.resolution, style=style)
+                    for v in range(self.views)]
+        return rendered[0] if self.views == 1 else torch.stack(rendered, dim=1)
+
     def load(self) -> ImageTextTable:
         ids = np.arange(self.num_samples, dtype=np.int64)
         scenes = synthetic.sample_scenes(ids, self.seed)

@@ -25,6 +25,9 @@ class SplitManifest:
     ``extra`` (S_E) neither. ``miscaptioned`` lists pairs of S_C and S_I whose captions were exchanged.
     ``removed`` lists ids of S_C and S_I that neither model trains on and that are not scored
     (``remove_topk`` mitigation); it enters the hash only when non-empty, so older manifests verify.
+    ``mislabeled`` (pairs whose label followed their exchanged captions, ``data.miscaption.labels``) and
+    ``atypical`` (pairs rendered in a rare style, ``data.atypical``) lie in S_C ∪ S_I and likewise enter the
+    hash only when non-empty.
     ``fingerprints`` maps a split name to a sha256 of what its samples hold (decoded pixels and captions, see
     ``clipmem.data.fingerprint``); re-scoring refuses data whose content changed. Manifests written before
     content fingerprints have none (and hash as before).
@@ -38,11 +41,14 @@ class SplitManifest:
     miscaptioned: tuple[int, ...] = ()
     removed: tuple[int, ...] = ()
     fingerprints: dict[str, str] = field(default_factory=dict)
+    mislabeled: tuple[int, ...] = ()
+    atypical: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         validate_disjoint({name: getattr(self, name) for name in SPLIT_NAMES})
-        if not set(self.miscaptioned) <= set(self.candidate) | set(self.independent):
-            raise SplitError("manifest: every miscaptioned id must be in S_C or S_I")
+        for name in ("miscaptioned", "mislabeled", "atypical"):
+            if not set(getattr(self, name)) <= set(self.candidate) | set(self.independent):
+                raise SplitError(f"manifest: every {name} id must be in S_C or S_I")
         if len(set(self.removed)) != len(self.removed):
             raise SplitError("manifest: a removed id is listed twice")
         if not set(self.removed) <= set(self.candidate) | set(self.independent):
@@ -75,6 +81,8 @@ class SplitManifest:
             **{name: list(getattr(self, name)) for name in SPLIT_NAMES},
             "miscaptioned": list(self.miscaptioned),
             **({"removed": list(self.removed)} if self.removed else {}),
+            **({"mislabeled": list(self.mislabeled)} if self.mislabeled else {}),
+            **({"atypical": list(self.atypical)} if self.atypical else {}),
             **({"content_sha256": dict(sorted(self.fingerprints.items()))} if self.fingerprints else {}),
         }
 
@@ -109,6 +117,8 @@ class SplitManifest:
                 **{name: tuple(int(i) for i in data[name]) for name in SPLIT_NAMES},
                 miscaptioned=tuple(int(i) for i in data.get("miscaptioned", [])),
                 removed=tuple(int(i) for i in data.get("removed", [])),
+                mislabeled=tuple(int(i) for i in data.get("mislabeled", [])),
+                atypical=tuple(int(i) for i in data.get("atypical", [])),
                 fingerprints={str(k): str(v) for k, v in data.get("content_sha256", {}).items()},
             )
         except (KeyError, TypeError, ValueError) as err:

@@ -21,6 +21,8 @@ class ImageTextTable:
         attributes: per-pair categorical attributes (name -> (N,) int64) that define what a caption
             must mention to describe its image; used to make mis-captions that are truly wrong.
         miscaptioned: (N,) bool, True where captions were exchanged so none describes the image.
+        mislabeled: (N,) bool, True where the label was changed with the captions (``data.miscaption.labels``).
+        atypical: (N,) bool, True where the image was rendered in a rare style (``data.atypical``).
         caption_source: (N,) int64, the sample id whose captions this pair now carries.
         skipped: bad samples left out under ``on_bad_sample=skip``: dicts with ``source``, ``file``,
             ``row``, ``sample_id``, ``reason`` (see ``clipmem.data.bad_samples``).
@@ -38,6 +40,8 @@ class ImageTextTable:
     classnames: list[str] | None = None
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
     miscaptioned: torch.Tensor | None = None
+    mislabeled: torch.Tensor | None = None
+    atypical: torch.Tensor | None = None
     caption_source: torch.Tensor | None = None
     skipped: list[dict] = field(default_factory=list)
     keys: list[str] | None = None
@@ -63,8 +67,9 @@ class ImageTextTable:
                                  f"{self.views.dtype} {tuple(self.views.shape)}")
             if not torch.equal(self.views[:, 0], self.images):
                 raise ValueError("views[:, 0] must equal images (view 0 is the pair's image)")
-        if self.miscaptioned is None:
-            object.__setattr__(self, "miscaptioned", torch.zeros(n, dtype=torch.bool))
+        for flag in ("miscaptioned", "mislabeled", "atypical"):
+            if getattr(self, flag) is None:
+                object.__setattr__(self, flag, torch.zeros(n, dtype=torch.bool))
         if self.caption_source is None:
             object.__setattr__(self, "caption_source", self.sample_ids.clone())
 

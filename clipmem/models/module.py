@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -15,12 +14,40 @@ from clipmem.errors import ConfigError
 from clipmem.mitigations.noise import EmbeddingNoise
 from clipmem.models.factory import build_clip, resolve_model_cfg
 from clipmem.models.pretrained import load_pretrained
-from clipmem.models.schedule import warmup_cosine
+from clipmem.models.schedule import adamw_with_schedule
 
 LOGIT_SCALE_MAX = math.log(100.0)
 
 
-class CLIPModule(L.LightningModule):
+class LossSteps:
+    """``training_step`` and ``validation_step`` of a LightningModule around its ``_loss(batch)``: logs
+    ``<log_prefix>train/loss`` (step and epoch), what ``_log_training`` adds, the learning rate this step uses
+    (warm-up, cosine) and ``<log_prefix>val/loss``. Shared by CLIP's module and the other families'."""
+
+    log_prefix: str
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _log_training(self) -> None:
+        """Extra values logged after the training loss (none here)."""
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log(f"{self.log_prefix}train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+        self._log_training()
+        if self._trainer is not None and self.trainer.optimizers:
+            self.log(f"{self.log_prefix}train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True,
+                     on_epoch=False)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss = self._loss(batch)
+        self.log(f"{self.log_prefix}val/loss", loss, prog_bar=True, on_epoch=True, sync_dist=True)
+        return loss
+
+
+class CLIPModule(LossSteps, L.LightningModule):
     """Wraps an open_clip CLIP (untrained, or from ``pretrained`` weights) and its contrastive objective.
 
     Args:
@@ -137,19 +164,8 @@ class CLIPModule(L.LightningModule):
         image_features, text_features = self.loss_features(batch)
         return self.loss_fn(image_features, text_features, self.clip.logit_scale.exp())
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)
-        self.log(f"{self.log_prefix}train/loss", loss, prog_bar=True, on_step=True, on_epoch=True)
+    def _log_training(self) -> None:
         self.log(f"{self.log_prefix}train/logit_scale", self.clip.logit_scale.exp(), on_step=True, on_epoch=False)
-        if self._trainer is not None and self.trainer.optimizers:  # the rate this step uses (warm-up, cosine)
-            self.log(f"{self.log_prefix}train/lr", self.trainer.optimizers[0].param_groups[0]["lr"], on_step=True,
-                     on_epoch=False)
-        return loss
-
-    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss = self._loss(batch)
-        self.log(f"{self.log_prefix}val/loss", loss, prog_bar=True, on_epoch=True, sync_dist=True)
-        return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         with torch.no_grad():  # CLIP's temperature bound: logit scale in [1, 100]
@@ -171,11 +187,6 @@ class CLIPModule(L.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         fused = self.hparams.fused_optimizer and self.device.type == "cuda"
-        optimizer = self.optimizer_factory(self.parameter_groups(), **({"fused": True} if fused else {}))
-        total = int(self.trainer.estimated_stepping_batches)
-        warmup = self.hparams.warmup_steps
-        warmup = int(round(warmup * total)) if warmup < 1 else int(warmup)
-        schedule = functools.partial(warmup_cosine, total_steps=total, warmup_steps=warmup,
-                                     min_ratio=self.hparams.min_lr_ratio)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return adamw_with_schedule(self.optimizer_factory, self.parameter_groups(),
+                                   int(self.trainer.estimated_stepping_batches), self.hparams.warmup_steps,
+                                   self.hparams.min_lr_ratio, fused)

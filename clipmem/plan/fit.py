@@ -8,21 +8,20 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from clipmem import distributed
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.evaluation.utility import FINAL_KINDS, utility_metrics
+from clipmem.families.clip import CLIPFamily
 from clipmem.io import atomic_write_json
-from clipmem.models.local_dir import load_local_dir
 from clipmem.plan.spec import Plan
 from clipmem.plan.training import TrainingContext, TrainingRecipe, finished_model, train_model
 from clipmem.progress import step
 from clipmem.rundir import RunDir
 from clipmem.scoring.config import ScoringConfig
 from clipmem.scoring.statistics import (
-    ModelScorer,
     SampleStatistics,
     load_statistics,
     save_statistics,
@@ -52,21 +51,23 @@ def measure_model(model: torch.nn.Module, context: TrainingContext, device: torc
     it is reported (the evaluation uses the recomputed values)."""
     name, run = context.spec.name, context.run
     model.to(device)
+    family = context.family
     started = time.perf_counter()
-    with step(f"{name}: per-sample statistics of {len(context.scored_ids)} pairs x {context.scoring.num_views} views"):
-        stats = ModelScorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
+    with step(f"{name}: per-sample statistics of {family.scored_label(len(context.scored_ids), context.scoring)}"):
+        stats = family.scorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
     seconds = {"statistics": round(time.perf_counter() - started, 2)}
     path = run.statistics(name, context.statistics_key)
     if not path.is_file():
         meta = {"model": name, "scoring": dataclasses.asdict(context.scoring),
-                "manifest_sha256": context.data.manifest.sha256}
+                "manifest_sha256": context.data.manifest.sha256,
+                **({"family": family.scoring_config()} if family.scoring_config() is not None else {})}
         save_statistics(path, stats, meta)
     elif not same_statistics(load_statistics(path), stats):
         log.warning("recomputed statistics of model %s differ from the saved %s (other code or hardware); "
                     "using the recomputed ones, the saved file is kept", name, path)
     started = time.perf_counter()
-    with step(f"{name}: utility (zero-shot, linear probe, retrieval, validation loss)"):
-        utility = utility_metrics(model, context.data, device, FINAL_KINDS)
+    with step(f"{name}: utility ({family.utility_label})"):
+        utility = family.utility(model, context.data, device)
     seconds["utility"] = round(time.perf_counter() - started, 2)
     if not run.utility(name).is_file():
         atomic_write_json(run.utility(name), utility)
@@ -84,17 +85,28 @@ def saved_history(run: RunDir, name: str) -> list[dict]:
     return list(meta.get("clipmem_history") or [])
 
 
+def contexts(plan: Plan, data: ExperimentData, scoring: ScoringConfig, run: RunDir,
+             families: dict[str, Any] | None = None) -> list[TrainingContext]:
+    """The training context of every model of ``plan``, in order; ``families``: family name -> family object
+    (default: the CLIP family), each family's statistics under a key of its own."""
+    families = families or {"clip": CLIPFamily()}
+    keys = {name: statistics_key(scoring, plan.scored_ids, data.manifest.sha256, family.scoring_config())
+            for name, family in families.items()}
+    return [TrainingContext(spec, plan, data, scoring, run, keys[spec.family], families[spec.family])
+            for spec in plan.specs]
+
+
 def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: ScoringConfig, run: RunDir,
-             loggers: list, device: torch.device, resume: bool = False) -> dict[str, FittedModel]:
+             loggers: list, device: torch.device, resume: bool = False, families: dict[str, Any] | None = None
+             ) -> dict[str, FittedModel]:
     """Train or reuse every model of ``plan`` and measure it (rank 0); returns name -> FittedModel on rank 0
     and an empty dict on the other ranks. Each model's statistics are saved before the next model trains,
     so its CLIPMem callback can compare against them."""
-    key = statistics_key(scoring, plan.scored_ids, data.manifest.sha256)
     peers = [spec.train_ids for spec in plan.specs]
     fitted: dict[str, FittedModel] = {}
-    for spec in plan.specs:
-        context = TrainingContext(spec, plan, data, scoring, run, key)
-        if resume and finished_model(spec, data, recipe, run):
+    for context in contexts(plan, data, scoring, run, families):
+        spec, family = context.spec, context.family
+        if resume and finished_model(spec, data, recipe, run, family):
             log.info("resume: %s is finished (%s), not retrained", spec.name, run.model(spec.name))
             module, history = None, saved_history(run, spec.name)
         else:
@@ -102,7 +114,7 @@ def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: 
             module, history = train_model(context, recipe, loggers, resume, peers)
             trained = round(time.perf_counter() - started, 2)
         if distributed.is_global_zero():
-            model = module.clip if module is not None else load_local_dir(run.model(spec.name))[0]
+            model = family.trained_model(module) if module is not None else family.load(run.model(spec.name))
             fitted[spec.name] = measure_model(model, context, device, history)
             if module is not None:
                 fitted[spec.name].seconds["train"] = trained

@@ -15,10 +15,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from clipmem.callbacks.clipmem import CLIPMemCallback
 from clipmem.callbacks.progress import EpochLog
-from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import ConfigError
-from clipmem.models.local_dir import save_local_dir
+from clipmem.families.base import trainer_overrides
+from clipmem.families.clip import CLIPFamily
 from clipmem.plan.spec import ModelSpec, Plan
 from clipmem.progress import interactive
 from clipmem.rundir import LAST_CHECKPOINT, RunDir
@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 class TrainingRecipe:
     """How every model of a plan is trained; built from the config by ``clipmem.config.settings``.
 
-    build_module: ``(log_prefix=...) -> CLIPModule``, the model config with the mitigation's noise bound.
+    build_module: ``(log_prefix=...) -> CLIPModule``, the model config with the mitigation's noise bound (a
+        family other than CLIP builds its own module from the same arguments).
     trainer_kwargs: ``lightning.Trainer`` arguments (``trainer`` section plus hardware).
     make_callbacks: fresh callbacks for one model (``callbacks`` section).
     checkpoints: keep ``checkpoints/<model>/last.ckpt`` (what ``resume=true`` continues from).
@@ -49,7 +50,8 @@ class TrainingRecipe:
 
 @dataclass(frozen=True)
 class TrainingContext:
-    """What a callback may need about the model it watches (``bind(context)``)."""
+    """What a callback may need about the model it watches (``bind(context)``); ``family`` is the model's
+    family object (``clipmem.families``), which builds, saves, scores and measures it."""
 
     spec: ModelSpec
     plan: Plan
@@ -57,6 +59,7 @@ class TrainingContext:
     scoring: ScoringConfig
     run: RunDir
     statistics_key: str
+    family: Any = field(default_factory=CLIPFamily)
 
     @property
     def scored_ids(self) -> tuple[int, ...]:
@@ -79,9 +82,11 @@ class TrainingContext:
 
 
 def model_meta(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe, global_step: int,
-               history: list[dict] | None = None) -> dict[str, Any]:
+               history: list[dict] | None = None, family: Any = None) -> dict[str, Any]:
     """Provenance stored as ``clipmem_meta.json`` beside a model (checked before it is scored or reused),
-    with the CLIPMem curve its callback measured during training (``clipmem_history``)."""
+    with the CLIPMem curve its callback measured during training (``clipmem_history``) and, for families other
+    than CLIP, the family's own settings (``family_config``)."""
+    described = family.describe() if family is not None else {}
     return {
         "role": spec.name,
         "family": spec.family,
@@ -91,16 +96,21 @@ def model_meta(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe, gl
         "global_step": int(global_step),
         "training_config": recipe.training_config,
         "clipmem_history": list(history or []),
+        **({"family_config": described} if described else {}),
     }
 
 
-def finished_model(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe, run: RunDir) -> bool:
-    """True when ``models/<name>`` holds a model trained by this recipe on this split (resume keeps it)."""
+def finished_model(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe, run: RunDir,
+                   family: Any = None) -> bool:
+    """True when ``models/<name>`` holds a model trained by this recipe (and ``family``) on this split (resume
+    keeps it)."""
     meta_path = run.model_meta(spec.name)
     if not run.model_weights(spec.name).is_file() or not meta_path.is_file():
         return False
     meta = json.loads(meta_path.read_text())
     differing = differences(meta.get("training_config"), recipe.training_config)
+    differing += differences(meta.get("family_config", {}), family.describe() if family is not None else {},
+                             "families")
     if differing or meta.get("manifest_sha256") != data.manifest.sha256:
         raise ConfigError(
             f"resume: {meta_path} was trained with another config (differs at {', '.join(differing[:8]) or 'splits'});"
@@ -138,10 +148,11 @@ def train_model(context: TrainingContext, recipe: TrainingRecipe, loggers: list,
     """
     spec, run = context.spec, context.run
     L.seed_everything(spec.seed, workers=True)
-    module = recipe.build_module(log_prefix=f"{spec.name}/")
+    module = context.family.build_module(recipe.build_module, context.data, f"{spec.name}/")
     callbacks = _callbacks(recipe, context)
     trainer = L.Trainer(
-        **{**recipe.trainer_kwargs, **({} if interactive() else {"enable_progress_bar": False})},  # log lines instead
+        **{**recipe.trainer_kwargs, **trainer_overrides(context.family),
+           **({} if interactive() else {"enable_progress_bar": False})},  # log lines instead of a bar
         logger=list(loggers) or False,
         callbacks=callbacks,
         default_root_dir=str(run.checkpoints(spec.name)),  # per model: SLURM's hpc_ckpt_*.ckpt must not cross
@@ -153,11 +164,11 @@ def train_model(context: TrainingContext, recipe: TrainingRecipe, loggers: list,
     checkpoint = latest_checkpoint(run.checkpoints(spec.name)) if resume else None
     log.info("training %s on %d pairs%s", spec.name, len(spec.train_ids),
              f" (resuming from {checkpoint})" if checkpoint else "")
-    datamodule = TrainingDataModule(context.data, spec.train_ids, spec.seed, peers)
+    datamodule = context.family.datamodule(context.data, spec.train_ids, spec.seed, peers)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
     history = next((c.history for c in callbacks if isinstance(c, CLIPMemCallback)), [])
     if trainer.is_global_zero:
-        save_local_dir(module.clip, module.model_cfg, run.model(spec.name),
-                       model_meta(spec, context.data, recipe, trainer.global_step, history))
+        context.family.save(module, run.model(spec.name),
+                            model_meta(spec, context.data, recipe, trainer.global_step, history, context.family))
     trainer.strategy.barrier("clipmem-model-saved")  # other ranks read the weights right after
     return module, history

@@ -20,12 +20,18 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def plot_histogram(scores: torch.Tensor, miscaptioned: torch.Tensor, path: Path, auc: float | None = None) -> Path:
-    """Histogram of CLIPMem (N,) for clean vs mis-captioned candidates (one group if none are flagged)."""
+def plot_histogram(scores: torch.Tensor, miscaptioned: torch.Tensor, path: Path, auc: float | None = None,
+                   atypical: torch.Tensor | None = None) -> Path:
+    """Histogram of CLIPMem (N,) for clean vs mis-captioned candidates (one group if none are flagged) and,
+    with ``atypical`` (N,) bool, atypical ones."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     bins = torch.linspace(float(scores.min()), float(scores.max()) + 1e-9, 31).numpy()
     flags = miscaptioned.bool()
-    ax.hist(scores[~flags].numpy(), bins=bins, alpha=0.7, label=f"clean (n={int((~flags).sum())})", color="tab:blue")
+    odd = torch.zeros_like(flags) if atypical is None else atypical.bool()
+    clean = ~flags & ~odd
+    ax.hist(scores[clean].numpy(), bins=bins, alpha=0.7, label=f"clean (n={int(clean.sum())})", color="tab:blue")
+    if odd.any():
+        ax.hist(scores[odd].numpy(), bins=bins, alpha=0.7, label=f"atypical (n={int(odd.sum())})", color="tab:orange")
     if flags.any():
         ax.hist(scores[flags].numpy(), bins=bins, alpha=0.7, label=f"mis-captioned (n={int(flags.sum())})",
                 color="tab:red")
@@ -40,9 +46,11 @@ def plot_histogram(scores: torch.Tensor, miscaptioned: torch.Tensor, path: Path,
 
 
 def plot_gallery(
-    images: torch.Tensor, captions: list[str], scores: torch.Tensor, flags: torch.Tensor, path: Path, title: str
+    images: torch.Tensor, captions: list[str], scores: torch.Tensor, flags: torch.Tensor, path: Path, title: str,
+    atypical: torch.Tensor | None = None,
 ) -> Path:
-    """Grid of uint8 images (M, 3, H, W) with their caption and score; mis-captioned ones framed red."""
+    """Grid of uint8 images (M, 3, H, W) with their caption and score; mis-captioned ones framed red and, with
+    ``atypical`` (M,) bool, atypical ones orange."""
     m = len(images)
     cols = min(m, 6)
     rows = max(1, -(-m // cols))
@@ -53,14 +61,16 @@ def plot_gallery(
         ax = axes.flat[i]
         ax.imshow(images[i].permute(1, 2, 0).numpy(), interpolation="nearest")
         caption = textwrap.fill(captions[i], 26)
-        mark = " (mis-captioned)" if bool(flags[i]) else ""
-        ax.set_title(f"{float(scores[i]):.3f}{mark}\n{caption}", fontsize=7, color="tab:red" if mark else "black")
+        odd = atypical is not None and bool(atypical[i])
+        mark = " (mis-captioned)" if bool(flags[i]) else " (atypical)" if odd else ""
+        colour = "tab:red" if bool(flags[i]) else "tab:orange"
+        ax.set_title(f"{float(scores[i]):.3f}{mark}\n{caption}", fontsize=7, color=colour if mark else "black")
         if mark:
             ax.axis("on")
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
-                spine.set_edgecolor("tab:red")
+                spine.set_edgecolor(colour)
                 spine.set_linewidth(2.5)
     fig.suptitle(title)
     return _save(fig, path)

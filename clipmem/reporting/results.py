@@ -12,7 +12,7 @@ from clipmem.evaluation.utility import flat_metrics
 from clipmem.io import atomic_write_json
 from clipmem.reporting import plots, tracking
 from clipmem.reporting.config import ReportConfig
-from clipmem.reporting.scores_csv import score_rows, write_scores
+from clipmem.reporting.scores_csv import GROUND_TRUTH_COLUMNS, score_rows, write_scores
 from clipmem.rundir import RunDir
 from clipmem.scoring.estimators import score_summary
 
@@ -41,7 +41,8 @@ def write_results(run: RunDir, data: ExperimentData, scores: dict[str, torch.Ten
     ``sets``: the split each scored sample comes from.
     """
     pairs = data.pairs_of(tuple(int(i) for i in scores["sample_id"].tolist()))
-    scores = {**scores, "miscaptioned": pairs.miscaptioned}
+    scores = {**scores, "miscaptioned": pairs.miscaptioned,
+              **{key: getattr(pairs, key) for key in GROUND_TRUTH_COLUMNS if bool(getattr(pairs, key).any())}}
     rows = score_rows(scores, pairs.captions, pairs.caption_source, sets)
     write_scores(run.scores, rows)
     metrics: dict[str, Any] = {**score_summary(scores, sets), **data.manifest.removal_counts(), **(extra_metrics or {}),
@@ -80,7 +81,7 @@ def write_report(run: RunDir, scores: dict[str, torch.Tensor], order: torch.Tens
     primary = [c[0] for c in pairs.captions]
     paths: dict[str, Path | None] = {
         "histogram": plots.plot_histogram(scores["clipmem"], scores["miscaptioned"], run.report_file("histogram"),
-                                          metrics.get("miscaption_auc")),
+                                          metrics.get("miscaption_auc"), scores.get("atypical")),
     }
     size = report.gallery_size
     for name, picked in (("most_memorized", order[:size]), ("least_memorized", order.flip(0)[:size])):
@@ -88,6 +89,7 @@ def write_report(run: RunDir, scores: dict[str, torch.Tensor], order: torch.Tens
             pairs.images[picked], [primary[int(i)] for i in picked], scores["clipmem"][picked],
             scores["miscaptioned"][picked], run.report_file(name),
             f"{name.replace('_', ' ').capitalize()} candidate pairs (CLIPMem)",
+            None if "atypical" not in scores else scores["atypical"][picked],
         )
     paths["clipmem_curve"] = plots.plot_curve(history or [], run.report_file("clipmem_curve"))
     return paths

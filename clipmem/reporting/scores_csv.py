@@ -3,7 +3,8 @@
 Columns: ``sample_id``, ``caption``, the design's numeric columns (the pair design: ``clipmem``,
 ``clipmem_raw``, ``align_f``, ``align_g``, ``contrast_f``, ``contrast_g``; designs with several pairs:
 ``clipmem``, ``clipmem_raw``, ``clipmem_se``, ``clipmem_low``, ``clipmem_high``, ``consistency``, ``n_in``,
-``n_out``), then ``miscaptioned``, ``caption_source_id`` and ``set`` (the split the sample comes from).
+``n_out``), then ``miscaptioned`` (and, where such samples were injected, ``mislabeled`` and ``atypical``),
+``caption_source_id`` and ``set`` (the split the sample comes from).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from clipmem.io import atomic_write
 
 SCORE_COLUMNS = ("clipmem", "clipmem_raw", "align_f", "align_g", "contrast_f", "contrast_g")  # the pair design
 FLAG_COLUMNS = ("miscaptioned", "caption_source_id", "set")
+GROUND_TRUTH_COLUMNS = ("mislabeled", "atypical")  # present only where such samples were injected
 COLUMNS = ("sample_id", "caption", *SCORE_COLUMNS, *FLAG_COLUMNS)
 INTEGER_COLUMNS = ("sample_id", "caption_source_id")
 TEXT_COLUMNS = ("caption", "set")
@@ -24,7 +26,7 @@ TEXT_COLUMNS = ("caption", "set")
 
 def numeric_columns(scores: dict[str, torch.Tensor]) -> list[str]:
     """The estimate's per-sample value columns, in its order (without id and flags)."""
-    return [key for key in scores if key not in ("sample_id", *FLAG_COLUMNS)]
+    return [key for key in scores if key not in ("sample_id", *FLAG_COLUMNS, *GROUND_TRUTH_COLUMNS)]
 
 
 def score_rows(scores: dict[str, torch.Tensor], captions: list[list[str]], caption_source: torch.Tensor,
@@ -40,6 +42,7 @@ def score_rows(scores: dict[str, torch.Tensor], captions: list[list[str]], capti
         row = {"sample_id": int(sid), "caption": captions[i][0]}
         row.update({key: float(scores[key][i]) for key in columns})
         row["miscaptioned"] = int(bool(scores["miscaptioned"][i]))
+        row.update({key: int(bool(scores[key][i])) for key in GROUND_TRUTH_COLUMNS if key in scores})
         row["caption_source_id"] = int(caption_source[i])
         row["set"] = sets[i] if sets else "candidate"
         rows.append(row)
@@ -67,7 +70,7 @@ def read_scores(path: Path) -> list[dict]:
         for key, value in list(row.items()):
             if key in INTEGER_COLUMNS:
                 row[key] = int(value)
-            elif key == "miscaptioned":
+            elif key in ("miscaptioned", *GROUND_TRUTH_COLUMNS):
                 row[key] = bool(int(value))
             elif key not in TEXT_COLUMNS:
                 row[key] = float(value)

@@ -40,9 +40,31 @@ def _design_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _families_lines(metrics: dict[str, Any]) -> list[str]:
+    """One line per family of a paradigms run: its score's AUCs, its linear probe and its UnitMem."""
+    def num(value: Any) -> str:
+        return "n/a" if value is None or value != value else f"{value:.3f}"
+
+    lines = ["Paradigms summary (AUC of each family's own score, 95 % interval)",
+             f"  {'family':<11} {'mislabeled vs clean':<26} {'atypical vs clean':<26} {'linear probe':<13} UnitMem "
+             "layer 1 → last"]
+    for row in metrics["paradigms"]:
+        auc = {k: f"{num(row[f'{k}_auc'])} [{num(row[f'{k}_auc_low'])}, {num(row[f'{k}_auc_high'])}]"
+               for k in ("mislabel", "atypical")}
+        lines.append(f"  {row['family']:<11} {auc['mislabel']:<26} {auc['atypical']:<26} "
+                     f"{_pct(row['linear_probe_top1']):<13} {num(row['unitmem_first_layer'])} → "
+                     f"{num(row['unitmem_last_layer'])}")
+    return lines
+
+
 def format_summary(metrics: dict[str, Any], run_dir: Path, sync_commands: list[str] | None = None) -> str:
     """A few lines: mean CLIPMem, clean vs mis-captioned means and AUC, utility of f and g (zero-shot, linear
-    probe, retrieval), data problems, and the ``wandb sync`` command of each offline W&B run."""
+    probe, retrieval), data problems, and the ``wandb sync`` command of each offline W&B run; for a run with
+    several families, one line per family (``_families_lines``)."""
+    if "paradigms" in metrics:
+        lines = [*_families_lines(metrics), *_data_lines(metrics),
+                 f"  run directory            {run_dir} (paradigms.md, report/paradigms.png, families/<family>/)"]
+        return "\n".join([*lines, *(f"  offline W&B run: sync it with  {c}" for c in sync_commands or ())])
     lines = [
         "CLIPMem summary",
         f"  pairs scored             {metrics['num_candidates']}",
@@ -78,3 +100,13 @@ def _utility_lines(metrics: dict[str, Any]) -> list[str]:
         lines.append(f"  {'retrieval R@1' + label:<24} image→text {pair('retrieval_i2t_r1')}, "
                      f"text→image {pair('retrieval_t2i_r1')} (on S_E)")
     return lines
+
+
+def format_unitmem(curves: dict[str, dict[str, list[float]]], out_dir: Path) -> str:
+    """The UnitMem analysis in a few lines: each family's and tower's mean UnitMem, layer by layer."""
+    lines = ["UnitMem per layer (mean over the units of each layer and the family's models)"]
+    for family, towers in curves.items():
+        for tower, values in towers.items():
+            lines.append(f"  {family + ' (' + tower + ')':<24} " + "  ".join(f"{v:.3f}" for v in values))
+    lines.append(f"  written to               {out_dir} (unitmem.csv, report/unitmem.png)")
+    return "\n".join(lines)

@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from clipmem import hardware
+from clipmem.analysis.run import analyse_unitmem
 from clipmem.config import legacy
 from clipmem.config.settings import ExperimentSettings, load_settings
 from clipmem.data.build import build_data
@@ -15,16 +18,14 @@ from clipmem.data.run_files import write_data_files
 from clipmem.data.splits import SplitManifest, check_manifest
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_json
-from clipmem.models.local_dir import load_local_dir
-from clipmem.plan.fit import FittedModel, measure_model
+from clipmem.plan.families import family_plan
+from clipmem.plan.fit import FittedModel, contexts, measure_model
 from clipmem.plan.spec import Plan
-from clipmem.plan.training import TrainingContext
 from clipmem.reporting import tracking
-from clipmem.reporting.summary import format_summary
+from clipmem.reporting.summary import format_summary, format_unitmem
 from clipmem.run.steps import estimate_and_report
 from clipmem.rundir import RunDir
 from clipmem.scoring.compat import check_models
-from clipmem.scoring.statistics import statistics_key
 
 
 def rebuild_data(settings: ExperimentSettings, run: RunDir) -> ExperimentData:
@@ -37,17 +38,38 @@ def rebuild_data(settings: ExperimentSettings, run: RunDir) -> ExperimentData:
     return data
 
 
+ANALYSES = ("unitmem",)  # what evaluate.py's analysis= can run instead of re-scoring
+
+
 def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentSettings, run: RunDir,
-                         device) -> dict[str, FittedModel]:
+                         device: torch.device) -> dict[str, FittedModel]:
     """Load every model of ``plan`` from ``models/``, check they form the plan, and measure each."""
     run.require_finished_models(plan.names)
-    loaded = {spec.name: load_local_dir(run.model(spec.name)) for spec in plan.specs}
-    check_models({name: meta for name, (_, _, meta) in loaded.items()},
-                 {spec.name: spec.train_ids for spec in plan.specs}, data.manifest)
-    key = statistics_key(settings.scoring, plan.scored_ids, data.manifest.sha256)
-    return {spec.name: measure_model(loaded[spec.name][0], TrainingContext(spec, plan, data, settings.scoring,
-                                                                            run, key), device)
-            for spec in plan.specs}
+    metas = {spec.name: json.loads(run.model_meta(spec.name).read_text()) for spec in plan.specs}
+    check_models(metas, {spec.name: spec.train_ids for spec in plan.specs}, data.manifest)
+    return {context.spec.name: measure_model(context.family.load(run.model(context.spec.name)), context, device)
+            for context in contexts(plan, data, settings.scoring, run, settings.families)}
+
+
+def run_plan(settings: ExperimentSettings, data: ExperimentData) -> Plan:
+    """The plan of the run: the design's, once per family."""
+    return family_plan(settings.design.plan(data.manifest, settings.seed), tuple(settings.families))
+
+
+def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: ExperimentData, target: torch.device,
+                      analysis: str) -> dict[str, Any]:
+    """``analysis=unitmem``: UnitMem per layer of the run's saved models, into a new evaluation folder (its own
+    unitmem.csv, report/unitmem.png, metrics.json); the run's own files are left as they are."""
+    plan = run_plan(settings, data)
+    run.require_finished_models(plan.names)
+    out = run.new_evaluation()
+    atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "analysis": analysis,
+                                              "run_state": run.read_status().get("state", "unknown")})
+    metrics = analyse_unitmem(plan, data, settings.families, run, out, settings.analysis, settings.seed, target)
+    atomic_write_json(out.metrics, metrics)
+    out.write_status("complete")
+    print(format_unitmem(metrics["unitmem"], out.root), flush=True)
+    return metrics
 
 
 def evaluation_loggers(settings: ExperimentSettings, run: RunDir, out: RunDir, wanted: bool | None) -> list:
@@ -61,20 +83,29 @@ def evaluation_loggers(settings: ExperimentSettings, run: RunDir, out: RunDir, w
 
 
 def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | None = None,
-                     device: str = "auto", log_to_wandb: bool | None = None) -> dict[str, Any]:
-    """Re-score a finished run from its saved models into a new ``evaluations/<date>_<time>/`` folder.
+                     device: str = "auto", log_to_wandb: bool | None = None, analysis: str | None = None
+                     ) -> dict[str, Any]:
+    """Re-score a finished run from its saved models into a new ``evaluations/<date>_<time>/`` folder (or, with
+    ``analysis``, run that analysis of its models there instead: ``evaluate_analysis``).
 
     The run's own scores.csv, metrics.json and report/ are never touched. The data is rebuilt from the
     run's config and must match its splits.json (ids and, where recorded, content fingerprints); the models
     must form the design's plan (``check_models``). ``scoring_overrides`` replace keys of ``scoring``.
     """
+    if analysis is not None and analysis not in ANALYSES:
+        raise ConfigError(f"analysis must be one of {list(ANALYSES)} (or null to re-score), got {analysis!r}")
+    if analysis is not None and scoring_overrides:
+        raise ConfigError(f"analysis={analysis} does not re-score: leave out the scoring.* overrides "
+                          f"({sorted(scoring_overrides)}) or run them separately")
     run = RunDir(run_dir)
     run.require_finished_models(())
     settings = load_settings(legacy.saved_run_config(run.config, run.root, scoring_overrides))
     settings.hardware.configure()
     data = rebuild_data(settings, run)
-    plan = settings.design.plan(data.manifest, settings.seed)
     target = settings.eval_device() if device == "auto" else hardware.eval_device(device)
+    if analysis is not None:
+        return evaluate_analysis(run, settings, data, target, analysis)
+    plan = run_plan(settings, data)
     fitted = measure_saved_models(plan, data, settings, run, target)
     out = run.new_evaluation()
     atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "scoring_overrides": scoring_overrides or {},
@@ -85,7 +116,8 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     try:
         extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **write_data_files(out, data)}
         metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
-                                      settings.report, out, loggers, extra, history or [])
+                                      settings.report, out, loggers, extra, history or [],
+                                      families=tuple(settings.families), models_from=run)
         sync = tracking.sync_commands(loggers)
     finally:
         tracking.finish(loggers, 0)
@@ -111,8 +143,10 @@ def evaluate_sweep_dir(sweep_dir: str | Path) -> dict[str, Any]:
 
 
 def evaluate_entry(run_dir: str | None, sweep_dir: str | None, scoring_overrides: dict[str, Any] | None = None,
-                   device: str = "auto", log_to_wandb: bool | None = None) -> dict[str, Any]:
-    """What ``evaluate.py`` does: exactly one of ``run_dir`` (re-score one run) or ``sweep_dir`` (tabulate)."""
+                   device: str = "auto", log_to_wandb: bool | None = None, analysis: str | None = None
+                   ) -> dict[str, Any]:
+    """What ``evaluate.py`` does: exactly one of ``run_dir`` (re-score one run, or with ``analysis`` analyse its
+    models) or ``sweep_dir`` (tabulate)."""
     if (run_dir is None) == (sweep_dir is None):
         given = "both" if run_dir is not None else "neither"
         raise ConfigError(f"evaluate.py needs exactly one of run_dir=<run directory> or sweep_dir=<multirun "
@@ -121,4 +155,4 @@ def evaluate_entry(run_dir: str | None, sweep_dir: str | None, scoring_overrides
         if scoring_overrides:
             raise ConfigError(f"scoring.* overrides apply to run_dir=..., not sweep_dir=... (got {scoring_overrides})")
         return evaluate_sweep_dir(sweep_dir)
-    return evaluate_run_dir(run_dir, scoring_overrides, device, log_to_wandb)
+    return evaluate_run_dir(run_dir, scoring_overrides, device, log_to_wandb, analysis)

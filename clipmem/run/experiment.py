@@ -11,12 +11,13 @@ from clipmem import distributed
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.errors import ConfigError
+from clipmem.plan.families import family_plan
 from clipmem.plan.fit import fit_plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
 from clipmem.run.lifecycle import RunLifecycle, completed_metrics
-from clipmem.run.steps import apply_removal, estimate_and_report, record_data
+from clipmem.run.steps import analyse, apply_removal, estimate_and_report, record_data
 from clipmem.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,13 @@ def skip_if_complete(cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def objective(metrics: dict[str, Any] | None, name: str) -> float:
-    """What train.py returns to Hydra (and a sweeper optimizes): ``metrics[name]`` (``optimized_metric``);
-    NaN on DDP ranks > 0, which have no metrics."""
+    """What train.py returns to Hydra (and a sweeper optimizes): ``metrics[name]`` (``optimized_metric``; in a run
+    with several families ``<family>_<name>`` of the first family when ``name`` has no prefix); NaN on DDP
+    ranks > 0, which have no metrics."""
     if metrics is None:
         return float("nan")
+    if name not in metrics and metrics.get("families"):  # several families: an unprefixed name is the first one's
+        name = f"{metrics['families'][0]}_{name}"
     if not isinstance(metrics.get(name), int | float):
         have = sorted(k for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool))
         raise ConfigError(f"optimized_metric={name!r} is not a metric of this run; it has {have}")
@@ -60,16 +64,19 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         log.info("data: %d pairs; S_S %d, S_C %d, S_I %d, S_E %d", len(data.table), *(
             len(getattr(data.manifest, name)) for name in ("shared", "candidate", "independent", "extra")))
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
-        plan = settings.design.plan(data.manifest, settings.seed)
+        families = tuple(settings.families)
+        plan = family_plan(settings.design.plan(data.manifest, settings.seed), families)
         fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
-                          life.resume)
+                          life.resume, settings.families)
         if not life.is_zero:
             life.finish_other_rank()
             return None
+        curves = analyse(settings, plan, data, life.run, life.run)
         extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
         metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
                                       settings.report, life.run, loggers, extra,
-                                      audit=(settings.audit, settings.data.source))
+                                      audit=(settings.audit, settings.data.source), families=families,
+                                      curves=curves)
         life.complete(metrics, {name: model.seconds for name, model in fitted.items()})
         print(format_summary(metrics, life.run.root, tracking.sync_commands(loggers)), flush=True)
         return metrics

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from clipmem.analysis.run import analyse_unitmem
 from clipmem.audit import AuditConfig, write_audit
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.run_files import write_data_files
@@ -13,12 +14,14 @@ from clipmem.io import atomic_write_text
 from clipmem.mitigations.base import Mitigation
 from clipmem.mitigations.remove_topk import write_removal
 from clipmem.plan.designs import Design
+from clipmem.plan.families import DEFAULT_FAMILIES, is_default
 from clipmem.plan.fit import FittedModel
 from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
 from clipmem.reporting.config import ReportConfig
 from clipmem.reporting.results import write_results
+from clipmem.run.families import estimate_families
 from clipmem.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -52,12 +55,28 @@ def record_data(data: ExperimentData, run: RunDir, resume: bool, write: bool, lo
     return metrics
 
 
+def analyse(settings: Any, plan: Plan, data: ExperimentData, models_from: RunDir, out: RunDir
+            ) -> dict[str, dict[str, list[float]]] | None:
+    """With ``analysis.unitmem``: UnitMem per layer of every model of ``plan`` (saved in ``models_from``), its
+    files in ``out``; returns the family curves (None when the analysis is off)."""
+    if not settings.analysis.unitmem:
+        return None
+    return analyse_unitmem(plan, data, settings.families, models_from, out, settings.analysis, settings.seed,
+                           settings.eval_device())["unitmem"]
+
+
 def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted: dict[str, FittedModel],
                         normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
                         extra_metrics: dict[str, Any], history: list[dict] | None = None,
-                        audit: tuple[AuditConfig, Any] | None = None) -> dict[str, Any]:
+                        audit: tuple[AuditConfig, Any] | None = None, families: tuple[str, ...] = DEFAULT_FAMILIES,
+                        models_from: RunDir | None = None, curves: dict | None = None) -> dict[str, Any]:
     """The design's estimator over every model's statistics, then (``audit``: its config and the data
-    source) the audit's files, then scores.csv, report/, metrics.json."""
+    source) the audit's files, then scores.csv, report/, metrics.json. With several ``families``: each family's
+    results and the comparison (``clipmem.run.families``; ``curves``: UnitMem, ``models_from``: the run whose
+    models were measured)."""
+    if not is_default(families):
+        return estimate_families(design, plan, data, fitted, families, normalisation, report, run, loggers,
+                                 extra_metrics, models_from, curves)
     stats = {name: model.statistics for name, model in fitted.items()}
     with step(f"scoring: {design.name} estimate of {len(plan.scored_ids)} pairs from {len(plan.specs)} models"):
         scores = design.estimate(plan, stats, normalisation)
@@ -67,5 +86,6 @@ def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted
     if history is None:
         history = next((model.history for model in fitted.values() if model.history), [])
     utility = {name: model.utility for name, model in fitted.items()}
-    extra = {"design": design.name, "num_models": len(plan.specs), **design.summary(plan, stats), **extra_metrics}
+    extra = {"design": design.name, "num_models": len(plan.specs), **design.summary(plan, stats), **extra_metrics,
+             **({"unitmem": curves} if curves else {})}
     return write_results(run, data, scores, utility, report, loggers, history, extra, plan.sets)

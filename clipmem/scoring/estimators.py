@@ -59,7 +59,31 @@ def score_summary(scores: dict[str, torch.Tensor], sets: tuple[str, ...] | list[
     if "clipmem_low" in scores:
         width = scores["clipmem_high"] - scores["clipmem_low"]
         out["clipmem_ci_width_mean"] = float(width.nanmean())
+    if "atypical" in scores or "mislabeled" in scores:
+        out.update(ground_truth_summary(scores))
     out.update(set_summary(raw, flags, sets))
+    return out
+
+
+def ground_truth_summary(scores: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Each kind of injected sample against the clean ones (neither wrong nor atypical): the AUC of the score with
+    its Hanley–McNeil interval and the raw mean. ``mislabel``: pairs whose caption or label is wrong
+    (``miscaptioned`` or ``mislabeled``); ``atypical``: pairs rendered in a rare style (docs/paradigms.md)."""
+    raw = scores["clipmem_raw"]
+    none = torch.zeros_like(raw, dtype=torch.bool)
+    wrong = scores["miscaptioned"].bool() | scores.get("mislabeled", none).bool()
+    atypical = scores.get("atypical", none).bool()
+    clean = ~wrong & ~atypical
+    out: dict[str, Any] = {"num_mislabel": int(wrong.sum()), "num_atypical": int(atypical.sum()),
+                           "clipmem_raw_mean_neither": float(raw[clean].mean()) if clean.any() else float("nan")}
+    for name, group in (("mislabel", wrong), ("atypical", atypical)):
+        if not group.any() or not clean.any():
+            continue
+        keep = group | clean
+        auc = flag_auc(raw[keep], group[keep])
+        se, low, high = auc_interval(auc, int(group.sum()), int(clean.sum()))
+        out.update({f"{name}_auc": auc, f"{name}_auc_se": se, f"{name}_auc_low": low, f"{name}_auc_high": high,
+                    f"clipmem_raw_mean_{name}": float(raw[group].mean())})
     return out
 
 

@@ -70,9 +70,13 @@ class ModelScorer:
         return SampleStatistics(self.pairs.sample_ids, align, contrast)
 
 
-def statistics_key(config: ScoringConfig, scored_ids: tuple[int, ...], manifest_sha256: str) -> str:
-    """12 hex chars naming statistics computed with ``config`` on ``scored_ids`` of one split manifest."""
+def statistics_key(config: ScoringConfig, scored_ids: tuple[int, ...], manifest_sha256: str,
+                   family: dict[str, Any] | None = None) -> str:
+    """12 hex chars naming statistics computed with ``config`` on ``scored_ids`` of one split manifest, with a
+    family's own scoring settings (``family``; None for CLIP, whose keys are those of runs before families)."""
     content = {"scoring": dataclasses.asdict(config), "ids": ids_sha256(scored_ids), "manifest": manifest_sha256}
+    if family is not None:
+        content["family"] = family
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -1,0 +1,68 @@
+"""UnitMem of one trained model, layer by layer: its image tower on augmented views of fixed samples, and for
+CLIP its text tower on their captions (``clipmem.analysis.unitmem`` has the definition)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from clipmem.analysis.unitmem import layer_mean, mean_activations, unitmem
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.seeding import keyed_seed
+from clipmem.data.splits import SplitManifest
+from clipmem.evaluation.encode import eval_mode
+from clipmem.families.augment import ViewAugment
+from clipmem.families.ssl import DEFAULT_AUGMENT
+
+UNITMEM_SALT = 0x0717  # the samples (split seed) and views (seed) of UnitMem: the same for every model of a run
+
+
+def unitmem_samples(manifest: SplitManifest, count: int) -> tuple[int, ...]:
+    """``count`` ids of S_S (every model trained on them; S_C and S_I when S_S is empty) in a seeded order."""
+    pool = np.asarray(manifest.shared or manifest.candidate + manifest.independent, dtype=np.int64)
+    order = np.random.default_rng([int(manifest.seed), UNITMEM_SALT]).permutation(len(pool))
+    return tuple(int(i) for i in pool[order[:count]])
+
+
+def image_layers(model: torch.nn.Module, images: torch.Tensor, image_size: int, views: int, seed: int,
+                 batch_size: int, device: torch.device) -> list[float]:
+    """Mean UnitMem of every layer of ``model.visual`` over ``views`` augmentations (``ViewAugment`` to
+    ``image_size`` px with the SSL family's default settings, drawn from ``seed``) of uint8 images (N, 3, H, W)."""
+    augment = ViewAugment(image_size, **DEFAULT_AUGMENT)
+    params = augment.params(views * len(images), torch.Generator().manual_seed(keyed_seed(seed, UNITMEM_SALT)))
+
+    def batches(k: int) -> Iterator[tuple[torch.Tensor, None]]:
+        for start in range(0, len(images), batch_size):
+            rows = slice(k * len(images) + start, k * len(images) + min(start + batch_size, len(images)))
+            yield augment(images[start:start + batch_size].to(device), params.rows(rows)), None
+
+    with eval_mode(model):
+        means = mean_activations(model.visual, model.visual, batches, views)
+    return [layer_mean(unitmem(m)) for m in means]
+
+
+def text_layers(model: torch.nn.Module, tokens: torch.Tensor, batch_size: int, device: torch.device) -> list[float]:
+    """Mean UnitMem of every layer of a CLIP model's text tower on token ids (N, L), each token up to the
+    end-of-text token (the largest id) counted; text has no augmentation here, so one pass."""
+    def batches(k: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for start in range(0, len(tokens), batch_size):
+            chunk = tokens[start:start + batch_size]
+            mask = torch.arange(chunk.shape[1]).unsqueeze(0) <= chunk.argmax(-1, keepdim=True)
+            yield chunk.to(device), mask
+
+    with eval_mode(model):
+        means = mean_activations(model, model.encode_text, batches, 1)
+    return [layer_mean(unitmem(m)) for m in means]
+
+
+def model_unitmem(model: torch.nn.Module, family: str, data: ExperimentData, sample_ids: tuple[int, ...],
+                  views: int, seed: int, batch_size: int, device: torch.device) -> dict[str, list[float]]:
+    """Tower (``image``, and ``text`` for CLIP) -> mean UnitMem per layer, first layer first."""
+    pairs = data.pairs_of(sample_ids)
+    model = model.to(device)
+    out = {"image": image_layers(model, pairs.images, data.eval_transform.image_size, views, seed, batch_size, device)}
+    if family == "clip":
+        out["text"] = text_layers(model, pairs.tokens[:, 0], batch_size, device)
+    return out

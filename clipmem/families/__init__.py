@@ -1,0 +1,10 @@
+"""Model families: the same image tower trained as CLIP, supervised or self-supervised, each with its own
+memorization score through the same estimators (docs/paradigms.md)."""
+
+from clipmem.families.base import Family, ImageModel, ImageTowerModule
+from clipmem.families.clip import CLIPFamily
+from clipmem.families.ssl import SSLFamily, SSLModule
+from clipmem.families.supervised import SupervisedFamily, SupervisedModule
+
+__all__ = ["CLIPFamily", "Family", "ImageModel", "ImageTowerModule", "SSLFamily", "SSLModule", "SupervisedFamily",
+           "SupervisedModule"]

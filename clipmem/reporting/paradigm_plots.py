@@ -1,0 +1,67 @@
+"""Plots of the paradigms comparison: mean UnitMem per layer for each family and tower, and each family's AUCs
+for mislabeled and atypical samples (docs/paradigms.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from clipmem.reporting.plots import _save  # noqa: E402
+
+COLOURS = {"clip": "tab:purple", "supervised": "tab:orange", "ssl": "tab:green"}
+TOWER_STYLE = {"image": "-", "text": ":"}
+
+
+def _unitmem_axes(ax: plt.Axes, curves: dict[str, dict[str, list[float]]]) -> None:
+    for family, towers in curves.items():
+        for tower, values in towers.items():
+            label = family if tower == "image" else f"{family} ({tower} tower)"
+            ax.plot(range(1, len(values) + 1), values, TOWER_STYLE.get(tower, "--"), marker="o",
+                    color=COLOURS.get(family), label=label)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("mean UnitMem")
+    ax.set_title("UnitMem per layer (image towers; CLIP's text tower dotted)")
+    ax.legend(fontsize=8)
+
+
+def plot_unitmem(curves: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """Mean UnitMem per layer: one line per family and tower (``curves``: family -> tower -> per-layer values)."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    _unitmem_axes(ax, curves)
+    return _save(fig, path)
+
+
+def _auc_axes(ax: plt.Axes, rows: list[dict[str, Any]]) -> None:
+    width = 0.38
+    for offset, (key, label, hatch) in enumerate((("mislabel", "mislabeled vs clean", ""),
+                                                  ("atypical", "atypical vs clean", "//"))):
+        for i, row in enumerate(rows):
+            value = row.get(f"{key}_auc")
+            if value is None or value != value:
+                continue
+            low, high = row.get(f"{key}_auc_low", value), row.get(f"{key}_auc_high", value)
+            ax.bar(i + (offset - 0.5) * width, value, width, yerr=[[value - low], [high - value]], capsize=3,
+                   color=COLOURS.get(row["family"], "tab:gray"), hatch=hatch, edgecolor="black",
+                   label=label if i == 0 else None)
+    ax.axhline(0.5, color="gray", lw=0.8, ls="--")
+    ax.set_xticks(range(len(rows)), [row["family"] for row in rows])
+    ax.set_ylim(0.0, 1.05)
+    ax.set_ylabel("AUC of the family's score (95 % CI)")
+    ax.set_title("Which samples each paradigm memorizes")
+    ax.legend(fontsize=8, loc="lower right")
+
+
+def plot_paradigms(rows: list[dict[str, Any]], curves: dict[str, dict[str, list[float]]], path: Path) -> Path:
+    """The comparison figure: each family's AUCs (left) and, with UnitMem, its mean UnitMem per layer (right)."""
+    panels = 2 if curves else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
+    _auc_axes(axes[0, 0], rows)
+    if curves:
+        _unitmem_axes(axes[0, 1], curves)
+    fig.tight_layout()
+    return _save(fig, path)

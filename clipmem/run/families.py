@@ -1,0 +1,63 @@
+"""A run with several families: each family's models estimated by the design as if they were the only ones,
+reported under ``families/<family>/``; then the comparison (paradigms.csv/.md, report/paradigms.png) and the
+run's metrics.json with every family's metrics prefixed by its name (docs/paradigms.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clipmem.data.experiment_data import ExperimentData
+from clipmem.io import atomic_write_json
+from clipmem.plan.designs import Design
+from clipmem.plan.families import family_statistics, family_subplan
+from clipmem.plan.fit import FittedModel, saved_history
+from clipmem.plan.spec import Plan
+from clipmem.progress import step
+from clipmem.reporting.config import ReportConfig
+from clipmem.reporting.paradigms import comparison_rows, log_comparison, write_comparison
+from clipmem.reporting.results import write_results
+from clipmem.rundir import RunDir
+
+
+def report_family(design: Design, plan: Plan, family: str, families: tuple[str, ...], data: ExperimentData,
+                  fitted: dict[str, FittedModel], normalisation: str, report: ReportConfig, run: RunDir,
+                  models_from: RunDir) -> dict[str, Any]:
+    """One family's estimate and its results in ``run/families/<family>/`` (scores.csv, metrics.json, report/)."""
+    sub, names = family_subplan(plan, family, families)
+    stats = family_statistics({name: model.statistics for name, model in fitted.items()}, names)
+    with step(f"scoring {family}: {design.name} estimate of {len(sub.scored_ids)} samples from {len(sub.specs)} "
+              "models"):
+        scores = design.estimate(sub, stats, normalisation)
+    utility = {short: fitted[full].utility for short, full in names.items()}
+    histories = [fitted[full].history or (saved_history(models_from, full) if models_from.model_meta(full).is_file()
+                                          else []) for full in names.values()]
+    history = next((h for h in histories if h), [])
+    extra = {"family": family, "design": design.name, "num_models": len(sub.specs), **design.summary(sub, stats)}
+    return write_results(RunDir(run.root / "families" / family), data, scores, utility, report, [], history, extra,
+                         sub.sets)
+
+
+def numeric(metrics: dict[str, Any]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def estimate_families(design: Design, plan: Plan, data: ExperimentData, fitted: dict[str, FittedModel],
+                      families: tuple[str, ...], normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
+                      extra_metrics: dict[str, Any], models_from: RunDir | None = None,
+                      curves: dict[str, dict[str, list[float]]] | None = None) -> dict[str, Any]:
+    """Every family's results, the comparison and metrics.json (written last); returns the metrics.
+    ``models_from``: the run whose models were measured (their saved CLIPMem histories); ``curves``: UnitMem."""
+    per_family = {family: report_family(design, plan, family, families, data, fitted, normalisation, report, run,
+                                        models_from or run) for family in families}
+    rows = comparison_rows(per_family, curves)
+    paths = write_comparison(run, rows, curves)
+    metrics: dict[str, Any] = {
+        **extra_metrics, "families": list(families), "design": design.name, "num_models": len(plan.specs),
+        **{f"{family}_{key}": value for family, values in per_family.items() for key, value in numeric(values).items()},
+        "paradigms": rows, **({"unitmem": curves} if curves else {}),
+    }
+    figures = {"paradigms": paths["figure"], **{f"{family}/histogram": run.root / "families" / family / "report" /
+                                                 "histogram.png" for family in families}}
+    log_comparison(loggers, rows, metrics, figures)
+    atomic_write_json(run.metrics, metrics)
+    return metrics
