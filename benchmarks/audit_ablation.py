@@ -10,8 +10,6 @@ or re-encoded); writes ``ablation.csv`` and ``ablation.md`` and prints the table
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 from pathlib import Path
@@ -26,6 +24,7 @@ from clipmem.config.legacy import saved_run_config
 from clipmem.config.settings import load_settings
 from clipmem.data.splits import SplitManifest
 from clipmem.evaluation.auc import auc_interval, flag_auc
+from clipmem.io import atomic_write_csv
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import load_statistics
 
@@ -113,11 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     rows = [row for root in args.runs for row in run_rows(root)]
     args.out.mkdir(parents=True, exist_ok=True)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    (args.out / "ablation.csv").write_text(buffer.getvalue())
+    atomic_write_csv(args.out / "ablation.csv", rows, list(rows[0]))
     (args.out / "ablation.md").write_text(markdown(rows))
     sys.stdout.write(markdown(rows))
 

@@ -51,23 +51,14 @@ class PairDataset(Dataset):
         return len(self.positions)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
-        index, epoch = (key, 0) if isinstance(key, int) else key
-        p = int(self.positions[index])
-        sid = int(self.sample_ids[p])
-        c = draw_caption(int(self.available[p]), self.seed, epoch, sid)
-        if self.views is None:
-            image = self.images[p]
-        else:
-            image = self.views[p, keyed_choice(self.views.shape[1], self.seed, epoch, sid, VIEW_DRAW)]
-        item = {"image": image, "text": self.tokens[p, c], "sample_id": self.sample_ids[p]}
-        if self.labels is not None:
-            item["label"] = self.labels[p]
-        return item
+        """One item: ``key`` is a position or (position, epoch); the rows of a one-item ``__getitems__``."""
+        return {name: value[0] for name, value in self.__getitems__([key]).items()}
 
     def __getitems__(self, keys: list[tuple[int, int]]) -> dict[str, torch.Tensor]:
         """A whole batch at once (the DataLoader calls this instead of one item at a time): ``image`` uint8
-        (B, 3, H, W), ``text`` (B, L), ``sample_id`` (B,) and, with labels, ``label`` (B,); the same draws as
-        ``__getitem__`` item by item."""
+        (B, 3, H, W), ``text`` (B, L), ``sample_id`` (B,) and, with labels, ``label`` (B,). Each key is a position
+        or (position, epoch); the caption and view of each item are drawn by (seed, epoch, sample id), so they
+        do not depend on which items share the batch."""
         index = torch.tensor([k if isinstance(k, int) else k[0] for k in keys], dtype=torch.int64)
         epochs = [0 if isinstance(k, int) else k[1] for k in keys]
         p = self.positions[index]

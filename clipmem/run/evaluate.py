@@ -18,12 +18,11 @@ from clipmem.data.run_files import write_data_files
 from clipmem.data.splits import SplitManifest, check_manifest
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_json
-from clipmem.plan.families import family_plan
 from clipmem.plan.fit import FittedModel, contexts, measure_model
 from clipmem.plan.spec import Plan
 from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary, format_unitmem
-from clipmem.run.steps import estimate_and_report
+from clipmem.run.steps import estimate_and_report, run_plan
 from clipmem.rundir import RunDir
 from clipmem.scoring.compat import check_models
 
@@ -51,16 +50,11 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
             for context in contexts(plan, data, settings.scoring, run, settings.families)}
 
 
-def run_plan(settings: ExperimentSettings, data: ExperimentData) -> Plan:
-    """The plan of the run: the design's, once per family."""
-    return family_plan(settings.design.plan(data.manifest, settings.seed), tuple(settings.families))
-
-
 def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: ExperimentData, target: torch.device,
                       analysis: str) -> dict[str, Any]:
     """``analysis=unitmem``: UnitMem per layer of the run's saved models, into a new evaluation folder (its own
     unitmem.csv, report/unitmem.png, metrics.json); the run's own files are left as they are."""
-    plan = run_plan(settings, data)
+    plan = run_plan(settings, data.manifest)
     run.require_finished_models(plan.names)
     out = run.new_evaluation()
     atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "analysis": analysis,
@@ -105,7 +99,7 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     target = settings.eval_device() if device == "auto" else hardware.eval_device(device)
     if analysis is not None:
         return evaluate_analysis(run, settings, data, target, analysis)
-    plan = run_plan(settings, data)
+    plan = run_plan(settings, data.manifest)
     fitted = measure_saved_models(plan, data, settings, run, target)
     out = run.new_evaluation()
     atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "scoring_overrides": scoring_overrides or {},

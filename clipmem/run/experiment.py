@@ -11,13 +11,12 @@ from clipmem import distributed
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.errors import ConfigError
-from clipmem.plan.families import family_plan
 from clipmem.plan.fit import fit_plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
 from clipmem.run.lifecycle import RunLifecycle, completed_metrics
-from clipmem.run.steps import analyse, apply_removal, estimate_and_report, record_data
+from clipmem.run.steps import analyse, apply_removal, estimate_and_report, record_data, run_plan
 from clipmem.rundir import RunDir
 
 log = logging.getLogger(__name__)
@@ -65,7 +64,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
             len(getattr(data.manifest, name)) for name in ("shared", "candidate", "independent", "extra")))
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         families = tuple(settings.families)
-        plan = family_plan(settings.design.plan(data.manifest, settings.seed), families)
+        plan = run_plan(settings, data.manifest)
         fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
                           life.resume, settings.families)
         if not life.is_zero:

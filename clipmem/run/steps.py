@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clipmem.analysis.run import analyse_unitmem
 from clipmem.audit import AuditConfig, write_audit
@@ -14,7 +14,7 @@ from clipmem.io import atomic_write_text
 from clipmem.mitigations.base import Mitigation
 from clipmem.mitigations.remove_topk import write_removal
 from clipmem.plan.designs import Design
-from clipmem.plan.families import DEFAULT_FAMILIES, is_default
+from clipmem.plan.families import DEFAULT_FAMILIES, family_plan, is_default
 from clipmem.plan.fit import FittedModel
 from clipmem.plan.spec import Plan
 from clipmem.progress import step
@@ -24,8 +24,16 @@ from clipmem.reporting.results import write_results
 from clipmem.run.families import estimate_families
 from clipmem.rundir import RunDir
 
+if TYPE_CHECKING:
+    from clipmem.config.settings import ExperimentSettings
+
 log = logging.getLogger(__name__)
 
+
+
+def run_plan(settings: ExperimentSettings, manifest: SplitManifest) -> Plan:
+    """The run's plan: the design's models on ``manifest``, once per family."""
+    return family_plan(settings.design.plan(manifest, settings.seed), tuple(settings.families))
 
 def apply_removal(data: ExperimentData, mitigation: Mitigation, run: RunDir, write: bool) -> ExperimentData:
     """The mitigation's removal (``remove_topk``) applied to the split; ``removed.csv`` written when ``write``."""
