@@ -12,7 +12,7 @@ from clipmem.run import evaluate_entry
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.scoring, resolve=True).items() if v is not None}
-    return run_cli(lambda: evaluate_entry(cfg.run_dir, cfg.sweep_dir, overrides, cfg.device, cfg.logger, cfg.analysis))
+    return run_cli(lambda: evaluate_entry(cfg.run_dir, cfg.sweep_dir, overrides, cfg.device, cfg.wandb, cfg.analysis))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Measures, each in a fresh subprocess (so the RSS high-water mark belongs to one measurement):
   * training throughput (samples/s) of CLIPModule under a real ``lightning.Trainer`` (the pipeline's
     datamodule, augmentation, logging and progress bar) vs a bare PyTorch loop over the same open_clip
-    model, loss, optimizer, schedule, augmentation and in-memory data (``children.py``);
-  * a cProfile of the Lightning measurement, grouped by where the time goes (``profile.txt``);
+    model, loss, optimizer, schedule, augmentation and in-memory data (``children.py``): each alone for its
+    memory, and alternated five times in one process for their ratio;
+  * a cProfile of the Lightning measurement's timed steps, grouped by where the time goes (``profile.txt``);
   * CLIPMem statistics of f and g vs the pure forward-encode time of the same images and captions, and
     how scoring time and memory grow with |S_C|, K and model size;
   * whole runs (``pipeline.py``): per-model statistics seconds against training seconds in the default
@@ -36,8 +37,8 @@ from common import MODEL_SIZES, SCORE_OVERRIDES, median
 from table import format_table
 
 CHILDREN = {"train_lightning": children.train_lightning, "train_bare": children.train_bare,
-            "score": children.score, "encode": children.encode, "gpu": gpu.gpu, "profile": profile_step.profile}
-TRAIN_PAIRS = 5  # interleaved Lightning/bare measurements
+            "train_pairs": children.train_pairs, "score": children.score, "encode": children.encode, "gpu": gpu.gpu,
+            "profile": profile_step.profile}
 PARTS = ("train", "profile", "score", "cost", "audit", "gpu")
 
 
@@ -53,14 +54,11 @@ def measure(kind: str, overrides: list[str] | None = None) -> dict[str, Any]:
 
 
 def train_section() -> dict[str, Any]:
-    # Interleaved pairs (L, B, L, B, ...): on a shared machine the load drifts; adjacent runs see the same.
-    pairs = [(measure("train_lightning"), measure("train_bare")) for _ in range(TRAIN_PAIRS)]
-    ratios = [median(lt["samples_per_s"]) / median(bt["samples_per_s"]) for lt, bt in pairs]
-    lightning = {"samples_per_s": [median(lt["samples_per_s"]) for lt, _ in pairs],
-                 "peak_rss_mib": max(lt["peak_rss_mib"] for lt, _ in pairs)}
-    bare = {"samples_per_s": [median(bt["samples_per_s"]) for _, bt in pairs],
-            "peak_rss_mib": max(bt["peak_rss_mib"] for _, bt in pairs)}
-    return {"lightning": lightning, "bare": bare, "pair_ratios": ratios, "ratio": median(ratios)}
+    """Throughput and memory of each loop alone (a fresh process each), and their ratio from Lightning/bare
+    runs alternated in one process (``children.train_pairs``)."""
+    lightning, bare, pairs = measure("train_lightning"), measure("train_bare"), measure("train_pairs")
+    return {"lightning": lightning, "bare": bare, "pair_ratios": pairs["ratios"], "pairs": pairs,
+            "ratio": median(pairs["ratios"])}
 
 
 def score_sections() -> tuple[dict[str, Any], list[dict[str, Any]]]:

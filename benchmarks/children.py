@@ -1,5 +1,6 @@
 """One measurement per fresh process (so the RSS high-water mark belongs to it): training under Lightning
-and in a bare loop, CLIPMem statistics of f and g, and the pure forward passes they need."""
+and in a bare loop (alone, and alternated in one process for their ratio), CLIPMem statistics of f and g, and
+the pure forward passes they need."""
 
 from __future__ import annotations
 
@@ -7,19 +8,37 @@ import functools
 import time
 from typing import Any
 
-from common import REPEATS, STEPS, TRAIN_OVERRIDES, WARMUP, peak_rss_mib, pin_threads, settings, windows
+from common import (
+    REPEATS,
+    STEPS,
+    TRAIN_OVERRIDES,
+    TRAIN_PAIRS,
+    WARMUP,
+    median,
+    peak_rss_mib,
+    pin_threads,
+    settings,
+    windows,
+)
 
 
-def train_lightning(extra: list[str]) -> dict[str, Any]:
-    """Samples/s of the pipeline's own training: CLIPModule, TrainingDataModule, a real Trainer."""
-    import lightning as L
-    import torch
-
-    from clipmem.data import TrainingDataModule, build_data
+def _training_setup(extra: list[str]):
+    """The validated settings and data of the training measurements (built once per process)."""
+    from clipmem.data import build_data
 
     pin_threads()
     config = settings([*TRAIN_OVERRIDES, *extra])
-    data = build_data(config.data)
+    return config, build_data(config.data)
+
+
+def lightning_stamps(config, data, profiler=None) -> list[float]:
+    """Per-step start times of the pipeline's own training: CLIPModule, TrainingDataModule, a real Trainer.
+    ``profiler`` (a ``cProfile.Profile``) is on during the timed steps only (after the warm-up)."""
+    import lightning as L
+    import torch
+
+    from clipmem.data import TrainingDataModule
+
     torch.manual_seed(0)
     module = config.recipe.build_module(log_prefix="f/")
     stamps: list[float] = []
@@ -27,30 +46,31 @@ def train_lightning(extra: list[str]) -> dict[str, Any]:
     class Stamp(L.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
             stamps.append(time.perf_counter())
+            if profiler is not None and len(stamps) == WARMUP + 1:
+                profiler.enable()
 
-    rss_before = peak_rss_mib()
+        def on_train_end(self, trainer, pl_module):
+            if profiler is not None:
+                profiler.disable()
+
     trainer_kwargs = {**config.recipe.trainer_kwargs, "max_steps": WARMUP + STEPS * REPEATS + 1}
     trainer = L.Trainer(**trainer_kwargs, logger=False, callbacks=[Stamp()], enable_checkpointing=False,
                         enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
                         use_distributed_sampler=False, default_root_dir="/tmp/clipmem-bench")
     trainer.fit(module, datamodule=TrainingDataModule(data, data.manifest.train_ids("f"), seed=0))
-    return {"samples_per_s": windows(stamps, data.batch_size), "rss_setup_mib": rss_before,
-            "peak_rss_mib": peak_rss_mib()}
+    return stamps
 
 
-def train_bare(extra: list[str]) -> dict[str, Any]:
-    """The same model, loss, optimizer, schedule, augmentation and in-memory data in a plain PyTorch loop."""
+def bare_stamps(config, data) -> list[float]:
+    """Per-step start times of the same model, loss, optimizer, schedule, augmentation and in-memory data in a
+    plain PyTorch loop."""
     import torch
     from open_clip.loss import ClipLoss
 
-    from clipmem.data import build_data
     from clipmem.data.seeding import EpochSampler, keyed_generator
     from clipmem.models.module import LOGIT_SCALE_MAX
     from clipmem.models.schedule import warmup_cosine
 
-    pin_threads()
-    config = settings([*TRAIN_OVERRIDES, *extra])
-    data = build_data(config.data)
     torch.set_float32_matmul_precision(config.hardware.matmul_precision)
     torch.use_deterministic_algorithms(bool(config.hardware.deterministic))  # as the Trainer sets it
     torch.manual_seed(0)
@@ -65,7 +85,6 @@ def train_bare(extra: list[str]) -> dict[str, Any]:
     images, tokens = data.table.images[positions], data.tokens[positions, 0]
     order = [i for i, _ in EpochSampler(len(positions), 0)]
     stamps: list[float] = []
-    rss_before = peak_rss_mib()
     for step in range(total):
         stamps.append(time.perf_counter())
         idx = torch.tensor(order[step * batch : (step + 1) * batch])
@@ -78,7 +97,38 @@ def train_bare(extra: list[str]) -> dict[str, Any]:
         scheduler.step()
         with torch.no_grad():
             model.logit_scale.clamp_(0.0, LOGIT_SCALE_MAX)
-    return {"samples_per_s": windows(stamps, batch), "rss_setup_mib": rss_before, "peak_rss_mib": peak_rss_mib()}
+    return stamps
+
+
+def train_lightning(extra: list[str]) -> dict[str, Any]:
+    """Samples/s and peak memory of Lightning training alone in this process."""
+    config, data = _training_setup(extra)
+    rss_before = peak_rss_mib()
+    stamps = lightning_stamps(config, data)
+    return {"samples_per_s": windows(stamps, data.batch_size), "rss_setup_mib": rss_before,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def train_bare(extra: list[str]) -> dict[str, Any]:
+    """Samples/s and peak memory of the bare loop alone in this process."""
+    config, data = _training_setup(extra)
+    rss_before = peak_rss_mib()
+    stamps = bare_stamps(config, data)
+    return {"samples_per_s": windows(stamps, data.batch_size), "rss_setup_mib": rss_before,
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def train_pairs(extra: list[str]) -> dict[str, Any]:
+    """Lightning and bare runs alternated ``TRAIN_PAIRS`` times in one process on the same data: each pair's
+    ratio compares two runs that share the process, its memory layout and its cores, which separate processes
+    do not (across processes the same loop's speed varied by up to 9 % on the 2-core machine)."""
+    config, data = _training_setup(extra)
+    lightning, bare = [], []
+    for _ in range(TRAIN_PAIRS):
+        lightning.append(median(windows(lightning_stamps(config, data), data.batch_size)))
+        bare.append(median(windows(bare_stamps(config, data), data.batch_size)))
+    return {"lightning_samples_per_s": lightning, "bare_samples_per_s": bare,
+            "ratios": [lt / bt for lt, bt in zip(lightning, bare, strict=True)]}
 
 
 def _score_setup(extra: list[str]):

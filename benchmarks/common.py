@@ -8,8 +8,9 @@ from pathlib import Path
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 WARMUP, STEPS, REPEATS = 5, 20, 5  # 100 timed steps per measurement, after 5 warm-up steps
-TRAIN_OVERRIDES = [  # enough pairs that the timed steps stay inside one epoch (no validation pass)
-    "data.source.num_samples=3000", "data.splits={shared:2400,candidate:200,independent:200,extra:200}",
+TRAIN_PAIRS = 5  # Lightning/bare runs alternated in one process
+TRAIN_OVERRIDES = [  # 7200 pairs for f: 112 steps of 64, so the 105 timed steps stay inside one epoch (no validation)
+    "data.source.num_samples=7600", "data.splits={shared:7000,candidate:200,independent:200,extra:200}",
     "data.batch_size=64", "trainer.max_epochs=1",
 ]
 SCORE_OVERRIDES = ["data.source.num_samples=1400", "data.splits={shared:800,candidate:200,independent:200,extra:200}",
@@ -55,4 +56,8 @@ def settings(overrides: list[str]):
 
 def windows(stamps: list[float], batch: int) -> list[float]:
     """Samples/s over REPEATS windows of STEPS steps after WARMUP steps, from per-step start times."""
+    needed = WARMUP + REPEATS * STEPS + 1
+    if len(stamps) < needed:
+        raise RuntimeError(f"the measurement ran {len(stamps)} steps, the timing windows need {needed}: give it more "
+                           "training pairs (TRAIN_OVERRIDES) so that one epoch holds them")
     return [batch * STEPS / (stamps[WARMUP + (r + 1) * STEPS] - stamps[WARMUP + r * STEPS]) for r in range(REPEATS)]

@@ -1,4 +1,4 @@
-"""Where a Lightning training step spends its time: cProfile over the timed steps of ``train_lightning``."""
+"""Where a Lightning training step spends its time: cProfile over the timed steps of a Lightning measurement."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import children
+from common import WARMUP, windows
 
 GROUPS = {  # substring of a profiled function's file -> where the time goes
     "torch/nn/": "model forward (torch.nn)",
@@ -31,16 +32,17 @@ def grouped(stats: pstats.Stats) -> dict[str, float]:
 
 
 def profile(extra: list[str]) -> dict[str, Any]:
-    """Profile one ``train_lightning`` measurement; the text report goes to ``PROFILE_OUT`` (env) if set."""
+    """Profile the timed steps of one Lightning measurement (set-up and warm-up left out); the text report goes to
+    ``PROFILE_OUT`` (env) if set."""
     import os
 
+    config, data = children._training_setup(extra)
     profiler = cProfile.Profile()
-    profiler.enable()
-    result = children.train_lightning(extra)
-    profiler.disable()
+    stamps = children.lightning_stamps(config, data, profiler)
     buffer = io.StringIO()
     stats = pstats.Stats(profiler, stream=buffer).sort_stats("tottime")
     stats.print_stats(30)
     if os.environ.get("PROFILE_OUT"):
         Path(os.environ["PROFILE_OUT"]).write_text(buffer.getvalue())
-    return {"samples_per_s_profiled": result["samples_per_s"], "groups_s": grouped(stats)}
+    return {"samples_per_s_profiled": windows(stamps, data.batch_size), "groups_s": grouped(stats),
+            "steps_s": stamps[-1] - stamps[WARMUP]}

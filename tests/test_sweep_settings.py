@@ -39,3 +39,20 @@ def test_jobs_differing_only_in_seed_form_one_setting():
     assert rows[1]["n_seeds"] == 2 and rows[1]["clipmem_raw_mean"] == pytest.approx(0.21)
     table = settings_markdown(settings)
     assert "| mitigation.sigma=0 | 3 | 0.120 [" in table and "50.0 [50.0, 50.0]" in table
+
+
+def test_paradigm_aucs_and_unitmem_layers_are_summarised_over_seeds():
+    def job(num: int, shift: float) -> JobRecord:
+        metrics = {"ssl_atypical_auc": 0.6 + shift, "clip_mislabel_auc": 0.9 + shift,
+                   **{f"clip_unitmem_image_layer{k}": 0.5 + k / 100 + shift for k in (1, 2, 10)},
+                   "supervised_unitmem_image_layer1": 0.7 + shift}
+        return JobRecord(job=str(num), path=Path(str(num)), overrides={"seed": str(num)}, state="complete",
+                         metrics=metrics)
+
+    (setting,) = group_settings([job(0, 0.0), job(1, 0.01), job(2, 0.02)], ["seed"])
+    columns, rows = setting_rows([setting])
+    metrics = [c for c in columns[3:] if not c.endswith(("_low", "_high"))]
+    assert metrics == ["clip_mislabel_auc", "ssl_atypical_auc", "clip_unitmem_image_layer1",
+                       "clip_unitmem_image_layer2", "clip_unitmem_image_layer10", "supervised_unitmem_image_layer1"]
+    assert rows[0]["clip_unitmem_image_layer10"] == pytest.approx(0.61)
+    assert "| all | 3 | 0.910 [" in settings_markdown([setting])  # AUCs as scores, not as percentages

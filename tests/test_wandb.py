@@ -86,12 +86,45 @@ def test_evaluate_logs_to_a_run_linked_to_the_training_run(wandb_run):
     run, _ = wandb_run
     done = run_script("evaluate.py", f"run_dir={run}", env={"WANDB_API_KEY": "", "WANDB_SILENT": ""})
     assert done.returncode == 0, done.stderr[-2000:]
-    (evaluation,) = glob.glob(str(run / "evaluations" / "*"))
+    (evaluation,) = _evaluations(run, analysis=None)
     (trained,) = [r.run for r in _records(run) if r.WhichOneof("record_type") == "run"]
     (linked,) = [r.run for r in _records(Path(evaluation)) if r.WhichOneof("record_type") == "run"]
     assert linked.run_group == trained.run_group == trained.display_name and linked.project == trained.project
     assert linked.job_type == "evaluate" and linked.display_name == f"{trained.display_name}/evaluate"
     assert "wandb sync" in done.stdout
+
+
+def _evaluations(run: Path, analysis: str | None) -> list[Path]:
+    """The run's evaluation folders of one kind (a re-score: ``analysis`` None)."""
+    return [p for p in (run / "evaluations").iterdir()
+            if json.loads((p / "evaluation.json").read_text()).get("analysis") == analysis]
+
+
+def test_the_unitmem_analysis_logs_its_table_and_figure_to_a_linked_run(wandb_run):
+    run, _ = wandb_run
+    done = run_script("evaluate.py", f"run_dir={run}", "analysis=unitmem", env={"WANDB_API_KEY": "", "WANDB_SILENT": "",
+                                                                                 "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    (evaluation,) = _evaluations(run, analysis="unitmem")
+    (linked,) = [r.run for r in _records(evaluation) if r.WhichOneof("record_type") == "run"]
+    assert linked.job_type == "evaluate"
+    media = evaluation / "wandb" / "offline-run-*" / "files" / "media"
+    (path,) = glob.glob(str(media / "table" / "unitmem" / "*.json"))
+    table = json.loads(Path(path).read_text())
+    assert table["columns"] == ["family", "tower", "layer", "unitmem"]
+    curves = json.loads((evaluation / "metrics.json").read_text())["unitmem"]["clip"]
+    assert [row[3] for row in table["data"] if row[1] == "image"] == curves["image"]  # the metrics' curve, in order
+    assert [row[2] for row in table["data"] if row[1] == "text"] == [1, 2, 3, 4]
+    assert glob.glob(str(media / "images" / "report" / "unitmem*"))
+    assert "wandb sync" in done.stdout
+
+
+def test_evaluate_takes_wandb_on_or_off_from_the_command_line():
+    from .conftest import compose_config
+
+    assert compose_config(["run_dir=x", "wandb=false"], config_name="evaluate").wandb is False
+    assert compose_config(["run_dir=x", "wandb=true"], config_name="evaluate").wandb is True
+    assert compose_config(["run_dir=x"], config_name="evaluate").wandb is None
 
 
 def test_thumbnails_are_upscaled_and_table_sizes_checked():

@@ -76,8 +76,8 @@ class EvaluateConfig:
     device: auto | cpu | cuda (where the models encode).
     analysis: null (re-score) or ``unitmem``: UnitMem per layer of the run's saved models instead (with the run's
         ``analysis.*`` settings), written into a new evaluation folder as well.
-    logger: null (default) logs the recomputed results to a W&B run when the training run logged to W&B; true
-        always, false never. The W&B run lives in the evaluation folder and joins the training run's group
+    wandb: null (default) logs the recomputed results (or the analysis) to a W&B run when the training run logged
+        to W&B; true always, false never. The W&B run lives in the evaluation folder and joins the training run's group
         with job type ``evaluate``.
     """
 
@@ -85,7 +85,7 @@ class EvaluateConfig:
     sweep_dir: Optional[str] = None  # noqa: UP045
     device: str = "auto"
     scoring: ScoringOverrides = field(default_factory=ScoringOverrides)  # type: ignore[valid-type]
-    logger: Optional[bool] = None  # noqa: UP045
+    wandb: Optional[bool] = None  # noqa: UP045  (not `logger`: that name is train.py's config group)
     analysis: Optional[str] = None  # noqa: UP045
 
 

@@ -85,3 +85,31 @@ def log_comparison(loggers: list, rows: list[dict[str, Any]], metrics: dict[str,
         run.log({f"report/{name}": wandb.Image(str(path)) for name, path in figures.items() if path is not None})
         table = wandb.Table(columns=list(COLUMNS), data=[[row[c] for c in COLUMNS] for row in rows])
         run.log({"paradigms/comparison": table})
+
+
+def unitmem_curve_rows(curves: dict[str, dict[str, list[float]]]) -> list[list[Any]]:
+    """``[family, tower, layer, mean UnitMem]`` for every layer (first layer = 1) of every family's tower."""
+    return [[family, tower, layer, value] for family, towers in curves.items() for tower, values in towers.items()
+            for layer, value in enumerate(values, start=1)]
+
+
+def unitmem_metrics(curves: dict[str, dict[str, list[float]]]) -> dict[str, float]:
+    """The curves as flat metrics ``<family>_unitmem_<tower>_layer<k>`` (what a sweep's seed table and W&B's run
+    summary can average and compare)."""
+    return {f"{family}_unitmem_{tower}_layer{layer}": value
+            for family, tower, layer, value in unitmem_curve_rows(curves)}
+
+
+def log_unitmem(loggers: list, curves: dict[str, dict[str, list[float]]], figure: Path | None) -> None:
+    """Into each W&B run: the per-layer mean UnitMem as the table ``unitmem/layers`` (family, tower, layer,
+    unitmem; plot it with W&B's line plot grouped by family and tower) and the figure as ``report/unitmem``."""
+    runs = tracking.wandb_runs(loggers)
+    if not runs:
+        return
+    import wandb
+
+    for run in runs:
+        table = wandb.Table(columns=["family", "tower", "layer", "unitmem"], data=unitmem_curve_rows(curves))
+        run.log({"unitmem/layers": table,
+                 **({"report/unitmem": wandb.Image(str(figure))} if figure is not None and figure.is_file() else {})})
+

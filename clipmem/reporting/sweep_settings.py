@@ -19,7 +19,16 @@ SETTING_METRICS = (  # raw beside normalised: a min–max mean moves with each r
     "clipmem_raw_mean_miscaptioned", "clipmem_raw_mean_clean",
     "zeroshot_top1_f", "zeroshot_top1_g", "linear_probe_top1_f", "linear_probe_top1_g",
     "zeroshot_top1_mean", "linear_probe_top1_mean", "num_removed_miscaptioned_candidate",
+    *(f"{family}_{group}_auc" for family in ("clip", "supervised", "ssl") for group in ("mislabel", "atypical")),
 )
+UNITMEM_INFIX = "_unitmem_"  # experiment=paradigms: <family>_unitmem_<tower>_layer<k>, one per layer
+
+
+def metric_names(records: list[JobRecord]) -> list[str]:
+    """``SETTING_METRICS`` and every per-layer UnitMem metric the jobs hold (family, tower, then layer order)."""
+    layers = {k for r in records for k in r.metrics if UNITMEM_INFIX in k and k.rsplit("_layer", 1)[-1].isdigit()}
+    ordered = sorted(layers, key=lambda k: (k.rsplit("_layer", 1)[0], int(k.rsplit("_layer", 1)[1])))
+    return [*SETTING_METRICS, *ordered]
 
 
 @dataclass(frozen=True)
@@ -72,7 +81,7 @@ def group_settings(records: list[JobRecord], keys: list[str]) -> list[Setting]:
         label = " ".join(f"{k}={v}" for k, v in key) or "all"
         setting = Setting(label, dict(key), [r.job for r in members],
                           [r.overrides.get("seed", "") for r in members])
-        for metric in SETTING_METRICS:
+        for metric in metric_names(members):
             values = [float(r.metrics[metric]) for r in members if metric in r.metrics]
             if values and len(values) == len(members):
                 setting.metrics[metric] = Interval.of(values)
@@ -80,9 +89,15 @@ def group_settings(records: list[JobRecord], keys: list[str]) -> list[Setting]:
     return settings
 
 
+def _present(settings: list[Setting]) -> list[str]:
+    """The metrics some setting has: those of ``SETTING_METRICS`` in its order, then the per-layer ones."""
+    seen = list(dict.fromkeys(m for s in settings for m in s.metrics))
+    return [m for m in SETTING_METRICS if m in seen] + [m for m in seen if m not in SETTING_METRICS]
+
+
 def setting_rows(settings: list[Setting]) -> tuple[list[str], list[dict[str, Any]]]:
     """The grouped table: setting, seeds, then mean / low / high of every metric some setting has."""
-    metrics = [m for m in SETTING_METRICS if any(m in s.metrics for s in settings)]
+    metrics = _present(settings)
     columns = ["setting", "n_seeds", "jobs"]
     for metric in metrics:
         columns += [metric, f"{metric}_low", f"{metric}_high"]
@@ -100,10 +115,10 @@ def _cell(metric: str, interval: Interval | None) -> str:
         return "–"
     if metric.startswith("num_"):
         scale, digits = 1.0, 1
-    elif metric.startswith(("clipmem", "miscaption")):
-        scale, digits = 1.0, 3
-    else:
+    elif metric.startswith(("zeroshot_", "linear_probe_")):
         scale, digits = 100.0, 1  # accuracies in %
+    else:
+        scale, digits = 1.0, 3  # scores, AUCs, UnitMem
     mean = f"{scale * interval.mean:.{digits}f}"
     if math.isnan(interval.low):
         return mean
@@ -112,7 +127,7 @@ def _cell(metric: str, interval: Interval | None) -> str:
 
 def settings_markdown(settings: list[Setting]) -> str:
     """Markdown: one row per setting, each metric as ``mean [95 % interval]`` (accuracies in %)."""
-    metrics = [m for m in SETTING_METRICS if any(m in s.metrics for s in settings)]
+    metrics = _present(settings)
     lines = ["| setting | seeds | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
     for setting in settings:
         cells = [_cell(m, setting.metrics.get(m)) for m in metrics]

@@ -21,6 +21,7 @@ from clipmem.io import atomic_write_json
 from clipmem.plan.fit import FittedModel, contexts, measure_model
 from clipmem.plan.spec import Plan
 from clipmem.reporting import tracking
+from clipmem.reporting.paradigms import log_unitmem
 from clipmem.reporting.summary import format_summary, format_unitmem
 from clipmem.run.steps import estimate_and_report, run_plan
 from clipmem.rundir import RunDir
@@ -51,9 +52,10 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
 
 
 def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: ExperimentData, target: torch.device,
-                      analysis: str) -> dict[str, Any]:
+                      analysis: str, log_to_wandb: bool | None = None) -> dict[str, Any]:
     """``analysis=unitmem``: UnitMem per layer of the run's saved models, into a new evaluation folder (its own
-    unitmem.csv, report/unitmem.png, metrics.json); the run's own files are left as they are."""
+    unitmem.csv, report/unitmem.png, metrics.json; logged as ``evaluation_loggers`` says); the run's own files
+    are left as they are."""
     plan = run_plan(settings, data.manifest)
     run.require_finished_models(plan.names)
     out = run.new_evaluation()
@@ -61,8 +63,16 @@ def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: Experimen
                                               "run_state": run.read_status().get("state", "unknown")})
     metrics = analyse_unitmem(plan, data, settings.families, run, out, settings.analysis, settings.seed, target)
     atomic_write_json(out.metrics, metrics)
+    loggers = evaluation_loggers(settings, run, out, log_to_wandb)
+    try:
+        log_unitmem(loggers, metrics["unitmem"], out.report_file("unitmem"))
+        sync = tracking.sync_commands(loggers)
+    finally:
+        tracking.finish(loggers, 0)
     out.write_status("complete")
     print(format_unitmem(metrics["unitmem"], out.root), flush=True)
+    for line in sync:
+        print(f"  offline W&B run: sync it with  {line}", flush=True)
     return metrics
 
 
@@ -98,7 +108,7 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     data = rebuild_data(settings, run)
     target = settings.eval_device() if device == "auto" else hardware.eval_device(device)
     if analysis is not None:
-        return evaluate_analysis(run, settings, data, target, analysis)
+        return evaluate_analysis(run, settings, data, target, analysis, log_to_wandb)
     plan = run_plan(settings, data.manifest)
     fitted = measure_saved_models(plan, data, settings, run, target)
     out = run.new_evaluation()

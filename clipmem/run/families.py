@@ -14,7 +14,7 @@ from clipmem.plan.fit import FittedModel, saved_history
 from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting.config import ReportConfig
-from clipmem.reporting.paradigms import comparison_rows, log_comparison, write_comparison
+from clipmem.reporting.paradigms import comparison_rows, log_comparison, log_unitmem, unitmem_metrics, write_comparison
 from clipmem.reporting.results import write_results
 from clipmem.rundir import RunDir
 
@@ -54,10 +54,12 @@ def estimate_families(design: Design, plan: Plan, data: ExperimentData, fitted: 
     metrics: dict[str, Any] = {
         **extra_metrics, "families": list(families), "design": design.name, "num_models": len(plan.specs),
         **{f"{family}_{key}": value for family, values in per_family.items() for key, value in numeric(values).items()},
-        "paradigms": rows, **({"unitmem": curves} if curves else {}),
+        "paradigms": rows, **({"unitmem": curves, **unitmem_metrics(curves)} if curves else {}),
     }
     figures = {"paradigms": paths["figure"], **{f"{family}/histogram": run.root / "families" / family / "report" /
                                                  "histogram.png" for family in families}}
     log_comparison(loggers, rows, metrics, figures)
+    if curves:
+        log_unitmem(loggers, curves, run.report_file("unitmem"))
     atomic_write_json(run.metrics, metrics)
     return metrics
