@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from clipmem.reporting.sweep import JobRecord
-from clipmem.reporting.sweep_settings import Interval, group_settings, setting_rows, settings_markdown
+from clipmem.reporting.sweep_settings import (
+    Interval,
+    difference_rows,
+    differences_markdown,
+    group_settings,
+    paired_differences,
+    setting_rows,
+    settings_markdown,
+)
 
 
 def _job(num: int, sigma: str, seed: str, raw: float, state: str = "complete") -> JobRecord:
@@ -56,3 +64,27 @@ def test_paradigm_aucs_and_unitmem_layers_are_summarised_over_seeds():
                        "clip_unitmem_image_layer2", "clip_unitmem_image_layer10", "supervised_unitmem_image_layer1"]
     assert rows[0]["clip_unitmem_image_layer10"] == pytest.approx(0.61)
     assert "| all | 3 | 0.910 [" in settings_markdown([setting])  # AUCs as scores, not as percentages
+
+
+def test_differences_are_paired_by_seed_against_the_first_setting():
+    # the seed moves both settings by the same amount; the setting adds 0.02: paired, the difference is exact
+    records = [_job(0, "0", "0", 0.10), _job(1, "0", "1", 0.20), _job(2, "0", "2", 0.30),
+               _job(3, "0.1", "0", 0.12), _job(4, "0.1", "1", 0.22), _job(5, "0.1", "2", 0.32),
+               _job(6, "0.2", "0", 0.10), _job(7, "0.2", "1", 0.25), _job(8, "0.2", "3", 0.30)]
+    settings = group_settings(records, ["mitigation.sigma", "seed"])
+    assert not settings[0].metrics["clipmem_raw_mean"].excludes(0.22)  # unpaired, the seeds' spread hides it
+    first, partial = paired_differences(settings)
+    delta = first.metrics["clipmem_raw_mean"]
+    assert first.reference == "mitigation.sigma=0" and first.seeds == ["0", "1", "2"]
+    assert delta.mean == pytest.approx(0.02) and delta.excludes(0.0) and delta.high - delta.low < 1e-9
+    assert partial.seeds == ["0", "1"]  # seed 3 has no partner in the reference
+    assert partial.metrics["clipmem_raw_mean"].mean == pytest.approx(0.025)
+    table = differences_markdown([first, partial])
+    assert "| mitigation.sigma=0.1 | 3 | **0.020 [0.020, 0.020]**" in table
+    columns, rows = difference_rows([first, partial])
+    assert columns[:4] == ["setting", "reference", "n_paired_seeds", "delta_clipmem_raw_mean"]
+    assert rows[0]["delta_clipmem_raw_mean"] == pytest.approx(0.02) and rows[1]["n_paired_seeds"] == 2
+    assert paired_differences(settings[:1]) == []
+    no_seeds = group_settings([_job(0, "0", "", 0.1), _job(1, "0", "", 0.2), _job(2, "0.1", "", 0.3)],
+                              ["mitigation.sigma"])
+    assert [d.metrics for d in paired_differences(no_seeds)] == [{}]  # two jobs without a seed: nothing to pair

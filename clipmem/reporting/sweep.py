@@ -20,7 +20,15 @@ import yaml
 from clipmem.errors import RunDirError
 from clipmem.io import atomic_write_text
 from clipmem.reporting.scores_csv import read_scores
-from clipmem.reporting.sweep_settings import Setting, group_settings, setting_rows, settings_markdown
+from clipmem.reporting.sweep_settings import (
+    Setting,
+    difference_rows,
+    differences_markdown,
+    group_settings,
+    paired_differences,
+    setting_rows,
+    settings_markdown,
+)
 from clipmem.rundir import STATUS_NAME, RunDir
 
 # Metric columns of the table, in order; a column appears only when some job has it.
@@ -269,6 +277,10 @@ def aggregate_sweep(sweep_dir: str | Path) -> SweepReport:
     columns, rows = setting_rows(settings)
     atomic_write_text(sweep_dir / "sweep_settings.csv", _csv_text(columns, rows))
     atomic_write_text(sweep_dir / "sweep_settings.md", header + settings_markdown(settings))
+    differences = paired_differences(settings)
+    columns, rows = difference_rows(differences)
+    atomic_write_text(sweep_dir / "sweep_differences.csv", _csv_text(columns, rows))
+    atomic_write_text(sweep_dir / "sweep_differences.md", header + differences_markdown(differences))
     plots = {
         "memorization_vs_utility": sweep_plots.plot_memorization_vs_utility(
             records, labels, sweep_dir / "memorization_vs_utility.png"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,7 @@ class Setting:
     jobs: list[str] = field(default_factory=list)
     seeds: list[str] = field(default_factory=list)
     metrics: dict[str, Interval] = field(default_factory=dict)
+    values: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> seed -> value
 
 
 def setting_key(record: JobRecord, keys: list[str]) -> tuple[tuple[str, str], ...]:
@@ -85,12 +87,14 @@ def group_settings(records: list[JobRecord], keys: list[str]) -> list[Setting]:
             values = [float(r.metrics[metric]) for r in members if metric in r.metrics]
             if values and len(values) == len(members):
                 setting.metrics[metric] = Interval.of(values)
+                if "" not in setting.seeds and len(set(setting.seeds)) == len(setting.seeds):  # else unpairable
+                    setting.values[metric] = dict(zip(setting.seeds, values, strict=True))
         settings.append(setting)
     return settings
 
 
-def _present(settings: list[Setting]) -> list[str]:
-    """The metrics some setting has: those of ``SETTING_METRICS`` in its order, then the per-layer ones."""
+def _present(settings: Sequence[Setting | Difference]) -> list[str]:
+    """The metrics some setting (or difference) has: ``SETTING_METRICS`` in its order, then the per-layer ones."""
     seen = list(dict.fromkeys(m for s in settings for m in s.metrics))
     return [m for m in SETTING_METRICS if m in seen] + [m for m in seen if m not in SETTING_METRICS]
 
@@ -133,3 +137,72 @@ def settings_markdown(settings: list[Setting]) -> str:
         cells = [_cell(m, setting.metrics.get(m)) for m in metrics]
         lines.append(f"| {setting.label} | {len(setting.jobs)} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class Difference:
+    """A setting against the sweep's reference setting (its first), paired by seed: per metric the mean of
+    (setting − reference) over the seeds both have, with its t-interval."""
+
+    label: str
+    reference: str
+    seeds: list[str]
+    metrics: dict[str, Interval] = field(default_factory=dict)
+
+
+def paired_differences(settings: list[Setting]) -> list[Difference]:
+    """Every setting after the first against the first, paired on the seeds both have (the same seed draws the
+    same initialisation in both, so the seed-to-seed spread they share cancels). An interval needs ≥ 2 common
+    seeds; settings whose jobs do not each have their own seed are not paired."""
+    if len(settings) < 2:
+        return []
+    reference = settings[0]
+    out = []
+    for setting in settings[1:]:
+        difference = Difference(setting.label, reference.label, [])
+        for metric, values in setting.values.items():
+            base = reference.values.get(metric, {})
+            seeds = [seed for seed in values if seed in base]
+            if not seeds:
+                continue
+            difference.seeds = seeds
+            difference.metrics[metric] = Interval.of([values[seed] - base[seed] for seed in seeds])
+        out.append(difference)
+    return out
+
+
+def difference_rows(differences: list[Difference]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The paired table: setting, reference, paired seeds, then mean / low / high of every metric's difference."""
+    metrics = _present(differences)
+    columns = ["setting", "reference", "n_paired_seeds"]
+    for metric in metrics:
+        columns += [f"delta_{metric}", f"delta_{metric}_low", f"delta_{metric}_high"]
+    rows = []
+    for d in differences:
+        row: dict[str, Any] = {"setting": d.label, "reference": d.reference, "n_paired_seeds": len(d.seeds)}
+        for metric, interval in d.metrics.items():
+            row.update({f"delta_{metric}": interval.mean, f"delta_{metric}_low": interval.low,
+                        f"delta_{metric}_high": interval.high})
+        rows.append(row)
+    return columns, rows
+
+
+def differences_markdown(differences: list[Difference]) -> str:
+    """Markdown: one row per setting, each metric's paired difference from the reference as ``Δ [95 % interval]``,
+    in bold where the interval excludes 0 (accuracies in percentage points)."""
+    if not differences:
+        return "One setting only: nothing to compare.\n"
+    metrics = _present(differences)
+    lines = [f"Paired by seed against `{differences[0].reference}`: mean difference [95 % t-interval]; **bold**: "
+             "the interval excludes 0.", "",
+             "| setting | paired seeds | " + " | ".join(f"Δ {m}" for m in metrics) + " |",
+             "|" + "---|" * (len(metrics) + 2)]
+    for d in differences:
+        cells = []
+        for metric in metrics:
+            interval = d.metrics.get(metric)
+            cell = _cell(metric, interval)
+            cells.append(f"**{cell}**" if interval is not None and interval.excludes(0.0) else cell)
+        lines.append(f"| {d.label} | {len(d.seeds)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
