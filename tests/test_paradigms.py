@@ -72,11 +72,39 @@ def test_evaluate_unitmem_on_a_plain_clip_run(clip_run):
     assert {p.name: p.read_bytes() for p in clip_run.iterdir() if p.is_file()} == before  # the run untouched
 
 
+def test_evaluate_layermem_on_a_plain_clip_run(clip_run):
+    before = {p.name: p.read_bytes() for p in clip_run.iterdir() if p.is_file()}
+    result = run_script("evaluate.py", f"run_dir={clip_run}", "analysis=layermem", timeout=300,
+                        env={"OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "LayerMem per layer" in result.stdout
+    out = [e for e in (clip_run / "evaluations").iterdir()
+           if json.loads((e / "evaluation.json").read_text())["analysis"] == "layermem"][0]
+    with (out / "layermem.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["family"], int(r["layer"])) for r in rows] == [("clip", k) for k in (1, 2, 3, 4)]
+    manifest = SplitManifest.read(clip_run / "splits.json")
+    scored = len(manifest.candidate) + len(manifest.independent)
+    bad = len(manifest.miscaptioned)  # a CLIP run has no labels: its mis-captions are the "mislabeled" group
+    for row in rows:
+        assert int(row["num_samples"]) == scored
+        overall = float(row["layermem"])
+        assert -2.0 <= overall <= 2.0  # a difference of two mean distances of unit vectors
+        parts = (scored - bad) * float(row["layermem_clean"]) + bad * float(row["layermem_mislabeled"])
+        assert parts / scored == pytest.approx(overall, abs=1e-9)  # the groups split the same scores
+        assert row["layermem_atypical"] == "nan"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["layermem"]["clip"] == [float(r["layermem"]) for r in rows]
+    assert metrics["clip_layermem_layer4"] == metrics["layermem"]["clip"][3]
+    assert (out / "report" / "layermem.png").stat().st_size > 1000
+    assert {p.name: p.read_bytes() for p in clip_run.iterdir() if p.is_file()} == before
+
+
 def test_evaluate_refuses_an_unknown_analysis_or_a_rescore_with_it(clip_run):
     from clipmem.run.evaluate import evaluate_run_dir
 
     with pytest.raises(ConfigError, match="analysis must be one of"):
-        evaluate_run_dir(clip_run, analysis="layermem")
+        evaluate_run_dir(clip_run, analysis="bogus")
     with pytest.raises(ConfigError, match="does not re-score"):
         evaluate_run_dir(clip_run, {"num_views": 2}, analysis="unitmem")
 

@@ -74,8 +74,8 @@ class EvaluateConfig:
     """``python evaluate.py``: re-score one run (``run_dir``) or tabulate a sweep (``sweep_dir``).
 
     device: auto | cpu | cuda (where the models encode).
-    analysis: null (re-score) or ``unitmem``: UnitMem per layer of the run's saved models instead (with the run's
-        ``analysis.*`` settings), written into a new evaluation folder as well.
+    analysis: null (re-score), ``unitmem`` (UnitMem per layer) or ``layermem`` (LayerMem per layer) of the run's
+        saved models instead (with the run's ``analysis.*`` settings), written into a new evaluation folder as well.
     wandb: null (default) logs the recomputed results (or the analysis) to a W&B run when the training run logged
         to W&B; true always, false never. The W&B run lives in the evaluation folder and joins the training run's group
         with job type ``evaluate``.

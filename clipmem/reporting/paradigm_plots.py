@@ -23,10 +23,26 @@ def _unitmem_axes(ax: plt.Axes, curves: dict[str, dict[str, list[float]]]) -> No
             label = family if tower == "image" else f"{family} ({tower} tower)"
             ax.plot(range(1, len(values) + 1), values, TOWER_STYLE.get(tower, "--"), marker="o",
                     color=COLOURS.get(family), label=label)
+            ax.set_xticks(range(1, len(values) + 1))
     ax.set_xlabel("layer")
     ax.set_ylabel("mean UnitMem")
     ax.set_title("UnitMem per layer (image towers; CLIP's text tower dotted)")
     ax.legend(fontsize=8)
+
+
+def plot_layermem(curves: dict[str, list[float]], path: Path) -> Path:
+    """Mean LayerMem per layer: one line per family (``curves``: family -> per-layer values), 0 marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for family, values in curves.items():
+        layers = range(1, len(values) + 1)
+        ax.plot(layers, values, marker="o", color=COLOURS.get(family), label=family)
+        ax.set_xticks(list(layers))
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("mean LayerMem (in − out)")
+    ax.set_title("LayerMem per layer (image towers)")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
 
 
 def plot_unitmem(curves: dict[str, dict[str, list[float]]], path: Path) -> Path:

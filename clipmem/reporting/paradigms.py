@@ -100,16 +100,17 @@ def unitmem_metrics(curves: dict[str, dict[str, list[float]]]) -> dict[str, floa
             for family, tower, layer, value in unitmem_curve_rows(curves)}
 
 
-def log_unitmem(loggers: list, curves: dict[str, dict[str, list[float]]], figure: Path | None) -> None:
-    """Into each W&B run: the per-layer mean UnitMem as the table ``unitmem/layers`` (family, tower, layer,
-    unitmem; plot it with W&B's line plot grouped by family and tower) and the figure as ``report/unitmem``."""
+def log_layer_curves(loggers: list, name: str, curves: dict[str, dict[str, list[float]]], figure: Path | None
+                     ) -> None:
+    """Into each W&B run: per-layer values (``name``: unitmem or layermem) as the table ``<name>/layers`` (family,
+    tower, layer, value; plot it with W&B's line plot grouped by family and tower) and the figure as
+    ``report/<name>``."""
     runs = tracking.wandb_runs(loggers)
     if not runs:
         return
     import wandb
 
     for run in runs:
-        table = wandb.Table(columns=["family", "tower", "layer", "unitmem"], data=unitmem_curve_rows(curves))
-        run.log({"unitmem/layers": table,
-                 **({"report/unitmem": wandb.Image(str(figure))} if figure is not None and figure.is_file() else {})})
-
+        table = wandb.Table(columns=["family", "tower", "layer", name], data=unitmem_curve_rows(curves))
+        run.log({f"{name}/layers": table,
+                 **({f"report/{name}": wandb.Image(str(figure))} if figure is not None and figure.is_file() else {})})

@@ -102,11 +102,14 @@ def _utility_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def format_unitmem(curves: dict[str, dict[str, list[float]]], out_dir: Path) -> str:
-    """The UnitMem analysis in a few lines: each family's and tower's mean UnitMem, layer by layer."""
-    lines = ["UnitMem per layer (mean over the units of each layer and the family's models)"]
+def format_layers(analysis: str, curves: dict[str, dict[str, list[float]]], out_dir: Path) -> str:
+    """A per-layer analysis (``unitmem`` or ``layermem``) in a few lines: each family's and tower's mean, layer by
+    layer."""
+    what = {"unitmem": "UnitMem per layer (mean over the units of each layer and the family's models)",
+            "layermem": "LayerMem per layer (mean in-minus-out SSLMem statistic of each layer over the scored samples)"}
+    lines = [what.get(analysis, analysis)]
     for family, towers in curves.items():
         for tower, values in towers.items():
             lines.append(f"  {family + ' (' + tower + ')':<24} " + "  ".join(f"{v:.3f}" for v in values))
-    lines.append(f"  written to               {out_dir} (unitmem.csv, report/unitmem.png)")
+    lines.append(f"  written to               {out_dir} ({analysis}.csv, report/{analysis}.png)")
     return "\n".join(lines)

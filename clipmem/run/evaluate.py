@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from clipmem import hardware
+from clipmem.analysis.layermem_run import analyse_layermem
 from clipmem.analysis.run import analyse_unitmem
 from clipmem.config import legacy
 from clipmem.config.settings import ExperimentSettings, load_settings
@@ -21,8 +22,8 @@ from clipmem.io import atomic_write_json
 from clipmem.plan.fit import FittedModel, contexts, measure_model
 from clipmem.plan.spec import Plan
 from clipmem.reporting import tracking
-from clipmem.reporting.paradigms import log_unitmem
-from clipmem.reporting.summary import format_summary, format_unitmem
+from clipmem.reporting.paradigms import log_layer_curves
+from clipmem.reporting.summary import format_layers, format_summary
 from clipmem.run.steps import estimate_and_report, run_plan
 from clipmem.rundir import RunDir
 from clipmem.scoring.compat import check_models
@@ -38,7 +39,7 @@ def rebuild_data(settings: ExperimentSettings, run: RunDir) -> ExperimentData:
     return data
 
 
-ANALYSES = ("unitmem",)  # what evaluate.py's analysis= can run instead of re-scoring
+ANALYSES = ("unitmem", "layermem")  # what evaluate.py's analysis= can run instead of re-scoring
 
 
 def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentSettings, run: RunDir,
@@ -53,24 +54,30 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
 
 def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: ExperimentData, target: torch.device,
                       analysis: str, log_to_wandb: bool | None = None) -> dict[str, Any]:
-    """``analysis=unitmem``: UnitMem per layer of the run's saved models, into a new evaluation folder (its own
-    unitmem.csv, report/unitmem.png, metrics.json; logged as ``evaluation_loggers`` says); the run's own files
-    are left as they are."""
+    """``analysis=unitmem`` (UnitMem per layer) or ``analysis=layermem`` (LayerMem per layer) of the run's saved
+    models, into a new evaluation folder (its own <analysis>.csv, report/<analysis>.png, metrics.json; logged as
+    ``evaluation_loggers`` says); the run's own files are left as they are."""
     plan = run_plan(settings, data.manifest)
     run.require_finished_models(plan.names)
     out = run.new_evaluation()
     atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "analysis": analysis,
                                               "run_state": run.read_status().get("state", "unknown")})
-    metrics = analyse_unitmem(plan, data, settings.families, run, out, settings.analysis, settings.seed, target)
+    if analysis == "unitmem":
+        metrics = analyse_unitmem(plan, data, settings.families, run, out, settings.analysis, settings.seed, target)
+        curves = metrics["unitmem"]
+    else:
+        metrics = analyse_layermem(settings.design, plan, data, settings.families, run, out, settings.analysis,
+                                   settings.seed, target)
+        curves = {family: {"image": values} for family, values in metrics["layermem"].items()}
     atomic_write_json(out.metrics, metrics)
     loggers = evaluation_loggers(settings, run, out, log_to_wandb)
     try:
-        log_unitmem(loggers, metrics["unitmem"], out.report_file("unitmem"))
+        log_layer_curves(loggers, analysis, curves, out.report_file(analysis))
         sync = tracking.sync_commands(loggers)
     finally:
         tracking.finish(loggers, 0)
     out.write_status("complete")
-    print(format_unitmem(metrics["unitmem"], out.root), flush=True)
+    print(format_layers(analysis, curves, out.root), flush=True)
     for line in sync:
         print(f"  offline W&B run: sync it with  {line}", flush=True)
     return metrics

@@ -14,7 +14,13 @@ from clipmem.plan.fit import FittedModel, saved_history
 from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting.config import ReportConfig
-from clipmem.reporting.paradigms import comparison_rows, log_comparison, log_unitmem, unitmem_metrics, write_comparison
+from clipmem.reporting.paradigms import (
+    comparison_rows,
+    log_comparison,
+    log_layer_curves,
+    unitmem_metrics,
+    write_comparison,
+)
 from clipmem.reporting.results import write_results
 from clipmem.rundir import RunDir
 
@@ -60,6 +66,6 @@ def estimate_families(design: Design, plan: Plan, data: ExperimentData, fitted: 
                                                  "histogram.png" for family in families}}
     log_comparison(loggers, rows, metrics, figures)
     if curves:
-        log_unitmem(loggers, curves, run.report_file("unitmem"))
+        log_layer_curves(loggers, "unitmem", curves, run.report_file("unitmem"))
     atomic_write_json(run.metrics, metrics)
     return metrics
