@@ -45,6 +45,7 @@ METRIC_COLUMNS = (
     "retrieval_t2i_r5_f",
     "val_loss_f",
     "num_removed_miscaptioned_candidate",
+    *(f"{family}_{group}_auc" for family in ("clip", "supervised", "ssl") for group in ("mislabel", "atypical")),
 )
 PERCENT_PREFIXES = ("zeroshot_", "linear_probe_", "retrieval_")
 
@@ -234,8 +235,9 @@ def format_sweep_summary(sweep_dir: Path, records: list[JobRecord]) -> str:
             value = record.metrics.get(record.objective)
             chosen = f"  {record.objective} {value:.4g}" if isinstance(value, int | float) and \
                 record.objective != "clipmem_mean" else ""
-            lines.append(f"  job {record.job:>3}  complete    {label}  mean CLIPMem "
-                         f"{record.metrics.get('clipmem_mean', float('nan')):.3f}{chosen}")
+            mean = record.metrics.get("clipmem_mean", record.metrics.get("clip_clipmem_mean"))  # families: CLIP's
+            shown = f"  mean CLIPMem {mean:.3f}" if isinstance(mean, int | float) else ""
+            lines.append(f"  job {record.job:>3}  complete    {label}{shown}{chosen}")
         else:
             lines.append(f"  job {record.job:>3}  {record.state:<10}  {label}  {record.error}")
     return "\n".join(lines)
