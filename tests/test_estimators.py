@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 
 from clipmem.plan.designs import balanced_halves
@@ -100,3 +103,17 @@ def test_percentile_bootstrap_falls_short_with_few_units():
     boot = estimate_in_out(values, membership, groups, ci="bootstrap", draws=1000)
     covered = float(((boot.low <= truth) & (truth <= boot.high)).double().mean())
     assert covered < 0.85, covered
+
+
+def test_the_gap_between_saved_and_recomputed_statistics_is_their_largest_difference():
+    from clipmem.plan.fit import statistics_gap
+    from clipmem.scoring.statistics import SampleStatistics
+
+    ids = torch.tensor([3, 5, 7])
+    saved = SampleStatistics(ids, torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0.0, 0.0, 0.0]))
+    assert statistics_gap(saved, saved) == 0.0
+    rounded = SampleStatistics(ids, torch.tensor([0.1, 0.2, 0.3]), torch.tensor([0.0, 1.5e-8, 0.0]))
+    assert statistics_gap(saved, rounded) == pytest.approx(1.5e-8)
+    changed = SampleStatistics(ids, torch.tensor([0.1, 0.25, 0.3]), torch.tensor([0.0, 0.0, 0.0]))
+    assert statistics_gap(saved, changed) == pytest.approx(0.05)
+    assert statistics_gap(saved, SampleStatistics(torch.tensor([3, 5, 8]), saved.align, saved.contrast)) == math.inf
