@@ -240,7 +240,10 @@ def test_ctrl_c_is_recorded_as_interrupted(tmp_path):
     run_dir = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "debug=fast", "logger=none", "checkpoints=true",
                              "trainer.max_epochs=20", "trainer.enable_progress_bar=false", f"run_dir={run_dir}"],
-                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            # a test session started in the background (`cmd &`) ignores SIGINT, and children inherit
+                            # that; the run must see Ctrl-C as a terminal would deliver it
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 600
     while not (run_dir / "checkpoints" / "g" / "last.ckpt").is_file() and proc.poll() is None:
         assert time.monotonic() < deadline, "g wrote no checkpoint within 10 minutes"
