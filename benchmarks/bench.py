@@ -57,8 +57,11 @@ def train_section() -> dict[str, Any]:
     """Throughput and memory of each loop alone (a fresh process each), and their ratio from Lightning/bare
     runs alternated in one process (``children.train_pairs``)."""
     lightning, bare, pairs = measure("train_lightning"), measure("train_bare"), measure("train_pairs")
+    # the pipeline turns Lightning's bar off when its output is not a terminal (log lines instead): measured too
+    quiet = measure("train_pairs", ["trainer.enable_progress_bar=false"])
     return {"lightning": lightning, "bare": bare, "pair_ratios": pairs["ratios"], "pairs": pairs,
-            "ratio": median(pairs["ratios"])}
+            "ratio": median(pairs["ratios"]), "no_bar_pair_ratios": quiet["ratios"], "no_bar_pairs": quiet,
+            "no_bar_ratio": median(quiet["ratios"])}
 
 
 def score_sections() -> tuple[dict[str, Any], list[dict[str, Any]]]:
