@@ -100,22 +100,23 @@ def bare_stamps(config, data) -> list[float]:
     return stamps
 
 
-def train_lightning(extra: list[str]) -> dict[str, Any]:
-    """Samples/s and peak memory of Lightning training alone in this process."""
+def _alone(extra: list[str], stamps_of) -> dict[str, Any]:
+    """Samples/s and peak memory of one training loop (``stamps_of``) alone in this process."""
     config, data = _training_setup(extra)
     rss_before = peak_rss_mib()
-    stamps = lightning_stamps(config, data)
+    stamps = stamps_of(config, data)
     return {"samples_per_s": windows(stamps, data.batch_size), "rss_setup_mib": rss_before,
             "peak_rss_mib": peak_rss_mib()}
+
+
+def train_lightning(extra: list[str]) -> dict[str, Any]:
+    """Lightning training alone in this process."""
+    return _alone(extra, lightning_stamps)
 
 
 def train_bare(extra: list[str]) -> dict[str, Any]:
-    """Samples/s and peak memory of the bare loop alone in this process."""
-    config, data = _training_setup(extra)
-    rss_before = peak_rss_mib()
-    stamps = bare_stamps(config, data)
-    return {"samples_per_s": windows(stamps, data.batch_size), "rss_setup_mib": rss_before,
-            "peak_rss_mib": peak_rss_mib()}
+    """The bare loop alone in this process."""
+    return _alone(extra, bare_stamps)
 
 
 def train_pairs(extra: list[str]) -> dict[str, Any]:

@@ -7,26 +7,26 @@ from typing import Any
 from common import REPEATS, STEPS, WARMUP, median
 
 
+def _ratio_row(label: str, ratios: list[float], ratio: float) -> str:
+    """A Lightning/bare row: the pairs, their spread, the median and both targets."""
+    spread = max(ratios) - min(ratios)
+    return (f"| {label}: {', '.join(f'{x:.3f}' for x in ratios)}; spread {spread:.3f}) | {ratio:.3f} | | "
+            f"≥ 0.97 {'✓' if ratio >= 0.97 else '✗'}, spread < 0.03 {'✓' if spread < 0.03 else '✗'} |")
+
+
 def _train_rows(t: dict[str, Any]) -> list[str]:
-    ratios = t["pair_ratios"]
-    return [
+    rows = [
         f"| train samples/s, Lightning (nano, batch 64; alone in a fresh process) | "
         f"{median(t['lightning']['samples_per_s']):.1f} | {t['lightning']['peak_rss_mib']:.0f} | |",
         f"| train samples/s, bare PyTorch loop (alone in a fresh process) | {median(t['bare']['samples_per_s']):.1f} | "
         f"{t['bare']['peak_rss_mib']:.0f} | |",
-        f"| Lightning / bare throughput (median of {len(ratios)} pairs alternated in one process: "
-        f"{', '.join(f'{x:.3f}' for x in ratios)}; spread {max(ratios) - min(ratios):.3f}) "
-        f"| {t['ratio']:.3f} | | ≥ 0.97 {'✓' if t['ratio'] >= 0.97 else '✗'}, spread < 0.03 "
-        f"{'✓' if max(ratios) - min(ratios) < 0.03 else '✗'} |",
-        *(_no_bar_row(t["no_bar_pair_ratios"], t["no_bar_ratio"]) if "no_bar_ratio" in t else []),
+        _ratio_row(f"Lightning / bare throughput (median of {len(t['pair_ratios'])} pairs alternated in one process",
+                   t["pair_ratios"], t["ratio"]),
     ]
-
-
-def _no_bar_row(ratios: list[float], ratio: float) -> list[str]:
-    spread = max(ratios) - min(ratios)
-    return [f"| the same with Lightning's progress bar off (as the pipeline runs when its output is not a terminal: "
-            f"{', '.join(f'{x:.3f}' for x in ratios)}; spread {spread:.3f}) | {ratio:.3f} | | "
-            f"≥ 0.97 {'✓' if ratio >= 0.97 else '✗'}, spread < 0.03 {'✓' if spread < 0.03 else '✗'} |"]
+    if "no_bar_ratio" in t:
+        rows.append(_ratio_row("the same with Lightning's progress bar off (as the pipeline runs when its output is "
+                               "not a terminal", t["no_bar_pair_ratios"], t["no_bar_ratio"]))
+    return rows
 
 
 def _score_rows(s: dict[str, Any]) -> list[str]:

@@ -69,6 +69,14 @@ def build_data_for(overrides: list[str] | None = None):
     return build_data(load_settings_for(overrides).data)
 
 
+def evaluations_of(run_dir: Path, analysis: str | None) -> list[Path]:
+    """The evaluation folders of ``run_dir`` of one kind: ``analysis`` (unitmem, layermem) or None (a re-score)."""
+    import json
+
+    return [p for p in (Path(run_dir) / "evaluations").iterdir()
+            if json.loads((p / "evaluation.json").read_text()).get("analysis") == analysis]
+
+
 def evaluated(run_dir: Path):
     """The newest evaluation folder evaluate.py wrote into ``run_dir`` (a RunDir)."""
     from clipmem.rundir import RunDir

@@ -17,7 +17,7 @@ from clipmem.families.clip import CLIPFamily
 from clipmem.run import run_experiment
 from clipmem.scoring.statistics import statistics_key
 
-from .conftest import compose_config, evaluated, load_settings_for, run_in, run_script
+from .conftest import compose_config, evaluated, evaluations_of, load_settings_for, run_in, run_script
 
 FAST = ["debug=fast", "logger=none"]
 
@@ -78,8 +78,7 @@ def test_evaluate_layermem_on_a_plain_clip_run(clip_run):
                         env={"OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "LayerMem per layer" in result.stdout
-    out = [e for e in (clip_run / "evaluations").iterdir()
-           if json.loads((e / "evaluation.json").read_text())["analysis"] == "layermem"][0]
+    (out,) = evaluations_of(clip_run, "layermem")
     with (out / "layermem.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [(r["family"], int(r["layer"])) for r in rows] == [("clip", k) for k in (1, 2, 3, 4)]

@@ -15,7 +15,7 @@ from clipmem.errors import ConfigError
 from clipmem.reporting.config import ReportConfig
 from clipmem.reporting.tracking import thumbnails
 
-from .conftest import run_script
+from .conftest import evaluations_of, run_script
 from .data_fixtures import write_image_folder
 from .test_sweep import _wandb_records
 
@@ -86,7 +86,7 @@ def test_evaluate_logs_to_a_run_linked_to_the_training_run(wandb_run):
     run, _ = wandb_run
     done = run_script("evaluate.py", f"run_dir={run}", env={"WANDB_API_KEY": "", "WANDB_SILENT": ""})
     assert done.returncode == 0, done.stderr[-2000:]
-    (evaluation,) = _evaluations(run, analysis=None)
+    (evaluation,) = evaluations_of(run, None)
     (trained,) = [r.run for r in _records(run) if r.WhichOneof("record_type") == "run"]
     (linked,) = [r.run for r in _records(Path(evaluation)) if r.WhichOneof("record_type") == "run"]
     assert linked.run_group == trained.run_group == trained.display_name and linked.project == trained.project
@@ -94,18 +94,12 @@ def test_evaluate_logs_to_a_run_linked_to_the_training_run(wandb_run):
     assert "wandb sync" in done.stdout
 
 
-def _evaluations(run: Path, analysis: str | None) -> list[Path]:
-    """The run's evaluation folders of one kind (a re-score: ``analysis`` None)."""
-    return [p for p in (run / "evaluations").iterdir()
-            if json.loads((p / "evaluation.json").read_text()).get("analysis") == analysis]
-
-
 def test_the_unitmem_analysis_logs_its_table_and_figure_to_a_linked_run(wandb_run):
     run, _ = wandb_run
     done = run_script("evaluate.py", f"run_dir={run}", "analysis=unitmem", env={"WANDB_API_KEY": "", "WANDB_SILENT": "",
                                                                                  "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
-    (evaluation,) = _evaluations(run, analysis="unitmem")
+    (evaluation,) = evaluations_of(run, "unitmem")
     (linked,) = [r.run for r in _records(evaluation) if r.WhichOneof("record_type") == "run"]
     assert linked.job_type == "evaluate"
     media = evaluation / "wandb" / "offline-run-*" / "files" / "media"

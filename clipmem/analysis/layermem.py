@@ -14,12 +14,11 @@ trained on a sample represent it more stably than the models that did not.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 
 import torch
 
-from clipmem.analysis.unitmem import batch_first_of
+from clipmem.analysis.unitmem import batch_first_of, layer_outputs
 from clipmem.errors import ConfigError
 from clipmem.evaluation.encode import eval_mode
 from clipmem.families.augment import ViewAugment, ViewParams
@@ -48,24 +47,10 @@ def pooled(output: torch.Tensor, batch_first: bool) -> torch.Tensor:
     return out.mean(1) if batch_first else out.mean(0)
 
 
-@contextmanager
-def representations(tower: torch.nn.Module) -> Iterator[list[torch.Tensor | None]]:
+def representations(tower: torch.nn.Module) -> contextlib.AbstractContextManager[list[torch.Tensor | None]]:
     """Forward hooks keeping each layer's pooled output (B, D) of the last forward pass of ``tower``."""
-    layers = representation_layers(tower)
     batch_first = batch_first_of(tower)
-    store: list[torch.Tensor | None] = [None] * len(layers)
-
-    def hook(index: int):
-        def keep(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            store[index] = pooled(output.detach(), batch_first).cpu()
-        return keep
-
-    handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
-    try:
-        yield store
-    finally:
-        for handle in handles:
-            handle.remove()
+    return layer_outputs(representation_layers(tower), lambda output: pooled(output, batch_first))
 
 
 @torch.no_grad()

@@ -15,6 +15,7 @@ last ReLU. A unit whose means are all 0 has no UnitMem (NaN) and is left out of 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -73,14 +74,14 @@ def token_mean(output: torch.Tensor, batch_first: bool, mask: torch.Tensor | Non
 
 
 @contextmanager
-def captured(layers: list[torch.nn.Module], batch_first: bool, mask: Callable[[], torch.Tensor | None]
-             ) -> Iterator[list[torch.Tensor | None]]:
-    """Forward hooks that keep each layer's token-mean activations (B, U) of the last forward pass."""
+def layer_outputs(layers: list[torch.nn.Module], reduce: Callable[[torch.Tensor], torch.Tensor]
+                  ) -> Iterator[list[torch.Tensor | None]]:
+    """Forward hooks that keep ``reduce`` of each layer's output (on the CPU) from the last forward pass."""
     store: list[torch.Tensor | None] = [None] * len(layers)
 
     def hook(index: int):
         def keep(module: torch.nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            store[index] = token_mean(output.detach(), batch_first, mask()).cpu()
+            store[index] = reduce(output.detach()).cpu()
         return keep
 
     handles = [layer.register_forward_hook(hook(i)) for i, layer in enumerate(layers)]
@@ -89,6 +90,12 @@ def captured(layers: list[torch.nn.Module], batch_first: bool, mask: Callable[[]
     finally:
         for handle in handles:
             handle.remove()
+
+
+def captured(layers: list[torch.nn.Module], batch_first: bool, mask: Callable[[], torch.Tensor | None]
+             ) -> contextlib.AbstractContextManager[list[torch.Tensor | None]]:
+    """Forward hooks that keep each layer's token-mean activations (B, U) of the last forward pass."""
+    return layer_outputs(layers, lambda output: token_mean(output, batch_first, mask()))
 
 
 def batch_first_of(tower: torch.nn.Module) -> bool:

@@ -87,8 +87,8 @@ def log_comparison(loggers: list, rows: list[dict[str, Any]], metrics: dict[str,
         run.log({"paradigms/comparison": table})
 
 
-def unitmem_curve_rows(curves: dict[str, dict[str, list[float]]]) -> list[list[Any]]:
-    """``[family, tower, layer, mean UnitMem]`` for every layer (first layer = 1) of every family's tower."""
+def layer_curve_rows(curves: dict[str, dict[str, list[float]]]) -> list[list[Any]]:
+    """``[family, tower, layer, value]`` for every layer (first layer = 1) of every family's tower."""
     return [[family, tower, layer, value] for family, towers in curves.items() for tower, values in towers.items()
             for layer, value in enumerate(values, start=1)]
 
@@ -97,7 +97,7 @@ def unitmem_metrics(curves: dict[str, dict[str, list[float]]]) -> dict[str, floa
     """The curves as flat metrics ``<family>_unitmem_<tower>_layer<k>`` (what a sweep's seed table and W&B's run
     summary can average and compare)."""
     return {f"{family}_unitmem_{tower}_layer{layer}": value
-            for family, tower, layer, value in unitmem_curve_rows(curves)}
+            for family, tower, layer, value in layer_curve_rows(curves)}
 
 
 def log_layer_curves(loggers: list, name: str, curves: dict[str, dict[str, list[float]]], figure: Path | None
@@ -111,6 +111,6 @@ def log_layer_curves(loggers: list, name: str, curves: dict[str, dict[str, list[
     import wandb
 
     for run in runs:
-        table = wandb.Table(columns=["family", "tower", "layer", name], data=unitmem_curve_rows(curves))
+        table = wandb.Table(columns=["family", "tower", "layer", name], data=layer_curve_rows(curves))
         run.log({f"{name}/layers": table,
                  **({f"report/{name}": wandb.Image(str(figure))} if figure is not None and figure.is_file() else {})})

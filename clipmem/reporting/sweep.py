@@ -21,6 +21,7 @@ from clipmem.errors import RunDirError
 from clipmem.io import atomic_write_text
 from clipmem.reporting.scores_csv import read_scores
 from clipmem.reporting.sweep_settings import (
+    FAMILY_AUCS,
     Setting,
     difference_rows,
     differences_markdown,
@@ -45,7 +46,7 @@ METRIC_COLUMNS = (
     "retrieval_t2i_r5_f",
     "val_loss_f",
     "num_removed_miscaptioned_candidate",
-    *(f"{family}_{group}_auc" for family in ("clip", "supervised", "ssl") for group in ("mislabel", "atypical")),
+    *FAMILY_AUCS,
 )
 PERCENT_PREFIXES = ("zeroshot_", "linear_probe_", "retrieval_")
 

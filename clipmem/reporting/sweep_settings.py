@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from clipmem.reporting.sweep import JobRecord
 
 SEED_KEYS = ("seed",)
+FAMILY_AUCS = tuple(f"{family}_{group}_auc" for family in ("clip", "supervised", "ssl")  # experiment=paradigms
+                    for group in ("mislabel", "atypical"))
 SETTING_METRICS = (  # raw beside normalised: a min–max mean moves with each run's two extremes
     "clipmem_raw_mean", "clipmem_raw_median", "clipmem_mean", "clipmem_median", "miscaption_auc",
     "clipmem_raw_mean_miscaptioned", "clipmem_raw_mean_clean",
     "zeroshot_top1_f", "zeroshot_top1_g", "linear_probe_top1_f", "linear_probe_top1_g",
     "zeroshot_top1_mean", "linear_probe_top1_mean", "num_removed_miscaptioned_candidate",
-    *(f"{family}_{group}_auc" for family in ("clip", "supervised", "ssl") for group in ("mislabel", "atypical")),
+    *FAMILY_AUCS,
 )
 UNITMEM_INFIX = "_unitmem_"  # experiment=paradigms: <family>_unitmem_<tower>_layer<k>, one per layer
 
