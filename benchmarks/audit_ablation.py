@@ -1,120 +1,205 @@
-"""The audit's ablation from finished in/out runs: every suspicion statistic's mis-caption AUC for the first
-2, 4, 8, ... models of each run, and for every scoring config whose statistics the run holds (K).
+"""The audit's ablation from finished ``experiment=audit_*`` runs (design=crossfit, injected mis-captions).
 
     python benchmarks/audit_ablation.py --out outputs/examples/audit <run dir> [<run dir> ...]
 
-Reads each run's config, splits.json and ``models/<name>/sample_stats-*.safetensors`` (nothing is trained
-or re-encoded); writes ``ablation.csv`` and ``ablation.md`` and prints the table.
+For every run, and for its first r repeats (r = 1 .. R: fewer models without retraining): the AUC of every suspicion
+statistic, DeLong's paired comparison of the default statistic with the ensemble CLIP score (``low_alignment``, the
+same models' fair baseline) and with the other statistics, the estimated number of wrong pairs beside the injected
+one, the flagged set's predicted and measured precision, the ranking's reliability and the run's wall time. Rows of
+the same setting over several seeds are then combined: AUCs as means with a t-interval on the logit scale (bounded
+to [0, 1]) and paired differences as an inverse-variance weighted mean of the per-seed DeLong differences (each
+seed is an independent injection, partition and training). Reads only the runs' files: nothing is retrained.
+Writes ``ablation.csv`` (one row per run and r), ``ablation.md`` and ``ablation_settings.csv``, and prints the
+tables.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import torch
-from safetensors import safe_open
+from omegaconf import OmegaConf
+from scipy import stats as scipy_stats
+from tabulate import tabulate
 
 import clipmem.config  # noqa: F401  (torchvision shim, resolvers, schemas)
 from clipmem.audit.config import AuditConfig
-from clipmem.audit.statistics import flag, suspicion_statistics
+from clipmem.audit.estimate import estimate_audit
+from clipmem.audit.statistics import STATISTICS
 from clipmem.config.legacy import saved_run_config
 from clipmem.config.settings import load_settings
 from clipmem.data.splits import SplitManifest
 from clipmem.evaluation.auc import auc_interval, flag_auc
+from clipmem.evaluation.delong import paired_auc
 from clipmem.io import atomic_write_csv
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import load_statistics
 
-STATISTICS = ("combined", "low_consistency", "low_alignment", "memorization", "clipscore")
-THRESHOLDS = (1.0, 1.5, 2.0, 2.5, 3.0)  # robust standard deviations above the median (audit.threshold)
-DEFAULT = AuditConfig().statistic  # its AUC carries an interval; its flags are scored at every threshold
+BASELINE = "low_alignment"
 
 
-def scoring_of(path: Path) -> dict:
-    """The scoring config stored in a statistics file's header."""
-    with safe_open(str(path), framework="pt") as f:
-        return json.loads(f.metadata()["clipmem"])["scoring"]
+def setting_of(cfg, settings, repeats: int, base: str | None) -> dict:
+    """What distinguishes a setting: data, epochs, folds, repeats used, model input, base weights, scoring views."""
+    model = cfg.model
+    return {"data": str(cfg.name), "epochs": int(cfg.trainer.max_epochs), "folds": settings.design.folds,
+            "repeats": repeats, "image_size": int(model.image_size),
+            "patch": int(model.arch.vision_cfg.patch_size) if not isinstance(model.arch, str) else 0,
+            "base": Path(base.split(":", 1)[-1]).parent.parent.name if base else "no", "lr": float(model.optimizer.lr),
+            "views": int(cfg.scoring.num_views)}
 
 
-def run_rows(root: Path) -> list[dict]:
-    """One row per (scoring config, number of models) of one run."""
+def run_rows(root: Path, statistic: str) -> list[dict]:
+    """One row per number of repeats r (1 .. R) of one run."""
     run = RunDir(root)
     cfg = saved_run_config(run.config, run.root)
     settings = load_settings(cfg)
     manifest = SplitManifest.read(run.splits)
     plan = settings.design.plan(manifest, settings.seed)
     flags = torch.tensor([i in set(manifest.miscaptioned) for i in plan.scored_ids])
-    epochs = cfg.trainer.max_epochs
+    key = next(run.model(plan.specs[0].name).glob("sample_stats-*.safetensors")).stem.split("-", 1)[1]
+    stats = [load_statistics(run.statistics(spec.name, key)) for spec in plan.specs]
+    status = json.loads(run.status.read_text())
     rows = []
-    for key_path in sorted(run.model(plan.specs[0].name).glob("sample_stats-*.safetensors")):
-        key = key_path.stem.split("-", 1)[1]
-        stats = [load_statistics(run.statistics(spec.name, key)) for spec in plan.specs]
-        align, contrast = torch.stack([s.align for s in stats]), torch.stack([s.contrast for s in stats])
-        k = scoring_of(key_path)["num_views"]
-        for m in (2, 4, 8, 16, 32):
-            if m > len(plan.specs):
-                break
-            values = suspicion_statistics(align[:m], contrast[:m], plan.membership()[:m])
-            row = {"run": root.name, "data": cfg.name, "epochs": epochs, "K": k, "M": m}
-            for name in STATISTICS:
-                row[f"auc_{name}"] = flag_auc(values[name], flags)
-            _, low, high = auc_interval(row[f"auc_{DEFAULT}"], int(flags.sum()), int((~flags).sum()))
-            row[f"auc_{DEFAULT}_low"], row[f"auc_{DEFAULT}_high"] = low, high
-            row.update(flag_quality(values[DEFAULT], flags))
-            rows.append(row)
+    for repeats in range(1, settings.design.repeats + 1):
+        keep = [g < repeats for g in plan.groups]
+        sub = plan.__class__(specs=tuple(s for s, k in zip(plan.specs, keep, strict=True) if k),
+                             scored_ids=plan.scored_ids, sets=plan.sets,
+                             groups=tuple(g for g, k in zip(plan.groups, keep, strict=True) if k), seed=plan.seed,
+                             contrast_reference=plan.contrast_reference)
+        result = estimate_audit([s for s, k in zip(stats, keep, strict=True) if k], sub,
+                                AuditConfig(statistic=statistic))
+        base = OmegaConf.load(run.config).model.get("pretrained")
+        rows.append(measure(root, setting_of(cfg, settings, repeats, base), result, flags, status))
     return rows
 
 
-def flag_quality(suspicion: torch.Tensor, flags: torch.Tensor) -> dict[str, float]:
-    """Precision and recall of ``flagged`` for the mis-captions at each threshold of ``THRESHOLDS``."""
-    out = {}
-    for threshold in THRESHOLDS:
-        flagged = flag(suspicion, threshold)
-        hits = int((flagged & flags).sum())
-        out[f"precision_at_{threshold}"] = hits / max(int(flagged.sum()), 1)
-        out[f"recall_at_{threshold}"] = hits / max(int(flags.sum()), 1)
+def measure(root: Path, setting: dict, result, flags: torch.Tensor, status: dict) -> dict:
+    """AUCs, paired comparisons, calibration and time of one audit."""
+    n_pos, n_neg = int(flags.sum()), int((~flags).sum())
+    row = {"run": root.name, "seed": int(root.name.rsplit("seed", 1)[-1]) if "seed" in root.name else -1, **setting}
+    values = {name: result.statistics[name].numpy() for name in STATISTICS}
+    default = result.statistic
+    for name in STATISTICS:
+        row[f"auc_{name}"] = flag_auc(result.statistics[name], flags)
+    _, row["auc_low"], row["auc_high"] = auc_interval(row[f"auc_{default}"], n_pos, n_neg)
+    for name in STATISTICS:
+        if name != default:
+            paired = paired_auc(values[default], values[name], flags.numpy())
+            row[f"diff_vs_{name}"], row[f"se_vs_{name}"], row[f"p_vs_{name}"] = (paired.difference, paired.stderr,
+                                                                                  paired.p_value)
+    flagged = result.flagged
+    metrics = result.metrics()
+    row.update({
+        "injected": n_pos, "estimated_wrong": metrics["audit_estimated_wrong"],
+        "estimated_low": metrics["audit_estimated_wrong_low"], "estimated_high": metrics["audit_estimated_wrong_high"],
+        "flagged": int(flagged.sum()), "predicted_precision": metrics["audit_expected_precision"],
+        "measured_precision": float(flags[flagged].double().mean()) if flagged.any() else math.nan,
+        "recall": float((flags & flagged).sum() / max(n_pos, 1)), "reliability": metrics["audit_reliability"],
+        "oof_r1": metrics["audit_oof_r1"], "wall_s": status.get("wall_s"),
+        "train_s": sum(v.get("train", 0.0) for v in status.get("seconds", {}).values()),
+    })
+    return row
+
+
+def logit_mean_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of proportions with a t-interval computed on the logit scale and mapped back (stays in [0, 1])."""
+    x = np.clip(np.asarray(values, dtype=np.float64), 1e-6, 1 - 1e-6)
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan
+    z = np.log(x / (1 - x))
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, len(x) - 1)) * z.std(ddof=1) / math.sqrt(len(x))
+    inv = lambda v: float(1 / (1 + math.exp(-v)))  # noqa: E731
+    return mean, inv(z.mean() - half), inv(z.mean() + half)
+
+
+def combined_difference(diffs: list[float], ses: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Inverse-variance weighted mean of independent paired differences and its interval (clipped to [−1, 1])."""
+    w = np.array([1 / s ** 2 if s > 0 else 0.0 for s in ses])
+    if w.sum() == 0:
+        return float(np.mean(diffs)), math.nan, math.nan
+    mean = float((w * np.asarray(diffs)).sum() / w.sum())
+    half = float(scipy_stats.norm.ppf(0.5 + level / 2)) / math.sqrt(w.sum())
+    return mean, max(-1.0, mean - half), min(1.0, mean + half)
+
+
+SETTING_KEYS = ("data", "epochs", "folds", "repeats", "image_size", "patch", "base", "lr", "views")
+
+
+def settings_rows(rows: list[dict], default: str) -> list[dict]:
+    """One row per setting: seeds, mean AUCs (logit t-interval), combined paired differences, calibration, time."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(row[k] for k in SETTING_KEYS)].append(row)
+    out = []
+    for key, members in groups.items():
+        entry = dict(zip(SETTING_KEYS, key, strict=True))
+        entry["seeds"] = len(members)
+        for name in STATISTICS:
+            mean, low, high = logit_mean_interval([m[f"auc_{name}"] for m in members])
+            entry[f"auc_{name}"] = mean
+            if name in (default, BASELINE):
+                entry[f"auc_{name}_low"], entry[f"auc_{name}_high"] = low, high
+        for name in STATISTICS:
+            if name != default:
+                entry[f"diff_vs_{name}"], entry[f"diff_vs_{name}_low"], entry[f"diff_vs_{name}_high"] = \
+                    combined_difference([m[f"diff_vs_{name}"] for m in members], [m[f"se_vs_{name}"] for m in members])
+        for field in ("injected", "estimated_wrong", "flagged", "predicted_precision", "measured_precision", "recall",
+                      "reliability", "wall_s", "train_s"):
+            values = [m[field] for m in members if m[field] is not None and m[field] == m[field]]
+            entry[field] = float(np.mean(values)) if values else math.nan
+        out.append(entry)
     return out
 
 
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head), *("| " + " | ".join(r) + " |" for r in rows)]
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return "n/a" if value != value else f"{value:.3f}"
+    return str(value)
 
 
-def markdown(rows: list[dict]) -> str:
-    """Two tables: every statistic's AUC (the default's with its 95 % interval), then the default's flag
-    precision and recall at each threshold for the largest M of each run."""
-    head = ["data", "epochs", "K", "M", *[f"auc_{s}" for s in STATISTICS]]
-    default_column = head.index(f"auc_{DEFAULT}")
-    aucs = []
-    for row in rows:
-        cells = [str(row[c]) if not isinstance(row[c], float) else f"{row[c]:.3f}" for c in head]
-        cells[default_column] += f" [{row[f'auc_{DEFAULT}_low']:.3f}, {row[f'auc_{DEFAULT}_high']:.3f}]"
-        aucs.append(cells)
-    largest = {}
-    for row in rows:
-        largest[(row["run"], row["K"])] = row  # rows come in increasing M
-    flags = [[row["data"], str(row["epochs"]), str(row["M"]),
-              *(f"{row[f'precision_at_{t}']:.2f} / {row[f'recall_at_{t}']:.2f}" for t in THRESHOLDS)]
-             for row in largest.values()]
-    lines = [*_table(head, aucs), "",
-             f"Precision / recall of `flagged` ({DEFAULT}) for the mis-captions, by `audit.threshold`:", "",
-             *_table(["data", "epochs", "M", *(str(t) for t in THRESHOLDS)], flags)]
-    return "\n".join(lines) + "\n"
+def markdown(settings: list[dict], default: str) -> str:
+    """The settings table (AUC of the default with interval, the baseline, the paired difference, calibration)."""
+    head = ["data", "epochs", "folds", "repeats", "px/patch", "base", "lr", "seeds", f"AUC {default}",
+            f"AUC {BASELINE}", "paired diff vs baseline", "wrong: est / injected", "precision: pred / measured",
+            "reliability", "train s"]
+    body = []
+    for s in settings:
+        body.append([s["data"], s["epochs"], s["folds"], s["repeats"], f"{s['image_size']}/{s['patch']}", s["base"],
+                     f"{s['lr']:g}", s["seeds"],
+                     f"{_fmt(s[f'auc_{default}'])} [{_fmt(s[f'auc_{default}_low'])}, {_fmt(s[f'auc_{default}_high'])}]",
+                     f"{_fmt(s[f'auc_{BASELINE}'])}",
+                     f"{s[f'diff_vs_{BASELINE}']:+.3f} [{s[f'diff_vs_{BASELINE}_low']:+.3f}, "
+                     f"{s[f'diff_vs_{BASELINE}_high']:+.3f}]",
+                     f"{s['estimated_wrong']:.0f} / {s['injected']:.0f}",
+                     f"{_fmt(s['predicted_precision'])} / {_fmt(s['measured_precision'])}",
+                     _fmt(s["reliability"]), f"{s['train_s']:.0f}"])
+    statistics = [[s["data"], s["epochs"], s["repeats"], s["seeds"], *(_fmt(s[f"auc_{n}"]) for n in STATISTICS)]
+                  for s in settings]
+    return (tabulate(body, head, tablefmt="github") + "\n\nMean AUC of every statistic:\n\n"
+            + tabulate(statistics, ["data", "epochs", "repeats", "seeds", *STATISTICS], tablefmt="github") + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python benchmarks/audit_ablation.py", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="finished design=inout run directories")
-    parser.add_argument("--out", type=Path, required=True, help="folder for ablation.csv and ablation.md")
+    parser.add_argument("runs", nargs="+", type=Path, help="finished design=crossfit audit run directories")
+    parser.add_argument("--out", type=Path, required=True, help="folder for ablation.csv, ablation.md")
+    parser.add_argument("--statistic", default=AuditConfig().statistic, choices=STATISTICS)
     args = parser.parse_args(argv)
-    rows = [row for root in args.runs for row in run_rows(root)]
+    rows = [row for root in args.runs for row in run_rows(root, args.statistic)]
+    settings = settings_rows(rows, args.statistic)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_csv(args.out / "ablation.csv", rows, list(rows[0]))
-    (args.out / "ablation.md").write_text(markdown(rows))
-    sys.stdout.write(markdown(rows))
+    atomic_write_csv(args.out / "ablation_settings.csv", settings, list(settings[0]))
+    text = markdown(settings, args.statistic)
+    (args.out / "ablation.md").write_text(text)
+    sys.stdout.write(text)
 
 
 if __name__ == "__main__":

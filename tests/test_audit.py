@@ -1,4 +1,5 @@
-"""The audit on a user's CSV: every row listed, suspicion and flags consistent, clean.csv = input − flagged."""
+"""The audit on a user's CSV: every row scored out of fold, probabilities and flags consistent, clean.csv = input
+minus flagged, the curator's columns, too-small sets refused."""
 
 from __future__ import annotations
 
@@ -6,60 +7,61 @@ import csv
 import json
 
 import pytest
-import torch
 
-from clipmem.audit.statistics import flag, robust_z, suspicion_statistics
 from clipmem.errors import ConfigError
 from clipmem.run import run_experiment
 
 from .conftest import compose_config, load_settings_for
 from .data_fixtures import write_pairs
 
-TINY = ["experiment=audit", "design.models=4", "trainer.max_epochs=2", "scoring.num_views=2", "logger=none",
-        "checkpoints=false", "data.source.resolution=32", "data.splits.extra=20", "data.miscaption.fraction=0.1"]
+TINY = ["experiment=audit", "design.folds=3", "design.repeats=2", "trainer.max_epochs=2", "scoring.num_views=2",
+        "logger=none", "checkpoints=false", "data.source.resolution=32", "data.batch_size=16",
+        "data.miscaption.fraction=0.1", "audit.bootstrap_draws=20"]
 
 
-def test_statistics_are_computed_from_the_right_models():
-    membership = torch.tensor([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=torch.bool)
-    align = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
-    contrast = torch.zeros(4, 2)
-    values = suspicion_statistics(align, contrast, membership)
-    assert torch.allclose(values["memorization"], torch.tensor([0.8 - 0.3, 0.7 - 0.2], dtype=torch.float64))
-    assert torch.allclose(values["low_consistency"], torch.tensor([-0.3, -0.2], dtype=torch.float64))
-    assert torch.allclose(values["clipscore"], torch.tensor([-0.2, -0.1], dtype=torch.float64))  # first out model
-    z = robust_z(torch.tensor([0.0, 1.0, 2.0, 3.0, 100.0]))
-    assert flag(torch.tensor([0.0, 1.0, 2.0, 3.0, 100.0]), 3.0).tolist() == [False, False, False, False, True]
-    assert float(z[2]) == 0.0
-
-
-def test_an_audit_needs_the_in_out_design_and_clean_needs_a_csv():
-    with pytest.raises(ConfigError, match="audit.enabled needs design=inout"):
-        load_settings_for(["audit.enabled=true"])
+def test_an_audit_needs_the_crossfit_design_and_clean_needs_a_csv():
+    with pytest.raises(ConfigError, match="audit.enabled needs design=crossfit"):
+        load_settings_for(["audit.enabled=true", "design=inout"])
     with pytest.raises(ConfigError, match="audit.write_clean needs a CSV source"):
-        load_settings_for(["audit.enabled=true", "design=inout", "audit.write_clean=true"])
+        load_settings_for(["audit.enabled=true", "design=crossfit", "data.splits.extra=0", "audit.write_clean=true"])
+    with pytest.raises(ConfigError, match="data.splits.extra must be ≥ 1"):
+        load_settings_for(["data.splits.extra=0"])  # the pair design compares with held-out pairs
+    with pytest.raises(ConfigError, match="audit.min_probability must be in"):
+        load_settings_for(["audit.min_probability=nan"])
 
 
-def test_audit_lists_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path):
-    paths = write_pairs(tmp_path / "pairs", 160)
+def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path):
+    paths = write_pairs(tmp_path / "pairs", 121)
     run_dir = tmp_path / "run"
     metrics = run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", "audit.write_clean=true",
-                                             "audit.threshold=1.0", f"run_dir={run_dir}"]))
+                                             "audit.min_probability=0.2", f"run_dir={run_dir}"]))
     with (run_dir / "audit.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert sorted(int(r["sample_id"]) for r in rows) == list(range(160))  # every input row, once
-    audited = [r for r in rows if r["role"] == "audited"]
-    assert len(audited) == 140 and {r["role"] for r in rows} == {"audited", "held_out"}
-    suspicion = [float(r["suspicion"]) for r in audited]
+    assert sorted(int(r["sample_id"]) for r in rows) == list(range(121))  # every input row, once, none held out
+    assert all(r["p_miscaptioned"] and r["rank_joint"] and r["memorization"] for r in rows)
+    assert [r["path"] for r in rows[:1]] == [f"images/{rows[0]['sample_id']}.png"]  # the CSV's own image column
+    suspicion = [float(r["suspicion"]) for r in rows]
     assert suspicion == sorted(suspicion, reverse=True)  # most suspicious first
-    flagged = {int(r["sample_id"]) for r in audited if r["flagged"] == "1"}
-    assert metrics["audit_num_flagged"] == len(flagged) > 0
-    for r in audited:
-        assert float(r["memorization_low"]) <= float(r["memorization"]) <= float(r["memorization_high"])
+    assert all((float(r["p_miscaptioned"]) >= 0.2) == (r["flagged"] == "1") for r in rows)
+    assert {int(r["fold"]) for r in rows} == {0, 1, 2} and {int(r["compared"]) for r in rows} <= {40, 41}
+    flagged = {int(r["sample_id"]) for r in rows if r["flagged"] == "1"}
+    assert metrics["audit_num_flagged"] == len(flagged)
+    assert metrics["audit_rows"] == 121 and metrics["audit_injected_wrong"] == 12
+    assert metrics["audit_estimated_wrong_low"] <= metrics["audit_estimated_wrong_high"]
+    assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "rank_joint"
     with paths["csv"].open() as f:
         source = list(csv.reader(f))
     with (run_dir / "clean.csv").open() as f:
         clean = list(csv.reader(f))
     assert clean[0] == source[0] and clean[1:] == [row for i, row in enumerate(source[1:]) if i not in flagged]
-    assert "audit_auc_combined" in metrics and "audit_auc_clipscore" in metrics
     assert (run_dir / "report" / "most_suspicious.png").is_file()
     assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
+
+
+def test_a_set_too_small_for_the_batch_is_refused_with_the_minimum(tmp_path):
+    paths = write_pairs(tmp_path / "pairs", 60)
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError, match="an audit needs at least 96 pairs at this batch size"):
+        run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", "data.batch_size=64",
+                                       f"run_dir={run_dir}"]))
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"

@@ -42,7 +42,7 @@ def test_sizes_larger_than_data():
         make_splits(np.arange(50), SIZES, seed=0)
 
 
-@pytest.mark.parametrize("bad", [{"extra": 0}, {"extra": -1}, {"shared": -1}])
+@pytest.mark.parametrize("bad", [{"candidate": 0, "independent": 0}, {"extra": -1}, {"shared": -1}])
 def test_empty_split(bad):
     with pytest.raises(SplitError, match="must be ≥ [01]"):
         make_splits(np.arange(100), {**SIZES, **bad}, seed=0)
@@ -55,6 +55,16 @@ def test_an_audit_split_has_no_shared_set_and_halves_the_rest():
     assert len(manifest.extra) == 11  # the odd one out: every sample is in some split
     with pytest.raises(SplitError, match="both be auto"):
         make_splits(np.arange(101), {"shared": 0, "candidate": "auto", "independent": 5, "extra": 10}, seed=0)
+
+
+def test_a_crossfit_audit_split_holds_nothing_out_and_keeps_every_sample():
+    """extra 0 (design=crossfit): S_E stays empty and the odd one out joins S_C, so every sample is audited."""
+    manifest = make_splits(np.arange(101), {"shared": 0, "candidate": "auto", "independent": "auto", "extra": 0},
+                           seed=0)
+    assert manifest.extra == () and (len(manifest.candidate), len(manifest.independent)) == (51, 50)
+    assert sorted(manifest.candidate + manifest.independent) == list(range(101))
+    even = make_splits(np.arange(100), {"shared": 0, "candidate": "auto", "independent": "auto", "extra": 0}, seed=0)
+    assert len(even.candidate) == len(even.independent) == 50
 
 
 def test_candidate_and_independent_must_match():

@@ -1,12 +1,13 @@
-"""What an audit writes and flags (``audit`` in the Hydra config; ``experiment=audit`` switches it on)."""
+"""What an audit computes, flags and writes (``audit`` in the Hydra config; ``experiment=audit`` switches it on)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from clipmem.audit.ranks import RANK_STATISTICS
+from clipmem.audit.statistics import STATISTICS
 from clipmem.errors import ConfigError
-
-STATISTICS = ("combined", "low_consistency", "memorization", "low_alignment")
 
 
 @dataclass
@@ -14,23 +15,35 @@ class AuditConfig:
     """The ``audit`` section; also the structured-config schema (docs/audit.md).
 
     enabled: write audit.csv, the gallery of suspicious pairs and (``write_clean``) clean.csv after scoring;
-        needs a design with several models (``design=inout``).
-    statistic: what ``suspicion`` is: ``low_consistency`` (the models that never saw the pair align it
-        poorly: the default, best on both measured sets, Tux Paint and emoji, docs/audit.md), ``combined`` (robust z of
-        memorization plus robust z of low consistency), ``memorization`` or ``low_alignment`` (as low
-        consistency, without the contrast term).
-    threshold: a pair is ``flagged`` when its suspicion lies this many robust standard deviations (1.4826 ·
-        median absolute deviation) above the median of the audited pairs.
+        needs ``design=crossfit``.
+    statistic: what ``suspicion`` (the order of audit.csv) is: one of ``STATISTICS`` (docs/audit.md, "The
+        statistics"); the default was chosen by paired comparisons on three prepared sets.
+    min_probability: a pair is ``flagged`` when its probability of a wrong caption (``p_miscaptioned``, from the
+        mixture fitted to a rank statistic: the suspicion when it is one, else ``rank_joint``) is at least this.
     write_clean: also write clean.csv: the input CSV's rows minus the flagged ones, same columns and separator.
+    reliability_partitions: split-halves of the repeats averaged by the ranking's reliability.
+    bootstrap_draws: resamples of the audited pairs behind the intervals of the reliability and of the estimated
+        number of wrong pairs.
     """
 
     enabled: bool = False
-    statistic: str = "low_consistency"
-    threshold: float = 1.0
+    statistic: str = "rank_joint"
+    min_probability: float = 0.5
     write_clean: bool = False
+    reliability_partitions: int = 10
+    bootstrap_draws: int = 200
 
     def __post_init__(self) -> None:
         if self.statistic not in STATISTICS:
             raise ConfigError(f"audit.statistic must be one of {list(STATISTICS)}, got {self.statistic!r}")
-        if float(self.threshold) <= 0:
-            raise ConfigError(f"audit.threshold must be > 0 (robust standard deviations), got {self.threshold}")
+        probability = float(self.min_probability)
+        if math.isnan(probability) or not 0.0 < probability <= 1.0:
+            raise ConfigError(f"audit.min_probability must be in (0, 1], got {self.min_probability}")
+        for key in ("reliability_partitions", "bootstrap_draws"):
+            if int(getattr(self, key)) < 1:
+                raise ConfigError(f"audit.{key} must be ≥ 1, got {getattr(self, key)}")
+
+    @property
+    def probability_statistic(self) -> str:
+        """The rank statistic the mixture is fitted to: the suspicion when it is a rank, else ``rank_joint``."""
+        return self.statistic if self.statistic in RANK_STATISTICS else "rank_joint"

@@ -1,24 +1,31 @@
 """Suspicion statistics of an audit: pure functions of every model's per-sample statistics and membership.
 
-Every statistic here is "higher = more suspicious". With values L_m(x) = A_m(x) − C_m(x), alignment
-A_m(x) and membership (model m trained on x):
+Every statistic here is "higher = more suspicious". With values L_m(x) = A_m(x) − C_m(x), alignment A_m(x),
+embeddings and membership (model m trained on x):
 
+* ``rank_joint``, ``rank_caption``, ``rank_image``: where the pair's own caption (image) ranks among the pairs
+  the same models never saw (``clipmem.audit.ranks``): uniform for a wrong caption;
+* ``neighbours``: the LEMoN-style neighbourhood score (``clipmem.audit.ranks``);
 * ``memorization``: mean L of the models that trained on x minus that of the models that did not;
 * ``low_consistency``: −(mean L of the models that did not): the rest of the data predicts x poorly;
-* ``low_alignment``: −(mean A of the models that did not): an ensemble CLIP score without the contrast;
-* ``combined``: robust z of memorization + robust z of low consistency (a wrong caption is poorly predicted
-  by the rest of the data *and* memorized by the models that saw it);
-* ``clipscore`` (the reference, not offered as suspicion): −A of one model that did not train on x, what
-  CLIP-score filtering does with an external model.
+* ``low_alignment``: −(mean A of the models that did not): the same models' ensemble CLIP score, the fair
+  baseline of every statistic above;
+* ``combined``: robust z of memorization + robust z of low consistency;
+* ``clipscore``: −A of the audit's own first model that did not train on x (one model's CLIP score; not an
+  external model).
 """
 
 from __future__ import annotations
 
 import torch
 
+from clipmem.audit.ranks import RANK_STATISTICS, out_of_sample_statistics
+from clipmem.scoring.statistics import SampleStatistics
 from clipmem.scoring.uncertainty import in_out_means
 
 MAD_SCALE = 1.4826  # MAD -> standard deviation of a normal distribution
+STATISTICS = (*RANK_STATISTICS, "neighbours", "low_consistency", "low_alignment", "memorization", "combined",
+              "clipscore")
 
 
 def robust_z(values: torch.Tensor) -> torch.Tensor:
@@ -36,8 +43,9 @@ def first_out_model(membership: torch.Tensor) -> torch.Tensor:
 
 def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership: torch.Tensor
                          ) -> dict[str, torch.Tensor]:
-    """Every statistic of the module docstring, each (N,) float64, from (M, N) ``align``, ``contrast`` and
-    ``membership``; every sample must have at least one model that did and one that did not train on it."""
+    """The statistics of A and C (memorization, low_consistency, low_alignment, combined, clipscore), each (N,)
+    float64, from (M, N) ``align``, ``contrast`` and ``membership``; every sample must have at least one model
+    that did and one that did not train on it."""
     values = (align - contrast).double()
     in_mean, out_mean = in_out_means(values, membership)
     _, out_align = in_out_means(align.double(), membership)
@@ -52,6 +60,11 @@ def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership
     }
 
 
-def flag(suspicion: torch.Tensor, threshold: float) -> torch.Tensor:
-    """(N,) bool: suspicion more than ``threshold`` robust standard deviations above the median."""
-    return robust_z(suspicion) > threshold
+def audit_statistics(stats: list[SampleStatistics], membership: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Every statistic of ``STATISTICS`` and ``compared`` (the size of the set each pair was ranked in), each (N,)
+    float64, from the models' statistics (in plan order, with embeddings) and ``membership`` (M, N)."""
+    if any(s.image is None or s.text is None for s in stats):
+        raise ValueError("the audit's rank statistics need each model's embeddings (design=crossfit keeps them)")
+    align, contrast = torch.stack([s.align for s in stats]), torch.stack([s.contrast for s in stats])
+    image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
+    return {**out_of_sample_statistics(image, text, membership), **suspicion_statistics(align, contrast, membership)}

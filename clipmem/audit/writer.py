@@ -3,52 +3,100 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from clipmem.audit.config import AuditConfig
-from clipmem.audit.statistics import flag, suspicion_statistics
+from clipmem.audit.estimate import AuditResult, estimate_audit
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.evaluation.auc import flag_auc
+from clipmem.data.image_hashes import HASHES_FILE, load_hashes, overlap
+from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.io import atomic_write
+from clipmem.models.pretrained import LOCAL_DIR
 from clipmem.plan.spec import Plan
-from clipmem.reporting import plots
+from clipmem.reporting import plots, tracking
+from clipmem.reporting.config import ReportConfig
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import SampleStatistics
 
-AUDIT_COLUMNS = ("sample_id", "key", "caption", "role", "memorization", "memorization_low", "memorization_high",
-                 "consistency", "suspicion", "flagged", "miscaptioned")
+AUDIT_COLUMNS = ("sample_id", "key", "path", "caption", "fold", "p_miscaptioned", "flagged", "suspicion",
+                 "rank_joint", "rank_caption", "rank_image", "neighbours", "low_alignment", "clipscore",
+                 "memorization", "memorization_low", "memorization_high", "consistency", "compared", "base_overlap",
+                 "miscaptioned")
+NUMERIC_COLUMNS = ("p_miscaptioned", "suspicion", "rank_joint", "rank_caption", "rank_image", "neighbours",
+                   "low_alignment", "clipscore", "memorization", "memorization_low", "memorization_high", "consistency")
 
 
-def _stack(plan: Plan, stats: dict[str, SampleStatistics], field: str) -> torch.Tensor:
-    return torch.stack([getattr(stats[spec.name], field) for spec in plan.specs])
+@dataclass(frozen=True)
+class AuditRequest:
+    """What the run knows about an audit before training: its ``config``, the data ``source`` (paths of the pairs,
+    clean.csv's rows) and the ``base`` weights the models start from (``model.pretrained``; None: from scratch)."""
+
+    config: AuditConfig
+    source: Any
+    base: str | None = None
 
 
-def _key_of(data: ExperimentData) -> dict[int, str]:
-    if data.table.keys is None:
-        return {}
-    return dict(zip(data.table.sample_ids.tolist(), data.table.keys, strict=True))
+@dataclass(frozen=True)
+class AuditInputs:
+    """What the audit reads besides the models' statistics: the data, the plan, the estimator's ``scores`` (its
+    memorization interval) and the request."""
+
+    data: ExperimentData
+    plan: Plan
+    scores: dict[str, torch.Tensor]
+    request: AuditRequest
 
 
-def audit_rows(data: ExperimentData, plan: Plan, scores: dict[str, torch.Tensor], suspicion: torch.Tensor,
-               flagged: torch.Tensor) -> list[dict[str, Any]]:
-    """One row per audited pair (most suspicious first), then one per held-out pair (S_E: not scored)."""
-    keys, rows = _key_of(data), []
-    pairs = data.pairs_of(plan.scored_ids)
-    for i in torch.argsort(suspicion, descending=True).tolist():
-        sid = plan.scored_ids[i]
-        rows.append({"sample_id": sid, "key": keys.get(sid, str(sid)), "caption": pairs.captions[i][0],
-                     "role": "audited", "memorization": repr(float(scores["clipmem_raw"][i])),
-                     "memorization_low": repr(float(scores["clipmem_low"][i])),
-                     "memorization_high": repr(float(scores["clipmem_high"][i])),
-                     "consistency": repr(float(scores["consistency"][i])), "suspicion": repr(float(suspicion[i])),
-                     "flagged": int(flagged[i]), "miscaptioned": int(pairs.miscaptioned[i])})
-    held = data.pairs("extra")
-    for i, sid in enumerate(held.sample_ids.tolist()):
-        rows.append({"sample_id": sid, "key": keys.get(sid, str(sid)), "caption": held.captions[i][0],
-                     "role": "held_out", "flagged": 0, "miscaptioned": int(held.miscaptioned[i])})
+def base_overlap(base: str | None, data: ExperimentData, ids: tuple[int, ...]) -> list[str]:
+    """Per audited pair: whether the base model's training data holds its image (``exact``/``near``), ``""`` where it
+    does not or there is no base, ``unknown`` where the base records no hashes of its training images (open_clip
+    tags, checkpoint files, models saved before clipmem recorded them)."""
+    if not base:
+        return [""] * len(ids)
+    text = str(base).strip()
+    hashes_file = Path(text[len(LOCAL_DIR):]).expanduser() / HASHES_FILE if text.startswith(LOCAL_DIR) else None
+    audited = data.hashes_of(ids)
+    if hashes_file is None or not hashes_file.is_file() or audited is None:
+        return ["unknown"] * len(ids)
+    return overlap(audited, load_hashes(hashes_file))
+
+
+def locations(source: Any, sample_ids: list[int]) -> list[str]:
+    """Each pair's image as its source names it (a CSV's image column, as written there), or "" where the source
+    does not say (``image_locations``)."""
+    found = source.image_locations() if hasattr(source, "image_locations") else {}
+    return [found.get(sid, "") for sid in sample_ids]
+
+
+def _number(value: float) -> str:
+    return repr(float(value))
+
+
+def audit_rows(inputs: AuditInputs, result: AuditResult) -> list[dict[str, Any]]:
+    """One row per audited pair, most suspicious first."""
+    ids = list(inputs.plan.scored_ids)
+    keys = dict(zip(inputs.data.table.sample_ids.tolist(), inputs.data.table.keys or [], strict=False))
+    paths = locations(inputs.request.source, ids)
+    pairs = inputs.data.pairs_of(ids)
+    scores, stats = inputs.scores, result.statistics
+    rows = []
+    for i in torch.argsort(result.suspicion, descending=True, stable=True).tolist():
+        rows.append({
+            "sample_id": str(ids[i]), "key": keys.get(ids[i], str(ids[i])), "path": paths[i],
+            "caption": pairs.captions[i][0], "fold": int(result.fold[i]),
+            "p_miscaptioned": _number(result.probability[i]), "flagged": int(result.flagged[i]),
+            "suspicion": _number(result.suspicion[i]),
+            **{name: _number(stats[name][i]) for name in ("rank_joint", "rank_caption", "rank_image", "neighbours",
+                                                          "low_alignment", "clipscore", "memorization")},
+            "memorization_low": _number(scores["clipmem_low"][i]),
+            "memorization_high": _number(scores["clipmem_high"][i]),
+            "consistency": _number(scores["consistency"][i]), "compared": int(stats["compared"][i]),
+            "base_overlap": result.overlap[i], "miscaptioned": int(pairs.miscaptioned[i]),
+        })
     return rows
 
 
@@ -62,48 +110,77 @@ def _write_csv(path: Path, fieldnames: list[str] | tuple[str, ...], rows: list[d
     atomic_write(path, write)
 
 
-def write_clean(source: Any, flagged_ids: set[int], path: Path) -> int:
-    """The source CSV's rows minus the flagged pairs, same columns and separator; returns the rows kept."""
+def write_clean(source: Any, flagged_ids: set[int], audited_ids: set[int], path: Path) -> int:
+    """The source CSV's rows that were audited and not flagged, same columns, separator and order; rows the audit
+    never scored (skipped as bad or duplicate) are left out too. Returns the rows kept."""
     header, by_id, rows = source.rows_by_id()
-    dropped = {id(by_id[sid]) for sid in flagged_ids if sid in by_id}
-    kept = [row for row in rows if id(row) not in dropped]
+    keep = {id(by_id[sid]) for sid in audited_ids - flagged_ids if sid in by_id}
+    kept = [row for row in rows if id(row) in keep]
     _write_csv(path, header, kept, sep=source.delimiter() if hasattr(source, "delimiter") else ",")
     return len(kept)
 
 
-def audit_metrics(statistics: dict[str, torch.Tensor], flagged: torch.Tensor, miscaptioned: torch.Tensor
-                  ) -> dict[str, float]:
-    """How many were flagged and, where mis-captions were injected, each statistic's AUC and the flag's
-    precision and recall."""
-    out: dict[str, float] = {"audit_num_flagged": int(flagged.sum())}
+def injected_metrics(result: AuditResult, miscaptioned: torch.Tensor) -> dict[str, float]:
+    """Where mis-captions were injected: every statistic's AUC (the suspicion's with its Hanley–McNeil interval),
+    the flag's precision and recall, and the injected count beside the estimate."""
     if not miscaptioned.any() or miscaptioned.all():
-        return out
-    for name, values in statistics.items():
-        out[f"audit_auc_{name}"] = flag_auc(values, miscaptioned)
-    hits = int((flagged & miscaptioned).sum())
-    out["audit_flag_precision"] = hits / max(int(flagged.sum()), 1)
-    out["audit_flag_recall"] = hits / int(miscaptioned.sum())
+        return {}
+    out: dict[str, float] = {f"audit_auc_{name}": flag_auc(values, miscaptioned)
+                             for name, values in result.statistics.items() if name != "compared"}
+    auc = flag_auc(result.suspicion, miscaptioned)
+    positives, negatives = int(miscaptioned.sum()), int((~miscaptioned).sum())
+    _, low, high = auc_interval(auc, positives, negatives)
+    hits = int((result.flagged & miscaptioned).sum())
+    out.update({"audit_auc": auc, "audit_auc_low": low, "audit_auc_high": high, "audit_injected_wrong": positives,
+                "audit_flag_precision": hits / max(int(result.flagged.sum()), 1),
+                "audit_flag_recall": hits / positives})
     return out
 
 
-def write_audit(run: RunDir, data: ExperimentData, plan: Plan, stats: dict[str, SampleStatistics],
-                scores: dict[str, torch.Tensor], config: AuditConfig, source: Any, gallery_size: int
-                ) -> dict[str, Any]:
-    """audit.csv, the gallery of the most suspicious pairs and (``write_clean``) clean.csv; returns metrics."""
-    statistics = suspicion_statistics(_stack(plan, stats, "align"), _stack(plan, stats, "contrast"),
-                                      plan.membership())
-    suspicion = statistics[config.statistic]
-    flagged = flag(suspicion, config.threshold)
-    _write_csv(run.audit, AUDIT_COLUMNS, audit_rows(data, plan, scores, suspicion, flagged))
-    pairs = data.pairs_of(plan.scored_ids)
-    top = torch.argsort(suspicion, descending=True)[:gallery_size]
-    plots.plot_gallery(pairs.images[top], [pairs.captions[int(i)][0] for i in top], suspicion[top].float(),
-                       pairs.miscaptioned[top], run.report_file("most_suspicious"),
-                       f"Most suspicious pairs ({config.statistic})")
-    metrics = {"audit_statistic": config.statistic, "audit_threshold": float(config.threshold),
-               **audit_metrics(statistics, flagged, pairs.miscaptioned)}
-    if config.write_clean:  # the settings checked that the source is a CSV
-        flagged_ids = {plan.scored_ids[i] for i in flagged.nonzero().flatten().tolist()}
-        metrics["audit_clean_rows"] = write_clean(source, flagged_ids, run.clean)
-    return metrics
+def write_gallery(run: RunDir, inputs: AuditInputs, result: AuditResult, rows: list[dict], size: int) -> Path:
+    """report/most_suspicious.png: the ``size`` most suspicious pairs with their path (or key), caption and
+    probability of a wrong caption."""
+    ids = list(inputs.plan.scored_ids)
+    top = torch.argsort(result.suspicion, descending=True, stable=True)[:size]
+    pairs = inputs.data.pairs_of([ids[int(i)] for i in top])
+    labels = [f"{row['path'] or row['key']}\n{row['caption']}" for row in rows[:size]]
+    return plots.plot_gallery(pairs.images, labels, result.probability[top].float(), pairs.miscaptioned,
+                              run.report_file("most_suspicious"),
+                              f"Most suspicious pairs ({result.statistic}; number: probability of a wrong caption)")
 
+
+def log_audit(loggers: list, run: RunDir, inputs: AuditInputs, rows: list[dict], gallery: Path,
+              report: ReportConfig) -> None:
+    """Into each W&B run: the most suspicious pairs as a table with their images (most suspicious first, numbers as
+    numbers, ids as text), the gallery, and audit.csv as an artifact."""
+    if not tracking.wandb_runs(loggers):
+        return
+    top = rows[: report.table_rows(len(rows))]
+    images = inputs.data.pairs_of([int(row["sample_id"]) for row in top]).images
+    typed = [{k: (float(v) if k in NUMERIC_COLUMNS else v) for k, v in row.items()} for row in top]
+    import wandb
+
+    for wandb_run in tracking.wandb_runs(loggers):
+        wandb_run.log({"audit/most_suspicious": tracking.ranked_table(typed, images, report.wandb_image_size,
+                                                                      flags=("flagged", "miscaptioned")),
+                       "audit/gallery": wandb.Image(str(gallery))})
+    tracking.log_file(loggers, run.audit, "audit", "audit")
+
+
+def write_audit(run: RunDir, inputs: AuditInputs, stats: dict[str, SampleStatistics], report: ReportConfig,
+                loggers: list) -> dict[str, Any]:
+    """audit.csv, the gallery and (``write_clean``) clean.csv, logged to W&B; returns the audit's metrics."""
+    config = inputs.request.config
+    overlap = base_overlap(inputs.request.base, inputs.data, inputs.plan.scored_ids)
+    result = estimate_audit([stats[spec.name] for spec in inputs.plan.specs], inputs.plan, config, overlap)
+    rows = audit_rows(inputs, result)
+    _write_csv(run.audit, AUDIT_COLUMNS, rows)
+    gallery = write_gallery(run, inputs, result, rows, report.gallery_size)
+    log_audit(loggers, run, inputs, rows, gallery, report)
+    miscaptioned = inputs.data.pairs_of(inputs.plan.scored_ids).miscaptioned
+    metrics = {**result.metrics(), **injected_metrics(result, miscaptioned)}
+    if config.write_clean:  # the settings checked that the source is a CSV
+        ids = inputs.plan.scored_ids
+        flagged_ids = {ids[i] for i in result.flagged.nonzero().flatten().tolist()}
+        metrics["audit_clean_rows"] = write_clean(inputs.request.source, flagged_ids, set(ids), run.clean)
+    return metrics

@@ -30,6 +30,6 @@ class EpochLog(L.Callback):
         metrics = trainer.callback_metrics
         parts = [f"{label} {float(metrics[key]):.4f}" for label, key in
                  (("train loss", f"{self.name}/train/loss_epoch"), ("val loss", f"{self.name}/val/loss"))
-                 if key in metrics]
+                 if key in metrics and (label != "val loss" or trainer.num_val_batches)]
         log.info("%s: epoch %d/%d (step %d): %s in %.1f s", self.name, trainer.current_epoch + 1, trainer.max_epochs,
                  trainer.global_step, ", ".join(parts) or "no loss logged", time.monotonic() - self.started)

@@ -75,4 +75,16 @@ def saved_run_config(path: Path, run_dir: Path, scoring_overrides: dict[str, Any
             cfg.model.pretrained = None
         for key, value in (scoring_overrides or {}).items():
             cfg.scoring[key] = value
+        _older_audit(cfg)
     return cfg
+
+
+def _older_audit(cfg: DictConfig) -> None:
+    """Audits before the cross-fitted design flagged by a robust-z ``threshold`` over ``design=inout`` models: the
+    key is gone, and re-scoring such a run recomputes its scores without redoing its audit (audit.csv is kept)."""
+    audit = cfg.get("audit")
+    if audit is None:
+        return
+    audit.pop("threshold", None)
+    if "crossfit" not in str(cfg.design.get("_target_", "")).lower():
+        audit.enabled = False

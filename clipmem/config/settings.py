@@ -110,6 +110,11 @@ class ExperimentSettings:
                 made.append(logger)
         return made
 
+    @property
+    def base_weights(self) -> str | None:
+        """``model.pretrained``: the weights every model starts from (None: a seeded random initialisation)."""
+        return (self.recipe.training_config.get("model") or {}).get("pretrained")
+
     def eval_device(self) -> torch.device:
         return self.hardware.eval_device(distributed.sweep_job_num())
 
@@ -185,12 +190,22 @@ def check_logger_needs(cfg: DictConfig) -> None:
                           "logger=wandb")
 
 
+def check_held_out(design: Design, data: DataSettings, families: dict[str, Any]) -> None:
+    """Designs that compare with held-out pairs need S_E; ``design=crossfit`` (no S_E) scores CLIP models only."""
+    needs = getattr(design, "needs_held_out", True)
+    if needs and data.splits["extra"] == 0:
+        raise ConfigError(f"design={design.name} compares every pair with held-out pairs: data.splits.extra must be "
+                          "≥ 1 (design=crossfit holds none out)")
+    if not needs and set(families) != {"clip"}:
+        raise ConfigError(f"design={design.name} scores CLIP models only; families are {sorted(families)}")
+
+
 def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
-    """An audit needs models that did and did not see each pair (design=inout), and clean.csv a CSV source."""
+    """An audit needs every pair scored out of fold (design=crossfit), and clean.csv a CSV source."""
     if not audit.enabled:
         return
-    if design.name not in ("inout", "replicates"):
-        raise ConfigError(f"audit.enabled needs design=inout (models that did and did not train on each pair); "
+    if design.name != "crossfit":
+        raise ConfigError(f"audit.enabled needs design=crossfit (every pair ranked by models that never saw it); "
                           f"design is {design.name!r}")
     if audit.write_clean and not hasattr(data.source, "rows_by_id"):
         raise ConfigError(f"audit.write_clean needs a CSV source (data=csv); {type(data.source).__name__} has "
@@ -213,6 +228,7 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     check_audit(audit, design, data)
     check_objective(str(cfg.get("optimized_metric") or "clipmem_raw_mean"), data)
     families = load_families(cfg.get("families"))
+    check_held_out(design, data, families)
     recipe = build_recipe(cfg, mitigation, hardware, families)
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))

@@ -197,6 +197,11 @@ class CsvSource:
                 by_id.setdefault(key_to_id(key), row)
         return header, by_id, [row for _, row in rows]
 
+    def image_locations(self) -> dict[int, str]:
+        """Sample id -> its image path as the CSV writes it (the ``image_key`` column): what audit.csv reports."""
+        _, by_id, _ = self.rows_by_id()
+        return {sid: str(row.get(self.image_key) or "") for sid, row in by_id.items()}
+
     def load(self) -> ImageTextTable:
         path = self.check()
         header, rows = self._read_rows(path)

@@ -140,7 +140,9 @@ class TrainingDataModule(L.LightningDataModule):
         return DataLoader(dataset, batch_size=self.batch_size_per_device, sampler=sampler, drop_last=True,
                           num_workers=workers, persistent_workers=workers > 0, collate_fn=as_batch)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | list:
+        if not self.data.manifest.extra:  # nothing held out (design=crossfit): no validation
+            return []
         dataset = pair_dataset(self.data, self.data.manifest.extra, 1, self.seed, labels=self.labels)
         return DataLoader(dataset, batch_size=self.batch_size_per_device, shuffle=False,
                           num_workers=self.data.num_workers, collate_fn=as_batch)

@@ -8,11 +8,13 @@ batches from it (``clipmem.data.datamodule``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from clipmem.data.image_hashes import ImageHashes, image_hashes
 from clipmem.data.sources import ZeroShotSet
 from clipmem.data.splits import SplitManifest
 from clipmem.data.table import ImageTextTable
@@ -89,6 +91,18 @@ class ExperimentData:
             mislabeled=self.table.mislabeled[pos],
             atypical=self.table.atypical[pos],
         )
+
+    @functools.cached_property
+    def _hashes(self) -> ImageHashes:
+        return image_hashes(self.table.images)
+
+    def hashes_of(self, ids: tuple[int, ...] | list[int]) -> ImageHashes | None:
+        """Exact and near-duplicate hashes of these samples' images, or None where the table does not hold them all
+        (streamed training data)."""
+        if not bool(torch.isin(torch.tensor(list(ids), dtype=torch.int64), self.table.sample_ids).all()):
+            return None
+        pos = self.table.positions(list(ids))
+        return ImageHashes(self._hashes.exact[pos], self._hashes.near[pos])
 
     def pairs(self, split: str) -> PairSet:
         """The pairs of one split minus removed ids (``remove_topk``)."""

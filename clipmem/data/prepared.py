@@ -68,6 +68,10 @@ class PreparedCsvSource:
         """As ``CsvSource.rows_by_id``."""
         return self.csv_source().rows_by_id()
 
+    def image_locations(self) -> dict[int, str]:
+        """As ``CsvSource.image_locations``."""
+        return self.csv_source().image_locations()
+
     def delimiter(self) -> str:
         """The separator of pairs.csv (given, or detected from its header)."""
         return self.csv_source().delimiter()

@@ -73,7 +73,8 @@ class DataSettings:
 
     Args:
         source: object with ``load() -> ImageTextTable`` (``clipmem.data.sources.DataSource``).
-        splits: sizes {shared, candidate, independent, extra} of S_S, S_C, S_I, S_E; S_S may be 0, and
+        splits: sizes {shared, candidate, independent, extra} of S_S, S_C, S_I, S_E; S_S may be 0 (and S_E too,
+            for ``design=crossfit``, which holds nothing out), and
             ``candidate: auto, independent: auto`` split what S_S and S_E leave in two halves.
         split_seed: draws the split and the injected mis-captions (``${seed}`` by default).
         batch_size: global training batch size, divided across devices.
@@ -147,7 +148,7 @@ class DataSettings:
                               f"unknown: {sorted(unknown)}, missing: {sorted(missing)}")
         auto = given["candidate"] == "auto" and given["independent"] == "auto"
         sizes = {name: "auto" if auto and name in ("candidate", "independent") else
-                 whole_number(given[name], f"data.splits.{name}", 0 if name == "shared" else 1)
+                 whole_number(given[name], f"data.splits.{name}", 0 if name in ("shared", "extra") else 1)
                  for name in SPLIT_NAMES}
         if sizes["candidate"] != sizes["independent"]:
             raise ConfigError(

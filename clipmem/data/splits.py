@@ -136,11 +136,11 @@ class SplitManifest:
 
 
 def validate_disjoint(splits: dict[str, tuple[int, ...] | list[int]]) -> None:
-    """Raise SplitError if a split other than ``shared`` is empty, holds a duplicate id, or shares an id
-    with another (S_S may be empty: an audit trains every model on pool pairs only)."""
+    """Raise SplitError if S_C or S_I is empty, a split holds a duplicate id, or shares an id with another (S_S
+    may be empty: an audit trains every model on pool pairs only; S_E too: ``design=crossfit`` holds none out)."""
     seen: dict[int, str] = {}
     for name, ids in splits.items():
-        if len(ids) == 0 and name != "shared":
+        if len(ids) == 0 and name not in ("shared", "extra"):
             raise SplitError(f"split {name!r} is empty")
         if len(set(ids)) != len(ids):
             raise SplitError(f"split {name!r} lists a sample id twice")
@@ -160,18 +160,22 @@ def resolve_sizes(sizes: dict[str, int | str], available: int) -> dict[str, int]
     if left < 2:
         raise SplitError(f"data.splits: shared={sizes['shared']} and extra={sizes['extra']} leave {left} of the "
                          f"{available} samples for candidate and independent (auto); lower them")
-    half = left // 2
+    half, odd = left // 2, left % 2
+    if int(sizes["extra"]) == 0:  # nothing held out (design=crossfit): the odd one joins S_C, S_E stays empty
+        return {"shared": int(sizes["shared"]), "candidate": half + odd, "independent": half, "extra": 0}
     return {"shared": int(sizes["shared"]), "candidate": half, "independent": half,
-            "extra": int(sizes["extra"]) + left % 2}
+            "extra": int(sizes["extra"]) + odd}
 
 
 def make_splits(sample_ids: np.ndarray | list[int], sizes: dict[str, int], seed: int) -> SplitManifest:
     """Draw disjoint S_S, S_C, S_I, S_E of the given sizes from ``sample_ids`` with one seed.
 
-    sizes: {"shared", "candidate", "independent", "extra"} -> count (shared ≥ 0, the others ≥ 1,
+    sizes: {"shared", "candidate", "independent", "extra"} -> count (shared and extra ≥ 0, the others ≥ 1,
     candidate == independent); ``candidate`` and ``independent`` may both be ``"auto"``: each then takes half
-    of what ``shared`` and ``extra`` leave (an odd one out joins ``extra``, so every sample is in a split).
+    of what ``shared`` and ``extra`` leave (an odd one out joins ``extra``, so every sample is in a split; with
+    ``extra`` 0, which only ``design=crossfit`` accepts, it joins ``candidate`` and S_E stays empty).
     """
+    auto_without_extra = sizes.get("candidate") == "auto" and int(sizes.get("extra", 1)) == 0
     unknown = set(sizes) - set(SPLIT_NAMES)
     missing = set(SPLIT_NAMES) - set(sizes)
     if unknown or missing:
@@ -179,9 +183,10 @@ def make_splits(sample_ids: np.ndarray | list[int], sizes: dict[str, int], seed:
                          f"unknown: {sorted(unknown)}, missing: {sorted(missing)}")
     sizes = resolve_sizes(sizes, len(sample_ids))
     for name in SPLIT_NAMES:
-        if int(sizes[name]) < (0 if name == "shared" else 1):
-            raise SplitError(f"data.splits.{name} must be ≥ {0 if name == 'shared' else 1}, got {sizes[name]}")
-    if sizes["candidate"] != sizes["independent"]:
+        least = 0 if name in ("shared", "extra") else 1
+        if int(sizes[name]) < least:
+            raise SplitError(f"data.splits.{name} must be ≥ {least}, got {sizes[name]}")
+    if sizes["candidate"] != sizes["independent"] and not auto_without_extra:
         raise SplitError(
             f"data.splits.candidate ({sizes['candidate']}) must equal data.splits.independent "
             f"({sizes['independent']}) so that f and g train on the same number of samples"

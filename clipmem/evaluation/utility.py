@@ -65,13 +65,15 @@ def classification_metrics(model: torch.nn.Module, data: ExperimentData, device:
 def utility_metrics(model: torch.nn.Module, data: ExperimentData, device: torch.device | str,
                     kinds: tuple[str, ...] = UTILITY_KINDS) -> dict[str, float]:
     """Every utility metric of ``kinds`` (a subset of ``FINAL_KINDS``): accuracies and recalls as fractions in
-    [0, 1], the loss in nats."""
+    [0, 1], the loss in nats. Retrieval and the loss need held-out pairs: without S_E (``design=crossfit``)
+    they are left out."""
     out: dict[str, float] = {}
     if "zeroshot" in kinds or "linear_probe" in kinds:
         out.update(classification_metrics(model, data, device, "zeroshot" in kinds, "linear_probe" in kinds))
-    if "retrieval" in kinds:
+    held_out = len(data.manifest.extra) > 0
+    if "retrieval" in kinds and held_out:
         out.update(retrieval_metrics(model, data, device))
-    if "loss" in kinds:
+    if "loss" in kinds and held_out:
         out.update(validation_loss(model, data, device))
     return out
 

@@ -55,7 +55,9 @@ def measure_model(model: torch.nn.Module, context: TrainingContext, device: torc
     family = context.family
     started = time.perf_counter()
     with step(f"{name}: per-sample statistics of {family.scored_label(len(context.scored_ids), context.scoring)}"):
-        stats = family.scorer(context.data, context.scored_ids, context.scoring, device).statistics(model)
+        scorer = family.scorer(context.data, context.scored_ids, context.scoring, device)
+        outside = context.plan.outside(name)
+        stats = scorer.statistics(model) if outside is None else scorer.statistics(model, outside=outside)
     seconds = {"statistics": round(time.perf_counter() - started, 2)}
     path = run.statistics(name, context.statistics_key)
     if not path.is_file():
@@ -81,7 +83,9 @@ def statistics_gap(a: SampleStatistics, b: SampleStatistics) -> float:
     other samples."""
     if not torch.equal(a.sample_ids, b.sample_ids):
         return math.inf
-    gaps = [(x - y).abs().max() for x, y in ((a.align, b.align), (a.contrast, b.contrast)) if x.numel()]
+    fields = [(a.align, b.align), (a.contrast, b.contrast)]
+    fields += [(x, y) for x, y in ((a.image, b.image), (a.text, b.text)) if x is not None and y is not None]
+    gaps = [(x - y).abs().max() for x, y in fields if x.numel()]
     return max((float(g) for g in gaps), default=0.0)
 
 
@@ -96,7 +100,8 @@ def contexts(plan: Plan, data: ExperimentData, scoring: ScoringConfig, run: RunD
     """The training context of every model of ``plan``, in order; ``families``: family name -> family object
     (default: the CLIP family), each family's statistics under a key of its own."""
     families = families or {"clip": CLIPFamily()}
-    keys = {name: statistics_key(scoring, plan.scored_ids, data.manifest.sha256, family.scoring_config())
+    keys = {name: statistics_key(scoring, plan.scored_ids, data.manifest.sha256, family.scoring_config(),
+                                 plan.contrast_reference)
             for name, family in families.items()}
     return [TrainingContext(spec, plan, data, scoring, run, keys[spec.family], families[spec.family])
             for spec in plan.specs]

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+CONTRAST_REFERENCES = ("held_out", "out_of_fold")
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -34,6 +35,9 @@ class Plan:
     groups: per spec, its resampling unit (a complementary pair): the estimators' intervals and split-half
         reliability resample units, never single models.
     seed: the experiment seed (bootstrap draws).
+    contrast_reference: what each model's contrast term compares a pair with: ``held_out`` (S_E, the paper's)
+        or ``out_of_fold`` (the scored pairs that model did not train on: ``design=crossfit``, which scores
+        every pair and holds none out).
     """
 
     specs: tuple[ModelSpec, ...]
@@ -41,12 +45,16 @@ class Plan:
     sets: tuple[str, ...] = ()
     groups: tuple[int, ...] = ()
     seed: int = 0
+    contrast_reference: str = "held_out"
 
     def __post_init__(self) -> None:
         if self.sets and len(self.sets) != len(self.scored_ids):
             raise ValueError(f"plan: {len(self.sets)} set names for {len(self.scored_ids)} scored ids")
         if self.groups and len(self.groups) != len(self.specs):
             raise ValueError(f"plan: {len(self.groups)} groups for {len(self.specs)} models")
+        if self.contrast_reference not in CONTRAST_REFERENCES:
+            raise ValueError(f"plan: contrast_reference must be one of {CONTRAST_REFERENCES}, "
+                             f"got {self.contrast_reference!r}")
 
     def spec(self, name: str) -> ModelSpec:
         for spec in self.specs:
@@ -57,6 +65,14 @@ class Plan:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(spec.name for spec in self.specs)
+
+    def outside(self, name: str) -> torch.Tensor | None:
+        """(N,) bool: the scored samples model ``name`` did not train on, where its contrast term uses them as
+        its reference (``contrast_reference == "out_of_fold"``); None where it uses S_E."""
+        if self.contrast_reference != "out_of_fold":
+            return None
+        ids = torch.tensor(self.scored_ids, dtype=torch.int64)
+        return ~torch.isin(ids, torch.tensor(self.spec(name).train_ids, dtype=torch.int64))
 
     def membership(self) -> torch.Tensor:
         """(M, N) bool: model m trained on scored sample n (models and samples in plan order)."""

@@ -16,9 +16,11 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from clipmem.callbacks.clipmem import CLIPMemCallback
 from clipmem.callbacks.progress import EpochLog
 from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.image_hashes import HASHES_FILE, save_hashes
 from clipmem.errors import ConfigError
 from clipmem.families.base import trainer_overrides
 from clipmem.families.clip import CLIPFamily
+from clipmem.plan.checks import check_trained
 from clipmem.plan.spec import ModelSpec, Plan
 from clipmem.progress import interactive
 from clipmem.rundir import LAST_CHECKPOINT, RunDir
@@ -119,6 +121,15 @@ def finished_model(spec: ModelSpec, data: ExperimentData, recipe: TrainingRecipe
     return meta.get("train_ids_sha256") == ids_sha256(spec.train_ids)
 
 
+def save_training_hashes(data: ExperimentData, train_ids: tuple[int, ...], folder: Path) -> None:
+    """``train_images.safetensors`` beside a saved model: hashes of the images it trained on, so that a later audit
+    starting from it can tell which of its own pairs the model has seen (docs/audit.md, "A base model")."""
+    hashes = data.hashes_of(train_ids)
+    if hashes is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        save_hashes(folder / HASHES_FILE, hashes)
+
+
 def latest_checkpoint(directory: Path) -> Path | None:
     """The newest of ``last.ckpt`` (every epoch) and Lightning's SLURM ``hpc_ckpt_*.ckpt`` (on requeue)."""
     found = [p for p in (directory / f"{LAST_CHECKPOINT}.ckpt", *directory.glob("hpc_ckpt_*.ckpt")) if p.is_file()]
@@ -152,7 +163,8 @@ def train_model(context: TrainingContext, recipe: TrainingRecipe, loggers: list,
     callbacks = _callbacks(recipe, context)
     trainer = L.Trainer(
         **{**recipe.trainer_kwargs, **trainer_overrides(context.family),
-           **({} if interactive() else {"enable_progress_bar": False})},  # log lines instead of a bar
+           **({} if interactive() else {"enable_progress_bar": False}),  # log lines instead of a bar
+           **({} if context.data.manifest.extra else {"limit_val_batches": 0})},  # nothing held out: no validation
         logger=list(loggers) or False,
         callbacks=callbacks,
         default_root_dir=str(run.checkpoints(spec.name)),  # per model: SLURM's hpc_ckpt_*.ckpt must not cross
@@ -166,8 +178,10 @@ def train_model(context: TrainingContext, recipe: TrainingRecipe, loggers: list,
              f" (resuming from {checkpoint})" if checkpoint else "")
     datamodule = context.family.datamodule(context.data, spec.train_ids, spec.seed, peers)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(checkpoint) if checkpoint else None)
+    check_trained(spec.name, trainer.global_step, trainer.max_epochs)
     history = next((c.history for c in callbacks if isinstance(c, CLIPMemCallback)), [])
     if trainer.is_global_zero:
+        save_training_hashes(context.data, spec.train_ids, run.model(spec.name))  # before the model's record
         context.family.save(module, run.model(spec.name),
                             model_meta(spec, context.data, recipe, trainer.global_step, history, context.family))
     trainer.strategy.barrier("clipmem-model-saved")  # other ranks read the weights right after

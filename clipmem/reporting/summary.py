@@ -40,10 +40,48 @@ def _design_lines(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _num(value: Any, digits: int = 3) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
+    """What a curator acts on: rows audited, the estimated number of wrong pairs, the flags and how sure they are,
+    how reproducible the ranking is, where the files are."""
+    if "audit_rows" not in metrics:
+        return []
+    rows, flagged = metrics["audit_rows"], metrics["audit_num_flagged"]
+    lines = ["Audit",
+             f"  rows audited             {rows} (every pair of the data; skipped rows are listed, not audited)",
+             f"  estimated wrong pairs    {_num(metrics['audit_estimated_wrong'], 1)} "
+             f"[{_num(metrics['audit_estimated_wrong_low'], 1)}, {_num(metrics['audit_estimated_wrong_high'], 1)}] "
+             f"({_pct(metrics['audit_estimated_wrong'] / max(rows, 1))} of the rows)",
+             f"  {'flagged (p ≥ ' + format(metrics['audit_min_probability'], '.2f') + ')':<24} {flagged}"
+             + (f", expected precision {_num(metrics['audit_expected_precision'], 2)} "
+                f"(≈ {metrics['audit_expected_flagged_wrong']:.0f} wrong)" if flagged else "")]
+    reliability = metrics.get("audit_reliability")
+    if reliability is None or reliability != reliability:
+        lines.append("  ranking reliability      n/a (needs design.repeats ≥ 2)")
+    else:
+        lines.append(f"  ranking reliability      {_num(reliability)} [{_num(metrics['audit_reliability_low'])}, "
+                     f"{_num(metrics['audit_reliability_high'])}] (split-half, Spearman–Brown)")
+        if reliability < 0.5:
+            lines.append("  WARNING: the ranking is unreliable (below 0.5): another training seed would reorder it; "
+                         "train longer, add repeats or start from a base model")
+    if "audit_auc" in metrics:
+        lines.append(f"  injected mis-captions    {metrics['audit_injected_wrong']}: AUC {_num(metrics['audit_auc'])} "
+                     f"[{_num(metrics['audit_auc_low'])}, {_num(metrics['audit_auc_high'])}], flags precision "
+                     f"{_num(metrics['audit_flag_precision'], 2)} / recall {_num(metrics['audit_flag_recall'], 2)}")
+    if metrics.get("audit_base_overlap"):
+        lines.append(f"  WARNING: {metrics['audit_base_overlap']} audited images are in the base model's training data "
+                     "(base_overlap in audit.csv): those rows are not audited out of sample")
+    files = "audit.csv" + (", clean.csv" if "audit_clean_rows" in metrics else "")
+    lines.append(f"  files                    {run_dir / 'audit.csv'} ({files}, report/most_suspicious.png)")
+    return lines
+
+
 def _families_lines(metrics: dict[str, Any]) -> list[str]:
     """One line per family of a paradigms run: its score's AUCs, its linear probe and its UnitMem."""
-    def num(value: Any) -> str:
-        return "n/a" if value is None or value != value else f"{value:.3f}"
+    num = _num
 
     lines = ["Paradigms summary (AUC of each family's own score, 95 % interval)",
              f"  {'family':<11} {'mislabeled vs clean':<26} {'atypical vs clean':<26} {'linear probe':<13} UnitMem "
@@ -80,6 +118,7 @@ def format_summary(metrics: dict[str, Any], run_dir: Path, sync_commands: list[s
     lines += _utility_lines(metrics)
     lines += _data_lines(metrics)
     lines.append(f"  run directory            {run_dir}")
+    lines += _audit_lines(metrics, run_dir)
     lines += [f"  offline W&B run: sync it with  {command}" for command in sync_commands or ()]
     return "\n".join(lines)
 

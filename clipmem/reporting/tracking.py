@@ -104,14 +104,21 @@ def thumbnails(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def scores_table(rows: list[dict], images: torch.Tensor, image_size: int):
     """A wandb.Table of scored pairs (most memorized first): rank, sample_id, image, caption and every column
-    of scores.csv with its own type (score columns float, so the table sorts and plots numerically)."""
+    of scores.csv with its own type (score columns float, so the table sorts and plots numerically; the sample id
+    as text: 63-bit ids lose digits as browser numbers)."""
+    return ranked_table(rows, images, image_size, flags=("miscaptioned",))
+
+
+def ranked_table(rows: list[dict], images: torch.Tensor, image_size: int, flags: tuple[str, ...] = ()):
+    """A wandb.Table of ``rows`` in their order: rank, sample_id (text), image, then every other column of the rows
+    (``flags`` as booleans). images: uint8 (N, 3, H, W), one per row."""
     import wandb
 
     columns = ["rank", "sample_id", "image", *(key for key in (rows[0] if rows else {}) if key != "sample_id")]
     table = wandb.Table(columns=columns)
     for rank, (row, image) in enumerate(zip(rows, thumbnails(images, image_size).numpy(), strict=True), start=1):
-        table.add_data(rank, row["sample_id"], wandb.Image(image),
-                       *(bool(row[k]) if k == "miscaptioned" else row[k] for k in columns[3:]))
+        table.add_data(rank, str(row["sample_id"]), wandb.Image(image),
+                       *(bool(int(row[k])) if k in flags else row[k] for k in columns[3:]))
     return table
 
 

@@ -8,9 +8,11 @@ from typing import Any
 from omegaconf import DictConfig
 
 from clipmem import distributed
+from clipmem.audit import AuditRequest
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.errors import ConfigError
+from clipmem.plan.checks import check_plan_steps
 from clipmem.plan.fit import fit_plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
@@ -65,6 +67,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         families = tuple(settings.families)
         plan = run_plan(settings, data.manifest)
+        check_plan_steps(plan, data, getattr(settings.design, "folds", None))
         fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
                           life.resume, settings.families)
         if not life.is_zero:
@@ -74,7 +77,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
         metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
                                       settings.report, life.run, loggers, extra,
-                                      audit=(settings.audit, settings.data.source), families=families,
+                                      audit=AuditRequest(settings.audit, settings.data.source, settings.base_weights),
+                                      families=families,
                                       curves=curves)
         life.complete(metrics, {name: model.seconds for name, model in fitted.items()})
         print(format_summary(metrics, life.run.root, tracking.sync_commands(loggers)), flush=True)

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from clipmem.analysis.run import analyse_unitmem
-from clipmem.audit import AuditConfig, write_audit
+from clipmem.audit import AuditInputs, AuditRequest, write_audit
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.run_files import write_data_files
 from clipmem.data.splits import SplitManifest, check_manifest
@@ -76,21 +76,21 @@ def analyse(settings: Any, plan: Plan, data: ExperimentData, models_from: RunDir
 def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted: dict[str, FittedModel],
                         normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
                         extra_metrics: dict[str, Any], history: list[dict] | None = None,
-                        audit: tuple[AuditConfig, Any] | None = None, families: tuple[str, ...] = DEFAULT_FAMILIES,
+                        audit: AuditRequest | None = None, families: tuple[str, ...] = DEFAULT_FAMILIES,
                         models_from: RunDir | None = None, curves: dict | None = None) -> dict[str, Any]:
-    """The design's estimator over every model's statistics, then (``audit``: its config and the data
-    source) the audit's files, then scores.csv, report/, metrics.json. With several ``families``: each family's
-    results and the comparison (``clipmem.run.families``; ``curves``: UnitMem, ``models_from``: the run whose
-    models were measured)."""
+    """The design's estimator over every model's statistics, then (``audit``, when enabled) the audit's files, then
+    scores.csv, report/, metrics.json. With several ``families``: each family's results and the comparison
+    (``clipmem.run.families``; ``curves``: UnitMem, ``models_from``: the run whose models were measured)."""
     if not is_default(families):
         return estimate_families(design, plan, data, fitted, families, normalisation, report, run, loggers,
                                  extra_metrics, models_from, curves)
     stats = {name: model.statistics for name, model in fitted.items()}
     with step(f"scoring: {design.name} estimate of {len(plan.scored_ids)} pairs from {len(plan.specs)} models"):
         scores = design.estimate(plan, stats, normalisation)
-    if audit is not None and audit[0].enabled:
-        extra_metrics = {**extra_metrics, **write_audit(run, data, plan, stats, scores, audit[0], audit[1],
-                                                         report.gallery_size)}
+    if audit is not None and audit.config.enabled:
+        with step(f"audit: ranks, probabilities and reliability of {len(plan.scored_ids)} pairs"):
+            found = write_audit(run, AuditInputs(data, plan, scores, audit), stats, report, loggers)
+        extra_metrics = {**extra_metrics, **found}
     if history is None:
         history = next((model.history for model in fitted.values() if model.history), [])
     utility = {name: model.utility for name, model in fitted.items()}

@@ -53,6 +53,25 @@ def contrast(views: ViewEmbeddings, reference: Reference) -> torch.Tensor:
     return 0.5 * (image_to_texts + text_to_images)
 
 
+def out_of_fold_contrast(views: ViewEmbeddings, outside: torch.Tensor) -> torch.Tensor:
+    """C_h against the model's own unseen pairs (``design=crossfit``, no held-out S_E), (N,).
+
+    ``outside`` (N,) bool marks the scored pairs the model did not train on; they are the reference: each
+    pair's image against their captions and caption against their images, a pair never against itself.
+    The means reduce to centroids as in ``contrast``; an unseen pair's own term is taken out of the sum.
+    """
+    image, text = views.image.mean(1), views.text.mean(1)  # (N, D): each pair averaged over its K draws
+    count = int(outside.sum())
+    if count < 2:
+        raise ValueError(f"out-of-fold contrast needs at least 2 unseen pairs, got {count}")
+    weight = outside.to(image.dtype).unsqueeze(1)
+    text_sum, image_sum = (text * weight).sum(0), (image * weight).sum(0)
+    own = outside.to(image.dtype)
+    to_texts = (image @ text_sum - own * (image * text).sum(1)) / (count - own)
+    to_images = (text @ image_sum - own * (image * text).sum(1)) / (count - own)
+    return 0.5 * (to_texts + to_images)
+
+
 def normalise(raw: torch.Tensor, method: str = "minmax") -> torch.Tensor:
     """Scale raw scores over the scored set: ``minmax`` to [0, 1], ``range`` divide by max − min, ``none``.
 

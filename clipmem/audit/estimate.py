@@ -1,0 +1,103 @@
+"""The audit's estimate from every model's statistics: suspicion, probability of a wrong caption, flags, the
+estimated number of wrong pairs and how reliable the ranking is (pure: no files)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from clipmem.audit.config import AuditConfig
+from clipmem.audit.mixture import MixtureFit, fit_mixture, posterior
+from clipmem.audit.ranks import mid_rank, unseen_groups
+from clipmem.audit.reliability import split_half
+from clipmem.audit.statistics import audit_statistics
+from clipmem.plan.spec import Plan
+from clipmem.scoring.statistics import SampleStatistics
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Per audited pair (N,): every ``statistics`` value, ``suspicion`` (the configured one), ``probability`` of a
+    wrong caption, ``flagged``, ``fold`` (its unseen group) and ``overlap`` with the base model's data ("" none,
+    ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability`` and the bootstrap interval
+    of the estimated number of wrong pairs."""
+
+    statistic: str
+    statistics: dict[str, torch.Tensor]
+    suspicion: torch.Tensor
+    probability: torch.Tensor
+    flagged: torch.Tensor
+    fold: torch.Tensor
+    fit: MixtureFit
+    reliability: dict[str, float]
+    wrong_interval: tuple[float, float]
+    min_probability: float
+    overlap: list[str] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, Any]:
+        """metrics.json's ``audit_*`` keys."""
+        n, flagged = len(self.suspicion), int(self.flagged.sum())
+        expected = float(self.probability[self.flagged].mean()) if flagged else math.nan
+        return {
+            "audit_statistic": self.statistic, "audit_rows": n, "audit_min_probability": self.min_probability,
+            "audit_estimated_wrong": float(self.probability.sum()), "audit_estimated_wrong_fraction":
+                self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
+            "audit_estimated_wrong_high": self.wrong_interval[1], "audit_num_flagged": flagged,
+            "audit_expected_precision": expected,
+            "audit_expected_flagged_wrong": float(self.probability[self.flagged].sum()),
+            "audit_mixture_a": self.fit.a, "audit_mixture_b": self.fit.b,
+            "audit_mixture_converged": self.fit.converged,
+            "audit_reliability": self.reliability["reliability"], "audit_reliability_low": self.reliability["low"],
+            "audit_reliability_high": self.reliability["high"], "audit_reliability_rho": self.reliability["rho"],
+            "audit_oof_r1": float((self.statistics["rank_caption"] * self.statistics["compared"] <= 1).double().mean()),
+            **({"audit_base_overlap": sum(o in ("exact", "near") for o in self.overlap)}
+               if any(self.overlap) else {}),
+        }
+
+
+def fold_index(membership: torch.Tensor) -> torch.Tensor:
+    """(N,) int: the unseen group (fold) of each sample; -1 where it has several (designs other than crossfit)."""
+    fold = torch.full((membership.shape[1],), -1, dtype=torch.int64)
+    seen = torch.zeros(membership.shape[1], dtype=torch.int64)
+    for k, (_, unseen) in enumerate(unseen_groups(membership)):
+        fold[unseen] = k
+        seen += unseen.long()
+    return torch.where(seen == 1, fold, torch.full_like(fold, -1))
+
+
+def wrong_count_interval(u: np.ndarray, fit: MixtureFit, draws: int, seed: int, level: float = 0.95
+                         ) -> tuple[float, float]:
+    """Percentile bootstrap interval of N·π over resamples of the audited pairs (the mixture refitted each time,
+    starting from ``fit``)."""
+    rng = np.random.default_rng([int(seed), 0xE57])
+    counts = [fit_mixture(u[rng.integers(len(u), size=len(u))], fit).wrong_fraction * len(u) for _ in range(draws)]
+    tail = (1 - level) / 2
+    return float(np.quantile(counts, tail)), float(np.quantile(counts, 1 - tail))
+
+
+def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfig,
+                   overlap: list[str] | None = None) -> AuditResult:
+    """The audit of ``plan``'s scored pairs from its models' ``stats`` (in plan order)."""
+    membership = plan.membership()
+    values = audit_statistics(stats, membership)
+    u = mid_rank(values[config.probability_statistic], values["compared"]).numpy()
+    fit = fit_mixture(u)
+    probability = torch.from_numpy(posterior(u, fit))
+    groups = torch.tensor(plan.groups) if plan.groups else torch.arange(len(plan.specs))
+
+    def suspicion_of(units: list[int]) -> torch.Tensor:
+        chosen = torch.isin(groups, torch.tensor(units))
+        subset = [s for s, keep in zip(stats, chosen.tolist(), strict=True) if keep]
+        return audit_statistics(subset, membership[chosen])[config.statistic]
+
+    reliability = split_half(suspicion_of, torch.unique(groups).tolist(), config.reliability_partitions,
+                             seed=plan.seed)
+    return AuditResult(
+        statistic=config.statistic, statistics=values, suspicion=values[config.statistic], probability=probability,
+        flagged=probability >= config.min_probability, fold=fold_index(membership), fit=fit, reliability=reliability,
+        wrong_interval=wrong_count_interval(u, fit, config.bootstrap_draws, plan.seed),
+        min_probability=float(config.min_probability), overlap=overlap or [""] * len(values["compared"]))

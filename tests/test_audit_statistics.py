@@ -1,0 +1,178 @@
+"""The audit's statistics by hand: out-of-fold contrast, rank p-values and their null, the mixture, reliability,
+image hashes and the cross-fitted plan."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from clipmem.audit.estimate import wrong_count_interval
+from clipmem.audit.mixture import fit_mixture, posterior
+from clipmem.audit.ranks import mid_rank, neighbour_score, out_of_sample_statistics, rank_pvalues, unseen_groups
+from clipmem.audit.reliability import half_splits, split_half
+from clipmem.audit.statistics import suspicion_statistics
+from clipmem.data.image_hashes import difference_hashes, hamming, image_hashes, overlap
+from clipmem.data.splits import SplitManifest
+from clipmem.errors import ConfigError
+from clipmem.plan.crossfit import CrossFitDesign
+from clipmem.scoring.clipmem import ViewEmbeddings, out_of_fold_contrast
+
+
+def test_out_of_fold_contrast_matches_the_sum_over_the_other_unseen_pairs():
+    g = torch.Generator().manual_seed(0)
+    image, text = F.normalize(torch.randn(6, 2, 4, generator=g), dim=-1), F.normalize(torch.randn(6, 2, 4, generator=g),
+                                                                                        dim=-1)
+    outside = torch.tensor([True, False, True, True, False, True])
+    got = out_of_fold_contrast(ViewEmbeddings(image, text), outside)
+    mean_i, mean_t = image.mean(1), text.mean(1)
+    for x in range(6):
+        others = [j for j in range(6) if outside[j] and j != x]
+        expected = 0.5 * (torch.stack([mean_i[x] @ mean_t[j] for j in others]).mean()
+                          + torch.stack([mean_t[x] @ mean_i[j] for j in others]).mean())
+        assert torch.allclose(got[x], expected, atol=1e-6), x
+
+
+def test_rank_pvalues_by_hand():
+    similarity = torch.tensor([[0.9, 0.1, 0.2],
+                               [0.5, 0.3, 0.4],
+                               [0.0, 0.8, 0.6]])
+    p = rank_pvalues(similarity)
+    assert p["rank_caption"].tolist() == pytest.approx([1 / 3, 3 / 3, 2 / 3])  # row x: captions at least as close
+    assert p["rank_image"].tolist() == pytest.approx([1 / 3, 2 / 3, 1 / 3])    # column x: images at least as close
+    assert p["rank_joint"].tolist() == pytest.approx([1 / 5, 4 / 5, 2 / 5])     # row and column, the pair counted once
+    assert mid_rank(torch.tensor([1 / 3]), torch.tensor([3.0])).item() == pytest.approx(1 / 6)
+
+
+def test_a_caption_unrelated_to_its_image_ranks_uniformly():
+    """The null the probability rests on: when captions carry no information about their images, every rank
+    statistic is uniform on {1/n, ..., 1} (simulated over many independent sets)."""
+    g = torch.Generator().manual_seed(1)
+    n, sets = 40, 300
+    values = {name: [] for name in ("rank_caption", "rank_image", "rank_joint")}
+    for _ in range(sets):
+        image = torch.randn(2, n, 8, generator=g)
+        text = torch.randn(2, n, 8, generator=g)
+        hub = torch.randn(n, 1, generator=g)  # captions and images that are close to everything (hubs)
+        text = text + 2 * hub * torch.ones(8)
+        out = out_of_sample_statistics(image, text, torch.zeros(2, n, dtype=torch.bool))
+        for name in values:
+            values[name].append(out[name])
+    for name, found in values.items():
+        u = torch.cat(found)
+        assert abs(float(u.mean()) - (n + 1) / (2 * n)) < 0.01, name
+        assert abs(float((u <= 0.25).double().mean()) - 0.25) < 0.02, name
+
+
+def test_ranks_find_the_pairs_whose_captions_were_swapped():
+    g = torch.Generator().manual_seed(2)
+    n = 60
+    concept = torch.randn(n, 16, generator=g)
+    image = (concept + 0.3 * torch.randn(n, 16, generator=g)).unsqueeze(0)
+    text = (concept + 0.3 * torch.randn(n, 16, generator=g)).unsqueeze(0)
+    swapped = torch.arange(6)
+    text[0, swapped] = text[0, swapped.roll(1)]
+    out = out_of_sample_statistics(image, text, torch.zeros(1, n, dtype=torch.bool))
+    for name in ("rank_joint", "rank_caption", "rank_image", "neighbours"):
+        top = set(torch.argsort(out[name], descending=True)[:6].tolist())
+        assert top == set(swapped.tolist()), name
+
+
+def test_neighbour_score_grows_when_a_pairs_caption_leaves_its_neighbourhood():
+    image = torch.tensor([[[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]]])
+    text = image.clone()
+    clean = neighbour_score(image, text, k=1)
+    text[0, 0] = torch.tensor([0.0, 1.0])
+    wrong = neighbour_score(image, text, k=1)
+    assert wrong[0] > clean[0] + 1.0
+
+
+def test_unseen_groups_join_models_that_share_their_unseen_samples():
+    membership = torch.tensor([[1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 0, 0], [0, 1, 1, 1]], dtype=torch.bool)
+    groups = unseen_groups(membership)
+    assert [g.tolist() for g, _ in groups] == [[0, 2], [1], [3]]
+    assert groups[0][1].tolist() == [False, False, True, True]
+
+
+def test_the_mixture_recovers_the_share_of_wrong_pairs_and_calibrated_probabilities():
+    rng = np.random.default_rng(0)
+    wrong = rng.uniform(size=300)
+    correct = rng.beta(0.3, 4.0, size=2700)
+    u = np.concatenate([wrong, correct])
+    truth = np.r_[np.ones(300, bool), np.zeros(2700, bool)]
+    fit = fit_mixture(u)
+    assert fit.converged and 0.08 < fit.wrong_fraction < 0.12
+    p = posterior(u, fit)
+    assert p.sum() == pytest.approx(fit.wrong_fraction * len(u), rel=1e-3)  # the maximum's score equation
+    low, high = wrong_count_interval(u, fit, 100, seed=0)
+    assert low < 300 < high and high - low < 150
+    flagged = p >= 0.5
+    assert abs(p[flagged].mean() - truth[flagged].mean()) < 0.05  # predicted vs measured precision
+
+
+def test_no_wrong_pairs_gives_a_small_estimate():
+    u = np.random.default_rng(1).beta(0.3, 4.0, size=2000)
+    fit = fit_mixture(u)
+    assert fit.wrong_fraction * len(u) < 20
+
+
+def test_half_splits_are_distinct_and_split_half_of_identical_halves_is_one():
+    assert half_splits([0, 1], 10, 0) == [([0], [1])]
+    splits = half_splits([0, 1, 2, 3], 10, 0)
+    assert len(splits) == 3 and all(0 in a for a, _ in splits)
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(200, generator=g)
+    same = split_half(lambda units: base, [0, 1], draws=50)
+    assert same["reliability"] == pytest.approx(1.0) and same["low"] == pytest.approx(1.0)
+    noisy = split_half(lambda units: base + torch.randn(200, generator=g), [0, 1], draws=200)
+    assert 0.4 < noisy["reliability"] < 0.95 and noisy["low"] < noisy["reliability"] < noisy["high"]
+
+
+def test_suspicion_statistics_from_the_right_models():
+    membership = torch.tensor([[1, 0], [0, 1], [1, 0], [0, 1]], dtype=torch.bool)
+    align = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
+    values = suspicion_statistics(align, torch.zeros(4, 2), membership)
+    assert torch.allclose(values["memorization"], torch.tensor([0.8 - 0.3, 0.7 - 0.2], dtype=torch.float64))
+    assert torch.allclose(values["low_consistency"], torch.tensor([-0.3, -0.2], dtype=torch.float64))
+    assert torch.allclose(values["clipscore"], torch.tensor([-0.2, -0.1], dtype=torch.float64))  # first out model
+
+
+def test_image_hashes_find_exact_and_near_copies():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randint(0, 256, (20, 3, 32, 32), dtype=torch.uint8, generator=g)
+    smooth = torch.nn.functional.interpolate(base.float(), size=(64, 64), mode="bilinear").round().to(torch.uint8)
+    query = torch.stack([smooth[0], (smooth[1].int() + 3).clamp(0, 255).to(torch.uint8), smooth[2].flip(-1)])
+    found = overlap(image_hashes(query), image_hashes(smooth))
+    assert found == ["exact", "near", ""]
+    assert hamming(difference_hashes(smooth[:1]), difference_hashes(smooth[:1])).item() == 0
+
+
+def _manifest(n: int) -> SplitManifest:
+    ids = tuple(range(n))
+    return SplitManifest(seed=3, shared=(100, 101), candidate=ids[: n // 2], independent=ids[n // 2:], extra=())
+
+
+def test_crossfit_plan_scores_every_pair_out_of_fold_in_each_repeat():
+    design = CrossFitDesign(folds=4, repeats=3)
+    plan = design.plan(_manifest(43), seed=0)
+    membership = plan.membership()
+    assert plan.scored_ids == tuple(range(43)) and plan.contrast_reference == "out_of_fold"
+    assert (~membership).sum(0).tolist() == [3] * 43  # unseen by one model per repeat
+    assert membership.sum(0).tolist() == [9] * 43
+    assert all(set(spec.train_ids) >= {100, 101} for spec in plan.specs)  # S_S trains every model
+    sizes = [len(spec.train_ids) - 2 for spec in plan.specs]
+    assert max(sizes) - min(sizes) <= 1
+    assert len(unseen_groups(membership)) == 4  # the repeats share one partition
+    seeds = [spec.seed for spec in plan.specs]
+    assert len(set(seeds)) == 3 and seeds[:4] == [seeds[0]] * 4
+    assert [s.seed for s in CrossFitDesign(4, 3).plan(_manifest(43), seed=1).specs][0] not in seeds
+
+
+def test_crossfit_refuses_too_few_pairs_and_bad_settings():
+    with pytest.raises(ConfigError, match="needs at least 10 pairs"):
+        CrossFitDesign(folds=5).plan(_manifest(8), seed=0)
+    with pytest.raises(ConfigError, match="design.folds"):
+        CrossFitDesign(folds=1)
+    with pytest.raises(ConfigError, match="design.repeats"):
+        CrossFitDesign(repeats=0)
