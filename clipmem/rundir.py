@@ -101,6 +101,11 @@ class RunDir:
         return self.root / ".hydra" / "overrides.yaml"
 
     @property
+    def log(self) -> Path:
+        """``train.log``: every log line of the runs made in this directory (appended on resume)."""
+        return self.root / "train.log"
+
+    @property
     def report(self) -> Path:
         return self.root / "report"
 

@@ -72,3 +72,26 @@ def test_multirun_gives_each_job_its_own_directory(tmp_path):
     assert jobs == ["0", "1"]
     seeds = [json.loads((sweep / j / "metrics.json").read_text())["seed"] for j in jobs]
     assert seeds == [0, 1]
+
+
+def _tree_digest(root):
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_refused_run_leaves_the_existing_run_directory_byte_identical(tmp_path):
+    """Hydra no longer writes .hydra/ or train.log into the run directory before clipmem checks it: a second run
+    into a finished run's directory is refused and changes no file, so evaluate.py re-scores the original."""
+    run_dir = tmp_path / "run"
+    done = run_script("train.py", "debug=fast", "trainer.max_epochs=1", "logger=none", f"run_dir={run_dir}",
+                      cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "g: epoch 1/1" in (run_dir / "train.log").read_text()
+    assert (run_dir / ".hydra" / "overrides.yaml").is_file()
+    before = _tree_digest(run_dir)
+    again = run_script("train.py", "debug=fast", "trainer.max_epochs=1", "seed=7", "logger=none",
+                       f"run_dir={run_dir}", cwd=tmp_path)
+    assert again.returncode == 1 and "already holds a run" in _error_lines(again)[0]
+    assert _tree_digest(run_dir) == before

@@ -246,3 +246,21 @@ def test_stream_splits_shards_across_ranks_and_serves_only_training_ids(pairs):
         served.append({i for b in batches for i in b["sample_id"].tolist()})
     assert not served[0] & served[1] and served[0] | served[1] <= set(train.tolist())
     assert {i // 12 for i in served[0]} == {0} and {i // 12 for i in served[1]} == {1}  # one shard per rank
+
+
+def test_an_unquoted_separator_inside_a_caption_is_refused_or_counted_never_cut(pairs, tmp_path):
+    """``img.png,a red, blue circle`` must not load as the caption "a red": one line naming the row, or (skip) the
+    row left out and listed; the quoted form loads the whole caption."""
+    rows = list(csv.reader(pairs["csv"].open()))
+    folder = pairs["csv"].parent
+    path = folder / "unquoted.csv"
+    with path.open("w", newline="") as f:
+        f.write("filepath,title\n")
+        f.write(f"{rows[1][0]},a red circle\n")
+        f.write(f"{rows[2][0]},a red, blue circle\n")
+        f.write(f'{rows[3][0]},"a red, blue square"\n')
+    with pytest.raises(ConfigError, match=r"row 1 \(line 3\): 3 fields where the header has 2: an unquoted ','"):
+        CsvSource(path=str(path), resolution=16).load()
+    table = CsvSource(path=str(path), resolution=16, on_bad_sample="skip").load()
+    assert [c[0] for c in table.captions] == ["a red circle", "a red, blue square"]
+    assert [r["row"] for r in table.skipped] == ["1"] and "unquoted" in table.skipped[0]["reason"]

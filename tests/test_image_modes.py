@@ -58,6 +58,19 @@ def test_transparent_pixels_become_white():
     assert gray.min() == 1.0
 
 
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_a_colour_key_transparency_becomes_white(mode):
+    """Greyscale and RGB PNGs whose tRNS chunk names one colour transparent: that colour turns white, others stay."""
+    pixels = np.zeros((SIDE, SIDE), dtype=np.uint8)
+    pixels[:, SIDE // 2:] = 128
+    image = Image.fromarray(pixels, "L").convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", transparency=0 if mode == "L" else (0, 0, 0))
+    gray = _gray(decode_image(buffer.getvalue(), SIDE))
+    assert gray[:, : SIDE // 2 - 2].min() == 1.0  # the keyed (transparent) black
+    assert abs(gray[:, SIDE // 2 + 2:].mean() - 128 / 255) < 0.01  # an opaque grey keeps its value
+
+
 def test_values_without_an_unambiguous_8bit_mapping_are_refused_in_one_line():
     wild = _encode(Image.fromarray((RAMP * 1000 - 500).astype(np.float32), "F"), "TIFF")
     (result,) = decode_many([wild], SIDE)

@@ -46,7 +46,10 @@ class AuditResult:
             "audit_statistic": self.statistic, "audit_rows": n, "audit_min_probability": self.min_probability,
             "audit_estimated_wrong": float(self.probability.sum()), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
-            "audit_estimated_wrong_high": self.wrong_interval[1], "audit_num_flagged": flagged,
+            "audit_estimated_wrong_high": self.wrong_interval[1],
+            "audit_estimate_stable": self.wrong_interval[1] - self.wrong_interval[0]
+                <= max(float(self.probability.sum()), 1.0),
+            "audit_num_flagged": flagged,
             "audit_expected_precision": expected,
             "audit_expected_flagged_wrong": float(self.probability[self.flagged].sum()),
             "audit_mixture_a": self.fit.a, "audit_mixture_b": self.fit.b,

@@ -176,6 +176,11 @@ class CsvSource:
                            sample_id=sid, location=at)
                 continue
             first_row[sid] = index
+            if row.get(None):  # csv puts fields beyond the header's under None: a separator inside an unquoted field
+                bad.report(path, index, f"{len(row) - 1 + len(row[None])} fields where the header has {len(row) - 1}: "
+                           f"an unquoted {self.delimiter()!r} inside a field? (quote it: \"a red, blue circle\")",
+                           sample_id=sid, location=at)
+                continue
             texts = split_captions([row.get(k) for k in self._caption_list], self.caption_sep)
             image = (row.get(self.image_key) or "").strip()
             if not texts:

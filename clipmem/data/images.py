@@ -53,7 +53,7 @@ def to_rgb(image: Image.Image) -> Image.Image:
     16-bit, 32-bit and float grayscale scaled to 8 bits (``wide_to_8bit``)."""
     if image.mode.startswith("I") or image.mode == "F":
         return wide_to_8bit(image).convert("RGB")
-    if image.mode == "P" and "transparency" in image.info:
+    if image.mode in ("P", "L", "RGB") and "transparency" in image.info:  # a palette or colour-key (tRNS) transparency
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
         rgba = image.convert("RGBA")

@@ -58,6 +58,11 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
              f"  {'flagged (p ≥ ' + format(metrics['audit_min_probability'], '.2f') + ')':<24} {flagged}"
              + (f", expected precision {_num(metrics['audit_expected_precision'], 2)} "
                 f"(≈ {metrics['audit_expected_flagged_wrong']:.0f} wrong)" if flagged else "")]
+    estimate, low, high = (metrics[f"audit_estimated_wrong{k}"] for k in ("", "_low", "_high"))
+    if high - low > max(estimate, 1.0):
+        lines.append("  WARNING: the estimated count is unstable (its interval is wider than the estimate): the models "
+                     "separate correct from wrong captions too weakly to count them; read p_miscaptioned as a ranking, "
+                     "not as a probability (docs/audit.md, \"When the estimate is unstable\")")
     reliability = metrics.get("audit_reliability")
     if reliability is None or reliability != reliability:
         lines.append("  ranking reliability      n/a (needs design.repeats ≥ 2)")

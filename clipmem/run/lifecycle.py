@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -19,6 +20,7 @@ from omegaconf import OmegaConf
 from clipmem import distributed
 from clipmem.config.settings import RunOptions
 from clipmem.errors import ConfigError
+from clipmem.io import atomic_write_text
 from clipmem.reporting import tracking
 from clipmem.rundir import RunDir, failure_details
 
@@ -77,6 +79,7 @@ class RunLifecycle:
         self.run = RunDir(options.run_dir)
         self.is_zero = distributed.is_global_zero()
         self.loggers: list = []
+        self.log_file: logging.Handler | None = None
         self.started = time.monotonic()
         job = distributed.hydra_job()
         asked = options.resume or distributed.slurm_requeued()
@@ -99,12 +102,11 @@ class RunLifecycle:
         return attempt == "resume"
 
     def __enter__(self) -> RunLifecycle:
-        if self.is_zero:
+        if self.is_zero:  # only now, once the directory is accepted, is anything written into it
             self.run.root.mkdir(parents=True, exist_ok=True)
+            self.log_file = open_run_log(self.run.log)
             self.run.write_status("running", resumed=self.resume, config_sha256=self.options.fingerprint)
-            if not self.run.config.is_file():  # Hydra writes it for CLI runs; direct calls get one too
-                self.run.config.parent.mkdir(parents=True, exist_ok=True)
-                OmegaConf.save(self.options.config, self.run.config)
+            write_config_files(self.run, self.options.config, self.resume)
         distributed.pin_hydra_run_dir(str(self.run.root.resolve()))
         return self
 
@@ -133,9 +135,42 @@ class RunLifecycle:
         distributed.barrier()
 
     def __exit__(self, kind, err, tb) -> None:
-        if err is not None and self.is_zero:
-            self.run.write_status("interrupted" if was_interrupted(err) else "failed", **failure_details(err))
-        tracking.finish(self.loggers, 0 if err is None else 1)
+        try:
+            if err is not None and self.is_zero:
+                self.run.write_status("interrupted" if was_interrupted(err) else "failed", **failure_details(err))
+            tracking.finish(self.loggers, 0 if err is None else 1)
+        finally:
+            close_run_log(self.log_file)
+
+
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # Hydra's, for train.log
+
+
+def open_run_log(path: Path) -> logging.Handler:
+    """Append the process's log records to ``train.log`` of the accepted run directory (what Hydra's file handler
+    did before Hydra stopped writing into run directories)."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger().addHandler(handler)
+    return handler
+
+
+def close_run_log(handler: logging.Handler | None) -> None:
+    if handler is not None:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def write_config_files(run: RunDir, config: Any, resume: bool) -> None:
+    """``.hydra/config.yaml`` (the composed config) and ``overrides.yaml`` (the command line's overrides, what sweep
+    tables read); a resumed run keeps the files it has."""
+    from hydra.core.hydra_config import HydraConfig
+
+    run.config.parent.mkdir(parents=True, exist_ok=True)
+    if not (resume and run.config.is_file()):
+        atomic_write_text(run.config, OmegaConf.to_yaml(config))
+    if HydraConfig.initialized() and not (resume and run.overrides.is_file()):
+        atomic_write_text(run.overrides, OmegaConf.to_yaml(OmegaConf.create(list(HydraConfig.get().overrides.task))))
 
 
 def was_interrupted(err: BaseException) -> bool:
