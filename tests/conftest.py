@@ -84,3 +84,13 @@ def evaluated(run_dir: Path):
     found = RunDir(run_dir).latest_evaluation()
     assert found is not None, f"no evaluations/ in {run_dir}"
     return found
+
+
+SLOW_TIMEOUT_S = 3 * 3600
+
+
+def pytest_collection_modifyitems(config, items):
+    """Slow end-to-end tests get a generous per-test timeout (the default in pyproject.toml is 10 minutes)."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))

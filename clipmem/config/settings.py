@@ -24,7 +24,7 @@ from clipmem.analysis.config import AnalysisConfig
 from clipmem.audit.config import AuditConfig
 from clipmem.config.fingerprint import config_fingerprint, plain, training_config
 from clipmem.config.instantiate import entries, instantiate_checked, instantiate_entries
-from clipmem.data.settings import DataSettings
+from clipmem.data.settings import DataSettings, whole_number
 from clipmem.errors import ConfigError
 from clipmem.families.clip import CLIPFamily
 from clipmem.hardware import HardwareSettings
@@ -127,15 +127,49 @@ def check_missing(cfg: DictConfig) -> None:
                           f"e.g. `python train.py {missing[0]}=<value>`")
 
 
+# Trainer arguments checked by value before anything loads: the smallest whole number each takes (None allowed
+# where Lightning allows it). max_epochs=-1 would train forever: clipmem refuses it.
+TRAINER_COUNTS = {"max_epochs": (1, False), "min_epochs": (0, True), "max_steps": (-1, False),
+                  "min_steps": (0, True), "check_val_every_n_epoch": (1, True), "log_every_n_steps": (1, True),
+                  "accumulate_grad_batches": (1, False)}
+
+
 def check_trainer(trainer: dict[str, Any]) -> dict[str, Any]:
-    """``trainer`` keys must be ``lightning.Trainer`` arguments the run does not set itself."""
+    """``trainer`` keys must be ``lightning.Trainer`` arguments the run does not set itself, and the counts among them
+    (``TRAINER_COUNTS``) whole numbers in range, so that a typo stops the run before any data is loaded."""
     allowed = set(inspect.signature(L.Trainer.__init__).parameters) - {"self", *RESERVED_TRAINER_KEYS}
     for key in trainer:
         if key in RESERVED_TRAINER_KEYS:
             raise ConfigError(f"trainer.{key} is set by the run (hardware.* or per model); set it there instead")
         if key not in allowed:
             raise ConfigError(f"trainer.{key} is not a lightning.Trainer argument; allowed: {sorted(allowed)}")
+    for key, (minimum, optional) in TRAINER_COUNTS.items():
+        if key in trainer and not (optional and trainer[key] is None):
+            trainer[key] = whole_number(trainer[key], f"trainer.{key}", minimum)
+    clip = trainer.get("gradient_clip_val")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, int | float) or clip < 0):
+        raise ConfigError(f"trainer.gradient_clip_val must be a number ≥ 0 or null, got {clip!r}")
     return trainer
+
+
+def check_seed(seed: Any) -> int:
+    """``seed``: a whole number in [0, 2**32 − 1] (what numpy and Lightning accept)."""
+    value = whole_number(seed, "seed", 0)
+    if value > 2**32 - 1:
+        raise ConfigError(f"seed must be ≤ {2**32 - 1}, got {seed!r}")
+    return value
+
+
+def check_optimizer(section: Any) -> None:
+    """Build ``model.optimizer`` over one dummy parameter: a negative learning rate, a beta outside [0, 1) or a
+    wrong argument stops the run here, in one line."""
+    if section is None:
+        return
+    optimizer = instantiate_checked(section, "model.optimizer")
+    try:
+        optimizer([torch.nn.Parameter(torch.zeros(1))])
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"model.optimizer: {err}") from None
 
 
 def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSettings,
@@ -146,6 +180,7 @@ def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSett
     build = functools.partial(build, noise=mitigation.embedding_noise())
     with torch.device("meta"):  # every argument checked, no memory, no RNG drawn
         instantiate_model_checked(build, families)
+    check_optimizer(cfg.model.get("optimizer"))
     callbacks = cfg.get("callbacks")
     instantiate_entries(callbacks, "callbacks")
     trainer = check_trainer(plain(cfg.trainer) or {})
@@ -215,6 +250,7 @@ def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
 def load_settings(cfg: DictConfig) -> ExperimentSettings:
     """Validate and instantiate the whole config (nothing is loaded or trained)."""
     check_missing(cfg)
+    seed = check_seed(cfg.seed)
     scoring = ScoringConfig(**plain(cfg.scoring))
     report = ReportConfig(**plain(cfg.report))
     audit = AuditConfig(**plain(cfg.get("audit") or {}))
@@ -233,7 +269,7 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))
     check_logger_needs(cfg)
-    return ExperimentSettings(seed=int(cfg.seed), data=data, mitigation=mitigation, design=design, recipe=recipe,
+    return ExperimentSettings(seed=seed, data=data, mitigation=mitigation, design=design, recipe=recipe,
                               scoring=scoring, report=report, audit=audit, hardware=hardware,
                               logger_configs=cfg.get("logger") or {}, families=families,
                               analysis=AnalysisConfig(**plain(cfg.get("analysis") or {})))

@@ -85,7 +85,28 @@ def load_pretrained(model: torch.nn.Module, pretrained: str, arch: Any, cache_di
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*copying from a non-meta parameter.*")
             open_clip.load_checkpoint(model, str(path), strict=True)
-    except (RuntimeError, KeyError, ValueError, OSError, AssertionError) as err:  # open_clip asserts on resizes
+    except (RuntimeError, KeyError, ValueError, AssertionError) as err:  # open_clip asserts on resizes
+        if not readable_checkpoint(path):
+            raise unreadable(path, err) from None
         raise ConfigError(f"model.pretrained: {path} does not fit model.arch ({type(err).__name__}: "
                           f"{one_line(err, 240)}); pretrained weights must come from the same architecture") from None
+    except Exception as err:  # safetensors' and pickle's own errors on a damaged or foreign file
+        raise unreadable(path, err) from None
     return path
+
+
+def unreadable(path: Path, err: BaseException) -> ConfigError:
+    return ConfigError(f"model.pretrained: {path} is not a readable checkpoint ({type(err).__name__}: "
+                       f"{one_line(err, 160)}); is the file complete (a partial download) and a .safetensors, .pt, "
+                       ".pth or .bin state dict?")
+
+
+def readable_checkpoint(path: Path) -> bool:
+    """Whether open_clip can read the file's state dict at all (separates a damaged file from a foreign model)."""
+    from open_clip.factory import load_state_dict
+
+    try:
+        load_state_dict(str(path), device="meta")
+    except Exception:
+        return False
+    return True
