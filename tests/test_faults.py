@@ -252,3 +252,17 @@ def test_ctrl_c_is_recorded_as_interrupted(tmp_path):
     proc.wait(timeout=120)
     status = json.loads((run_dir / "status.json").read_text())
     assert status["state"] == "interrupted" and not (run_dir / "metrics.json").exists()
+
+
+def test_ctrl_c_swallowed_by_a_finaliser_during_a_checkpoint_write_still_interrupts(tmp_path):
+    """Deterministic form of the checkpoint-write window: SIGINT is raised inside a finaliser while the first
+    checkpoint is written (Python discards it there); the run must still end interrupted with a non-zero exit."""
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONPATH": str(ROOT)}
+    run_dir = tmp_path / "run"
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "debug=fast", "logger=none", "checkpoints=true",
+                           "trainer.max_epochs=2", "+callbacks.sigint._target_=tests.fault_helpers.SigintInFinaliser",
+                           f"run_dir={run_dir}"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    status = json.loads((run_dir / "status.json").read_text())
+    assert done.returncode != 0 and status["state"] == "interrupted", (done.returncode, status, done.stderr[-2000:])
+    assert not (run_dir / "metrics.json").exists()

@@ -7,6 +7,8 @@ import time
 
 import lightning as L
 
+from clipmem import interrupts
+
 log = logging.getLogger("clipmem")
 
 
@@ -25,6 +27,7 @@ class EpochLog(L.Callback):
         self.started = time.monotonic()
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        interrupts.check()  # a Ctrl-C swallowed while the last epoch's checkpoint was written
         if not trainer.is_global_zero:
             return
         metrics = trainer.callback_metrics

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from clipmem import distributed
+from clipmem import distributed, interrupts
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.families.clip import CLIPFamily
 from clipmem.io import atomic_write_json
@@ -130,4 +130,5 @@ def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: 
             if module is not None:
                 fitted[spec.name].seconds["train"] = trained
         distributed.barrier()  # the statistics exist before the next model's callbacks look for them
+        interrupts.check()
     return fitted

@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from clipmem import distributed
+from clipmem import distributed, interrupts
 from clipmem.config.settings import RunOptions
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_text
@@ -102,12 +102,19 @@ class RunLifecycle:
         return attempt == "resume"
 
     def __enter__(self) -> RunLifecycle:
-        if self.is_zero:  # only now, once the directory is accepted, is anything written into it
-            self.run.root.mkdir(parents=True, exist_ok=True)
-            self.log_file = open_run_log(self.run.log)
-            self.run.write_status("running", resumed=self.resume, config_sha256=self.options.fingerprint)
-            write_config_files(self.run, self.options.config, self.resume)
-        distributed.pin_hydra_run_dir(str(self.run.root.resolve()))
+        self.interrupts = interrupts.catch_interrupts()
+        self.interrupts.__enter__()
+        try:
+            if self.is_zero:  # only now, once the directory is accepted, is anything written into it
+                self.run.root.mkdir(parents=True, exist_ok=True)
+                self.log_file = open_run_log(self.run.log)
+                self.run.write_status("running", resumed=self.resume, config_sha256=self.options.fingerprint)
+                write_config_files(self.run, self.options.config, self.resume)
+            distributed.pin_hydra_run_dir(str(self.run.root.resolve()))
+        except BaseException:
+            close_run_log(self.log_file)
+            self.interrupts.__exit__(None, None, None)
+            raise
         return self
 
     def start_loggers(self, loggers: list) -> list:
@@ -124,6 +131,7 @@ class RunLifecycle:
                  ) -> dict[str, Any]:
         """Record success (rank 0) once every result file is written, with the wall time and each model's
         ``seconds`` (training, statistics, utility: bookkeeping, not results); returns ``metrics``."""
+        interrupts.check()  # never record success after a Ctrl-C, even one a finaliser swallowed
         if self.is_zero:
             self.run.write_status("complete", config_sha256=self.options.fingerprint,
                                   wall_s=round(time.monotonic() - self.started, 1), seconds=seconds or {})
@@ -141,6 +149,7 @@ class RunLifecycle:
             tracking.finish(self.loggers, 0 if err is None else 1)
         finally:
             close_run_log(self.log_file)
+            self.interrupts.__exit__(None, None, None)
 
 
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # Hydra's, for train.log
