@@ -95,3 +95,22 @@ def test_a_refused_run_leaves_the_existing_run_directory_byte_identical(tmp_path
                        f"run_dir={run_dir}", cwd=tmp_path)
     assert again.returncode == 1 and "already holds a run" in _error_lines(again)[0]
     assert _tree_digest(run_dir) == before
+
+
+def test_evaluate_works_from_another_directory_after_a_run_with_relative_paths(tmp_path):
+    """Relative data paths are stored absolute when the run starts: evaluate.py finds the data from anywhere."""
+    from .data_fixtures import write_pairs
+
+    work = tmp_path / "work"
+    write_pairs(work / "mine", 120)
+    run_dir = tmp_path / "run"
+    done = run_script("train.py", "data=csv", "data.source.path=mine/pairs.csv", "data.source.resolution=32",
+                      "trainer.max_epochs=1", "scoring.num_views=1", "data.batch_size=16", "callbacks=none",
+                      "data.splits={shared: 60, candidate: 20, independent: 20, extra: 20}", "logger=none",
+                      f"run_dir={run_dir}", cwd=work)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert str(work / "mine" / "pairs.csv") in (run_dir / ".hydra" / "config.yaml").read_text()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = run_script("evaluate.py", f"run_dir={run_dir}", cwd=elsewhere)
+    assert again.returncode == 0, again.stderr[-3000:]

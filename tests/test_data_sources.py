@@ -264,3 +264,69 @@ def test_an_unquoted_separator_inside_a_caption_is_refused_or_counted_never_cut(
     table = CsvSource(path=str(path), resolution=16, on_bad_sample="skip").load()
     assert [c[0] for c in table.captions] == ["a red circle", "a red, blue square"]
     assert [r["row"] for r in table.skipped] == ["1"] and "unquoted" in table.skipped[0]["reason"]
+
+
+def _png(pixels: np.ndarray, **save) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", **save)
+    return buffer.getvalue()
+
+
+def _write_both(folder, samples: list[tuple[bytes, str]]):
+    """The same samples as a CSV with image files and as one webdataset shard."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "pairs.csv").open("w", newline="") as f, tarfile.open(folder / "00000.tar", "w") as tar:
+        writer = csv.writer(f)
+        writer.writerow(["filepath", "title"])
+        for i, (data, caption) in enumerate(samples):
+            (folder / f"{i}.png").write_bytes(data)
+            writer.writerow([f"{i}.png", caption])
+            for ext, blob in (("png", data), ("txt", caption.encode())):
+                info = tarfile.TarInfo(f"{i:09d}.{ext}")
+                info.size = len(blob)
+                tar.addfile(info, io.BytesIO(blob))
+    return folder / "pairs.csv", folder / "00000.tar"
+
+
+def test_csv_and_webdataset_find_the_same_duplicates_on_decoded_pixels(tmp_path):
+    """Two files with the same pixels but other bytes (compression level) and one caption are one duplicate in
+    both formats, so both load the same table."""
+    pixels = (np.indices((16, 16)).sum(0) * 8 % 256).astype(np.uint8)
+    other = np.flipud(pixels).copy()
+    samples = [(_png(pixels, compress_level=1), "a ramp"), (_png(pixels, compress_level=9), "a ramp"),
+               (_png(other), "a flipped ramp")]
+    assert samples[0][0] != samples[1][0]
+    csv_path, shard = _write_both(tmp_path / "dup", samples)
+    from_csv = CsvSource(path=str(csv_path), resolution=16, on_bad_sample="skip").load()
+    from_wds = WebDatasetSource(urls=str(shard), resolution=16, on_bad_sample="skip").load()
+    assert len(from_csv) == len(from_wds) == 2
+    assert torch.equal(from_csv.images, from_wds.images) and from_csv.captions == from_wds.captions
+    assert "exact duplicate" in from_csv.skipped[0]["reason"] and "exact duplicate" in from_wds.skipped[0]["reason"]
+
+
+def test_a_repeated_csv_column_is_refused(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("filepath,title,title\na.png,first,second\n")
+    with pytest.raises(ConfigError, match=r"names column\(s\) \['title'\] more than once"):
+        CsvSource(path=str(path)).load()
+
+
+def test_a_repeated_tar_member_is_a_bad_sample_not_the_last_copy(tmp_path):
+    data = _png(np.zeros((8, 8), dtype=np.uint8))
+    shard = tmp_path / "00000.tar"
+    with tarfile.open(shard, "w") as tar:
+        for name, blob in (("000000000.png", data), ("000000000.txt", b"first"), ("000000000.txt", b"second"),
+                           ("000000001.png", data), ("000000001.txt", b"fine")):
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    with pytest.raises(ConfigError, match=r"key '000000000': members 000000000.txt appear more than once"):
+        WebDatasetSource(urls=str(shard), resolution=8).load()
+
+
+def test_a_caption_of_zero_width_characters_is_empty(tmp_path):
+    path = tmp_path / "pairs.csv"
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "a.png")
+    path.write_text("filepath,title\na.png,\u200b\u200d\ufeff \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="empty caption"):
+        CsvSource(path=str(path), resolution=8).load()

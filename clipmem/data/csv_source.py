@@ -140,6 +140,10 @@ class CsvSource:
         return header, rows
 
     def _check_columns(self, path: Path, header: list[str]) -> None:
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise ConfigError(f"{path}: the header names column(s) {repeated} more than once; which one is meant? "
+                              "(rename or drop the repeats)")
         wanted = [("image_key", self.image_key)] + [("caption_keys", k) for k in self._caption_list]
         if self.id_key is not None:
             wanted.append(("id_key", self.id_key))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,15 +33,22 @@ def key_to_id(key: str) -> int:
 def split_captions(fields: Sequence[str | None], caption_sep: str | None) -> list[str]:
     """Captions from one or more fields, each optionally split at ``caption_sep``, in order.
 
-    Whitespace is stripped; empty captions and exact repeats of an earlier caption are left out.
+    Whitespace is stripped; empty captions (nothing ``visible``) and exact repeats of an earlier caption are left
+    out.
     """
     out: list[str] = []
     for value in fields:
         if value is None:
             continue
         parts = value.split(caption_sep) if caption_sep else [value]
-        out.extend(text for text in (p.strip() for p in parts) if text and text not in out)
+        out.extend(text for text in (p.strip() for p in parts) if visible(text) and text not in out)
     return out
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` holds a character that shows: zero-width spaces, joiners and other format or separator
+    characters alone make an empty caption."""
+    return any(unicodedata.category(c)[0] not in ("C", "Z") for c in text)
 
 
 def check_file_source(on_bad_sample: str, resolution: int, caption_sep: str | None) -> None:

@@ -144,8 +144,12 @@ def fetched(url: str) -> Iterator[Path]:
         yield local
 
 
+REPEATED_MEMBERS = "__repeated__"  # in a sample's files: the extensions that appeared more than once
+
+
 def iter_samples(shard: Shard) -> Iterator[tuple[str, dict[str, bytes]]]:
     """(key, {extension: bytes}) for each sample of a shard, in file order; consecutive members form a sample.
+    A member that appears twice under one key is listed under ``REPEATED_MEMBERS`` (the sample is then bad).
 
     Raises ``TruncatedShard`` where the shard breaks off or is corrupt, after yielding every sample that was
     complete before that point; the sample being read there is not yielded. URLs are fetched first (``fetched``).
@@ -173,6 +177,9 @@ def _file_samples(path: Path, shard: Shard) -> Iterator[tuple[str, dict[str, byt
                     yield current, files
                     files = {}
                 current = key
+                if ext in files:  # the same member twice: never let the last copy win silently
+                    files.setdefault(REPEATED_MEMBERS, b"")
+                    files[REPEATED_MEMBERS] += f"{ext} ".encode()
                 files[ext] = tar.extractfile(member).read()
             problem = end_problem(path, tar.offset)
             if problem:

@@ -20,7 +20,7 @@ from clipmem.data.bad_samples import SHARD_ROW, BadSamples
 from clipmem.data.images import bytes_fingerprint, cached_decode_many, verify_image
 from clipmem.data.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
-from clipmem.data.tar_shards import Shard, TruncatedShard, iter_samples, shard_paths
+from clipmem.data.tar_shards import REPEATED_MEMBERS, Shard, TruncatedShard, iter_samples, shard_paths
 from clipmem.errors import ConfigError
 
 
@@ -189,10 +189,10 @@ class WebDatasetSource:
                                      self.num_threads, desc="decoding shards")
         keep = []
         for i, result in enumerate(decoded):
+            shard, key = scan.shards[scan.shard_of[i]], scan.keys[i]
             if isinstance(result, str):
-                shard, key = scan.shards[scan.shard_of[i]], scan.keys[i]
                 scan.bad.report(shard, key, result, sample_id=scan.ids[i], location=f"key {key!r}")
-            else:
+            elif scan.duplicates.check(result.tobytes(), scan.captions[i], shard, key, scan.ids[i], f"key {key!r}"):
                 keep.append(i)
         scan.bad.warn()
         return assemble_table(
@@ -209,6 +209,11 @@ class WebDatasetSource:
                        sample_id=sid, location=at)
             return
         scan.first_seen[sid] = key
+        if REPEATED_MEMBERS in files:
+            repeated = sorted(set(files[REPEATED_MEMBERS].decode().split()))
+            bad.report(shard, key, f"members {', '.join(f'{key}.{e}' for e in repeated)} appear more than once in the "
+                       "shard (which copy is meant?)", sample_id=sid, location=at)
+            return
         image_ext = next((e for e in self.image_exts if e in files), None)
         if image_ext is None:
             bad.report(shard, key, f"no image member (looked for {list(self.image_exts)}; has {sorted(files)})",
@@ -222,7 +227,9 @@ class WebDatasetSource:
         if not texts:
             bad.report(shard, key, f"empty caption (caption_keys {self.caption_keys})", sample_id=sid, location=at)
             return
-        if not scan.duplicates.check(files[image_ext], texts, shard, key, sid, at):
+        # exact duplicates are found on decoded pixels, as the CSV source does (``_decode``); the streaming index
+        # decodes nothing and compares the image bytes
+        if scan.verify_only and not scan.duplicates.check(files[image_ext], texts, shard, key, sid, at):
             return
         if scan.verify_only:
             problem = verify_image(files[image_ext])

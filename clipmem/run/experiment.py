@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 
 from clipmem import distributed
 from clipmem.audit import AuditRequest
+from clipmem.config.paths import absolute_paths
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.errors import ConfigError
@@ -53,6 +54,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
     """Validate the config, build the data, train and measure every model of the design's plan, estimate,
     report. Returns the metrics (None on DDP ranks > 0, which only train). See ``RunLifecycle`` for the
     run directory's status and ``resume=true``."""
+    absolute_paths(cfg)  # the saved config names the same files from any directory
     done = skip_if_complete(cfg)
     if done is not None:
         return done
