@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clipmem.distributed import hydra_job
-from clipmem.errors import ClipmemError
+from clipmem.errors import ClipmemError, DiskFullError, is_disk_full, one_line
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,13 @@ def run_cli(job: Callable[[], Any]) -> Any:
     """
     multirun = hydra_job()
     try:
-        return job()
+        try:
+            return job()
+        except Exception as err:
+            if is_disk_full(err):  # the status already says failed; say why in one line
+                raise DiskFullError(f"no space left on device while the run was writing ({type(err).__name__}: "
+                                    f"{one_line(err, 160)}); free space, then continue with resume=true") from err
+            raise
     except ClipmemError as err:
         if multirun is None:
             print(f"clipmem: error: {err}", file=sys.stderr, flush=True)

@@ -25,3 +25,22 @@ def one_line(err: BaseException, limit: int = 400) -> str:
     """An exception's message (Hydra's span several lines) as one line, at most ``limit`` characters."""
     text = " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class DiskFullError(ClipmemError):
+    """A write failed because the device is full (``OSError`` ENOSPC, or safetensors' "StorageFull")."""
+
+
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` (or what caused it) is a full disk: errno ENOSPC, or a library's text for it."""
+    import errno
+
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+            return True
+        if "No space left on device" in str(err) or "StorageFull" in str(err):
+            return True
+        err = err.__cause__ or err.__context__
+    return False

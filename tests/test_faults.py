@@ -266,3 +266,38 @@ def test_ctrl_c_swallowed_by_a_finaliser_during_a_checkpoint_write_still_interru
     status = json.loads((run_dir / "status.json").read_text())
     assert done.returncode != 0 and status["state"] == "interrupted", (done.returncode, status, done.stderr[-2000:])
     assert not (run_dir / "metrics.json").exists()
+
+
+def test_a_model_that_would_take_no_step_is_refused_before_training(tmp_path):
+    """data.batch_size above a model's training set: the last partial batch is dropped, so the model would take no
+    optimizer step and score 0.000 everywhere; the run stops first, naming the model and the batch size."""
+    from clipmem.run import run_experiment
+
+    from .conftest import compose_config
+
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError, match=r"model g would train on 450 pairs, fewer than one batch"):
+        run_experiment(compose_config(["debug=fast", "data.batch_size=512", f"run_dir={run_dir}"]))
+    assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
+    assert not (run_dir / "models").exists()
+
+
+def test_the_suite_bounds_every_test(pytestconfig):
+    """A hung test (a DDP rank waiting for a peer that died) fails with its name instead of running CI out."""
+    assert float(pytestconfig.getini("timeout")) > 0
+
+
+def test_a_full_disk_is_one_line(monkeypatch, capsys):
+    """ENOSPC deep inside a library (safetensors reports it as a StorageFull text) ends in one line and exit 1."""
+    from clipmem.cli import run_cli
+
+    def job():
+        try:
+            raise OSError(28, "No space left on device")
+        except OSError as err:
+            raise RuntimeError("Error while serializing: IoError(Os { code: 28, kind: StorageFull })") from err
+
+    with pytest.raises(SystemExit) as stop:
+        run_cli(job)
+    line = capsys.readouterr().err.strip()
+    assert stop.value.code == 1 and line.startswith("clipmem: error: no space left on device") and "\n" not in line
