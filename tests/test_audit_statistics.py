@@ -11,13 +11,13 @@ import torch.nn.functional as F
 from clipmem.audit.estimate import wrong_count_interval
 from clipmem.audit.mixture import fit_mixture, posterior
 from clipmem.audit.ranks import mid_rank, neighbour_score, out_of_sample_statistics, rank_pvalues, unseen_groups
-from clipmem.audit.reliability import half_splits, split_half
 from clipmem.audit.statistics import suspicion_statistics
 from clipmem.data.image_hashes import difference_hashes, hamming, image_hashes, overlap
 from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.plan.crossfit import CrossFitDesign
 from clipmem.scoring.clipmem import ViewEmbeddings, out_of_fold_contrast
+from clipmem.scoring.reliability import half_splits, split_half
 
 
 def test_out_of_fold_contrast_matches_the_sum_over_the_other_unseen_pairs():

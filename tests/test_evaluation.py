@@ -1,8 +1,9 @@
+import pytest
 import torch
 
 from clipmem.data.sources import ZeroShotSet
 from clipmem.data.transforms import BatchTransform
-from clipmem.evaluation.auc import flag_auc
+from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.evaluation.retrieval import retrieval_recall
 from clipmem.evaluation.zeroshot import zeroshot_accuracy
 
@@ -30,6 +31,16 @@ def test_flag_auc():
     assert flag_auc(torch.tensor([0.1, 0.2, 0.9, 0.8]), torch.tensor([0, 0, 1, 1])) == 1.0
     assert flag_auc(torch.tensor([0.9, 0.8, 0.1, 0.2]), torch.tensor([0, 0, 1, 1])) == 0.0
     assert flag_auc(torch.tensor([0.1, 0.2]), torch.tensor([0, 0])) is None
+    # by hand: positives 0.5, 0.3 against negatives 0.4, 0.3, 0.1 -> (3 + 1.5) / 6 (a tie counts one half)
+    assert flag_auc(torch.tensor([0.5, 0.3, 0.4, 0.3, 0.1]), torch.tensor([1, 1, 0, 0, 0])) == pytest.approx(0.75)
+
+
+def test_hanley_mcneil_against_the_papers_example():
+    """Hanley and McNeil (1982): AUC 0.893 from 51 abnormal and 58 normal cases has a standard error of 0.032."""
+    se, low, high = auc_interval(0.893, 51, 58)
+    assert se == pytest.approx(0.0325, abs=0.0005)
+    assert low == pytest.approx(0.893 - 1.959964 * se) and high == pytest.approx(min(1.0, 0.893 + 1.959964 * se))
+    assert auc_interval(0.99, 5, 5)[2] == 1.0  # clamped to the AUC's scale
 
 
 class _ColourModel(torch.nn.Module):

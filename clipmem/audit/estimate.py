@@ -13,9 +13,9 @@ import torch
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.mixture import MixtureFit, fit_mixture, posterior
 from clipmem.audit.ranks import mid_rank, unseen_groups
-from clipmem.audit.reliability import split_half
 from clipmem.audit.statistics import audit_statistics
 from clipmem.plan.spec import Plan
+from clipmem.scoring.reliability import split_half
 from clipmem.scoring.statistics import SampleStatistics
 
 

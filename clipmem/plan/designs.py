@@ -20,15 +20,17 @@ import torch
 
 from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
+from clipmem.plan.seeds import model_seed
 from clipmem.plan.spec import ModelSpec, Plan
 from clipmem.scoring.clipmem import normalise
+from clipmem.scoring.reliability import split_half
 from clipmem.scoring.statistics import SampleStatistics
 from clipmem.scoring.uncertainty import (
     CI_METHODS,
     estimate_in_out,
     icc_oneway,
+    in_out_means,
     mean_pairwise_spearman,
-    split_half_reliability,
     unit_differences,
 )
 
@@ -93,9 +95,18 @@ def in_out_columns(plan: Plan, stats: dict[str, SampleStatistics], normalisation
 
 
 def reliability(plan: Plan, stats: dict[str, SampleStatistics]) -> dict[str, float]:
-    """Split-half Spearman of the scores and its Spearman–Brown correction (designs with ≥ 2 units)."""
-    rho, brown = split_half_reliability(value_matrix(plan, stats), plan.membership(), torch.tensor(plan.groups))
-    return {"reliability_spearman": rho, "reliability_spearman_brown": brown}
+    """How reproducible the memorization ranking is: split-half Spearman over up to 10 random partitions of the units
+    (each unit scored on its own views), Spearman–Brown corrected, with a bootstrap interval over the samples (designs
+    with ≥ 2 units; NaN otherwise)."""
+    values, membership, groups = value_matrix(plan, stats), plan.membership(), torch.tensor(plan.groups)
+
+    def memorization(units: list[int]) -> torch.Tensor:
+        chosen = torch.isin(groups, torch.tensor(units))
+        return torch.sub(*in_out_means(values[chosen], membership[chosen]))
+
+    found = split_half(memorization, torch.unique(groups).tolist(), seed=plan.seed)
+    return {"reliability_spearman": found["rho"], "reliability_spearman_brown": found["reliability"],
+            "reliability_low": found["low"], "reliability_high": found["high"]}
 
 
 class PairDesign:
@@ -151,7 +162,8 @@ class _Uncertain:
 
 
 class ReplicatesDesign(_Uncertain):
-    """``design=replicates``: ``replicates`` f/g pairs on one split, pair r trained with seed ``seed + r``."""
+    """``design=replicates``: ``replicates`` f/g pairs on one split, pair r trained with its own seed derived from
+    (``seed``, design, r) (``clipmem.plan.seeds``: no two runs share a model)."""
 
     name = "replicates"
 
@@ -164,8 +176,9 @@ class ReplicatesDesign(_Uncertain):
     def plan(self, manifest: SplitManifest, seed: int) -> Plan:
         specs = []
         for r in range(self.replicates):
-            specs += [ModelSpec(f"g{r}", manifest.train_ids("g"), int(seed) + r),
-                      ModelSpec(f"f{r}", manifest.train_ids("f"), int(seed) + r, reference=f"g{r}")]
+            pair_seed = model_seed(seed, self.name, r)
+            specs += [ModelSpec(f"g{r}", manifest.train_ids("g"), pair_seed),
+                      ModelSpec(f"f{r}", manifest.train_ids("f"), pair_seed, reference=f"g{r}")]
         ids, sets = scored_pool(manifest)
         return Plan(specs=tuple(specs), scored_ids=ids, sets=sets,
                     groups=tuple(r for r in range(self.replicates) for _ in range(2)), seed=int(seed))
@@ -178,7 +191,8 @@ class ReplicatesDesign(_Uncertain):
 
 class InOutDesign(_Uncertain):
     """``design=inout``: ``models`` models on S_S plus random halves of the pool S_C ∪ S_I (complementary
-    pairs, pair k with seed ``seed + k``); every pool sample is scored by the in/out estimator."""
+    pairs, pair k with a seed derived from (``seed``, design, k)); every pool sample is scored by the in/out
+    estimator."""
 
     name = "inout"
 
@@ -196,7 +210,7 @@ class InOutDesign(_Uncertain):
         for m in range(self.models):
             pool = tuple(i for i, inside in zip(ids, membership[m].tolist(), strict=True) if inside)
             reference = f"m{m - 1:02d}" if m % 2 else None
-            specs.append(ModelSpec(f"m{m:02d}", shared + pool, int(seed) + m // 2, reference=reference))
+            specs.append(ModelSpec(f"m{m:02d}", shared + pool, model_seed(seed, self.name, m // 2), reference=reference))
         return Plan(specs=tuple(specs), scored_ids=ids, sets=sets, groups=tuple(m // 2 for m in range(self.models)),
                     seed=int(seed))
 

@@ -8,7 +8,7 @@ is one unit, so every unit holds exactly one model that saw x and one that did n
 * in/out memorization ``mem(x) = mean_{m∋x} L_m(x) − mean_{m∌x} L_m(x)`` (Feldman and Zhang 2020, for CLIP);
 * consistency ``mean_{m∌x} L_m(x)``: how well models that never saw x align it (Jiang et al. 2021's C-score);
 * intervals: a t-interval over the units' in−out differences, or a percentile bootstrap over units;
-* reliability: Spearman ρ between the scores of two disjoint halves of the units, Spearman–Brown 2ρ/(1+ρ);
+* reliability: ``clipmem.scoring.reliability`` (split-half over the units, Spearman–Brown 2ρ/(1+ρ));
 * replicate agreement: mean pairwise Spearman and the intraclass correlation ICC(1) of the units' scores.
 """
 
@@ -109,22 +109,6 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 def spearman_brown(rho: float) -> float:
     """The reliability of the full set from the correlation ρ of its two halves: 2ρ / (1 + ρ)."""
     return 2 * rho / (1 + rho) if rho > -1 else float("nan")
-
-
-def split_half_reliability(values: torch.Tensor, membership: torch.Tensor, groups: torch.Tensor,
-                           seed: int = 0) -> tuple[float, float]:
-    """(Spearman ρ, Spearman–Brown) between the memorization scores of two disjoint random halves of the units.
-
-    Needs at least two units; NaN otherwise.
-    """
-    units = torch.unique(groups)
-    if len(units) < 2:
-        return float("nan"), float("nan")
-    order = units[torch.randperm(len(units), generator=torch.Generator().manual_seed(int(seed)))]
-    halves = [torch.isin(groups, order[: len(order) // 2]), torch.isin(groups, order[len(order) // 2:])]
-    scores = [torch.sub(*in_out_means(values[h].double(), membership[h].bool())) for h in halves]
-    rho = spearman(*scores)
-    return rho, spearman_brown(rho)
 
 
 def mean_pairwise_spearman(differences: torch.Tensor) -> float:
