@@ -210,7 +210,8 @@ class InOutDesign(_Uncertain):
         for m in range(self.models):
             pool = tuple(i for i, inside in zip(ids, membership[m].tolist(), strict=True) if inside)
             reference = f"m{m - 1:02d}" if m % 2 else None
-            specs.append(ModelSpec(f"m{m:02d}", shared + pool, model_seed(seed, self.name, m // 2), reference=reference))
+            pair_seed = model_seed(seed, self.name, m // 2)
+            specs.append(ModelSpec(f"m{m:02d}", shared + pool, pair_seed, reference=reference))
         return Plan(specs=tuple(specs), scored_ids=ids, sets=sets, groups=tuple(m // 2 for m in range(self.models)),
                     seed=int(seed))
 
