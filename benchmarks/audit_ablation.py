@@ -35,9 +35,11 @@ from clipmem.audit.statistics import STATISTICS
 from clipmem.config.legacy import saved_run_config
 from clipmem.config.settings import load_settings
 from clipmem.data.splits import SplitManifest
+from clipmem.errors import RunDirError
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.evaluation.delong import paired_auc
 from clipmem.io import atomic_write_csv
+from clipmem.plan.fit import saved_statistics
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import load_statistics
 
@@ -62,8 +64,10 @@ def run_rows(root: Path, statistic: str) -> list[dict]:
     manifest = SplitManifest.read(run.splits)
     plan = settings.design.plan(manifest, settings.seed)
     flags = torch.tensor([i in set(manifest.miscaptioned) for i in plan.scored_ids])
-    key = next(run.model(plan.specs[0].name).glob("sample_stats-*.safetensors")).stem.split("-", 1)[1]
-    stats = [load_statistics(run.statistics(spec.name, key)) for spec in plan.specs]
+    try:
+        stats = saved_statistics(plan, manifest.sha256, settings.scoring, run)
+    except RunDirError:  # a run from before each repeat drew its own views: its models share one statistics key
+        stats = [load_statistics(next(run.model(spec.name).glob("sample_stats-*.safetensors"))) for spec in plan.specs]
     status = json.loads(run.status.read_text())
     rows = []
     for repeats in range(1, settings.design.repeats + 1):

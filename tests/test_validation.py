@@ -78,3 +78,9 @@ def test_a_damaged_pretrained_file_is_refused_in_one_line(tmp_path, suffix):
         load_settings_for([f"model.pretrained={damaged}"])
     text = str(caught.value)
     assert f"{damaged} is not a readable checkpoint" in text and "\n" not in text
+
+
+def test_bootstrap_intervals_need_enough_units():
+    with pytest.raises(ConfigError, match="design.ci=bootstrap with 4 resampling units"):
+        load_settings_for(["design=inout", "design.ci=bootstrap"])
+    load_settings_for(["design=inout", "design.ci=bootstrap", "design.models=20"])  # 10 units: accepted

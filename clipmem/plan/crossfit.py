@@ -62,6 +62,7 @@ class CrossFitDesign(_Uncertain):
         if int(repeats) < 1:
             raise ConfigError(f"design.repeats must be ≥ 1, got {repeats}")
         self.folds, self.repeats = int(folds), int(repeats)
+        self.check_units(self.repeats, "design.repeats to 10")
 
     def plan(self, manifest: SplitManifest, seed: int) -> Plan:
         ids, sets = audited_pool(manifest)

@@ -146,6 +146,9 @@ class PairDesign:
         return {"design": self.name, "symmetric": self.symmetric}
 
 
+BOOTSTRAP_MIN_UNITS = 10  # percentile bootstrap over fewer units covers 0.80 (4 units) to 0.89 (8): docs/method.md
+
+
 class _Uncertain:
     """Shared by designs that estimate over several units: the interval's method and level."""
 
@@ -155,6 +158,13 @@ class _Uncertain:
         if not 0.5 <= float(level) < 1.0:
             raise ConfigError(f"design.level must be in [0.5, 1), got {level}")
         self.ci, self.level, self.draws = ci, float(level), int(bootstrap_draws)
+
+    def check_units(self, units: int, what: str) -> None:
+        """``design.ci=bootstrap`` needs ``BOOTSTRAP_MIN_UNITS`` resampling units; ``what`` names the key to raise."""
+        if self.ci == "bootstrap" and units < BOOTSTRAP_MIN_UNITS:
+            raise ConfigError(f"design.ci=bootstrap with {units} resampling units: percentile intervals over fewer "
+                              f"than {BOOTSTRAP_MIN_UNITS} undercover (0.80 at 4 units, docs/method.md); use "
+                              f"design.ci=t or raise {what}")
 
     def estimate(self, plan: Plan, stats: dict[str, SampleStatistics], normalisation: str
                  ) -> dict[str, torch.Tensor]:
@@ -172,6 +182,7 @@ class ReplicatesDesign(_Uncertain):
         if int(replicates) < 2:
             raise ConfigError(f"design.replicates must be ≥ 2 (one pair is design=pair), got {replicates}")
         self.replicates = int(replicates)
+        self.check_units(self.replicates, f"design.replicates to {BOOTSTRAP_MIN_UNITS}")
 
     def plan(self, manifest: SplitManifest, seed: int) -> Plan:
         specs = []
@@ -201,6 +212,7 @@ class InOutDesign(_Uncertain):
         if int(models) < 2 or int(models) % 2:
             raise ConfigError(f"design.models must be an even number ≥ 2, got {models}")
         self.models = int(models)
+        self.check_units(self.models // 2, f"design.models to {2 * BOOTSTRAP_MIN_UNITS}")
 
     def plan(self, manifest: SplitManifest, seed: int) -> Plan:
         ids, sets = scored_pool(manifest)

@@ -17,6 +17,7 @@ from clipmem import distributed, interrupts
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.families.clip import CLIPFamily
 from clipmem.io import atomic_write_json
+from clipmem.plan.seeds import model_seed
 from clipmem.plan.spec import Plan
 from clipmem.plan.training import TrainingContext, TrainingRecipe, finished_model, train_model
 from clipmem.progress import step
@@ -95,16 +96,42 @@ def saved_history(run: RunDir, name: str) -> list[dict]:
     return list(meta.get("clipmem_history") or [])
 
 
+def unit_scoring(scoring: ScoringConfig, unit: int) -> ScoringConfig:
+    """The scoring config of the models of resampling unit ``unit``: unit 0 keeps ``scoring`` (a one-unit plan such
+    as the pair is scored as it always was); every other unit draws its own views, so that split halves of the units
+    share no view (an estimate of the ranking's reliability would be inflated otherwise)."""
+    if unit == 0:
+        return scoring
+    return dataclasses.replace(scoring, seed=model_seed(scoring.seed, "views", unit))
+
+
 def contexts(plan: Plan, data: ExperimentData, scoring: ScoringConfig, run: RunDir,
              families: dict[str, Any] | None = None) -> list[TrainingContext]:
     """The training context of every model of ``plan``, in order; ``families``: family name -> family object
-    (default: the CLIP family), each family's statistics under a key of its own."""
+    (default: the CLIP family), each family's statistics under a key of its own, each resampling unit's models on
+    views of their own (``unit_scoring``)."""
     families = families or {"clip": CLIPFamily()}
-    keys = {name: statistics_key(scoring, plan.scored_ids, data.manifest.sha256, family.scoring_config(),
-                                 plan.contrast_reference)
-            for name, family in families.items()}
-    return [TrainingContext(spec, plan, data, scoring, run, keys[spec.family], families[spec.family])
-            for spec in plan.specs]
+    groups = plan.groups or (0,) * len(plan.specs)
+    first = {}  # each family's first group: units count from 0 within a family
+    for spec, group in zip(plan.specs, groups, strict=True):
+        first.setdefault(spec.family, group)
+    out = []
+    for spec, group in zip(plan.specs, groups, strict=True):
+        family = families[spec.family]
+        own = unit_scoring(scoring, group - first[spec.family])
+        key = statistics_key(own, plan.scored_ids, data.manifest.sha256, family.scoring_config(),
+                             plan.contrast_reference)
+        out.append(TrainingContext(spec, plan, data, own, run, key, family))
+    return out
+
+
+def saved_statistics(plan: Plan, manifest_sha256: str, scoring: ScoringConfig, run: RunDir) -> list[SampleStatistics]:
+    """Every CLIP model's saved statistics of ``plan`` under ``scoring`` (each unit's own views), in plan order,
+    read without rebuilding the data (what benchmarks and analyses of finished runs need)."""
+    groups = plan.groups or (0,) * len(plan.specs)
+    return [load_statistics(run.statistics(spec.name, statistics_key(
+        unit_scoring(scoring, group - groups[0]), plan.scored_ids, manifest_sha256, None, plan.contrast_reference)))
+        for spec, group in zip(plan.specs, groups, strict=True)]
 
 
 def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: ScoringConfig, run: RunDir,
