@@ -176,3 +176,32 @@ def test_crossfit_refuses_too_few_pairs_and_bad_settings():
         CrossFitDesign(folds=1)
     with pytest.raises(ConfigError, match="design.repeats"):
         CrossFitDesign(repeats=0)
+
+
+def test_near_duplicate_groups_stay_on_one_side_of_every_partition():
+    """Planted near-duplicates (a picture and slightly brightened copies) are grouped by the data; in/out halves and
+    cross-fitted folds never split a group, so no model trains on a copy of a pair it is called out of."""
+    import dataclasses
+
+    from clipmem.data.image_hashes import duplicate_groups
+    from clipmem.plan import InOutDesign
+
+    g = torch.Generator().manual_seed(3)
+    images = torch.nn.functional.interpolate(torch.randint(0, 256, (40, 3, 8, 8), generator=g).float(),
+                                             size=(32, 32), mode="bilinear").round().clamp(0, 255).to(torch.uint8)
+    planted = {0: [1, 2], 5: [6], 10: [11, 12, 13]}
+    for source, copies in planted.items():
+        for c in copies:
+            images[c] = (images[source].int() + 2).clamp(0, 255).to(torch.uint8)
+    ids = list(range(100, 140))
+    groups = duplicate_groups(ids, image_hashes(images))
+    assert groups == ((100, 101, 102), (105, 106), (110, 111, 112, 113))
+    manifest = dataclasses.replace(SplitManifest(seed=1, shared=(), candidate=tuple(ids[:20]),
+                                                 independent=tuple(ids[20:]), extra=()), near_duplicates=groups)
+    for design in (CrossFitDesign(folds=4, repeats=1), InOutDesign(models=6)):
+        plan = design.plan(manifest, seed=0)
+        membership = plan.membership()
+        for group in groups:
+            columns = [plan.scored_ids.index(i) for i in group]
+            assert all(len(set(membership[m, columns].tolist())) == 1 for m in range(len(plan.specs))), design.name
+    assert SplitManifest.from_json(manifest.to_json()).near_duplicates == groups

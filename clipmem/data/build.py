@@ -5,9 +5,12 @@ from __future__ import annotations
 import dataclasses
 import functools
 
+import torch
+
 from clipmem.data.atypical import inject_atypical
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.fingerprint import content_fingerprints, near_duplicate_count
+from clipmem.data.image_hashes import duplicate_groups, image_hashes
 from clipmem.data.miscaption import inject_miscaptions
 from clipmem.data.settings import DataSettings
 from clipmem.data.splits import SplitManifest, make_splits
@@ -61,6 +64,13 @@ def flagged_ids(table: ImageTextTable) -> dict[str, tuple[int, ...]]:
             for name in ("miscaptioned", "mislabeled", "atypical")}
 
 
+def pool_duplicate_groups(table, manifest: SplitManifest) -> tuple[tuple[int, ...], ...]:
+    """Near-duplicate groups among the pool (S_C, S_I, S_E) that the table holds (docs/method.md, "Near-duplicates")."""
+    pool = [i for i in (*manifest.candidate, *manifest.independent, *manifest.extra)]
+    present = table.positions(pool) if pool else torch.zeros(0, dtype=torch.int64)
+    return duplicate_groups(pool, image_hashes(table.images[present])) if pool else ()
+
+
 def build_data(settings: DataSettings) -> ExperimentData:
     """Load the data, draw the splits, inject mis-captions, tokenize, load the zero-shot sets.
 
@@ -84,9 +94,10 @@ def build_data(settings: DataSettings) -> ExperimentData:
         table, train_captions = augment_captions(table, settings.caption_augment, train_captions)
     fingerprints = content_fingerprints(table, manifest, stream.index.digest if stream is not None else None)
     tokens, counts = tokenize_captions(table.captions, build_tokenizer(settings.context_length))
+    groups = pool_duplicate_groups(table, manifest)
     return ExperimentData(
         table=table,
-        manifest=dataclasses.replace(manifest, fingerprints=fingerprints, **flagged_ids(table)),
+        manifest=dataclasses.replace(manifest, fingerprints=fingerprints, near_duplicates=groups, **flagged_ids(table)),
         tokens=tokens,
         caption_counts=counts,
         train_captions=train_captions,

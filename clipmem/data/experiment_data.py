@@ -113,6 +113,12 @@ class ExperimentData:
         manifest = dataclasses.replace(self.manifest, removed=tuple(sorted(int(i) for i in removed)))
         return dataclasses.replace(self, manifest=manifest)
 
+    def with_saved_groups(self, saved: SplitManifest) -> ExperimentData:
+        """A copy whose near-duplicate groups are those of the ``saved`` manifest (what its models were planned
+        with: a run from before clipmem recorded groups has none, and must be re-planned without them)."""
+        manifest = dataclasses.replace(self.manifest, near_duplicates=saved.near_duplicates)
+        return dataclasses.replace(self, manifest=manifest)
+
     def skipped_samples(self) -> list[dict]:
         """Bad samples left out under ``on_bad_sample=skip``: the training data's, then each zero-shot set's."""
         records = list(self.table.skipped)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from clipmem.data.fingerprint import difference_hashes
 from clipmem.io import atomic_write
 
 NEAR_BITS = 6  # dHashes at most this many bits apart are near-duplicates (of 64)
@@ -39,27 +39,51 @@ def exact_hashes(images: torch.Tensor) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.int64)
 
 
-def difference_hashes(images: torch.Tensor) -> torch.Tensor:
-    """(N,) int64 dHash of uint8 images (N, 3, H, W): grey 9×8 thumbnail, one bit per horizontal neighbour pair
-    (left brighter than right)."""
-    grey = images.float().mean(1, keepdim=True)
-    small = F.interpolate(grey, size=(8, 9), mode="area").squeeze(1)  # (N, 8, 9)
-    bits = (small[:, :, :-1] > small[:, :, 1:]).reshape(len(images), 64).long()
-    weights = torch.tensor([1 << i for i in range(63)] + [-(1 << 63)], dtype=torch.int64)  # two's complement
-    return (bits * weights).sum(1)
-
-
 def image_hashes(images: torch.Tensor) -> ImageHashes:
     return ImageHashes(exact_hashes(images), difference_hashes(images))
 
 
+_POPCOUNT = torch.tensor([bin(i).count("1") for i in range(256)], dtype=torch.int64)
+
+
 def hamming(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Bit distance between every dHash of ``a`` (N,) and ``b`` (M,): (N, M) int64."""
-    x = a.unsqueeze(1) ^ b.unsqueeze(0)
-    count = torch.zeros_like(x)
-    for shift in range(64):
-        count += (x >> shift) & 1
-    return count
+    """Bit distance between every dHash of ``a`` (N,) and ``b`` (M,): (N, M) int64 (a popcount per byte)."""
+    x = (a.unsqueeze(1) ^ b.unsqueeze(0)).contiguous()
+    return _POPCOUNT[x.view(torch.uint8).long()].view(*x.shape, 8).sum(-1)
+
+
+def near_pairs(hashes: ImageHashes, near_bits: int = NEAR_BITS, chunk: int = 2048) -> list[tuple[int, int]]:
+    """Positions (i, j), i < j, of images that are exact or near duplicates of each other."""
+    found = []
+    n = len(hashes)
+    for start in range(0, n, chunk):
+        block = hashes.near[start:start + chunk]
+        for other in range(start, n, chunk):
+            close = hamming(block, hashes.near[other:other + chunk]) <= near_bits
+            close |= hashes.exact[start:start + chunk].unsqueeze(1) == hashes.exact[other:other + chunk].unsqueeze(0)
+            rows, cols = close.nonzero(as_tuple=True)
+            found += [(start + i, other + j) for i, j in zip(rows.tolist(), cols.tolist(), strict=True)
+                      if start + i < other + j]
+    return found
+
+
+def duplicate_groups(ids: list[int], hashes: ImageHashes, near_bits: int = NEAR_BITS) -> tuple[tuple[int, ...], ...]:
+    """Groups (≥ 2 ids, each sorted; groups sorted) of ``ids`` whose images are exact or near duplicates, joined
+    transitively (a union-find over ``near_pairs``)."""
+    parent = list(range(len(ids)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in near_pairs(hashes, near_bits):
+        parent[root(i)] = root(j)
+    members: dict[int, list[int]] = {}
+    for i, sid in enumerate(ids):
+        members.setdefault(root(i), []).append(int(sid))
+    return tuple(sorted(tuple(sorted(g)) for g in members.values() if len(g) > 1))
 
 
 def overlap(query: ImageHashes, reference: ImageHashes, near_bits: int = NEAR_BITS, chunk: int = 2048) -> list[str]:

@@ -28,6 +28,8 @@ class SplitManifest:
     ``mislabeled`` (pairs whose label followed their exchanged captions, ``data.miscaption.labels``) and
     ``atypical`` (pairs rendered in a rare style, ``data.atypical``) lie in S_C ∪ S_I and likewise enter the
     hash only when non-empty.
+    ``near_duplicates`` lists groups of pool ids (S_C ∪ S_I ∪ S_E) whose images are exact or near duplicates of
+    each other: designs that partition the pool keep each group on one side (enters the hash only when non-empty).
     ``fingerprints`` maps a split name to a sha256 of what its samples hold (decoded pixels and captions, see
     ``clipmem.data.fingerprint``); re-scoring refuses data whose content changed. Manifests written before
     content fingerprints have none (and hash as before).
@@ -43,6 +45,7 @@ class SplitManifest:
     fingerprints: dict[str, str] = field(default_factory=dict)
     mislabeled: tuple[int, ...] = ()
     atypical: tuple[int, ...] = ()
+    near_duplicates: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self) -> None:
         validate_disjoint({name: getattr(self, name) for name in SPLIT_NAMES})
@@ -53,6 +56,23 @@ class SplitManifest:
             raise SplitError("manifest: a removed id is listed twice")
         if not set(self.removed) <= set(self.candidate) | set(self.independent):
             raise SplitError("manifest: every removed id must be in S_C or S_I")
+        pool = set(self.candidate) | set(self.independent) | set(self.extra)
+        if any(not set(group) <= pool for group in self.near_duplicates):
+            raise SplitError("manifest: every near-duplicate group must lie in S_C, S_I or S_E")
+
+    def blocks(self, ids: tuple[int, ...]) -> list[list[int]]:
+        """Positions in ``ids`` grouped so that near-duplicates (``near_duplicates``) share a block; every other id
+        is a block of its own. Blocks in order of their first position."""
+        position = {sid: i for i, sid in enumerate(ids)}
+        blocks, placed = [], set()
+        group_of = {sid: group for group in self.near_duplicates for sid in group}
+        for i, sid in enumerate(ids):
+            if i in placed:
+                continue
+            members = [position[m] for m in group_of.get(sid, (sid,)) if m in position]
+            placed.update(members)
+            blocks.append(sorted(members))
+        return blocks
 
     def kept(self, split: str) -> tuple[int, ...]:
         """Ids of ``split`` minus the removed ones (S_C minus removed is what gets scored)."""
@@ -83,6 +103,7 @@ class SplitManifest:
             **({"removed": list(self.removed)} if self.removed else {}),
             **({"mislabeled": list(self.mislabeled)} if self.mislabeled else {}),
             **({"atypical": list(self.atypical)} if self.atypical else {}),
+            **({"near_duplicates": [list(g) for g in self.near_duplicates]} if self.near_duplicates else {}),
             **({"content_sha256": dict(sorted(self.fingerprints.items()))} if self.fingerprints else {}),
         }
 
@@ -119,6 +140,7 @@ class SplitManifest:
                 removed=tuple(int(i) for i in data.get("removed", [])),
                 mislabeled=tuple(int(i) for i in data.get("mislabeled", [])),
                 atypical=tuple(int(i) for i in data.get("atypical", [])),
+                near_duplicates=tuple(tuple(int(i) for i in g) for g in data.get("near_duplicates", [])),
                 fingerprints={str(k): str(v) for k, v in data.get("content_sha256", {}).items()},
             )
         except (KeyError, TypeError, ValueError) as err:

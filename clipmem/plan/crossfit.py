@@ -34,11 +34,17 @@ def audited_pool(manifest: SplitManifest) -> tuple[tuple[int, ...], tuple[str, .
     return ids, sets
 
 
-def fold_of(n: int, folds: int, seed: int) -> np.ndarray:
-    """(n,) int: each pool position's fold, a random balanced partition (sizes differ by at most one)."""
-    order = np.random.default_rng([int(seed), FOLD_SALT]).permutation(n)
-    fold = np.empty(n, dtype=np.int64)
-    fold[order] = np.arange(n) % folds
+def fold_of(n: int, folds: int, seed: int, blocks: list[list[int]] | None = None) -> np.ndarray:
+    """(n,) int: each pool position's fold, a random balanced partition. Blocks (positions that must stay together:
+    near-duplicate images; singletons otherwise) are dealt in random order, each to the fold holding the fewest so
+    far: fold sizes then differ by at most the largest block."""
+    order = np.random.default_rng([int(seed), FOLD_SALT]).permutation(n if blocks is None else len(blocks))
+    blocks = blocks if blocks is not None else [[i] for i in range(n)]
+    fold, sizes = np.empty(n, dtype=np.int64), np.zeros(folds, dtype=np.int64)
+    for b in order:
+        target = int(np.argmin(sizes))
+        fold[blocks[b]] = target
+        sizes[target] += len(blocks[b])
     return fold
 
 
@@ -69,7 +75,7 @@ class CrossFitDesign(_Uncertain):
         if len(ids) < 2 * self.folds:
             raise ConfigError(f"design=crossfit with {self.folds} folds needs at least {2 * self.folds} pairs outside "
                               f"S_S; the split leaves {len(ids)}")
-        fold = fold_of(len(ids), self.folds, manifest.seed)
+        fold = fold_of(len(ids), self.folds, manifest.seed, manifest.blocks(ids))
         specs, groups = [], []
         for r in range(self.repeats):
             repeat_seed = model_seed(seed, self.name, r)

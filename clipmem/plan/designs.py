@@ -50,15 +50,22 @@ class Design(Protocol):
     def summary(self, plan: Plan, stats: dict[str, SampleStatistics]) -> dict[str, float]: ...
 
 
-def balanced_halves(n: int, models: int, seed: int) -> torch.Tensor:
+def balanced_halves(n: int, models: int, seed: int, blocks: list[list[int]] | None = None) -> torch.Tensor:
     """(models, n) bool membership from ``models / 2`` complementary pairs: pair k splits the n samples into
     two random halves (its own permutation), one per model. Every sample is in exactly models/2 models and
-    every model trains on ⌊n/2⌋ or ⌈n/2⌉ of them."""
+    every model trains on ⌊n/2⌋ or ⌈n/2⌉ of them. With ``blocks`` (positions that must stay together: near-duplicate
+    images) whole blocks are drawn until the first half holds at least ⌊n/2⌋ samples."""
     rng = np.random.default_rng([int(seed), POOL_SALT])
+    blocks = blocks if blocks is not None else [[i] for i in range(n)]
     rows = []
     for _ in range(models // 2):
         first = np.zeros(n, dtype=bool)
-        first[rng.permutation(n)[: n // 2]] = True
+        taken = 0
+        for b in rng.permutation(len(blocks)):
+            if taken >= n // 2:
+                break
+            first[blocks[b]] = True
+            taken += len(blocks[b])
         rows += [first, ~first]
     return torch.from_numpy(np.stack(rows)) if rows else torch.zeros(0, n, dtype=torch.bool)
 
@@ -216,7 +223,7 @@ class InOutDesign(_Uncertain):
 
     def plan(self, manifest: SplitManifest, seed: int) -> Plan:
         ids, sets = scored_pool(manifest)
-        membership = balanced_halves(len(ids), self.models, manifest.seed)
+        membership = balanced_halves(len(ids), self.models, manifest.seed, manifest.blocks(ids))
         shared = manifest.shared
         specs = []
         for m in range(self.models):

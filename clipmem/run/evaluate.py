@@ -35,6 +35,7 @@ def rebuild_data(settings: ExperimentSettings, run: RunDir) -> ExperimentData:
     data = build_data(settings.data)
     if saved.removed:  # remove_topk: the saved manifest is the record of what was left out
         data = data.with_removed(saved.removed)
+    data = data.with_saved_groups(saved)  # the partitions the models were trained on
     check_manifest(data.manifest, saved, str(run.splits))
     return data
 

@@ -12,6 +12,7 @@ from clipmem.audit import AuditRequest
 from clipmem.config.paths import absolute_paths
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
+from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.plan.checks import check_plan_steps
 from clipmem.plan.fit import fit_plan
@@ -66,6 +67,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
             data = apply_removal(build_data(settings.data), settings.mitigation, life.run, life.is_zero)
         log.info("data: %d pairs; S_S %d, S_C %d, S_I %d, S_E %d", len(data.table), *(
             len(getattr(data.manifest, name)) for name in ("shared", "candidate", "independent", "extra")))
+        if life.resume:  # continue with the partitions the finished models were planned with
+            data = data.with_saved_groups(SplitManifest.read(life.run.splits))
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         families = tuple(settings.families)
         plan = run_plan(settings, data.manifest)
