@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 from omegaconf import OmegaConf
 from scipy import stats as scipy_stats
 from tabulate import tabulate
@@ -56,10 +57,11 @@ def setting_of(cfg, settings, repeats: int, base: str | None) -> dict:
             "views": int(cfg.scoring.num_views)}
 
 
-def run_rows(root: Path, statistic: str) -> list[dict]:
-    """One row per number of repeats r (1 .. R) of one run."""
+def run_rows(root: Path, statistic: str, scoring: dict | None = None) -> list[dict]:
+    """One row per number of repeats r (1 .. R) of one run (``scoring``: the statistics saved under other
+    ``scoring.*`` settings, from ``evaluate.py run_dir=<run> scoring.<key>=<value>``)."""
     run = RunDir(root)
-    cfg = saved_run_config(run.config, run.root)
+    cfg = saved_run_config(run.config, run.root, scoring)
     settings = load_settings(cfg)
     manifest = SplitManifest.read(run.splits)
     plan = settings.design.plan(manifest, settings.seed)
@@ -195,8 +197,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="finished design=crossfit audit run directories")
     parser.add_argument("--out", type=Path, required=True, help="folder for ablation.csv, ablation.md")
     parser.add_argument("--statistic", default=AuditConfig().statistic, choices=STATISTICS)
+    parser.add_argument("--scoring", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="read the statistics saved under these scoring.* settings (after an evaluate.py re-score)")
     args = parser.parse_args(argv)
-    rows = [row for root in args.runs for row in run_rows(root, args.statistic)]
+    scoring = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.scoring)}
+    rows = [row for root in args.runs for row in run_rows(root, args.statistic, scoring or None)]
     settings = settings_rows(rows, args.statistic)
     args.out.mkdir(parents=True, exist_ok=True)
     atomic_write_csv(args.out / "ablation.csv", rows, list(rows[0]))

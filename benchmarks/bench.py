@@ -9,7 +9,7 @@ Measures, each in a fresh subprocess (so the RSS high-water mark belongs to one 
   * CLIPMem statistics of f and g vs the pure forward-encode time of the same images and captions, and
     how scoring time and memory grow with |S_C|, K and model size;
   * whole runs (``pipeline.py``): per-model statistics seconds against training seconds in the default
-    experiment, and the Tux Paint audit's wall time for M = 2, 4, 8 models;
+    experiment, and an audit of 1,000 pairs: wall time and AUC at the defaults and with fewer models or epochs;
   * on a CUDA GPU: ViT-B-32 samples/s at batch 256 in bf16 and the fraction of the card's peak bf16
     matrix throughput (``gpu.py``).
 Warm-up steps are excluded; each timing is the median of several repeats. Writes ``bench.md`` and

@@ -1,8 +1,9 @@
 """Whole runs of the pipeline, timed from their ``status.json``: what per-model statistics cost against
-training, and how an audit's wall time grows with the number of models M."""
+training, and what an audit of 1,000 pairs costs and finds at its defaults and with fewer models or epochs."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -14,8 +15,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed_run(overrides: list[str]) -> dict[str, Any]:
-    """Run ``train.py`` with ``overrides`` in a scratch directory; return its status.json (wall_s, seconds)."""
+def timed_run(overrides: list[str], with_metrics: bool = False) -> Any:
+    """Run ``train.py`` with ``overrides`` in a scratch directory; return its status.json (wall_s, seconds), and its
+    metrics.json with ``with_metrics``."""
     with tempfile.TemporaryDirectory(prefix="clipmem-bench-") as scratch:
         cmd = [sys.executable, str(ROOT / "train.py"), *overrides, "logger=none", f"run_dir={scratch}/run",
                "trainer.enable_progress_bar=false"]
@@ -24,8 +26,9 @@ def timed_run(overrides: list[str]) -> dict[str, Any]:
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(overrides)} failed:\n{done.stderr[-3000:]}")
         status = json.loads((Path(scratch) / "run" / "status.json").read_text())
+        metrics = json.loads((Path(scratch) / "run" / "metrics.json").read_text())
     print(f"[bench] train.py {' '.join(overrides)}: {status['wall_s']} s", file=sys.stderr, flush=True)
-    return status
+    return (status, metrics) if with_metrics else status
 
 
 def cost_section() -> dict[str, Any]:
@@ -36,13 +39,40 @@ def cost_section() -> dict[str, Any]:
     return {"wall_s": status["wall_s"], "models": rows}
 
 
-def audit_section(models: tuple[int, ...] = (2, 4, 8)) -> list[dict[str, Any]]:
-    """``experiment=audit_tuxpaint`` (needs data/tuxpaint) for each M: wall time and per-model seconds."""
+AUDIT_ROWS = 1000
+AUDIT_SETTINGS = ((), ("design.repeats=1",), ("trainer.max_epochs=10",), ("design.folds=2", "design.repeats=4"))
+
+
+def audit_csv(folder: Path, rows: int = AUDIT_ROWS) -> Path:
+    """The first ``rows`` pairs of the prepared emoji set (data/emoji, ``python -m clipmem.prepare emoji``) as a CSV
+    with absolute image paths: a user's own CSV of 1,000 pairs."""
+    source = ROOT / "data" / "emoji" / "pairs.csv"
+    if not source.is_file():
+        raise RuntimeError(f"the audit benchmark needs {source}: run python -m clipmem.prepare emoji --out data/emoji")
+    with source.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        picked = [row for _, row in zip(range(rows), reader, strict=False)]
+    out = folder / "pairs.csv"
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["filepath", "title"])
+        writer.writeheader()
+        writer.writerows({"filepath": str(source.parent / r["filepath"]), "title": r["title"]} for r in picked)
+    return out
+
+
+def audit_section(settings: tuple[tuple[str, ...], ...] = AUDIT_SETTINGS) -> list[dict[str, Any]]:
+    """``experiment=audit`` on 1,000 pairs (10 % of them given another pair's caption): wall time, training and
+    statistics seconds, and the AUC the audit reaches, at the defaults and with fewer models or epochs."""
     rows = []
-    for m in models:
-        status = timed_run(["experiment=audit_tuxpaint", f"design.models={m}"])
-        seconds = status["seconds"].values()
-        rows.append({"models": m, "wall_s": status["wall_s"],
-                     "train_s_mean": sum(s["train"] for s in seconds) / m,
-                     "statistics_s_mean": sum(s["statistics"] for s in seconds) / m})
+    with tempfile.TemporaryDirectory(prefix="clipmem-audit-") as scratch:
+        path = audit_csv(Path(scratch))
+        for extra in settings:
+            status, metrics = timed_run(["experiment=audit", f"data.source.path={path}",
+                                         "data.miscaption.fraction=0.1", *extra], with_metrics=True)
+            seconds = status["seconds"].values()
+            rows.append({"setting": " ".join(extra) or "defaults", "models": metrics["num_models"],
+                         "wall_s": status["wall_s"], "train_s": sum(s.get("train", 0) for s in seconds),
+                         "statistics_s": sum(s["statistics"] for s in seconds),
+                         "auc": metrics.get("audit_auc"), "auc_low": metrics.get("audit_auc_low"),
+                         "auc_high": metrics.get("audit_auc_high")})
     return rows

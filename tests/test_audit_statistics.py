@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from clipmem.audit.estimate import wrong_count_interval
 from clipmem.audit.mixture import fit_mixture, posterior
-from clipmem.audit.ranks import mid_rank, neighbour_score, out_of_sample_statistics, rank_pvalues, unseen_groups
+from clipmem.audit.ranks import mid_rank, neighbour_score, out_of_sample_statistics, rank_pvalues, unseen_cells
 from clipmem.audit.statistics import suspicion_statistics
 from clipmem.data.image_hashes import difference_hashes, hamming, image_hashes, overlap
 from clipmem.data.splits import SplitManifest
@@ -88,11 +88,11 @@ def test_neighbour_score_grows_when_a_pairs_caption_leaves_its_neighbourhood():
     assert wrong[0] > clean[0] + 1.0
 
 
-def test_unseen_groups_join_models_that_share_their_unseen_samples():
-    membership = torch.tensor([[1, 1, 0, 0], [0, 0, 1, 1], [1, 1, 0, 0], [0, 1, 1, 1]], dtype=torch.bool)
-    groups = unseen_groups(membership)
-    assert [g.tolist() for g, _ in groups] == [[0, 2], [1], [3]]
-    assert groups[0][1].tolist() == [False, False, True, True]
+def test_unseen_cells_group_samples_unseen_by_the_same_models():
+    membership = torch.tensor([[1, 1, 0, 0, 1], [0, 0, 1, 1, 0], [1, 1, 0, 0, 0], [0, 1, 1, 1, 1]], dtype=torch.bool)
+    cells = unseen_cells(membership)
+    assert [(m.tolist(), rows.nonzero().flatten().tolist()) for m, rows in cells] == \
+        [([1, 3], [0]), ([1], [1]), ([0, 2], [2, 3]), ([1, 2], [4])]
 
 
 def test_the_mixture_recovers_the_share_of_wrong_pairs_and_calibrated_probabilities():
@@ -154,7 +154,7 @@ def _manifest(n: int) -> SplitManifest:
 
 
 def test_crossfit_plan_scores_every_pair_out_of_fold_in_each_repeat():
-    design = CrossFitDesign(folds=4, repeats=3)
+    design = CrossFitDesign(folds=4, repeats=3, block_size=5)
     plan = design.plan(_manifest(43), seed=0)
     membership = plan.membership()
     assert plan.scored_ids == tuple(range(43)) and plan.contrast_reference == "out_of_fold"
@@ -162,15 +162,18 @@ def test_crossfit_plan_scores_every_pair_out_of_fold_in_each_repeat():
     assert membership.sum(0).tolist() == [9] * 43
     assert all(set(spec.train_ids) >= {100, 101} for spec in plan.specs)  # S_S trains every model
     sizes = [len(spec.train_ids) - 2 for spec in plan.specs]
-    assert max(sizes) - min(sizes) <= 1
-    assert len(unseen_groups(membership)) == 4  # the repeats share one partition
+    assert max(sizes) - min(sizes) <= 5  # whole blocks of 4-5 pairs per fold
+    cells = unseen_cells(membership)
+    assert all(len(models) == 3 and int(rows.sum()) >= 4 for models, rows in cells)  # blocks share their R models
+    folds_of = [tuple(membership[r * 4:(r + 1) * 4].float().argmin(0).tolist()) for r in range(3)]
+    assert len(set(folds_of)) == 3  # every repeat partitions the blocks afresh
     seeds = [spec.seed for spec in plan.specs]
     assert len(set(seeds)) == 3 and seeds[:4] == [seeds[0]] * 4
     assert [s.seed for s in CrossFitDesign(4, 3).plan(_manifest(43), seed=1).specs][0] not in seeds
 
 
 def test_crossfit_refuses_too_few_pairs_and_bad_settings():
-    with pytest.raises(ConfigError, match="needs at least 10 pairs"):
+    with pytest.raises(ConfigError, match="needs at least 20 pairs"):
         CrossFitDesign(folds=5).plan(_manifest(8), seed=0)
     with pytest.raises(ConfigError, match="design.folds"):
         CrossFitDesign(folds=1)

@@ -12,7 +12,7 @@ import torch
 
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.mixture import MixtureFit, fit_mixture, posterior
-from clipmem.audit.ranks import mid_rank, unseen_groups
+from clipmem.audit.ranks import mid_rank
 from clipmem.audit.statistics import audit_statistics
 from clipmem.plan.spec import Plan
 from clipmem.scoring.reliability import split_half
@@ -22,16 +22,16 @@ from clipmem.scoring.statistics import SampleStatistics
 @dataclass(frozen=True)
 class AuditResult:
     """Per audited pair (N,): every ``statistics`` value, ``suspicion`` (the configured one), ``probability`` of a
-    wrong caption, ``flagged``, ``fold`` (its unseen group) and ``overlap`` with the base model's data ("" none,
-    ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability`` and the bootstrap interval
-    of the estimated number of wrong pairs."""
+    wrong caption, ``flagged``, ``block`` (the pairs it was ranked among) and ``overlap`` with the base model's data
+    ("" none, ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability`` and the bootstrap
+    interval of the estimated number of wrong pairs."""
 
     statistic: str
     statistics: dict[str, torch.Tensor]
     suspicion: torch.Tensor
     probability: torch.Tensor
     flagged: torch.Tensor
-    fold: torch.Tensor
+    block: torch.Tensor
     fit: MixtureFit
     reliability: dict[str, float]
     wrong_interval: tuple[float, float]
@@ -60,16 +60,6 @@ class AuditResult:
             **({"audit_base_overlap": sum(o in ("exact", "near") for o in self.overlap)}
                if any(self.overlap) else {}),
         }
-
-
-def fold_index(membership: torch.Tensor) -> torch.Tensor:
-    """(N,) int: the unseen group (fold) of each sample; -1 where it has several (designs other than crossfit)."""
-    fold = torch.full((membership.shape[1],), -1, dtype=torch.int64)
-    seen = torch.zeros(membership.shape[1], dtype=torch.int64)
-    for k, (_, unseen) in enumerate(unseen_groups(membership)):
-        fold[unseen] = k
-        seen += unseen.long()
-    return torch.where(seen == 1, fold, torch.full_like(fold, -1))
 
 
 def wrong_count_interval(u: np.ndarray, fit: MixtureFit, draws: int, seed: int, level: float = 0.95
@@ -101,6 +91,6 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
                              seed=plan.seed)
     return AuditResult(
         statistic=config.statistic, statistics=values, suspicion=values[config.statistic], probability=probability,
-        flagged=probability >= config.min_probability, fold=fold_index(membership), fit=fit, reliability=reliability,
+        flagged=probability >= config.min_probability, block=values["cell"].long(), fit=fit, reliability=reliability,
         wrong_interval=wrong_count_interval(u, fit, config.bootstrap_draws, plan.seed),
         min_probability=float(config.min_probability), overlap=overlap or [""] * len(values["compared"]))

@@ -1,7 +1,7 @@
 """Rank statistics of an audit: how a pair's own caption ranks among captions the models never saw.
 
-For a pair x and the models that never trained on it, compare x with the other pairs those models never saw
-(its fold, under ``design=crossfit``): ``S[i, j]`` is the ensemble's cosine similarity of image i and caption
+For a pair x and the models that never trained on it, compare x with the other pairs that exactly those models
+never saw (its block, under ``design=crossfit``): ``S[i, j]`` is the ensemble's cosine similarity of image i and caption
 j over that set. When x's caption belongs to another image, it is just one more unrelated caption to them, so
 
 * ``rank_caption``: (1 + #{j ≠ x: S[x, j] ≥ S[x, x]}) / n, the rank of x's caption among the set's captions for
@@ -23,19 +23,15 @@ import torch.nn.functional as F
 RANK_STATISTICS = ("rank_joint", "rank_caption", "rank_image")
 
 
-def unseen_groups(membership: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Models that share their unseen samples: [(model indices, unseen mask (N,) bool)], one entry per distinct
-    unseen set of ``membership`` (M, N) bool, in order of first appearance (a fold of ``design=crossfit``, where
-    R models share it; a single model in the other designs)."""
-    groups: list[tuple[list[int], torch.Tensor]] = []
-    for m, row in enumerate(~membership.bool()):
-        for members, unseen in groups:
-            if torch.equal(unseen, row):
-                members.append(m)
-                break
-        else:
-            groups.append(([m], row))
-    return [(torch.tensor(members), unseen) for members, unseen in groups]
+def unseen_cells(membership: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Samples grouped by the set of models that never trained on them: [(those models' indices, the cell's samples
+    (N,) bool)], one entry per distinct set, in order of each cell's first sample. Under ``design=crossfit`` a cell is
+    a block: its pairs are ranked among each other under the ensemble of its R unseen models."""
+    unseen = ~membership.bool()
+    patterns, inverse = torch.unique(unseen.T, dim=0, return_inverse=True)
+    first = [int((inverse == c).nonzero()[0]) for c in range(len(patterns))]
+    order = sorted(range(len(patterns)), key=first.__getitem__)
+    return [(patterns[c].nonzero().flatten(), inverse == c) for c in order]
 
 
 def ensemble_similarity(left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
@@ -73,29 +69,26 @@ def neighbour_score(image: torch.Tensor, text: torch.Tensor, k: int = 10) -> tor
 
 def out_of_sample_statistics(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor
                              ) -> dict[str, torch.Tensor]:
-    """Rank statistics, the neighbourhood score and ``compared`` (the size n of the set a pair was ranked in) of
-    every sample, each (N,) float64, from embeddings ``image`` and ``text`` (M, N, D) and ``membership`` (M, N).
-
-    A sample unseen by several groups of models (``unseen_groups``) gets the mean of its values over them;
-    under ``design=crossfit`` every sample has exactly one, which keeps the rank's null exactly uniform.
-    """
+    """Rank statistics, the neighbourhood score, ``compared`` (the size n of the cell a pair was ranked in) and
+    ``cell`` (its index) of every sample, each (N,) float64, from embeddings ``image`` and ``text`` (M, N, D) and
+    ``membership`` (M, N): each pair is ranked among the pairs unseen by exactly the same models (``unseen_cells``),
+    under their ensemble, which keeps a wrong caption's rank exactly uniform."""
     n_samples = membership.shape[1]
-    names = (*RANK_STATISTICS, "neighbours", "compared")
-    total = {name: torch.zeros(n_samples, dtype=torch.float64) for name in names}
-    count = torch.zeros(n_samples, dtype=torch.float64)
-    for models, unseen in unseen_groups(membership):
-        if int(unseen.sum()) < 2:
-            continue
-        left, right = image[models][:, unseen], text[models][:, unseen]
+    names = (*RANK_STATISTICS, "neighbours", "compared", "cell")
+    out = {name: torch.full((n_samples,), torch.nan, dtype=torch.float64) for name in names}
+    for index, (models, rows) in enumerate(unseen_cells(membership)):
+        size = int(rows.sum())
+        if size < 2 or len(models) == 0:
+            raise ValueError(f"{size} samples are unseen by the same {len(models)} models: too few to rank "
+                             "(design=crossfit makes blocks of several pairs, each unseen by R models)")
+        left, right = image[models][:, rows], text[models][:, rows]
         values = rank_pvalues(ensemble_similarity(left, right))
         values["neighbours"] = neighbour_score(left, right)
-        values["compared"] = torch.full((int(unseen.sum()),), float(unseen.sum()), dtype=torch.float64)
-        for name in names:
-            total[name][unseen] += values[name]
-        count[unseen] += 1
-    if bool((count == 0).any()):
-        raise ValueError(f"{int((count == 0).sum())} samples have no set of unseen companions to be ranked in")
-    return {name: value / count for name, value in total.items()}
+        for name, value in values.items():
+            out[name][rows] = value
+        out["compared"][rows] = float(size)
+        out["cell"][rows] = float(index)
+    return out
 
 
 def mid_rank(p: torch.Tensor, compared: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ import torch
 
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.estimate import AuditResult, estimate_audit
+from clipmem.audit.statistics import STATISTICS
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.image_hashes import HASHES_FILE, load_hashes, overlap
 from clipmem.evaluation.auc import auc_interval, flag_auc
@@ -22,7 +23,7 @@ from clipmem.reporting.config import ReportConfig
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import SampleStatistics
 
-AUDIT_COLUMNS = ("sample_id", "key", "path", "caption", "fold", "p_miscaptioned", "flagged", "suspicion",
+AUDIT_COLUMNS = ("sample_id", "key", "path", "caption", "block", "p_miscaptioned", "flagged", "suspicion",
                  "rank_joint", "rank_caption", "rank_image", "neighbours", "low_alignment", "clipscore",
                  "memorization", "memorization_low", "memorization_high", "consistency", "compared", "base_overlap",
                  "miscaptioned")
@@ -87,7 +88,7 @@ def audit_rows(inputs: AuditInputs, result: AuditResult) -> list[dict[str, Any]]
     for i in torch.argsort(result.suspicion, descending=True, stable=True).tolist():
         rows.append({
             "sample_id": str(ids[i]), "key": keys.get(ids[i], str(ids[i])), "path": paths[i],
-            "caption": pairs.captions[i][0], "fold": int(result.fold[i]),
+            "caption": pairs.captions[i][0], "block": int(result.block[i]),
             "p_miscaptioned": _number(result.probability[i]), "flagged": int(result.flagged[i]),
             "suspicion": _number(result.suspicion[i]),
             **{name: _number(stats[name][i]) for name in ("rank_joint", "rank_caption", "rank_image", "neighbours",
@@ -125,8 +126,8 @@ def injected_metrics(result: AuditResult, miscaptioned: torch.Tensor) -> dict[st
     the flag's precision and recall, and the injected count beside the estimate."""
     if not miscaptioned.any() or miscaptioned.all():
         return {}
-    out: dict[str, float] = {f"audit_auc_{name}": flag_auc(values, miscaptioned)
-                             for name, values in result.statistics.items() if name != "compared"}
+    out: dict[str, float] = {f"audit_auc_{name}": flag_auc(result.statistics[name], miscaptioned)
+                             for name in STATISTICS}
     auc = flag_auc(result.suspicion, miscaptioned)
     positives, negatives = int(miscaptioned.sum()), int((~miscaptioned).sum())
     _, low, high = auc_interval(auc, positives, negatives)
