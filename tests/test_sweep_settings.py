@@ -13,10 +13,17 @@ from clipmem.reporting.sweep_settings import (
     difference_rows,
     differences_markdown,
     group_settings,
+    holm,
     paired_differences,
     setting_rows,
     settings_markdown,
 )
+
+
+def _cells(table: str) -> list[list[str]]:
+    """The stripped cells of every row of a Markdown table in ``table`` (header first, the rule left out)."""
+    rows = [line for line in table.splitlines() if line.startswith("|") and not set(line) <= set("|-: ")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in rows]
 
 
 def _job(num: int, sigma: str, seed: str, raw: float, state: str = "complete") -> JobRecord:
@@ -30,8 +37,25 @@ def test_interval_is_the_t_interval_and_undefined_for_one_value():
     assert interval.mean == 2.0 and interval.n == 3
     assert interval.high - interval.mean == pytest.approx(4.302653 * 1.0 / math.sqrt(3), rel=1e-5)  # t(0.975, 2)
     assert interval.excludes(-1.0) and not interval.excludes(0.0)  # 2 ± 2.48
+    assert interval.p_value == pytest.approx(0.0742, abs=1e-4)  # t = 2 / (1/√3) = 3.46 on 2 df
     single = Interval.of([4.0])
     assert single.mean == 4.0 and math.isnan(single.low) and not single.excludes(0.0)
+
+
+def test_proportions_stay_in_zero_one_and_counts_get_exact_poisson_intervals():
+    """The AUCs 0.872 [0.730, 1.013] of an earlier results table: on the logit scale the upper end stays below 1."""
+    auc = Interval.of([0.80, 0.93, 0.886], kind="proportion")
+    assert 0.0 < auc.low < auc.mean < auc.high < 1.0
+    counts = Interval.of([0.0, 1.0, 1.0], kind="count")  # two removed mis-captions over three seeds
+    assert counts.low >= 0.0 and counts.mean == pytest.approx(2 / 3)
+    assert counts.high == pytest.approx(7.224687 / 3, rel=1e-5)  # Garwood: chi2(0.975, 6) / 2 = 7.2247
+    same = Interval.of([-0.0067, -0.0067, -0.0067])
+    assert same.high == same.low and not same.excludes(0.0)  # zero width: the seeds agree, nothing is claimed
+
+
+def test_holm_rejects_step_down():
+    assert holm([0.01, 0.04, 0.03, float("nan")]) == [True, False, False, False]  # 0.01 < .05/3; 0.03 > .05/2
+    assert holm([0.001, 0.012, 0.04]) == [True, True, True]
 
 
 def test_jobs_differing_only_in_seed_form_one_setting():
@@ -43,10 +67,14 @@ def test_jobs_differing_only_in_seed_form_one_setting():
     first = settings[0].metrics["clipmem_raw_mean"]
     assert first.mean == pytest.approx(0.12) and first.n == 3 and first.low < 0.12 < first.high
     columns, rows = setting_rows(settings)
-    assert columns[:3] == ["setting", "n_seeds", "jobs"] and "clipmem_raw_mean_low" in columns
+    assert columns[:4] == ["setting", "n_seeds", "n_splits", "jobs"] and "clipmem_raw_mean_low" in columns
     assert rows[1]["n_seeds"] == 2 and rows[1]["clipmem_raw_mean"] == pytest.approx(0.21)
     table = settings_markdown(settings)
-    assert "| mitigation.sigma=0 | 3 | 0.120 [" in table and "50.0 [50.0, 50.0]" in table
+    assert _cells(table)[1][:4] == ["mitigation.sigma=0", "3", "3", "0.120 [0.070, 0.170]"]
+    assert "50.0 [50.0, 50.0]" in table
+    assert "linear_probe_top1_f (%)" in table
+    header, rule = table.splitlines()[2:4]
+    assert header.count("|") == rule.count("|")  # a well-formed table
 
 
 def test_paradigm_aucs_and_unitmem_layers_are_summarised_over_seeds():
@@ -59,11 +87,11 @@ def test_paradigm_aucs_and_unitmem_layers_are_summarised_over_seeds():
 
     (setting,) = group_settings([job(0, 0.0), job(1, 0.01), job(2, 0.02)], ["seed"])
     columns, rows = setting_rows([setting])
-    metrics = [c for c in columns[3:] if not c.endswith(("_low", "_high"))]
+    metrics = [c for c in columns[4:] if not c.endswith(("_low", "_high"))]
     assert metrics == ["clip_mislabel_auc", "ssl_atypical_auc", "clip_unitmem_image_layer1",
                        "clip_unitmem_image_layer2", "clip_unitmem_image_layer10", "supervised_unitmem_image_layer1"]
     assert rows[0]["clip_unitmem_image_layer10"] == pytest.approx(0.61)
-    assert "| all | 3 | 0.910 [" in settings_markdown([setting])  # AUCs as scores, not as percentages
+    assert _cells(settings_markdown([setting]))[1][3].startswith("0.910 [")  # AUCs as scores, not percentages
 
 
 def test_differences_are_paired_by_seed_against_the_first_setting():
@@ -76,15 +104,29 @@ def test_differences_are_paired_by_seed_against_the_first_setting():
     first, partial = paired_differences(settings)
     delta = first.metrics["clipmem_raw_mean"]
     assert first.reference == "mitigation.sigma=0" and first.seeds == ["0", "1", "2"]
-    assert delta.mean == pytest.approx(0.02) and delta.excludes(0.0) and delta.high - delta.low < 1e-9
+    assert delta.mean == pytest.approx(0.02) and not delta.excludes(0.0) and delta.high - delta.low < 1e-9
     assert partial.seeds == ["0", "1"]  # seed 3 has no partner in the reference
     assert partial.metrics["clipmem_raw_mean"].mean == pytest.approx(0.025)
     table = differences_markdown([first, partial])
-    assert "| mitigation.sigma=0.1 | 3 | **0.020 [0.020, 0.020]**" in table
+    assert "0.0200 [0.0200, 0.0200]" in table and "**0.0200" not in table  # equal in every seed: no claim
     columns, rows = difference_rows([first, partial])
     assert columns[:4] == ["setting", "reference", "n_paired_seeds", "delta_clipmem_raw_mean"]
     assert rows[0]["delta_clipmem_raw_mean"] == pytest.approx(0.02) and rows[1]["n_paired_seeds"] == 2
     assert paired_differences(settings[:1]) == []
     no_seeds = group_settings([_job(0, "0", "", 0.1), _job(1, "0", "", 0.2), _job(2, "0.1", "", 0.3)],
                               ["mitigation.sigma"])
-    assert [d.metrics for d in paired_differences(no_seeds)] == [{}]  # two jobs without a seed: nothing to pair
+    unpaired = paired_differences(no_seeds)
+    assert [d.metrics for d in unpaired] == [{}]  # two jobs without a seed: nothing to pair
+    assert "pairing needs the jobs of each setting to differ in `seed`" in differences_markdown(unpaired)
+
+
+def test_a_difference_is_bold_only_when_it_survives_holm():
+    records = [_job(0, "0", "0", 0.100), _job(1, "0", "1", 0.200), _job(2, "0", "2", 0.300), _job(3, "0", "3", 0.4),
+               _job(4, "0.1", "0", 0.121), _job(5, "0.1", "1", 0.219), _job(6, "0.1", "2", 0.322),
+               _job(7, "0.1", "3", 0.418),  # +0.02 with a little spread: clear
+               _job(8, "0.2", "0", 0.110), _job(9, "0.2", "1", 0.190), _job(10, "0.2", "2", 0.330),
+               _job(11, "0.2", "3", 0.395)]  # +0.006 with a lot of spread: not
+    differences = paired_differences(group_settings(records, ["mitigation.sigma", "seed"]))
+    table = differences_markdown(differences)
+    clear, unclear = (line for line in table.splitlines() if line.startswith("| mitigation"))
+    assert "**0.020" in clear and "**" not in unclear and "Holm" in table

@@ -102,7 +102,7 @@ class ExperimentData:
         if not bool(torch.isin(torch.tensor(list(ids), dtype=torch.int64), self.table.sample_ids).all()):
             return None
         pos = self.table.positions(list(ids))
-        return ImageHashes(self._hashes.exact[pos], self._hashes.near[pos])
+        return ImageHashes(self._hashes.exact[pos], self._hashes.near[pos], self._hashes.thumb[pos])
 
     def pairs(self, split: str) -> PairSet:
         """The pairs of one split minus removed ids (``remove_topk``)."""

@@ -1,5 +1,6 @@
 """A sweep's settings with error bars: jobs that differ only in ``seed`` form one setting, and each metric
-gets its mean over the seeds with a 95 % t-interval (docs/sweeps.md, "Settings with error bars")."""
+gets its mean over the seeds with a 95 % interval on its own scale; settings are compared with the first paired by
+seed, with Holm's correction across each table (docs/sweeps.md, "Settings with error bars")."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from scipy import stats as scipy_stats
+from tabulate import tabulate
 
 if TYPE_CHECKING:
     from clipmem.reporting.sweep import JobRecord
@@ -34,27 +36,82 @@ def metric_names(records: list[JobRecord]) -> list[str]:
     return [*SETTING_METRICS, *ordered]
 
 
+def metric_kind(metric: str) -> str:
+    """How a metric is summarised over seeds: ``proportion`` (AUCs and accuracies, in [0, 1]: a t-interval on the
+    logit scale, mapped back), ``count`` (``num_*``: an exact Poisson interval) or ``score`` (a t-interval)."""
+    if metric.startswith("num_"):
+        return "count"
+    if metric.endswith("_auc") or "_auc_" in metric or metric.startswith(("zeroshot_", "linear_probe_", "retrieval_")):
+        return "proportion"
+    return "score"
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
 @dataclass(frozen=True)
 class Interval:
-    """Mean of ``n`` values and its ``level`` t-interval (NaN bounds for n < 2)."""
+    """Mean of ``n`` values and its ``level`` interval (NaN bounds for n < 2): a t-interval for scores, on the logit
+    scale for proportions (so it stays in [0, 1]), an exact Poisson interval of the mean for counts. ``p_value``: a
+    one-sample t-test of mean 0 (what a paired difference is tested with; NaN without spread)."""
 
     mean: float
     low: float
     high: float
     n: int
+    p_value: float = math.nan
 
     @classmethod
-    def of(cls, values: list[float], level: float = 0.95) -> Interval:
+    def of(cls, values: list[float], level: float = 0.95, kind: str = "score") -> Interval:
         n = len(values)
         mean = statistics.fmean(values)
+        if kind == "count":
+            return cls.poisson(values, level)
         if n < 2:
             return cls(mean, math.nan, math.nan, n)
-        half = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1)) * statistics.stdev(values) / math.sqrt(n)
-        return cls(mean, mean - half, mean + half, n)
+        quantile = float(scipy_stats.t.ppf(0.5 + level / 2, n - 1))
+        if kind == "proportion":
+            z = [_logit(v) for v in values]
+            centre, half = statistics.fmean(z), quantile * statistics.stdev(z) / math.sqrt(n)
+            expit = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+            return cls(mean, expit(centre - half), expit(centre + half), n)
+        sd = statistics.stdev(values)
+        if sd <= 1e-12 * max(1.0, abs(mean)):  # equal up to float rounding: no spread
+            sd = 0.0
+        half = quantile * sd / math.sqrt(n)
+        p = float(2 * scipy_stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1)) if sd > 0 else math.nan
+        return cls(mean, mean - half, mean + half, n, p)
+
+    @classmethod
+    def poisson(cls, counts: list[float], level: float = 0.95) -> Interval:
+        """Mean count per seed with Garwood's exact interval for a Poisson total over ``n`` seeds."""
+        n, total = len(counts), sum(counts)
+        tail = (1 - level) / 2
+        low = 0.0 if total == 0 else float(scipy_stats.chi2.ppf(tail, 2 * total)) / 2
+        high = float(scipy_stats.chi2.ppf(1 - tail, 2 * total + 2)) / 2
+        return cls(total / n, low / n, high / n, n)
+
+    def clipped(self, low: float, high: float) -> Interval:
+        """The same interval kept within [low, high] (a difference of proportions lies in [−1, 1])."""
+        return Interval(self.mean, max(low, self.low), min(high, self.high), self.n, self.p_value)
 
     def excludes(self, value: float) -> bool:
-        """True when the interval lies wholly above or below ``value``."""
-        return self.low > value or self.high < value
+        """True when the interval has positive width and lies wholly above or below ``value`` (a zero-width interval
+        claims nothing: it only says the seeds agreed)."""
+        return self.high > self.low and (self.low > value or self.high < value)
+
+
+def holm(p_values: list[float], alpha: float = 0.05) -> list[bool]:
+    """Holm's step-down correction: which of the p-values (NaN: untested) are rejected at family-wise ``alpha``."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if p == p)
+    rejected = [False] * len(p_values)
+    for rank, (p, i) in enumerate(tested):
+        if p > alpha / (len(tested) - rank):
+            break
+        rejected[i] = True
+    return rejected
 
 
 @dataclass
@@ -65,6 +122,7 @@ class Setting:
     overrides: dict[str, str]
     jobs: list[str] = field(default_factory=list)
     seeds: list[str] = field(default_factory=list)
+    splits: int = 0  # distinct split manifests among the jobs (data.split_seed follows seed by default)
     metrics: dict[str, Interval] = field(default_factory=dict)
     values: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> seed -> value
 
@@ -84,11 +142,12 @@ def group_settings(records: list[JobRecord], keys: list[str]) -> list[Setting]:
     for key, members in groups.items():
         label = " ".join(f"{k}={v}" for k, v in key) or "all"
         setting = Setting(label, dict(key), [r.job for r in members],
-                          [r.overrides.get("seed", "") for r in members])
+                          [r.overrides.get("seed", "") for r in members],
+                          len({r.metrics.get("manifest_sha256", r.job) for r in members}))
         for metric in metric_names(members):
             values = [float(r.metrics[metric]) for r in members if metric in r.metrics]
             if values and len(values) == len(members):
-                setting.metrics[metric] = Interval.of(values)
+                setting.metrics[metric] = Interval.of(values, kind=metric_kind(metric))
                 if "" not in setting.seeds and len(set(setting.seeds)) == len(setting.seeds):  # else unpairable
                     setting.values[metric] = dict(zip(setting.seeds, values, strict=True))
         settings.append(setting)
@@ -102,29 +161,43 @@ def _present(settings: Sequence[Setting | Difference]) -> list[str]:
 
 
 def setting_rows(settings: list[Setting]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The grouped table: setting, seeds, then mean / low / high of every metric some setting has."""
+    """The grouped table: setting, seeds, splits, then mean / low / high of every metric some setting has
+    (accuracies as fractions in [0, 1])."""
     metrics = _present(settings)
-    columns = ["setting", "n_seeds", "jobs"]
+    columns = ["setting", "n_seeds", "n_splits", "jobs"]
     for metric in metrics:
         columns += [metric, f"{metric}_low", f"{metric}_high"]
     rows = []
     for setting in settings:
-        row: dict[str, Any] = {"setting": setting.label, "n_seeds": len(setting.jobs), "jobs": " ".join(setting.jobs)}
+        row: dict[str, Any] = {"setting": setting.label, "n_seeds": len(setting.jobs), "n_splits": setting.splits,
+                               "jobs": " ".join(setting.jobs)}
         for metric, interval in setting.metrics.items():
             row.update({metric: interval.mean, f"{metric}_low": interval.low, f"{metric}_high": interval.high})
         rows.append(row)
     return columns, rows
 
 
+def _scale(metric: str) -> float:
+    """Markdown shows accuracies in % (its header says so); everything else as measured."""
+    return 100.0 if metric.startswith(("zeroshot_", "linear_probe_", "retrieval_")) else 1.0
+
+
+def _header(metric: str, prefix: str = "") -> str:
+    return f"{prefix}{metric} (%)" if _scale(metric) == 100.0 else f"{prefix}{metric}"
+
+
+def _decimals(value: float) -> int:
+    """Enough decimals to tell close small values apart: 3 for |x| ≥ 0.1, one more per factor ten below (max 6)."""
+    if value == 0 or value != value or abs(value) >= 0.1:
+        return 3
+    return min(6, 2 - math.floor(math.log10(abs(value))))
+
+
 def _cell(metric: str, interval: Interval | None) -> str:
     if interval is None:
         return "–"
-    if metric.startswith("num_"):
-        scale, digits = 1.0, 1
-    elif metric.startswith(("zeroshot_", "linear_probe_")):
-        scale, digits = 100.0, 1  # accuracies in %
-    else:
-        scale, digits = 1.0, 3  # scores, AUCs, UnitMem
+    scale = _scale(metric)
+    digits = 1 if scale == 100.0 or metric.startswith("num_") else _decimals(interval.mean)
     mean = f"{scale * interval.mean:.{digits}f}"
     if math.isnan(interval.low):
         return mean
@@ -132,13 +205,15 @@ def _cell(metric: str, interval: Interval | None) -> str:
 
 
 def settings_markdown(settings: list[Setting]) -> str:
-    """Markdown: one row per setting, each metric as ``mean [95 % interval]`` (accuracies in %)."""
+    """Markdown: one row per setting with its seeds and splits, each metric as ``mean [95 % interval]``
+    (proportions on the logit scale, counts exact Poisson, accuracies in %)."""
     metrics = _present(settings)
-    lines = ["| setting | seeds | " + " | ".join(metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
-    for setting in settings:
-        cells = [_cell(m, setting.metrics.get(m)) for m in metrics]
-        lines.append(f"| {setting.label} | {len(setting.jobs)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    body = [[setting.label, len(setting.jobs), setting.splits, *(_cell(m, setting.metrics.get(m)) for m in metrics)]
+            for setting in settings]
+    note = ("Mean over the seeds [95 % interval: t on the logit scale for AUCs and accuracies, exact Poisson for "
+            "counts, t otherwise].\n\n")
+    return note + tabulate(body, ["setting", "seeds", "splits", *(_header(m) for m in metrics)], tablefmt="github",
+                           disable_numparse=True) + "\n"
 
 
 @dataclass
@@ -155,7 +230,8 @@ class Difference:
 def paired_differences(settings: list[Setting]) -> list[Difference]:
     """Every setting after the first against the first, paired on the seeds both have (the same seed draws the
     same initialisation in both, so the seed-to-seed spread they share cancels). An interval needs ≥ 2 common
-    seeds; settings whose jobs do not each have their own seed are not paired."""
+    seeds; settings whose jobs do not each have their own seed are not paired. Differences of proportions are kept
+    within [−1, 1]."""
     if len(settings) < 2:
         return []
     reference = settings[0]
@@ -168,43 +244,64 @@ def paired_differences(settings: list[Setting]) -> list[Difference]:
             if not seeds:
                 continue
             difference.seeds = seeds
-            difference.metrics[metric] = Interval.of([values[seed] - base[seed] for seed in seeds])
+            interval = Interval.of([values[seed] - base[seed] for seed in seeds])
+            difference.metrics[metric] = interval.clipped(-1.0, 1.0) if metric_kind(metric) == "proportion" \
+                else interval
         out.append(difference)
     return out
 
 
+def significant(differences: list[Difference], alpha: float = 0.05) -> dict[tuple[str, str], bool]:
+    """(setting, metric) -> whether its paired difference survives Holm's correction over every difference of the
+    table (the family of comparisons) and its interval excludes 0 with positive width."""
+    cells = [(d.label, metric, interval) for d in differences for metric, interval in d.metrics.items()]
+    rejected = holm([interval.p_value for _, _, interval in cells], alpha)
+    return {(label, metric): bool(r and interval.excludes(0.0))
+            for (label, metric, interval), r in zip(cells, rejected, strict=True)}
+
+
 def difference_rows(differences: list[Difference]) -> tuple[list[str], list[dict[str, Any]]]:
-    """The paired table: setting, reference, paired seeds, then mean / low / high of every metric's difference."""
+    """The paired table: setting, reference, paired seeds, then mean / low / high / Holm-significant of every
+    metric's difference."""
     metrics = _present(differences)
+    survives = significant(differences)
     columns = ["setting", "reference", "n_paired_seeds"]
     for metric in metrics:
-        columns += [f"delta_{metric}", f"delta_{metric}_low", f"delta_{metric}_high"]
+        columns += [f"delta_{metric}", f"delta_{metric}_low", f"delta_{metric}_high", f"delta_{metric}_p",
+                    f"delta_{metric}_holm"]
     rows = []
     for d in differences:
         row: dict[str, Any] = {"setting": d.label, "reference": d.reference, "n_paired_seeds": len(d.seeds)}
         for metric, interval in d.metrics.items():
             row.update({f"delta_{metric}": interval.mean, f"delta_{metric}_low": interval.low,
-                        f"delta_{metric}_high": interval.high})
+                        f"delta_{metric}_high": interval.high, f"delta_{metric}_p": interval.p_value,
+                        f"delta_{metric}_holm": int(survives[(d.label, metric)])})
         rows.append(row)
     return columns, rows
 
 
 def differences_markdown(differences: list[Difference]) -> str:
     """Markdown: one row per setting, each metric's paired difference from the reference as ``Δ [95 % interval]``,
-    in bold where the interval excludes 0 (accuracies in percentage points)."""
+    in bold where it survives Holm's correction over the whole table (accuracies in percentage points). Says how
+    the jobs were paired, and why none were."""
     if not differences:
         return "One setting only: nothing to compare.\n"
     metrics = _present(differences)
-    lines = [f"Paired by seed against `{differences[0].reference}`: mean difference [95 % t-interval]; **bold**: "
-             "the interval excludes 0.", "",
-             "| setting | paired seeds | " + " | ".join(f"Δ {m}" for m in metrics) + " |",
-             "|" + "---|" * (len(metrics) + 2)]
+    if not metrics:
+        return (f"No setting could be paired with `{differences[0].reference}`: pairing needs the jobs of each setting "
+                "to differ in `seed` (sweep it, e.g. `seed=0,1,2`); jobs that share one seed, or have none, are "
+                "not paired.\n")
+    survives = significant(differences)
+    tested = sum(1 for d in differences for i in d.metrics.values() if i.p_value == i.p_value)
+    note = (f"Paired by seed against `{differences[0].reference}`: mean difference [95 % t-interval]; **bold**: the "
+            f"difference survives Holm's correction over the {tested} tested differences of this table (family-wise "
+            "5 %), and its interval excludes 0 with positive width.\n\n")
+    body = []
     for d in differences:
         cells = []
         for metric in metrics:
-            interval = d.metrics.get(metric)
-            cell = _cell(metric, interval)
-            cells.append(f"**{cell}**" if interval is not None and interval.excludes(0.0) else cell)
-        lines.append(f"| {d.label} | {len(d.seeds)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
+            cell = _cell(metric, d.metrics.get(metric))
+            cells.append(f"**{cell}**" if survives.get((d.label, metric)) else cell)
+        body.append([d.label, len(d.seeds), *cells])
+    return note + tabulate(body, ["setting", "paired seeds", *(_header(m, "Δ ") for m in metrics)],
+                           tablefmt="github", disable_numparse=True) + "\n"
