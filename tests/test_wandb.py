@@ -130,3 +130,31 @@ def test_thumbnails_are_upscaled_and_table_sizes_checked():
     assert ReportConfig(wandb_table_size=-1).table_rows(500) == 500 and ReportConfig().table_rows(500) == 32
     with pytest.raises(ConfigError, match="report.wandb_table_size must be a whole number ≥ 1, or all"):
         ReportConfig(wandb_table_size=0)
+
+
+def test_an_audit_logs_its_suspicion_ranked_table_gallery_and_audit_csv(tmp_path):
+    """W&B gets the audit ranked by suspicion (ids as text: 63-bit ids lose digits as browser numbers, numbers as
+    numbers, flags as booleans), the gallery of the most suspicious pairs and audit.csv as an artifact."""
+    from .data_fixtures import write_pairs
+
+    paths = write_pairs(tmp_path / "pairs", 100)
+    run = tmp_path / "run"
+    done = run_script("train.py", "experiment=audit", f"data.source.path={paths['csv']}", "design.folds=2",
+                      "design.repeats=2", "trainer.max_epochs=1", "data.batch_size=16", "data.source.resolution=32",
+                      "data.miscaption.fraction=0.1", "audit.bootstrap_draws=10", "logger=wandb", "checkpoints=false",
+                      f"run_dir={run}", cwd=tmp_path, env={"WANDB_API_KEY": "", "WANDB_SILENT": ""})
+    assert done.returncode == 0, done.stderr[-3000:]
+    artifacts = {r.artifact.name: [m.path for m in r.artifact.manifest.contents]
+                 for r in _records(run) if r.WhichOneof("record_type") == "artifact"}
+    assert artifacts["audit"] == ["audit.csv"]
+    media = run / "wandb" / "offline-run-*" / "files" / "media"
+    (path,) = glob.glob(str(media / "table" / "audit" / "most_suspicious*.json"))
+    table = json.loads(Path(path).read_text())
+    column = {name: table["columns"].index(name) for name in ("sample_id", "suspicion", "p_miscaptioned", "flagged")}
+    suspicion = [row[column["suspicion"]] for row in table["data"]]
+    assert suspicion == sorted(suspicion, reverse=True) and all(isinstance(v, float) for v in suspicion)
+    assert all(isinstance(row[column["sample_id"]], str) for row in table["data"])
+    assert all(isinstance(row[column["flagged"]], bool) for row in table["data"])
+    assert glob.glob(str(media / "images" / "audit" / "gallery*"))
+    summary = done.stdout[done.stdout.index("Audit"):]
+    assert "rows audited             100" in summary and "estimated wrong pairs" in summary
