@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ from clipmem.plan.training import TrainingRecipe
 from clipmem.reporting.config import ReportConfig
 from clipmem.reporting.tracking import check_logger
 from clipmem.scoring.config import ScoringConfig
+
+log = logging.getLogger("clipmem")
 
 # Trainer arguments the run sets itself (from `hardware` or per model); `trainer.*` may not set them.
 RESERVED_TRAINER_KEYS = ("logger", "callbacks", "default_root_dir", "enable_checkpointing", "enable_model_summary",
@@ -160,6 +163,19 @@ def check_seed(seed: Any) -> int:
     return value
 
 
+FROM_SCRATCH_LR = 5e-4  # at or above this, a pretrained start is likely to be trained away (docs/configuration.md)
+
+
+def warn_scratch_rate(model: Any) -> None:
+    """A pretrained start trained at a from-scratch learning rate loses what it knew: say so (a warning, not an
+    error: a user may mean it)."""
+    lr = (model.get("optimizer") or {}).get("lr")
+    if model.get("pretrained") and isinstance(lr, int | float) and lr >= FROM_SCRATCH_LR:
+        log.warning("model.pretrained=%s starts from trained weights, but model.optimizer.lr=%g is a from-scratch "
+                    "rate; fine-tuning usually takes 10-100 times less (finetune=default sets a fine-tuning recipe: "
+                    "docs/configuration.md, \"Fine-tuning\")", model.get("pretrained"), lr)
+
+
 def check_optimizer(section: Any) -> None:
     """Build ``model.optimizer`` over one dummy parameter: a negative learning rate, a beta outside [0, 1) or a
     wrong argument stops the run here, in one line."""
@@ -181,6 +197,7 @@ def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSett
     with torch.device("meta"):  # every argument checked, no memory, no RNG drawn
         instantiate_model_checked(build, families)
     check_optimizer(cfg.model.get("optimizer"))
+    warn_scratch_rate(cfg.model)
     callbacks = cfg.get("callbacks")
     instantiate_entries(callbacks, "callbacks")
     trainer = check_trainer(plain(cfg.trainer) or {})

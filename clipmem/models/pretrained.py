@@ -9,6 +9,7 @@ positional embeddings when ``model.image_size`` differs from the checkpoint's.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
@@ -18,6 +19,8 @@ import open_clip
 import torch
 
 from clipmem.errors import ConfigError, one_line
+
+log = logging.getLogger("clipmem")
 
 LOCAL_DIR = "local-dir:"
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
@@ -92,6 +95,9 @@ def load_pretrained(model: torch.nn.Module, pretrained: str, arch: Any, cache_di
                           f"{one_line(err, 240)}); pretrained weights must come from the same architecture") from None
     except Exception as err:  # safetensors' and pickle's own errors on a damaged or foreign file
         raise unreadable(path, err) from None
+    if not any(p.is_meta for p in model.parameters()):  # a real load, not the validation's shape check
+        log.info("model.pretrained: loaded %s (%d tensors, every parameter of the model matched)", path,
+                 len(model.state_dict()))
     return path
 
 
