@@ -4,13 +4,16 @@ or tabulate and plot a whole sweep (`python evaluate.py sweep_dir=<multirun dir>
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-import clipmem.config  # noqa: F401  (first: torchvision shim, resolvers and config schemas)
-from clipmem.cli import run_cli
-from clipmem.run import evaluate_entry
+from clipmem.config import register
+
+register()  # resolvers and schemas, before Hydra composes the config
 
 
 @hydra.main(config_path="conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> float | None:
+    from clipmem.cli import run_cli
+    from clipmem.run import evaluate_entry
+
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.scoring, resolve=True).items() if v is not None}
     return run_cli(lambda: evaluate_entry(cfg.run_dir, cfg.sweep_dir, overrides, cfg.device, cfg.wandb, cfg.analysis))
 

@@ -29,10 +29,10 @@ from omegaconf import OmegaConf
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
-import clipmem.config  # noqa: F401  (torchvision shim, resolvers, schemas)
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.estimate import estimate_audit
 from clipmem.audit.statistics import STATISTICS
+from clipmem.config import register
 from clipmem.config.legacy import saved_run_config
 from clipmem.config.settings import load_settings
 from clipmem.data.splits import SplitManifest
@@ -43,6 +43,8 @@ from clipmem.io import atomic_write_csv
 from clipmem.plan.fit import saved_statistics
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import load_statistics
+
+register()  # resolvers and schemas for the runs' saved configs
 
 BASELINE = "low_alignment"
 

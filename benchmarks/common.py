@@ -46,7 +46,9 @@ def settings(overrides: list[str]):
     """The validated settings of ``python train.py <overrides>`` (no logger, a scratch run directory)."""
     from hydra import compose, initialize_config_dir
 
-    import clipmem.config  # noqa: F401  (resolvers and schemas)
+    import clipmem.config
+
+    clipmem.config.register()
     from clipmem.config.settings import load_settings
 
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):

@@ -18,8 +18,10 @@ import json
 import sys
 from pathlib import Path
 
-import clipmem.config  # noqa: F401  (torchvision shim before clipmem imports torch-heavy modules)
+from clipmem.config import register
 from clipmem.reporting.sweep_settings import Interval
+
+register()  # resolvers and schemas for the runs' saved configs
 
 
 def _cell(values: list[float]) -> str:

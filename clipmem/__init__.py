@@ -1,13 +1,14 @@
 """clipmem: measure and mitigate memorization in CLIP models (CLIPMem, ICLR 2025).
 
-Importing clipmem first makes torchvision importable on CPU-only torch builds (see
-``clipmem._torchvision_compat``), so import it before lightning, torchmetrics or open_clip.
+Importing clipmem makes torchvision importable on CPU-only torch builds (``clipmem._torchvision_compat``): the
+fix runs when torchvision is first imported, so import clipmem before lightning, torchmetrics or open_clip.
+Importing clipmem itself loads neither torch nor those libraries.
 """
 
 from clipmem._quiet import silence_known_noise
-from clipmem._torchvision_compat import ensure_torchvision_importable
+from clipmem._torchvision_compat import install_import_hook
 
-ensure_torchvision_importable()
+install_import_hook()
 silence_known_noise()
 
 __version__ = "0.1.0"

@@ -10,13 +10,13 @@ We never edit site-packages, and we do nothing when the extension loads normally
 
 from __future__ import annotations
 
+import importlib.abc
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
-import torch
-
-_LIBRARY: torch.library.Library | None = None  # kept alive: dropping it unregisters the schemas
+_LIBRARY: Any = None  # the torch.library.Library, kept alive: dropping it unregisters the schemas
 
 _SCHEMAS = (
     "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
@@ -26,6 +26,8 @@ _SCHEMAS = (
 
 def _extension_loads() -> bool:
     """True when torchvision's compiled ``_C`` library loads against the installed torch."""
+    import torch
+
     spec = importlib.util.find_spec("torchvision")
     if spec is None or spec.origin is None:
         return True  # torchvision absent: nothing to patch
@@ -47,6 +49,8 @@ def ensure_torchvision_importable() -> bool:
     Must run before torchvision is first imported. Returns True if the schemas were defined here.
     """
     global _LIBRARY
+    import torch
+
     if _LIBRARY is not None or "torchvision" in sys.modules:
         return False
     if _extension_loads():
@@ -60,3 +64,21 @@ def ensure_torchvision_importable() -> bool:
     for schema in _SCHEMAS:
         _LIBRARY.define(schema)
     return True
+
+
+class _BeforeTorchvision(importlib.abc.MetaPathFinder):
+    """Runs ``ensure_torchvision_importable`` when torchvision is first imported, then steps aside (one shot), so
+    that ``import clipmem`` stays light and the fix still comes first."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "torchvision":
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            ensure_torchvision_importable()
+        return None  # the regular finders import it
+
+
+def install_import_hook() -> None:
+    """Put the one-shot finder first on ``sys.meta_path`` (nothing to do when torchvision is imported already)."""
+    if "torchvision" not in sys.modules and not any(isinstance(f, _BeforeTorchvision) for f in sys.meta_path):
+        sys.meta_path.insert(0, _BeforeTorchvision())

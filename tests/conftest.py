@@ -11,7 +11,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-import clipmem.config  # noqa: F401  (first: torchvision shim, resolvers and config schemas)
+from clipmem.config import register
+
+register()  # resolvers and schemas before any config is composed
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"

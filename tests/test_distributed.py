@@ -111,7 +111,6 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 
-import clipmem.config  # noqa: F401  (resolvers)
 
 
 @hydra.main(config_path={conf!r}, config_name="train", version_base="1.3")

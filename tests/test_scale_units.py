@@ -9,7 +9,6 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import get_class
 from omegaconf import OmegaConf
 
-import clipmem.config  # noqa: F401  (registers the resolvers the hydra section uses)
 from clipmem import hardware
 from clipmem.config import run_dir_override
 from clipmem.data import TrainingDataModule

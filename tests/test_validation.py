@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from clipmem.errors import ConfigError
@@ -59,13 +57,11 @@ def test_bad_value_is_refused_by_validation(overrides, message):
 @pytest.mark.parametrize("override", ["scoring.normalisation=minmaxx", "data.splits.candidate=abc",
                                       "trainer.max_epochs=two"])
 def test_the_script_stops_in_one_line_before_training(override, tmp_path):
-    started = time.monotonic()
     done = run_script("train.py", override, "logger=none", f"run_dir={tmp_path}", timeout=120)
-    elapsed = time.monotonic() - started
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 1
     assert len(lines) == 1 and lines[0].startswith("clipmem: error: ") and override.split("=")[0] in lines[0], lines
-    assert elapsed < 20, elapsed  # before any data is loaded
+    assert "splits and zero-shot sets" not in done.stdout  # stopped before any data was loaded
     assert not (tmp_path / "models").exists()  # nothing trained
     assert '"failed"' in (tmp_path / "status.json").read_text()
 

@@ -1,6 +1,9 @@
 """Analyses of trained models beyond their scores: UnitMem per layer (docs/paradigms.md)."""
 
-from clipmem.analysis.config import AnalysisConfig
-from clipmem.analysis.unitmem import unitmem
+from clipmem._lazy import lazy_exports
 
-__all__ = ["AnalysisConfig", "unitmem"]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "AnalysisConfig": "config",
+    "unitmem": "unitmem",
+})
+__all__ = sorted(__dir__())

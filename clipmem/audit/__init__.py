@@ -1,6 +1,11 @@
 """The dataset audit: rank every pair of a user's data by how suspicious it is (docs/audit.md)."""
 
-from clipmem.audit.config import AuditConfig
-from clipmem.audit.writer import AuditInputs, AuditRequest, write_audit
+from clipmem._lazy import lazy_exports
 
-__all__ = ["AuditConfig", "AuditInputs", "AuditRequest", "write_audit"]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "AuditConfig": "config",
+    "AuditInputs": "writer",
+    "AuditRequest": "writer",
+    "write_audit": "writer",
+})
+__all__ = sorted(__dir__())

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from clipmem.audit.ranks import RANK_STATISTICS
-from clipmem.audit.statistics import STATISTICS
+from clipmem.audit.names import RANK_STATISTICS, STATISTICS
 from clipmem.errors import ConfigError
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-RANK_STATISTICS = ("rank_joint", "rank_caption", "rank_image")
+from clipmem.audit.names import RANK_STATISTICS
 
 
 def unseen_cells(membership: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:

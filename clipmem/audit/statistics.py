@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import torch
 
-from clipmem.audit.ranks import RANK_STATISTICS, out_of_sample_statistics
+from clipmem.audit.names import STATISTICS
+from clipmem.audit.ranks import out_of_sample_statistics
 from clipmem.scoring.statistics import SampleStatistics
 from clipmem.scoring.uncertainty import in_out_means
 
 MAD_SCALE = 1.4826  # MAD -> standard deviation of a normal distribution
-STATISTICS = (*RANK_STATISTICS, "neighbours", "low_consistency", "low_alignment", "memorization", "combined",
-              "clipscore")
+__all__ = ["STATISTICS", "audit_statistics", "robust_z", "suspicion_statistics"]
 
 
 def robust_z(values: torch.Tensor) -> torch.Tensor:

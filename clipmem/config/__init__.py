@@ -6,8 +6,13 @@ from clipmem.config.instantiate import instantiate_checked, instantiate_entries
 from clipmem.config.resolvers import register_resolvers, run_dir_override
 from clipmem.config.schema import register_schemas
 
-register_resolvers()  # on import: sweep jobs unpickled in other processes (joblib, submitit) resolve them too
-register_schemas()
 
-__all__ = ["config_fingerprint", "instantiate_checked", "instantiate_entries", "plain", "register_resolvers",
-           "register_schemas", "run_dir_override", "training_config"]
+def register() -> None:
+    """The OmegaConf resolvers and Hydra schemas the configs need, before Hydra composes one (the entry points, the
+    tests and the benchmarks call it; sweep jobs unpickled in another process do so by importing train.py)."""
+    register_resolvers()
+    register_schemas()
+
+
+__all__ = ["config_fingerprint", "instantiate_checked", "instantiate_entries", "plain", "register",
+           "register_resolvers", "register_schemas", "run_dir_override", "training_config"]

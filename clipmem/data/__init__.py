@@ -1,33 +1,24 @@
 """Data: sources, the synthetic generator, splits, the frozen experiment data and the DataModule."""
 
-from clipmem.data.build import build_data
-from clipmem.data.csv_source import CsvSource
-from clipmem.data.datamodule import TrainingDataModule
-from clipmem.data.experiment_data import ExperimentData, PairSet
-from clipmem.data.hf_source import HFSource
-from clipmem.data.imagefolder import ImageFolderZeroShot
-from clipmem.data.settings import DataSettings
-from clipmem.data.sources import DataSource, SyntheticSource, SyntheticZeroShot, ZeroShotSet, ZeroShotSource
-from clipmem.data.splits import SplitManifest, make_splits
-from clipmem.data.table import ImageTextTable
-from clipmem.data.wds_source import WebDatasetSource
+from clipmem._lazy import lazy_exports
 
-__all__ = [
-    "CsvSource",
-    "DataSettings",
-    "DataSource",
-    "ExperimentData",
-    "HFSource",
-    "ImageFolderZeroShot",
-    "ImageTextTable",
-    "PairSet",
-    "SplitManifest",
-    "SyntheticSource",
-    "SyntheticZeroShot",
-    "TrainingDataModule",
-    "WebDatasetSource",
-    "ZeroShotSet",
-    "ZeroShotSource",
-    "build_data",
-    "make_splits",
-]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "build_data": "build",
+    "CsvSource": "csv_source",
+    "TrainingDataModule": "datamodule",
+    "ExperimentData": "experiment_data",
+    "PairSet": "experiment_data",
+    "HFSource": "hf_source",
+    "ImageFolderZeroShot": "imagefolder",
+    "DataSettings": "settings",
+    "DataSource": "sources",
+    "SyntheticSource": "sources",
+    "SyntheticZeroShot": "sources",
+    "ZeroShotSet": "sources",
+    "ZeroShotSource": "sources",
+    "SplitManifest": "splits",
+    "make_splits": "splits",
+    "ImageTextTable": "table",
+    "WebDatasetSource": "wds_source",
+})
+__all__ = sorted(__dir__())

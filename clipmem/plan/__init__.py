@@ -1,10 +1,18 @@
 """Plans: an experiment is the data, a list of model specs and an estimator (docs/method.md, "Designs")."""
 
-from clipmem.plan.crossfit import CrossFitDesign
-from clipmem.plan.designs import Design, InOutDesign, PairDesign, ReplicatesDesign
-from clipmem.plan.fit import FittedModel, fit_plan
-from clipmem.plan.spec import ModelSpec, Plan
-from clipmem.plan.training import TrainingContext, TrainingRecipe
+from clipmem._lazy import lazy_exports
 
-__all__ = ["CrossFitDesign", "Design", "FittedModel", "InOutDesign", "ModelSpec", "PairDesign", "Plan",
-           "ReplicatesDesign", "TrainingContext", "TrainingRecipe", "fit_plan"]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "CrossFitDesign": "crossfit",
+    "Design": "designs",
+    "InOutDesign": "designs",
+    "PairDesign": "designs",
+    "ReplicatesDesign": "designs",
+    "FittedModel": "fit",
+    "fit_plan": "fit",
+    "ModelSpec": "spec",
+    "Plan": "spec",
+    "TrainingContext": "training",
+    "TrainingRecipe": "training",
+})
+__all__ = sorted(__dir__())

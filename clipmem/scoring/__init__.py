@@ -1,29 +1,19 @@
 """Memorization scores: CLIPMem as pure functions, per-model statistics, and estimators over them."""
 
-from clipmem.scoring.clipmem import (
-    NORMALISATIONS,
-    Reference,
-    ViewEmbeddings,
-    alignment,
-    clipmem_scores,
-    contrast,
-    normalise,
-)
-from clipmem.scoring.config import ScoringConfig
-from clipmem.scoring.estimators import pair_estimate, score_summary
-from clipmem.scoring.statistics import ModelScorer, SampleStatistics
+from clipmem._lazy import lazy_exports
 
-__all__ = [
-    "NORMALISATIONS",
-    "ModelScorer",
-    "Reference",
-    "SampleStatistics",
-    "ScoringConfig",
-    "ViewEmbeddings",
-    "alignment",
-    "clipmem_scores",
-    "contrast",
-    "normalise",
-    "pair_estimate",
-    "score_summary",
-]
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "NORMALISATIONS": "clipmem",
+    "Reference": "clipmem",
+    "ViewEmbeddings": "clipmem",
+    "alignment": "clipmem",
+    "clipmem_scores": "clipmem",
+    "contrast": "clipmem",
+    "normalise": "clipmem",
+    "ScoringConfig": "config",
+    "pair_estimate": "estimators",
+    "score_summary": "estimators",
+    "ModelScorer": "statistics",
+    "SampleStatistics": "statistics",
+})
+__all__ = sorted(__dir__())

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-NORMALISATIONS = ("minmax", "range", "none")
+from clipmem.scoring.config import NORMALISATIONS
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clipmem.errors import ConfigError
-from clipmem.scoring.clipmem import NORMALISATIONS
+
+NORMALISATIONS = ("minmax", "range", "none")
 
 
 @dataclass
