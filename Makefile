@@ -13,7 +13,7 @@ setup: $(BIN)/.installed
 $(BIN)/.installed: pyproject.toml constraints-cpu.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet $(CONSTRAINTS) -e ".[dev]"
+	$(BIN)/pip install --quiet $(CONSTRAINTS) -e ".[dev,tune,prepare]"
 # zero-shot set data.zeroshot.animal_mnist; --no-deps: its declared tensorflow dependency is not needed
 	$(BIN)/pip install --quiet --no-deps animal-mnist
 	touch $@
