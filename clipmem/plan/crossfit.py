@@ -77,7 +77,7 @@ class CrossFitDesign(_Uncertain):
     name = "crossfit"
     needs_held_out = False
 
-    def __init__(self, folds: int = 2, repeats: int = 4, block_size: int = 50, ci: str = "t", level: float = 0.95,
+    def __init__(self, folds: int = 5, repeats: int = 2, block_size: int = 50, ci: str = "t", level: float = 0.95,
                  bootstrap_draws: int = 2000) -> None:
         super().__init__(ci, level, bootstrap_draws)
         if int(folds) < 2:
