@@ -43,3 +43,34 @@ def step(desc: str) -> Iterator[None]:
     log.info("%s ...", desc)
     yield
     log.info("%s: done in %.1f s", desc, time.monotonic() - started)
+
+
+class PlanProgress:
+    """One line per model of a plan: ``model k of M (<name>) ... elapsed, about <t> left``, the estimate from the
+    models trained so far in this run (reused models are not counted)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.started, self.trained, self.spent = total, time.monotonic(), 0, 0.0
+
+    def begin(self, index: int, name: str) -> None:
+        elapsed = time.monotonic() - self.started
+        left = ""
+        if self.trained:
+            remaining = (self.spent / self.trained) * (self.total - index)
+            left = f", about {format_duration(remaining)} left"
+        log.info("model %d of %d (%s): %s elapsed%s", index + 1, self.total, name, format_duration(elapsed), left)
+
+    def done(self, seconds: float, trained: bool) -> None:
+        if trained:
+            self.trained += 1
+            self.spent += seconds
+
+
+def format_duration(seconds: float) -> str:
+    """``42 s``, ``7 min 05 s``, ``1 h 02 min``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"

@@ -301,3 +301,48 @@ def test_a_full_disk_is_one_line(monkeypatch, capsys):
         run_cli(job)
     line = capsys.readouterr().err.strip()
     assert stop.value.code == 1 and line.startswith("clipmem: error: no space left on device") and "\n" not in line
+
+
+def test_the_terminal_bar_numbers_epochs_as_the_log_lines_do():
+    """Lightning's bar said "Epoch 0/0" beside clipmem's "epoch 1/1"; clipmem's bar says "<model>: epoch 1/1"."""
+    from types import SimpleNamespace
+
+    from tqdm import tqdm
+
+    from clipmem.callbacks.progress import EpochBar
+
+    bar = EpochBar("g")
+    trainer = SimpleNamespace(current_epoch=0, max_epochs=1, num_training_batches=7)
+    bar._trainer = trainer
+    bar._train_progress_bar = tqdm(total=7, disable=True)
+    bar.on_train_epoch_start(trainer, None)
+    assert bar.train_progress_bar.desc.startswith("g: epoch 1/1")
+
+
+def test_plan_progress_says_model_k_of_m_and_time_left(caplog, monkeypatch):
+    import clipmem.progress as progress
+
+    clock = iter([0.0, 0.0, 100.0, 250.0])
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
+    with caplog.at_level("INFO", logger="clipmem"):
+        plan = progress.PlanProgress(4)  # started at t=0
+        plan.begin(0, "r0f0")            # t=0: nothing trained yet, no estimate
+        plan.done(100.0, trained=True)
+        plan.begin(1, "r0f1")            # t=100: 3 models left at 100 s each
+        plan.done(0.0, trained=False)    # a reused model does not count
+        plan.begin(2, "r0f2")            # t=250
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["model 1 of 4 (r0f0): 0 s elapsed",
+                     "model 2 of 4 (r0f1): 1 min 40 s elapsed, about 5 min 00 s left",
+                     "model 3 of 4 (r0f2): 4 min 10 s elapsed, about 3 min 20 s left"]
+    assert progress.format_duration(3725) == "1 h 02 min"
+
+
+@pytest.mark.slow
+def test_debug_overfit_drives_the_loss_of_one_batch_towards_zero(tmp_path):
+    """debug=overfit trains on one fixed batch (the datamodule stops shuffling under trainer.overfit_batches)."""
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "debug=overfit", f"run_dir={tmp_path / 'run'}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-2000:]
+    last = [line for line in done.stdout.splitlines() if "g: epoch 150/150" in line][0]
+    assert float(last.split("train loss ")[1].split(",")[0]) < 0.5

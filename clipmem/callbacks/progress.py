@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import lightning as L
+from lightning.pytorch.callbacks import TQDMProgressBar
 
 from clipmem import interrupts
 
@@ -36,3 +38,15 @@ class EpochLog(L.Callback):
                  if key in metrics and (label != "val loss" or trainer.num_val_batches)]
         log.info("%s: epoch %d/%d (step %d): %s in %.1f s", self.name, trainer.current_epoch + 1, trainer.max_epochs,
                  trainer.global_step, ", ".join(parts) or "no loss logged", time.monotonic() - self.started)
+
+
+class EpochBar(TQDMProgressBar):
+    """Lightning's bar on a terminal, numbered as clipmem's log lines are (``<model>: epoch 1/10``, not ``Epoch 0``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(f"{self.name}: epoch {trainer.current_epoch + 1}/{trainer.max_epochs}")

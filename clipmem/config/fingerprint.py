@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 # The sections that define what a model learned; the models of a plan must agree on all of them.
 TRAINING_SECTIONS = ("model", "data", "mitigation", "trainer", "seed")
 # Top-level keys that do not change a run's results: left out of its config fingerprint.
-NON_RESULT_KEYS = ("run_dir", "logger", "skip_completed", "resume", "optimized_metric")
+NON_RESULT_KEYS = ("run_dir", "logger", "skip_completed", "resume", "optimized_metric", "print_config")
 
 
 def plain(node: Any) -> Any:

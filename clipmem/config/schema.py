@@ -34,6 +34,7 @@ class TrainConfig:
         clipmem_raw_mean (default; comparable across runs, unlike the per-run min-max clipmem_mean),
         miscaption_auc, val_loss_<model>, zeroshot_top1_<model>, ... (``clipmem.run.objective``); with several
         families ``<family>_<metric>`` (an unprefixed name is the first family's).
+    print_config: print the composed config (resolved YAML) before the run starts.
     families: name -> family (``_target_`` entries of ``conf/family/``); null: the CLIP family alone.
     """
 
@@ -44,6 +45,7 @@ class TrainConfig:
     checkpoints: bool = True
     skip_completed: bool = True
     optimized_metric: str = "clipmem_raw_mean"
+    print_config: bool = False
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)

@@ -55,12 +55,14 @@ class RunOptions:
     fingerprint: str
     config: DictConfig
     optimized_metric: str = "clipmem_raw_mean"
+    print_config: bool = False
 
 
 def run_options(cfg: DictConfig) -> RunOptions:
     return RunOptions(run_dir=Path(cfg.run_dir), name=str(cfg.name), resume=bool(cfg.resume),
                       skip_completed=bool(cfg.skip_completed), fingerprint=config_fingerprint(cfg), config=cfg,
-                      optimized_metric=str(cfg.get("optimized_metric") or "clipmem_raw_mean"))
+                      optimized_metric=str(cfg.get("optimized_metric") or "clipmem_raw_mean"),
+                      print_config=bool(cfg.get("print_config", False)))
 
 
 OBJECTIVES = re.compile(r"((clip|supervised|ssl)_)?(clipmem_raw_mean|clipmem_mean|clipmem_median|miscaption_auc|"

@@ -134,8 +134,9 @@ class TrainingDataModule(L.LightningDataModule):
                                  self.batch_size_per_device)
         dataset = pair_dataset(self.data, self.train_ids, self.data.train_captions, self.seed, views=True,
                                labels=self.labels)
+        overfit = bool(self.trainer is not None and self.trainer.overfit_batches)  # debug=overfit: the same batch
         sampler = EpochSampler(len(dataset), self.seed, num_replicas=self.world_size, rank=self.rank,
-                               shuffle=True, drop_last=True)
+                               shuffle=not overfit, drop_last=True)
         workers = self.data.num_workers
         return DataLoader(dataset, batch_size=self.batch_size_per_device, sampler=sampler, drop_last=True,
                           num_workers=workers, persistent_workers=workers > 0, collate_fn=as_batch)

@@ -20,7 +20,7 @@ from clipmem.io import atomic_write_json
 from clipmem.plan.seeds import model_seed
 from clipmem.plan.spec import Plan
 from clipmem.plan.training import TrainingContext, TrainingRecipe, finished_model, train_model
-from clipmem.progress import step
+from clipmem.progress import PlanProgress, step
 from clipmem.rundir import RunDir
 from clipmem.scoring.config import ScoringConfig
 from clipmem.scoring.statistics import (
@@ -142,8 +142,11 @@ def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: 
     so its CLIPMem callback can compare against them."""
     peers = [spec.train_ids for spec in plan.specs]
     fitted: dict[str, FittedModel] = {}
-    for context in contexts(plan, data, scoring, run, families):
+    plan_progress = PlanProgress(len(plan.specs))
+    for index, context in enumerate(contexts(plan, data, scoring, run, families)):
         spec, family = context.spec, context.family
+        plan_progress.begin(index, spec.name)
+        begun = time.perf_counter()
         if resume and finished_model(spec, data, recipe, run, family):
             log.info("resume: %s is finished (%s), not retrained", spec.name, run.model(spec.name))
             module, history = None, saved_history(run, spec.name)
@@ -157,5 +160,6 @@ def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: 
             if module is not None:
                 fitted[spec.name].seconds["train"] = trained
         distributed.barrier()  # the statistics exist before the next model's callbacks look for them
+        plan_progress.done(time.perf_counter() - begun, module is not None)
         interrupts.check()
     return fitted

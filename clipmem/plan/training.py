@@ -14,7 +14,7 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from clipmem.callbacks.clipmem import CLIPMemCallback
-from clipmem.callbacks.progress import EpochLog
+from clipmem.callbacks.progress import EpochBar, EpochLog
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.image_hashes import HASHES_FILE, save_hashes
 from clipmem.errors import ConfigError
@@ -142,6 +142,8 @@ def _callbacks(recipe: TrainingRecipe, context: TrainingContext) -> list[L.Callb
         if hasattr(callback, "bind"):
             callback.bind(context)
     callbacks.append(EpochLog(context.spec.name))
+    if interactive() and recipe.trainer_kwargs.get("enable_progress_bar", True):
+        callbacks.append(EpochBar(context.spec.name))
     if recipe.checkpoints:  # last.ckpt, rewritten after every epoch (what resume=true continues from)
         callbacks.append(ModelCheckpoint(dirpath=context.run.checkpoints(context.spec.name), filename=LAST_CHECKPOINT,
                                          save_top_k=1, every_n_epochs=1, enable_version_counter=False))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from clipmem import distributed
 from clipmem.audit import AuditRequest
@@ -56,6 +56,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
     report. Returns the metrics (None on DDP ranks > 0, which only train). See ``RunLifecycle`` for the
     run directory's status and ``resume=true``."""
     absolute_paths(cfg)  # the saved config names the same files from any directory
+    if run_options(cfg).print_config and distributed.is_global_zero():
+        print(OmegaConf.to_yaml(cfg, resolve=True), flush=True)
     done = skip_if_complete(cfg)
     if done is not None:
         return done
