@@ -104,3 +104,38 @@ def test_shards_through_pipe_and_http_urls(pairs, tmp_path):
                               on_bad_sample="skip").load()
     assert len(partly) < 24 and any(r["file"].startswith("pipe:head") and "truncated" in r["reason"]
                                     for r in partly.skipped)  # a cut-off download is caught like a cut-off file
+
+
+def test_an_imagefolder_csv_json_and_cwd_relative_parquet_load_like_the_csv(pairs, tmp_path, monkeypatch):
+    """The common local layouts of `datasets`: an imagefolder with metadata.csv or metadata.jsonl, CSV and JSON
+    files of paths and captions, and parquet whose relative image paths are relative to the working directory (what
+    Dataset.to_parquet stores when the paths were given so). A missing image is named with its path."""
+    import json
+
+    reference, images = pairs["reference"], pairs["images"]
+    captions = [c[0] for c in reference.captions]
+    folder = tmp_path / "folder"
+    shutil.copytree(images, folder)
+    with (folder / "metadata.csv").open("w") as f:
+        f.write("file_name,text\n" + "".join(f'{i}.png,"{c}"\n' for i, c in enumerate(captions)))
+    jsonl = tmp_path / "jsonl"
+    shutil.copytree(images, jsonl)
+    (jsonl / "metadata.jsonl").write_text("".join(json.dumps({"file_name": f"{i}.png", "text": c}) + "\n"
+                                                  for i, c in enumerate(captions)))
+    def pairs_of(table):  # (caption, pixels) of every pair, in a fixed order: imagefolder orders rows itself
+        return sorted((c[0], image.numpy().tobytes()) for c, image in zip(table.captions, table.images, strict=True))
+
+    for path in (folder, jsonl):
+        table = HFSource(path=str(path), resolution=32).load()
+        assert len(table) == 24 and pairs_of(table) == pairs_of(reference), path
+    monkeypatch.chdir(pairs["root"])
+    relative = datasets.Dataset.from_dict({"image": [f"images/{i}.png" for i in range(24)], "text": captions})
+    relative.to_parquet(str(tmp_path / "relative.parquet"))
+    relative.to_csv(str(tmp_path / "pairs.csv"))
+    relative.to_json(str(tmp_path / "pairs.jsonl"))
+    for name in ("relative.parquet", "pairs.csv", "pairs.jsonl"):
+        table = HFSource(path=str(tmp_path / name), resolution=32).load()
+        assert torch.equal(table.images, reference.images) and table.captions == reference.captions, name
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"image file not found.*images/0.png"):
+        HFSource(path=str(tmp_path / "relative.parquet"), resolution=32).load()

@@ -22,7 +22,8 @@ from clipmem.errors import ConfigError, one_line
 from clipmem.progress import interactive
 
 SAVED_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")  # what save_to_disk writes
-FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow"}
+FOLDER_METADATA = ("metadata.csv", "metadata.jsonl")  # an imagefolder with captions (datasets' imagefolder builder)
+FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".csv": "csv", ".json": "json", ".jsonl": "json"}
 
 
 def _local_files(path: str) -> list[Path]:
@@ -32,8 +33,10 @@ def _local_files(path: str) -> list[Path]:
 
 
 def _image_item(value: Any, folder: Path) -> bytes | Path | None:
-    """What to decode for one image cell: the bytes of an Image feature (or a binary column), else its path
-    (relative paths resolve against the dataset's folder); None when the cell holds no image."""
+    """What to decode for one image cell: the bytes of an Image feature (or a binary column), else its path; None
+    when the cell holds no image. A relative path resolves as ``datasets`` resolves it, against the working
+    directory (what ``Dataset.to_parquet`` of paths given relative to it stores), else against the dataset's
+    folder."""
     if isinstance(value, dict):
         if value.get("bytes"):
             return bytes(value["bytes"])
@@ -41,7 +44,10 @@ def _image_item(value: Any, folder: Path) -> bytes | Path | None:
     if isinstance(value, bytes | bytearray):
         return bytes(value) if value else None
     if isinstance(value, str) and value.strip():
-        return folder / Path(value.strip()).expanduser()
+        path = Path(value.strip()).expanduser()
+        if path.is_absolute() or path.exists():
+            return path.absolute()
+        return folder / path
     return None
 
 
@@ -106,6 +112,8 @@ class HFSource:
         folder = Path(path).expanduser()
         if folder.is_dir() and any((folder / marker).is_file() for marker in SAVED_MARKERS):
             return self._pick_split(datasets.load_from_disk(str(folder))), folder
+        if folder.is_dir() and any((folder / marker).is_file() for marker in FOLDER_METADATA):
+            return self._imagefolder(datasets, folder), folder
         files = _local_files(path)
         if files:
             builder = FILE_BUILDERS[files[0].suffix.lower()]
@@ -114,9 +122,15 @@ class HFSource:
                                               cache_dir=cache).flatten_indices(keep_in_memory=True)
             return table, files[0].parent
         if folder.exists() or Path(path).suffix:
-            raise ConfigError(f"data.source.path: {path!r} is neither a folder written by save_to_disk nor "
-                              ".parquet/.arrow files")
+            raise ConfigError(f"data.source.path: {path!r} is neither a folder written by save_to_disk, an imagefolder "
+                              f"with {' or '.join(FOLDER_METADATA)}, nor .parquet/.arrow/.csv/.json(l) files")
         return self._from_hub(datasets, path), Path.cwd()
+
+    def _imagefolder(self, datasets: Any, folder: Path) -> Any:
+        """A local imagefolder: images with a metadata.csv or metadata.jsonl (``file_name`` plus caption columns)."""
+        with tempfile.TemporaryDirectory(prefix="clipmem-hf-") as cache:
+            loaded = datasets.load_dataset("imagefolder", data_dir=str(folder), cache_dir=cache)
+            return self._pick_split(loaded).flatten_indices(keep_in_memory=True)
 
     def _from_hub(self, datasets: Any, name: str) -> Any:
         try:
@@ -183,7 +197,8 @@ class HFSource:
         keep, duplicates = [], DuplicateFinder(bad)
         for i, result in enumerate(decoded):
             if isinstance(result, str):
-                bad.report(self.path, rows.rows[i], result, sample_id=rows.ids[i], location=rows.where[i])
+                where = "" if isinstance(rows.files[i], bytes) else f": {rows.files[i]}"  # name the file
+                bad.report(self.path, rows.rows[i], result + where, sample_id=rows.ids[i], location=rows.where[i])
             elif duplicates.check(result.tobytes(), rows.captions[i], self.path, rows.rows[i], rows.ids[i],
                                   rows.where[i]):
                 keep.append(i)
