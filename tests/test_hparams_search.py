@@ -54,3 +54,17 @@ def test_direction_and_objective():
     assert objective(None, "clipmem_raw_mean") != objective(None, "clipmem_raw_mean")  # NaN on DDP ranks > 0
     with pytest.raises(ConfigError, match=r"optimized_metric='zeroshot_top1_f' is not a metric of this run; it has"):
         objective({"clipmem_mean": 0.5}, "zeroshot_top1_f")
+
+
+def test_the_search_writes_its_trials_best_first_and_the_best_config_not_setting_differences(search):
+    sweep_dir, done = search
+    import csv
+
+    with (sweep_dir / "trials.csv").open() as f:
+        trials = list(csv.DictReader(f))
+    values = [float(t["value"]) for t in trials]
+    assert values == sorted(values)  # val_loss_f is minimized: the best (lowest) first
+    best = yaml.safe_load((sweep_dir / "best_config.yaml").read_text())
+    assert best["model"]["optimizer"]["lr"] == pytest.approx(float(trials[0]["model.optimizer.lr"]))
+    assert not (sweep_dir / "sweep_differences.md").exists() and not (sweep_dir / "sweep_settings.md").exists()
+    assert "\x1b[" not in done.stdout + done.stderr  # no colour codes from Optuna's logger

@@ -55,7 +55,9 @@ def test_sweep_table_lists_failed_and_complete_jobs(sweep):
     assert float(rows[1]["zeroshot_top1_f"]) == pytest.approx(metrics["zeroshot_top1_f"])
     assert rows[1]["retrieval_i2t_r5_f"] != ""
     markdown = (sweep_dir / "sweep_results.md").read_text()
-    assert "| 0 | 100000 | none | failed |" in markdown and "SplitError" in markdown
+    failed = next(line for line in markdown.splitlines() if line.startswith("| 0 "))
+    assert [c.strip() for c in failed.strip("|").split("|")][:4] == ["0", "100000", "none", "failed"]
+    assert "SplitError" in markdown and "zeroshot_top1_f (%)" in markdown
     assert "Common overrides: `debug=fast logger=wandb`" in markdown
     for plot in ("memorization_vs_utility.png", "score_distributions.png"):
         assert (sweep_dir / plot).stat().st_size > 5000, plot

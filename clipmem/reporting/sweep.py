@@ -7,10 +7,7 @@ jobs stay in the table with their error, they are never dropped.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import yaml
 from clipmem.errors import RunDirError
 from clipmem.io import atomic_write_text
 from clipmem.reporting.scores_csv import read_scores
+from clipmem.reporting.search import write_trials
 from clipmem.reporting.sweep_settings import (
     FAMILY_AUCS,
     Setting,
@@ -30,6 +28,8 @@ from clipmem.reporting.sweep_settings import (
     setting_rows,
     settings_markdown,
 )
+from clipmem.reporting.tables import csv_text as _csv_text
+from clipmem.reporting.tables import markdown_table
 from clipmem.rundir import STATUS_NAME, RunDir
 
 # Metric columns of the table, in order; a column appears only when some job has it.
@@ -48,7 +48,6 @@ METRIC_COLUMNS = (
     "num_removed_miscaptioned_candidate",
     *FAMILY_AUCS,
 )
-PERCENT_PREFIXES = ("zeroshot_", "linear_probe_", "retrieval_")
 
 
 @dataclass
@@ -184,39 +183,6 @@ def sweep_rows(records: list[JobRecord]) -> tuple[list[str], list[dict[str, Any]
     return columns, rows
 
 
-def _csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows([{k: ("" if row.get(k) is None else row.get(k)) for k in columns} for row in rows])
-    return buffer.getvalue()
-
-
-def _cell(column: str, value: Any) -> str:
-    if value is None or value == "":
-        return "–" if column not in ("error",) else ""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if column == "wall_s":
-            return f"{value:.0f}"
-        return f"{100 * value:.1f}%" if column.startswith(PERCENT_PREFIXES) else f"{value:.3f}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(columns: list[str], rows: list[dict[str, Any]], max_error: int = 160) -> str:
-    """A GitHub-flavoured Markdown table; accuracies as percentages, CLIPMem with 3 decimals."""
-    shown = columns if any(r.get("error") for r in rows) else [c for c in columns if c != "error"]
-    lines = ["| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
-    for row in rows:
-        cells = []
-        for column in shown:
-            text = _cell(column, row.get(column))
-            cells.append(text if len(text) <= max_error else text[: max_error - 1] + "…")
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def common_overrides(records: list[JobRecord], keys: list[str]) -> dict[str, str]:
     """Overrides every job shares (not swept): shown above the table."""
     if not records:
@@ -259,8 +225,9 @@ class SweepReport:
         return [r for r in self.records if r.state != "complete"]
 
 
-def aggregate_sweep(sweep_dir: str | Path) -> SweepReport:
-    """Read every job of ``sweep_dir``; write sweep_results.csv/.md and the PNG plots into it."""
+def aggregate_sweep(sweep_dir: str | Path, search: bool = False) -> SweepReport:
+    """Read every job of ``sweep_dir``; write sweep_results.csv/.md and the PNG plots into it; then either the
+    settings with their paired differences, or (``search``: a hyper-parameter search) the trials table."""
     from clipmem.reporting import sweep_plots
 
     sweep_dir = Path(sweep_dir)
@@ -276,14 +243,9 @@ def aggregate_sweep(sweep_dir: str | Path) -> SweepReport:
     table_md = sweep_dir / "sweep_results.md"
     atomic_write_text(table_md, header + markdown_table(columns, rows))
     labels = [setting_label(r, keys) for r in records]
-    settings = group_settings(records, keys)
-    columns, rows = setting_rows(settings)
-    atomic_write_text(sweep_dir / "sweep_settings.csv", _csv_text(columns, rows))
-    atomic_write_text(sweep_dir / "sweep_settings.md", header + settings_markdown(settings))
-    differences = paired_differences(settings)
-    columns, rows = difference_rows(differences)
-    atomic_write_text(sweep_dir / "sweep_differences.csv", _csv_text(columns, rows))
-    atomic_write_text(sweep_dir / "sweep_differences.md", header + differences_markdown(differences))
+    settings = [] if search else write_settings(sweep_dir, records, keys, header)
+    if search:
+        write_trials(sweep_dir, records, keys, header)
     plots = {
         "memorization_vs_utility": sweep_plots.plot_memorization_vs_utility(
             records, labels, sweep_dir / "memorization_vs_utility.png"),
@@ -293,3 +255,16 @@ def aggregate_sweep(sweep_dir: str | Path) -> SweepReport:
         "settings": sweep_plots.plot_settings(settings, sweep_dir / "settings.png"),
     }
     return SweepReport(records, table_csv, table_md, plots, settings)
+
+
+def write_settings(sweep_dir: Path, records: list[JobRecord], keys: list[str], header: str) -> list[Setting]:
+    """sweep_settings.csv/.md and sweep_differences.csv/.md; returns the settings."""
+    settings = group_settings(records, keys)
+    columns, rows = setting_rows(settings)
+    atomic_write_text(sweep_dir / "sweep_settings.csv", _csv_text(columns, rows))
+    atomic_write_text(sweep_dir / "sweep_settings.md", header + settings_markdown(settings))
+    differences = paired_differences(settings)
+    columns, rows = difference_rows(differences)
+    atomic_write_text(sweep_dir / "sweep_differences.csv", _csv_text(columns, rows))
+    atomic_write_text(sweep_dir / "sweep_differences.md", header + differences_markdown(differences))
+    return settings

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
+from clipmem.reporting.tables import decimals
+
 if TYPE_CHECKING:
     from clipmem.reporting.sweep import JobRecord
 
@@ -186,18 +188,11 @@ def _header(metric: str, prefix: str = "") -> str:
     return f"{prefix}{metric} (%)" if _scale(metric) == 100.0 else f"{prefix}{metric}"
 
 
-def _decimals(value: float) -> int:
-    """Enough decimals to tell close small values apart: 3 for |x| ≥ 0.1, one more per factor ten below (max 6)."""
-    if value == 0 or value != value or abs(value) >= 0.1:
-        return 3
-    return min(6, 2 - math.floor(math.log10(abs(value))))
-
-
 def _cell(metric: str, interval: Interval | None) -> str:
     if interval is None:
         return "–"
     scale = _scale(metric)
-    digits = 1 if scale == 100.0 or metric.startswith("num_") else _decimals(interval.mean)
+    digits = 1 if scale == 100.0 or metric.startswith("num_") else decimals(interval.mean)
     mean = f"{scale * interval.mean:.{digits}f}"
     if math.isnan(interval.low):
         return mean
