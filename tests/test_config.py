@@ -8,7 +8,7 @@ from clipmem.data import DataSettings
 from .conftest import CONF, compose_config, load_settings_for
 
 GROUPS = ("model", "data", "mitigation", "design", "hardware", "logger", "callbacks", "experiment", "debug",
-          "hparams_search")
+          "hparams_search", "finetune")
 
 
 def options(group):

@@ -111,3 +111,15 @@ def test_f_and_g_start_from_the_file_and_evaluate_needs_it_no_more(saved_nano, t
     shutil.rmtree(start)  # the saved models carry their own weights: re-scoring does not need the start
     again = evaluate_run_dir(run_dir)
     assert again["clipmem_raw_mean"] == pytest.approx(metrics["clipmem_raw_mean"], abs=1e-6)
+
+
+def test_a_pretrained_start_at_a_from_scratch_rate_is_warned_and_finetune_lowers_it(saved_nano, caplog):
+    pretrained = f"model.pretrained=local-dir:{saved_nano}"
+    with caplog.at_level("WARNING", logger="clipmem"):
+        load_settings_for([pretrained])
+    assert any("is a from-scratch rate" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="clipmem"):
+        settings = load_settings_for([pretrained, "finetune=default"])
+    assert not any("from-scratch" in r.getMessage() for r in caplog.records)
+    assert settings.recipe.training_config["model"]["optimizer"]["lr"] == 1e-4
