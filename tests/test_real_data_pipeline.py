@@ -95,3 +95,34 @@ def test_several_zero_shot_sets_are_reported_separately(runs):
             assert 0.0 <= value <= 1.0
             assert f"zeroshot_{name}_top5_{role}" in metrics
         assert metrics[f"zeroshot_top1_{role}"] == metrics[f"zeroshot_shapes_top1_{role}"]  # the first set heads
+
+
+def test_a_held_out_probe_labels_s_e_by_a_csv_column(tmp_path):
+    """zeroshot=heldout: the run's own S_E images with the classes of a CSV column, probed for f and g."""
+    import csv as csv_module
+
+    import torch
+
+    from clipmem.data.build import build_data
+
+    from .conftest import compose_config, load_settings_for
+    from .data_fixtures import write_pairs
+
+    paths = write_pairs(tmp_path / "pairs", 120)
+    rows = list(csv_module.DictReader(paths["csv"].open()))
+    labelled = tmp_path / "pairs" / "labelled.csv"
+    with labelled.open("w", newline="") as f:
+        writer = csv_module.DictWriter(f, fieldnames=["filepath", "title", "category"])
+        writer.writeheader()
+        writer.writerows({"filepath": r["filepath"], "title": r["title"], "category": r["title"].split()[-1]}
+                         for r in rows)
+    overrides = ["data=csv", f"data.source.path={labelled}", "data.source.resolution=32",
+                 "data.splits={shared: 60, candidate: 20, independent: 20, extra: 20}",
+                 "+zeroshot@data.zeroshot.heldout=heldout"]
+    data = build_data(load_settings_for(overrides).data)
+    probe = data.zeroshot["heldout"]
+    assert len(probe.labels) == 20 and torch.equal(probe.images, data.pairs("extra").images)
+    shapes = {r["filepath"]: r["title"].split()[-1] for r in rows}
+    assert [probe.classnames[int(k)] for k in probe.labels] == [
+        shapes[f"images/{sid}.png"] for sid in data.manifest.extra]
+    assert compose_config(overrides).data.zeroshot.heldout.label_key == "category"

@@ -103,7 +103,8 @@ def build_data(settings: DataSettings) -> ExperimentData:
         train_captions=train_captions,
         train_transform=settings.transform(train=True),
         eval_transform=settings.transform(train=False),
-        zeroshot={name: source.load() for name, source in settings.zeroshot.items()},
+        zeroshot={name: source.build(table, manifest, settings.source) if getattr(source, "builds_from_data", False)
+                  else source.load() for name, source in settings.zeroshot.items()},
         context_length=settings.context_length,
         batch_size=settings.batch_size,
         eval_batch_size=settings.eval_batch_size,
