@@ -107,3 +107,25 @@ def test_tuxpaint_preset_runs_end_to_end_on_a_prepared_tree(tmp_path):
     assert "zeroshot_animal_mnist_top1_f" in metrics
     assert (run_dir / "report" / "most_memorized.png").is_file()
     assert json.loads((run_dir / "models" / "f" / "clipmem_meta.json").read_text())["global_step"] == 3  # 48 / 16
+
+
+def test_the_coco_preset_composes_and_a_cpu_dry_run_takes_a_few_steps(tmp_path):
+    """experiment=coco_vitb32 as a user runs it on a GPU, shrunk to run here: ViT-B/32 at 32 px on the CPU, 200
+    pairs, one step per model; the preset's own values compose as documented."""
+    from clipmem.run import run_experiment
+
+    from .conftest import compose_config
+    from .data_fixtures import write_pairs
+
+    full = compose_config(["experiment=coco_vitb32", "data.source.path=x.csv"])
+    assert full.model.arch == "ViT-B-32" and full.hardware.precision == "bf16-mixed"
+    assert dict(full.data.splits) == {"shared": 65000, "candidate": 5000, "independent": 5000, "extra": 5000}
+    paths = write_pairs(tmp_path / "pairs", 200)
+    metrics = run_experiment(compose_config([
+        "experiment=coco_vitb32", f"data.source.path={paths['csv']}", "hardware=cpu", "model.image_size=32",
+        "data.source.resolution=32", "data.splits={shared: 100, candidate: 30, independent: 30, extra: 40}",
+        "data.batch_size=32", "trainer.max_epochs=1", "+trainer.limit_train_batches=1", "scoring.bf16=false",
+        "scoring.num_views=1", "callbacks=none", "logger=none", "checkpoints=false", f"run_dir={tmp_path / 'run'}"]))
+    assert metrics["num_candidates"] == 60 and 0.0 <= metrics["miscaption_auc"] <= 1.0
+    meta = (tmp_path / "run" / "models" / "f" / "clipmem_meta.json").read_text()
+    assert "\"global_step\": 1" in meta
