@@ -21,6 +21,7 @@ import torch
 
 from clipmem.audit.names import STATISTICS
 from clipmem.audit.ranks import out_of_sample_statistics
+from clipmem.scoring.clipmem import clipmem_raw, model_value
 from clipmem.scoring.statistics import SampleStatistics
 from clipmem.scoring.uncertainty import in_out_means
 
@@ -46,10 +47,10 @@ def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership
     """The statistics of A and C (memorization, low_consistency, low_alignment, combined, clipscore), each (N,)
     float64, from (M, N) ``align``, ``contrast`` and ``membership``; every sample must have at least one model
     that did and one that did not train on it."""
-    values = (align - contrast).double()
+    values = model_value(align, contrast).double()
     in_mean, out_mean = in_out_means(values, membership)
     _, out_align = in_out_means(align.double(), membership)
-    memorization = in_mean - out_mean
+    memorization = clipmem_raw(in_mean, out_mean)
     columns = torch.arange(values.shape[1])
     return {
         "memorization": memorization,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import lightning as L
 
 from clipmem.callbacks.base import EpochEvaluation
-from clipmem.scoring.clipmem import normalise
+from clipmem.scoring.clipmem import clipmem_raw, normalise
 from clipmem.scoring.estimators import score_summary
 from clipmem.scoring.statistics import SampleStatistics
 
@@ -51,7 +51,7 @@ class CLIPMemCallback(EpochEvaluation):
         scored = sign != 0
         family = self.context.family
         current = self._scorer.statistics(family.trained_model(pl_module))
-        raw = (sign * (current.value - self._reference.value))[scored]
+        raw = (sign * clipmem_raw(current.value, self._reference.value))[scored]
         summary = score_summary({"clipmem": normalise(raw, self.context.scoring.normalisation), "clipmem_raw": raw,
                                  "miscaptioned": self._scorer.pairs.miscaptioned[scored]})
         row = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}

@@ -22,7 +22,7 @@ from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.plan.seeds import model_seed
 from clipmem.plan.spec import ModelSpec, Plan
-from clipmem.scoring.clipmem import normalise
+from clipmem.scoring.clipmem import clipmem_raw, normalise
 from clipmem.scoring.reliability import split_half
 from clipmem.scoring.statistics import SampleStatistics
 from clipmem.scoring.uncertainty import (
@@ -141,8 +141,7 @@ class PairDesign:
         if not torch.equal(f.sample_ids, g.sample_ids):
             raise ConfigError("the statistics of f and g cover different samples; re-score both")
         on_f = torch.tensor([s == "candidate" for s in plan.sets])
-        raw = torch.where(on_f, (f.align - f.contrast) - (g.align - g.contrast),
-                          (g.align - g.contrast) - (f.align - f.contrast))
+        raw = torch.where(on_f, clipmem_raw(f.value, g.value), clipmem_raw(g.value, f.value))
         return {"sample_id": f.sample_ids, "clipmem": normalise(raw, normalisation), "clipmem_raw": raw,
                 "align_f": f.align, "align_g": g.align, "contrast_f": f.contrast, "contrast_g": g.contrast}
 

@@ -41,6 +41,17 @@ class Reference:
     text: torch.Tensor
 
 
+def model_value(align: torch.Tensor, contrast: torch.Tensor) -> torch.Tensor:
+    """L_h = A_h − C_h, each (N,): the one definition of a model's per-sample statistic."""
+    return align - contrast
+
+
+def clipmem_raw(value_in: torch.Tensor, value_out: torch.Tensor) -> torch.Tensor:
+    """Raw CLIPMem m(x) = L_in(x) − L_out(x): the statistic of the model (or mean over the models) that trained on x
+    minus that of the one(s) that did not; the one definition every design and the in-training callback use."""
+    return value_in - value_out
+
+
 def alignment(views: ViewEmbeddings) -> torch.Tensor:
     """A_h: mean over K draws of the cosine similarity of each pair's image and caption. (N,)."""
     return (views.image * views.text).sum(-1).mean(-1)
@@ -101,7 +112,7 @@ def pair_scores(align_f: torch.Tensor, contrast_f: torch.Tensor, align_g: torch.
     Keys: ``align_f``, ``align_g``, ``contrast_f``, ``contrast_g``, ``clipmem_raw`` = L_f − L_g and
     ``clipmem`` = normalise(clipmem_raw).
     """
-    raw = (align_f - contrast_f) - (align_g - contrast_g)
+    raw = clipmem_raw(model_value(align_f, contrast_f), model_value(align_g, contrast_g))
     return {
         "align_f": align_f,
         "align_g": align_g,

@@ -17,7 +17,14 @@ from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import RunDirError
 from clipmem.evaluation.encode import eval_mode
 from clipmem.io import atomic_write
-from clipmem.scoring.clipmem import Reference, ViewEmbeddings, alignment, model_statistic, out_of_fold_contrast
+from clipmem.scoring.clipmem import (
+    Reference,
+    ViewEmbeddings,
+    alignment,
+    model_statistic,
+    model_value,
+    out_of_fold_contrast,
+)
 from clipmem.scoring.compat import ids_sha256
 from clipmem.scoring.config import ScoringConfig
 from clipmem.scoring.views import encode_reference, encode_views, plan_views
@@ -40,7 +47,7 @@ class SampleStatistics:
 
     @property
     def value(self) -> torch.Tensor:
-        return self.align - self.contrast
+        return model_value(self.align, self.contrast)
 
 
 class ModelScorer:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import torch
 from scipy import stats as scipy_stats
 
+from clipmem.scoring.clipmem import clipmem_raw
+
 CI_METHODS = ("t", "bootstrap")
 
 
@@ -94,8 +96,8 @@ def estimate_in_out(values: torch.Tensor, membership: torch.Tensor, groups: torc
     _, stderr, low, high = t_interval(diffs, level)
     if ci == "bootstrap":
         low, high = bootstrap_interval(values, membership, groups, level, draws, seed)
-    return InOutEstimate(in_mean - out_mean, out_mean, stderr, low, high, membership.sum(0), (~membership).sum(0),
-                         level)
+    return InOutEstimate(clipmem_raw(in_mean, out_mean), out_mean, stderr, low, high, membership.sum(0),
+                         (~membership).sum(0), level)
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
