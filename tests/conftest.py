@@ -92,7 +92,8 @@ SLOW_TIMEOUT_S = 3 * 3600
 
 
 def pytest_collection_modifyitems(config, items):
-    """Slow end-to-end tests get a generous per-test timeout (the default in pyproject.toml is 10 minutes)."""
+    """Slow end-to-end tests get a generous per-test timeout (the default in pyproject.toml is 20 minutes: a session
+    fixture that trains a full run is timed with its first test)."""
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))

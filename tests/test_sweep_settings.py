@@ -79,7 +79,8 @@ def test_jobs_differing_only_in_seed_form_one_setting():
 
 def test_paradigm_aucs_and_unitmem_layers_are_summarised_over_seeds():
     def job(num: int, shift: float) -> JobRecord:
-        metrics = {"ssl_atypical_auc": 0.6 + shift, "clip_mislabel_auc": 0.9 + shift,
+        metrics = {"families": ["clip", "ssl", "supervised"], "ssl_atypical_auc": 0.6 + shift,
+                   "clip_mislabel_auc": 0.9 + shift,
                    **{f"clip_unitmem_image_layer{k}": 0.5 + k / 100 + shift for k in (1, 2, 10)},
                    "supervised_unitmem_image_layer1": 0.7 + shift}
         return JobRecord(job=str(num), path=Path(str(num)), overrides={"seed": str(num)}, state="complete",

@@ -87,6 +87,6 @@ def analyse_layermem(design: Design, plan: Plan, data: ExperimentData, families:
             for row in family_layermem(design, plan, family, families, data, models_from, config, seed, device)]
     atomic_write_csv(out.root / "layermem.csv", rows, LAYERMEM_COLUMNS)
     curves = layermem_curves(rows)
-    plot_layermem(curves, out.report_file("layermem"))
+    plot_layermem(curves, out.report_file("layermem"), {name: family.colour for name, family in families.items()})
     return {"layermem": curves, **{f"{family}_layermem_layer{layer}": value for family, values in curves.items()
                                    for layer, value in enumerate(values, start=1)}}

@@ -57,12 +57,12 @@ def text_layers(model: torch.nn.Module, tokens: torch.Tensor, batch_size: int, d
     return [layer_mean(unitmem(m)) for m in means]
 
 
-def model_unitmem(model: torch.nn.Module, family: str, data: ExperimentData, sample_ids: tuple[int, ...],
+def model_unitmem(model: torch.nn.Module, towers: tuple[str, ...], data: ExperimentData, sample_ids: tuple[int, ...],
                   views: int, seed: int, batch_size: int, device: torch.device) -> dict[str, list[float]]:
-    """Tower (``image``, and ``text`` for CLIP) -> mean UnitMem per layer, first layer first."""
+    """Tower (``image``, and ``text`` where ``towers`` has it) -> mean UnitMem per layer, first layer first."""
     pairs = data.pairs_of(sample_ids)
     model = model.to(device)
     out = {"image": image_layers(model, pairs.images, data.eval_transform.image_size, views, seed, batch_size, device)}
-    if family == "clip":
+    if "text" in towers:
         out["text"] = text_layers(model, pairs.tokens[:, 0], batch_size, device)
     return out

@@ -30,8 +30,8 @@ def unitmem_rows(plan: Plan, data: ExperimentData, families: dict[str, Any], mod
     for spec in plan.specs:
         model = families[spec.family].load(models_from.model(spec.name))
         with step(f"{spec.name}: UnitMem of {len(ids)} samples x {config.views} views"):
-            towers = model_unitmem(model, spec.family, data, ids, int(config.views), seed, int(config.batch_size),
-                                   device)
+            towers = model_unitmem(model, families[spec.family].towers, data, ids, int(config.views), seed,
+                                   int(config.batch_size), device)
         rows += [{"family": spec.family, "model": spec.name, "tower": tower, "layer": layer + 1, "unitmem": value}
                  for tower, values in towers.items() for layer, value in enumerate(values)]
     return rows
@@ -50,11 +50,12 @@ def family_curves(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[float]
     return curves
 
 
-def write_unitmem(out: RunDir, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """unitmem.csv (every row) and report/unitmem.png (the family curves); returns ``{"unitmem": curves}``."""
+def write_unitmem(out: RunDir, rows: list[dict[str, Any]], colours: dict[str, str] | None = None) -> dict[str, Any]:
+    """unitmem.csv (every row) and report/unitmem.png (the family curves, in the families' ``colours``); returns
+    ``{"unitmem": curves}``."""
     atomic_write_csv(out.root / "unitmem.csv", rows, UNITMEM_COLUMNS)
     curves = family_curves(rows)
-    plot_unitmem(curves, out.report_file("unitmem"))
+    plot_unitmem(curves, out.report_file("unitmem"), colours)
     for family, towers in curves.items():
         for tower, values in towers.items():
             log.info("UnitMem %s %s tower, layer 1 → %d: %s", family, tower, len(values),
@@ -65,4 +66,5 @@ def write_unitmem(out: RunDir, rows: list[dict[str, Any]]) -> dict[str, Any]:
 def analyse_unitmem(plan: Plan, data: ExperimentData, families: dict[str, Any], models_from: RunDir, out: RunDir,
                     config: AnalysisConfig, seed: int, device: torch.device) -> dict[str, Any]:
     """UnitMem of every model of ``plan`` written into ``out``; returns the metrics (family curves)."""
-    return write_unitmem(out, unitmem_rows(plan, data, families, models_from, config, seed, device))
+    return write_unitmem(out, unitmem_rows(plan, data, families, models_from, config, seed, device),
+                         {name: family.colour for name, family in families.items()})

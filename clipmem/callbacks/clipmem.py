@@ -55,7 +55,7 @@ class CLIPMemCallback(EpochEvaluation):
         summary = score_summary({"clipmem": normalise(raw, self.context.scoring.normalisation), "clipmem_raw": raw,
                                  "miscaptioned": self._scorer.pairs.miscaptioned[scored]})
         row = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}
-        group = "clipmem" if family.name == "clip" else "memorization"
+        group = family.log_group
         for key in ("clipmem_mean", "clipmem_raw_mean", "miscaption_auc"):
             if summary.get(key) is not None:
                 row[key] = summary[key]

@@ -27,7 +27,7 @@ from clipmem.config.fingerprint import config_fingerprint, plain, training_confi
 from clipmem.config.instantiate import entries, instantiate_checked, instantiate_entries
 from clipmem.data.settings import DataSettings, whole_number
 from clipmem.errors import ConfigError
-from clipmem.families.clip import CLIPFamily
+from clipmem.families import default_families
 from clipmem.hardware import HardwareSettings
 from clipmem.mitigations.base import Mitigation
 from clipmem.plan.designs import Design
@@ -65,8 +65,7 @@ def run_options(cfg: DictConfig) -> RunOptions:
                       print_config=bool(cfg.get("print_config", False)))
 
 
-OBJECTIVES = re.compile(r"((clip|supervised|ssl)_)?(clipmem_raw_mean|clipmem_mean|clipmem_median|miscaption_auc|"
-                        r"mislabel_auc|atypical_auc|"
+OBJECTIVES = re.compile(r"(clipmem_raw_mean|clipmem_mean|clipmem_median|miscaption_auc|mislabel_auc|atypical_auc|"
                         r"(val_loss|zeroshot_top[15]|linear_probe_top1|retrieval_(i2t|t2i)_r[15])_\w+)")
 OBJECTIVES_TEXT = ("clipmem_raw_mean, clipmem_mean, clipmem_median, miscaption_auc, mislabel_auc, atypical_auc, or "
                    "<metric>_<model> with <metric> in val_loss, zeroshot_top1, zeroshot_top5, linear_probe_top1, "
@@ -74,9 +73,11 @@ OBJECTIVES_TEXT = ("clipmem_raw_mean, clipmem_mean, clipmem_median, miscaption_a
                    "several families, optionally prefixed by one (ssl_atypical_auc)")
 
 
-def check_objective(name: str, data: DataSettings) -> str:
-    """``optimized_metric`` names a metric this run will have: one line naming the allowed ones otherwise."""
-    if not OBJECTIVES.fullmatch(name):
+def check_objective(name: str, data: DataSettings, families: tuple[str, ...] = ("clip",)) -> str:
+    """``optimized_metric`` names a metric this run will have (optionally prefixed by one of the run's ``families``):
+    one line naming the allowed ones otherwise."""
+    family = next((f for f in families if name.startswith(f"{f}_")), None)
+    if not OBJECTIVES.fullmatch(name if family is None else name[len(family) + 1:]):
         raise ConfigError(f"optimized_metric must be {OBJECTIVES_TEXT}; got {name!r}")
     if name.endswith("miscaption_auc") and not data.miscaption["fraction"]:
         raise ConfigError("optimized_metric=miscaption_auc needs injected mis-captions; data.miscaption.fraction is 0")
@@ -101,7 +102,7 @@ class ExperimentSettings:
     audit: AuditConfig
     hardware: HardwareSettings
     logger_configs: dict[str, Any]
-    families: dict[str, Any] = field(default_factory=lambda: {"clip": CLIPFamily()})
+    families: dict[str, Any] = field(default_factory=default_families)
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def make_loggers(self, **wandb_changes: Any) -> list:
@@ -218,7 +219,7 @@ def build_recipe(cfg: DictConfig, mitigation: Mitigation, hardware: HardwareSett
 def instantiate_model_checked(build: Any, families: dict[str, Any] | None = None) -> Any:
     """Build the model of every family from the model config (on the meta device: arguments checked only)."""
     try:
-        for family in (families or {"clip": CLIPFamily()}).values():
+        for family in (families or default_families()).values():
             family.build_module(build, None, "")
     except TypeError as err:
         raise ConfigError(f"model: {err}") from None
@@ -232,7 +233,7 @@ def load_families(group: DictConfig | dict | None) -> dict[str, Any]:
         if getattr(family, "name", None) != key:
             raise ConfigError(f"families.{key} holds the {getattr(family, 'name', type(family).__name__)!r} family; "
                               f"its key must be its name (families.{getattr(family, 'name', key)})")
-    return made or {"clip": CLIPFamily()}
+    return made or default_families()
 
 
 def check_logger_needs(cfg: DictConfig) -> None:
@@ -258,7 +259,7 @@ def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
     """An audit needs every pair scored out of fold (design=crossfit), and clean.csv a CSV source."""
     if not audit.enabled:
         return
-    if design.name != "crossfit":
+    if not getattr(design, "supports_audit", False):
         raise ConfigError(f"audit.enabled needs design=crossfit (every pair ranked by models that never saw it); "
                           f"design is {design.name!r}")
     if audit.write_clean and not hasattr(data.source, "rows_by_id"):
@@ -281,8 +282,8 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     data.check_sources()
     design = instantiate_checked(cfg.design, "design")
     check_audit(audit, design, data)
-    check_objective(str(cfg.get("optimized_metric") or "clipmem_raw_mean"), data)
     families = load_families(cfg.get("families"))
+    check_objective(str(cfg.get("optimized_metric") or "clipmem_raw_mean"), data, tuple(families))
     check_held_out(design, data, families)
     recipe = build_recipe(cfg, mitigation, hardware, families)
     for name, entry in entries(cfg.get("logger"), "logger").items():

@@ -30,9 +30,21 @@ HEAD_NAME = "head.safetensors"  # inside models/<name>/ beside open_clip's files
 
 
 class Family(Protocol):
-    """A model family: ``clip``, ``supervised`` or ``ssl`` (``clipmem.families``)."""
+    """A model family: ``clip``, ``supervised`` or ``ssl`` (``clipmem.families``), or one defined outside the package
+    (docs/extending.md). What reports and checks need of it, it declares itself:
+
+    name: its key under ``families`` and the prefix of its models and metrics.
+    score_name: what its memorization score is called in tables (``CLIPMem``, ``SSLMem``).
+    colour: its colour in plots (a matplotlib colour).
+    towers: the towers UnitMem and LayerMem read (``("image", "text")`` for CLIP).
+    log_group: the logger group of its in-training memorization curve (``clipmem/…``).
+    """
 
     name: str
+    score_name: str
+    colour: str
+    towers: tuple[str, ...]
+    log_group: str
     utility_kinds: tuple[str, ...]
     utility_label: str
 

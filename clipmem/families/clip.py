@@ -23,6 +23,10 @@ class CLIPFamily:
     """
 
     name = "clip"
+    score_name = "CLIPMem"
+    colour = "tab:purple"
+    towers = ("image", "text")
+    log_group = "clipmem"
     utility_kinds = FINAL_KINDS
     utility_label = "zero-shot, linear probe, retrieval, validation loss"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
@@ -158,6 +158,10 @@ class SSLFamily:
     augment: dict[str, Any] = dataclasses.field(default_factory=lambda: dict(DEFAULT_AUGMENT))
     max_epochs: int | None = None
     name: str = dataclasses.field(default="ssl", init=False)
+    score_name: ClassVar[str] = "SSLMem"
+    colour: ClassVar[str] = "tab:green"
+    towers: ClassVar[tuple[str, ...]] = ("image",)
+    log_group: ClassVar[str] = "memorization"
     utility_kinds = ("linear_probe",)
     utility_label = "linear probe"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning as L
 import torch
@@ -110,6 +110,10 @@ class SupervisedFamily:
     label_smoothing: float = 0.0
     max_epochs: int | None = None
     name: str = dataclasses.field(default="supervised", init=False)
+    score_name: ClassVar[str] = "label memorization (Feldman)"
+    colour: ClassVar[str] = "tab:orange"
+    towers: ClassVar[tuple[str, ...]] = ("image",)
+    log_group: ClassVar[str] = "memorization"
     utility_kinds = ("linear_probe", "classifier")
     utility_label = "linear probe, classifier"
 

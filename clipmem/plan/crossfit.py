@@ -76,6 +76,7 @@ class CrossFitDesign(_Uncertain):
 
     name = "crossfit"
     needs_held_out = False
+    supports_audit = True  # keeps every model's embeddings: the audit's rank statistics
 
     def __init__(self, folds: int = 5, repeats: int = 2, block_size: int = 50, ci: str = "t", level: float = 0.95,
                  bootstrap_draws: int = 2000) -> None:

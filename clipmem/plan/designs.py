@@ -38,7 +38,10 @@ POOL_SALT = 0x1A0  # the pool's random halves are drawn from (split seed, salt):
 
 
 class Design(Protocol):
-    """A ``design`` config (``conf/design/*.yaml``): the plan of models and the estimator over them."""
+    """A ``design`` config (``conf/design/*.yaml``, or a class outside the package: docs/extending.md): the plan of
+    models and the estimator over them. ``needs_held_out``: its contrast term compares with S_E (so
+    ``data.splits.extra`` must be ≥ 1); ``supports_audit``: it scores every pair out of fold with embeddings kept
+    (``audit.enabled``). Both default to (True, False) for a class that does not say."""
 
     name: str
 

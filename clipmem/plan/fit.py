@@ -15,7 +15,7 @@ import torch
 
 from clipmem import distributed, interrupts
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.families.clip import CLIPFamily
+from clipmem.families import default_families
 from clipmem.io import atomic_write_json
 from clipmem.plan.seeds import model_seed
 from clipmem.plan.spec import Plan
@@ -110,7 +110,7 @@ def contexts(plan: Plan, data: ExperimentData, scoring: ScoringConfig, run: RunD
     """The training context of every model of ``plan``, in order; ``families``: family name -> family object
     (default: the CLIP family), each family's statistics under a key of its own, each resampling unit's models on
     views of their own (``unit_scoring``)."""
-    families = families or {"clip": CLIPFamily()}
+    families = families or default_families()
     groups = plan.groups or (0,) * len(plan.specs)
     first = {}  # each family's first group: units count from 0 within a family
     for spec, group in zip(plan.specs, groups, strict=True):

@@ -7,13 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tabulate import tabulate
+
 from clipmem.io import atomic_write_csv, atomic_write_text
 from clipmem.reporting import tracking
 from clipmem.reporting.paradigm_plots import plot_paradigms
 from clipmem.rundir import RunDir
 
-SCORE_NAMES = {"clip": "CLIPMem", "supervised": "label memorization (Feldman)", "ssl": "SSLMem"}
-COLUMNS = ("family", "score", "mislabel_auc", "mislabel_auc_low", "mislabel_auc_high", "atypical_auc",
+COLUMNS = ("family", "score", "colour", "mislabel_auc", "mislabel_auc_low", "mislabel_auc_high", "atypical_auc",
            "atypical_auc_low", "atypical_auc_high", "raw_mean_clean", "raw_mean_mislabel", "raw_mean_atypical",
            "linear_probe_top1", "unitmem_first_layer", "unitmem_last_layer")
 
@@ -24,14 +25,16 @@ def _utility(metrics: dict[str, Any]) -> float | None:
     return metrics.get("linear_probe_top1_mean", sum(values) / len(values) if values else None)
 
 
-def comparison_rows(per_family: dict[str, dict[str, Any]], curves: dict[str, dict[str, list[float]]] | None
-                    ) -> list[dict[str, Any]]:
-    """One row per family (``COLUMNS``) from its metrics and its UnitMem curves."""
+def comparison_rows(per_family: dict[str, dict[str, Any]], curves: dict[str, dict[str, list[float]]] | None,
+                    families: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per family (``COLUMNS``) from its metrics, its UnitMem curves and what the family says of itself (its
+    score's name and colour)."""
     rows = []
     for family, metrics in per_family.items():
         image = (curves or {}).get(family, {}).get("image") or [None]
-        row = {"family": family, "score": SCORE_NAMES.get(family, family),
-               **{key: metrics.get(key) for key in COLUMNS[2:8]},
+        described = families[family]
+        row = {"family": family, "score": described.score_name, "colour": described.colour,
+               **{key: metrics.get(key) for key in COLUMNS[3:9]},
                "raw_mean_clean": metrics.get("clipmem_raw_mean_neither"),
                "raw_mean_mislabel": metrics.get("clipmem_raw_mean_mislabel"),
                "raw_mean_atypical": metrics.get("clipmem_raw_mean_atypical"),
@@ -49,17 +52,16 @@ def _cell(value: Any, digits: int = 3) -> str:
 
 def markdown_table(rows: list[dict[str, Any]]) -> str:
     """The comparison as a Markdown table (AUCs with their 95 % Hanley–McNeil intervals)."""
-    lines = ["| family | score | AUC mislabeled vs clean [95 % CI] | AUC atypical vs clean [95 % CI] | "
-             "raw mean clean / mislabeled / atypical | linear probe top-1 | UnitMem layer 1 → last |",
-             "|---|---|---|---|---|---|---|"]
+    body = []
     for r in rows:
         auc = {k: f"{_cell(r[f'{k}_auc'])} [{_cell(r[f'{k}_auc_low'])}, {_cell(r[f'{k}_auc_high'])}]"
                for k in ("mislabel", "atypical")}
         means = " / ".join(_cell(r[k], 4) for k in ("raw_mean_clean", "raw_mean_mislabel", "raw_mean_atypical"))
-        lines.append(f"| {r['family']} | {r['score']} | {auc['mislabel']} | {auc['atypical']} | {means} | "
-                     f"{_cell(r['linear_probe_top1'])} | {_cell(r['unitmem_first_layer'])} → "
-                     f"{_cell(r['unitmem_last_layer'])} |")
-    return "\n".join(lines) + "\n"
+        body.append([r["family"], r["score"], auc["mislabel"], auc["atypical"], means, _cell(r["linear_probe_top1"]),
+                     f"{_cell(r['unitmem_first_layer'])} → {_cell(r['unitmem_last_layer'])}"])
+    head = ["family", "score", "AUC mislabeled vs clean [95 % CI]", "AUC atypical vs clean [95 % CI]",
+            "raw mean clean / mislabeled / atypical", "linear probe top-1", "UnitMem layer 1 → last"]
+    return tabulate(body, head, tablefmt="github", disable_numparse=True) + "\n"
 
 
 def write_comparison(run: RunDir, rows: list[dict[str, Any]], curves: dict[str, dict[str, list[float]]] | None
@@ -67,7 +69,7 @@ def write_comparison(run: RunDir, rows: list[dict[str, Any]], curves: dict[str, 
     """paradigms.csv, paradigms.md and report/paradigms.png in ``run``; returns their paths."""
     atomic_write_csv(run.root / "paradigms.csv", rows, COLUMNS)
     atomic_write_text(run.root / "paradigms.md", markdown_table(rows))
-    figure = plot_paradigms(rows, curves or {}, run.report_file("paradigms"))
+    figure = plot_paradigms(rows, curves or {}, run.report_file("paradigms"), {r["family"]: r["colour"] for r in rows})
     return {"table": run.root / "paradigms.csv", "figure": figure}
 
 

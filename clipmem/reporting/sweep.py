@@ -19,7 +19,7 @@ from clipmem.io import atomic_write_text
 from clipmem.reporting.scores_csv import read_scores
 from clipmem.reporting.search import write_trials
 from clipmem.reporting.sweep_settings import (
-    FAMILY_AUCS,
+    FAMILY_AUC_SUFFIXES,
     Setting,
     difference_rows,
     differences_markdown,
@@ -46,7 +46,6 @@ METRIC_COLUMNS = (
     "retrieval_t2i_r5_f",
     "val_loss_f",
     "num_removed_miscaptioned_candidate",
-    *FAMILY_AUCS,
 )
 
 
@@ -170,7 +169,9 @@ def setting_label(record: JobRecord, keys: list[str]) -> str:
 def sweep_rows(records: list[JobRecord]) -> tuple[list[str], list[dict[str, Any]]]:
     """The tidy table: one row per job; columns job, swept overrides, status, metrics, error."""
     keys = swept_keys(records)
-    metrics = [m for m in METRIC_COLUMNS if any(m in r.metrics for r in records)]
+    families = list(dict.fromkeys(f for r in records for f in r.metrics.get("families") or []))
+    wanted = [*METRIC_COLUMNS, *(f"{family}{suffix}" for family in families for suffix in FAMILY_AUC_SUFFIXES)]
+    metrics = [m for m in wanted if any(m in r.metrics for r in records)]
     timed = any(r.wall_s is not None for r in records)
     columns = ["job", *keys, "mitigation", "status", *metrics, *(["wall_s"] if timed else []), "error"]
     rows = []

@@ -19,23 +19,24 @@ if TYPE_CHECKING:
     from clipmem.reporting.sweep import JobRecord
 
 SEED_KEYS = ("seed",)
-FAMILY_AUCS = tuple(f"{family}_{group}_auc" for family in ("clip", "supervised", "ssl")  # experiment=paradigms
-                    for group in ("mislabel", "atypical"))
 SETTING_METRICS = (  # raw beside normalised: a min–max mean moves with each run's two extremes
     "clipmem_raw_mean", "clipmem_raw_median", "clipmem_mean", "clipmem_median", "miscaption_auc",
     "clipmem_raw_mean_miscaptioned", "clipmem_raw_mean_clean",
     "zeroshot_top1_f", "zeroshot_top1_g", "linear_probe_top1_f", "linear_probe_top1_g",
     "zeroshot_top1_mean", "linear_probe_top1_mean", "num_removed_miscaptioned_candidate",
-    *FAMILY_AUCS,
 )
+FAMILY_AUC_SUFFIXES = ("_mislabel_auc", "_atypical_auc")  # experiment=paradigms: <family>_<ground truth>_auc
 UNITMEM_INFIX = "_unitmem_"  # experiment=paradigms: <family>_unitmem_<tower>_layer<k>, one per layer
 
 
 def metric_names(records: list[JobRecord]) -> list[str]:
-    """``SETTING_METRICS`` and every per-layer UnitMem metric the jobs hold (family, tower, then layer order)."""
+    """``SETTING_METRICS``, every family's ground-truth AUC (in the order of the jobs' ``families``) and every
+    per-layer UnitMem metric the jobs hold (family, tower, then layer order)."""
+    families = list(dict.fromkeys(f for r in records for f in r.metrics.get("families") or []))
+    aucs = [f"{family}{suffix}" for family in families for suffix in FAMILY_AUC_SUFFIXES]
     layers = {k for r in records for k in r.metrics if UNITMEM_INFIX in k and k.rsplit("_layer", 1)[-1].isdigit()}
     ordered = sorted(layers, key=lambda k: (k.rsplit("_layer", 1)[0], int(k.rsplit("_layer", 1)[1])))
-    return [*SETTING_METRICS, *ordered]
+    return [*SETTING_METRICS, *aucs, *ordered]
 
 
 def metric_kind(metric: str) -> str:

@@ -24,6 +24,7 @@ from clipmem.plan.spec import Plan
 from clipmem.reporting import tracking
 from clipmem.reporting.paradigms import log_layer_curves
 from clipmem.reporting.summary import format_layers, format_summary
+from clipmem.run.context import RunContext
 from clipmem.run.steps import estimate_and_report, run_plan
 from clipmem.rundir import RunDir
 from clipmem.scoring.compat import check_models
@@ -127,9 +128,7 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     loggers = evaluation_loggers(settings, run, out, log_to_wandb)
     try:
         extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **write_data_files(out, data)}
-        metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
-                                      settings.report, out, loggers, extra, history or [],
-                                      families=tuple(settings.families), models_from=run)
+        metrics = estimate_and_report(RunContext(settings, data, plan, out, run, loggers), fitted, extra, history or [])
         sync = tracking.sync_commands(loggers)
     finally:
         tracking.finish(loggers, 0)

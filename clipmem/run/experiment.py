@@ -19,6 +19,7 @@ from clipmem.plan.fit import fit_plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
+from clipmem.run.context import RunContext
 from clipmem.run.lifecycle import RunLifecycle, completed_metrics
 from clipmem.run.steps import analyse, apply_removal, estimate_and_report, record_data, run_plan
 from clipmem.rundir import RunDir
@@ -72,7 +73,6 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         if life.resume:  # continue with the partitions the finished models were planned with
             data = data.with_saved_groups(SplitManifest.read(life.run.splits))
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
-        families = tuple(settings.families)
         plan = run_plan(settings, data.manifest)
         check_plan_steps(plan, data, getattr(settings.design, "folds", None))
         fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
@@ -82,11 +82,9 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
             return None
         curves = analyse(settings, plan, data, life.run, life.run)
         extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
-        metrics = estimate_and_report(settings.design, plan, data, fitted, settings.scoring.normalisation,
-                                      settings.report, life.run, loggers, extra,
-                                      audit=AuditRequest(settings.audit, settings.data.source, settings.base_weights),
-                                      families=families,
-                                      curves=curves)
+        ctx = RunContext(settings, data, plan, life.run, life.run, loggers)
+        metrics = estimate_and_report(ctx, fitted, extra, curves=curves,
+                                      audit=AuditRequest(settings.audit, settings.data.source, settings.base_weights))
         life.complete(metrics, {name: model.seconds for name, model in fitted.items()})
         print(format_summary(metrics, life.run.root, tracking.sync_commands(loggers)), flush=True)
         return metrics

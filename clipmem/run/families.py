@@ -6,14 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from clipmem.data.experiment_data import ExperimentData
 from clipmem.io import atomic_write_json
-from clipmem.plan.designs import Design
 from clipmem.plan.families import family_statistics, family_subplan
 from clipmem.plan.fit import FittedModel, saved_history
-from clipmem.plan.spec import Plan
 from clipmem.progress import step
-from clipmem.reporting.config import ReportConfig
 from clipmem.reporting.paradigms import (
     comparison_rows,
     log_comparison,
@@ -22,43 +18,42 @@ from clipmem.reporting.paradigms import (
     write_comparison,
 )
 from clipmem.reporting.results import write_results
+from clipmem.run.context import RunContext
 from clipmem.rundir import RunDir
 
 
-def report_family(design: Design, plan: Plan, family: str, families: tuple[str, ...], data: ExperimentData,
-                  fitted: dict[str, FittedModel], normalisation: str, report: ReportConfig, run: RunDir,
-                  models_from: RunDir) -> dict[str, Any]:
-    """One family's estimate and its results in ``run/families/<family>/`` (scores.csv, metrics.json, report/)."""
-    sub, names = family_subplan(plan, family, families)
+def report_family(ctx: RunContext, family: str, fitted: dict[str, FittedModel]) -> dict[str, Any]:
+    """One family's estimate and its results in ``out/families/<family>/`` (scores.csv, metrics.json, report/)."""
+    design = ctx.design
+    sub, names = family_subplan(ctx.plan, family, tuple(ctx.families))
     stats = family_statistics({name: model.statistics for name, model in fitted.items()}, names)
     with step(f"scoring {family}: {design.name} estimate of {len(sub.scored_ids)} samples from {len(sub.specs)} "
               "models"):
-        scores = design.estimate(sub, stats, normalisation)
+        scores = design.estimate(sub, stats, ctx.normalisation)
     utility = {short: fitted[full].utility for short, full in names.items()}
-    histories = [fitted[full].history or (saved_history(models_from, full) if models_from.model_meta(full).is_file()
-                                          else []) for full in names.values()]
+    histories = [fitted[full].history or (saved_history(ctx.models_from, full)
+                                          if ctx.models_from.model_meta(full).is_file() else [])
+                 for full in names.values()]
     history = next((h for h in histories if h), [])
     extra = {"family": family, "design": design.name, "num_models": len(sub.specs), **design.summary(sub, stats)}
-    return write_results(RunDir(run.root / "families" / family), data, scores, utility, report, [], history, extra,
-                         sub.sets)
+    return write_results(RunDir(ctx.out.root / "families" / family), ctx.data, scores, utility, ctx.report, [],
+                         history, extra, sub.sets)
 
 
 def numeric(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def estimate_families(design: Design, plan: Plan, data: ExperimentData, fitted: dict[str, FittedModel],
-                      families: tuple[str, ...], normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
-                      extra_metrics: dict[str, Any], models_from: RunDir | None = None,
+def estimate_families(ctx: RunContext, fitted: dict[str, FittedModel], extra_metrics: dict[str, Any],
                       curves: dict[str, dict[str, list[float]]] | None = None) -> dict[str, Any]:
-    """Every family's results, the comparison and metrics.json (written last); returns the metrics.
-    ``models_from``: the run whose models were measured (their saved CLIPMem histories); ``curves``: UnitMem."""
-    per_family = {family: report_family(design, plan, family, families, data, fitted, normalisation, report, run,
-                                        models_from or run) for family in families}
-    rows = comparison_rows(per_family, curves)
+    """Every family's results, the comparison and metrics.json (written last); returns the metrics (``curves``:
+    UnitMem)."""
+    families, run, loggers = tuple(ctx.families), ctx.out, ctx.loggers
+    per_family = {family: report_family(ctx, family, fitted) for family in families}
+    rows = comparison_rows(per_family, curves, ctx.families)
     paths = write_comparison(run, rows, curves)
     metrics: dict[str, Any] = {
-        **extra_metrics, "families": list(families), "design": design.name, "num_models": len(plan.specs),
+        **extra_metrics, "families": list(families), "design": ctx.design.name, "num_models": len(ctx.plan.specs),
         **{f"{family}_{key}": value for family, values in per_family.items() for key, value in numeric(values).items()},
         "paradigms": rows, **({"unitmem": curves, **unitmem_metrics(curves)} if curves else {}),
     }

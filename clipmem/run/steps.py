@@ -13,14 +13,13 @@ from clipmem.data.splits import SplitManifest, check_manifest
 from clipmem.io import atomic_write_text
 from clipmem.mitigations.base import Mitigation
 from clipmem.mitigations.remove_topk import write_removal
-from clipmem.plan.designs import Design
-from clipmem.plan.families import DEFAULT_FAMILIES, family_plan, is_default
+from clipmem.plan.families import family_plan, is_default
 from clipmem.plan.fit import FittedModel
 from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
-from clipmem.reporting.config import ReportConfig
 from clipmem.reporting.results import write_results
+from clipmem.run.context import RunContext
 from clipmem.run.families import estimate_families
 from clipmem.rundir import RunDir
 
@@ -73,27 +72,25 @@ def analyse(settings: Any, plan: Plan, data: ExperimentData, models_from: RunDir
                            settings.eval_device())["unitmem"]
 
 
-def estimate_and_report(design: Design, plan: Plan, data: ExperimentData, fitted: dict[str, FittedModel],
-                        normalisation: str, report: ReportConfig, run: RunDir, loggers: list,
-                        extra_metrics: dict[str, Any], history: list[dict] | None = None,
-                        audit: AuditRequest | None = None, families: tuple[str, ...] = DEFAULT_FAMILIES,
-                        models_from: RunDir | None = None, curves: dict | None = None) -> dict[str, Any]:
+def estimate_and_report(ctx: RunContext, fitted: dict[str, FittedModel], extra_metrics: dict[str, Any],
+                        history: list[dict] | None = None, audit: AuditRequest | None = None,
+                        curves: dict | None = None) -> dict[str, Any]:
     """The design's estimator over every model's statistics, then (``audit``, when enabled) the audit's files, then
-    scores.csv, report/, metrics.json. With several ``families``: each family's results and the comparison
-    (``clipmem.run.families``; ``curves``: UnitMem, ``models_from``: the run whose models were measured)."""
-    if not is_default(families):
-        return estimate_families(design, plan, data, fitted, families, normalisation, report, run, loggers,
-                                 extra_metrics, models_from, curves)
+    scores.csv, report/, metrics.json in ``ctx.out``. With several families: each family's results and the comparison
+    (``clipmem.run.families``; ``curves``: UnitMem)."""
+    if not is_default(tuple(ctx.families)):
+        return estimate_families(ctx, fitted, extra_metrics, curves)
+    design, plan = ctx.design, ctx.plan
     stats = {name: model.statistics for name, model in fitted.items()}
     with step(f"scoring: {design.name} estimate of {len(plan.scored_ids)} pairs from {len(plan.specs)} models"):
-        scores = design.estimate(plan, stats, normalisation)
+        scores = design.estimate(plan, stats, ctx.normalisation)
     if audit is not None and audit.config.enabled:
         with step(f"audit: ranks, probabilities and reliability of {len(plan.scored_ids)} pairs"):
-            found = write_audit(run, AuditInputs(data, plan, scores, audit), stats, report, loggers)
+            found = write_audit(ctx.out, AuditInputs(ctx.data, plan, scores, audit), stats, ctx.report, ctx.loggers)
         extra_metrics = {**extra_metrics, **found}
     if history is None:
         history = next((model.history for model in fitted.values() if model.history), [])
     utility = {name: model.utility for name, model in fitted.items()}
     extra = {"design": design.name, "num_models": len(plan.specs), **design.summary(plan, stats), **extra_metrics,
              **({"unitmem": curves} if curves else {})}
-    return write_results(run, data, scores, utility, report, loggers, history, extra, plan.sets)
+    return write_results(ctx.out, ctx.data, scores, utility, ctx.report, ctx.loggers, history, extra, plan.sets)
