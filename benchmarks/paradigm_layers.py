@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from clipmem.config import register
-from clipmem.reporting.sweep_settings import Interval
+from clipmem.reporting.intervals import Interval
 
 register()  # resolvers and schemas for the runs' saved configs
 

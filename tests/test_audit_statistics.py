@@ -8,8 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from clipmem.audit.estimate import wrong_count_interval
-from clipmem.audit.mixture import fit_mixture, posterior
+from clipmem.audit.estimate import AuditResult, wrong_count_interval
+from clipmem.audit.mixture import (
+    decreasing_density,
+    expected_precision,
+    fit_mixture,
+    flag_recall,
+    local_probability,
+    posterior,
+    wrong_upper_bound,
+)
 from clipmem.audit.ranks import mid_rank, neighbour_score, out_of_sample_statistics, rank_pvalues, unseen_cells
 from clipmem.audit.statistics import suspicion_statistics
 from clipmem.data.image_hashes import difference_hashes, hamming, image_hashes, overlap
@@ -109,6 +117,71 @@ def test_the_mixture_recovers_the_share_of_wrong_pairs_and_calibrated_probabilit
     assert low < 300 < high and high - low < 150
     flagged = p >= 0.5
     assert abs(p[flagged].mean() - truth[flagged].mean()) < 0.05  # predicted vs measured precision
+
+
+def _ranks(wrong: int, correct: int, a: float = 0.3, b: float = 4.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mid-ranks of ``wrong`` pairs (uniform) and ``correct`` ones (Beta(a, b)), and which are wrong."""
+    rng = np.random.default_rng(seed)
+    u = np.concatenate([rng.uniform(size=wrong), rng.beta(a, b, size=correct)])
+    return u, np.r_[np.ones(wrong, bool), np.zeros(correct, bool)]
+
+
+def test_grenander_density_is_non_increasing_and_integrates_to_one():
+    u, _ = _ranks(500, 4500)
+    order = np.argsort(u)
+    density = decreasing_density(u)[order]
+    assert np.all(np.diff(density) <= 1e-9)
+    assert np.trapezoid(density, u[order]) == pytest.approx(1.0, abs=0.02)
+    flat = decreasing_density(np.random.default_rng(3).uniform(size=4000))
+    assert np.median(flat) == pytest.approx(1.0, abs=0.05)  # a uniform sample: density 1
+
+
+@pytest.mark.parametrize(("a", "b"), [(0.3, 4.0), (0.9, 1.6)])  # well separated; correct pairs spread wide
+def test_with_the_true_share_flags_have_their_predicted_precision_and_recall(a, b):
+    """Wrong captions rank uniformly: given π, the share of wrong pairs above any u and the recall of flagging them
+    follow without any assumption on the correct pairs, even when those spread almost uniformly (0.9, 1.6)."""
+    u, truth = _ranks(6000, 54000, a, b)  # large enough that sampling noise (sd < 0.01) leaves the bias visible
+    p = local_probability(u, 0.1)
+    for top in (0.05, 0.2):
+        flagged = u >= np.quantile(u, 1 - top)
+        assert abs(expected_precision(u, flagged, 0.1) - truth[flagged].mean()) < 0.03
+        assert abs(flag_recall(u, flagged) - truth[flagged].sum() / truth.sum()) < 0.03
+    assert np.all(np.diff(p[np.argsort(u)]) >= -1e-12)  # the probability grows with the rank
+    for low, high in [(0.0, 0.2), (0.2, 0.5), (0.5, 0.9)]:  # reliability bins: stated probability = measured share
+        in_bin = (p >= low) & (p < high)
+        assert in_bin.sum() > 100 and abs(p[in_bin].mean() - truth[in_bin].mean()) < 0.04
+
+
+def test_storeys_bound_lies_above_the_true_share():
+    for a, b in [(0.3, 4.0), (0.9, 1.2)]:
+        u, truth = _ranks(300, 2700, a, b, seed=2)
+        assert wrong_upper_bound(u) >= truth.mean()
+    u, _ = _ranks(0, 3000)
+    assert wrong_upper_bound(u) < 0.05
+
+
+@pytest.mark.parametrize(("a", "b", "identified"), [(0.3, 4.0, True), (0.5, 3.0, True), (0.9, 1.6, False)])
+def test_the_count_is_called_stable_only_where_the_mixture_recovers_it(a, b, identified):
+    """1,000 pairs, 10 % wrong: with correct ranks near the top the estimate is within 40 % of the truth and called
+    stable; with correct ranks spread (mean 0.36, as nano models give on the prepared sets) it runs high and is not."""
+    u, truth = _ranks(100, 900, a, b)
+    fit = fit_mixture(u)
+    interval = wrong_count_interval(u, fit, 100, seed=0)
+    result = AuditResult(statistic="rank_joint", statistics={}, suspicion=torch.zeros(1000),
+                         probability=torch.from_numpy(local_probability(u, fit.wrong_fraction)),
+                         flagged=torch.zeros(1000, dtype=torch.bool), block=torch.zeros(1000), fit=fit,
+                         reliability={}, wrong_interval=interval, min_probability=0.5, ranks=torch.from_numpy(u))
+    assert result.estimate_stable() == identified
+    if identified:
+        assert abs(fit.wrong_fraction - truth.mean()) <= 0.4 * truth.mean()
+    else:
+        assert fit.wrong_fraction > 1.4 * truth.mean()
+
+
+def test_a_given_share_is_kept_by_the_mixture():
+    u, _ = _ranks(300, 2700)
+    fit = fit_mixture(u, wrong_fraction=0.25)
+    assert fit.wrong_fraction == 0.25 and fit.a <= 1.0 <= fit.b
 
 
 def test_no_wrong_pairs_gives_a_small_estimate():

@@ -111,6 +111,9 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 
+import clipmem.config
+
+clipmem.config.register()  # the structured schemas the train config extends
 
 
 @hydra.main(config_path={conf!r}, config_name="train", version_base="1.3")

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from clipmem.reporting.intervals import Interval, holm
 from clipmem.reporting.sweep import JobRecord
 from clipmem.reporting.sweep_settings import (
-    Interval,
     difference_rows,
     differences_markdown,
     group_settings,
-    holm,
     paired_differences,
     setting_rows,
     settings_markdown,

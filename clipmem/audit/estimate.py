@@ -11,20 +11,30 @@ import numpy as np
 import torch
 
 from clipmem.audit.config import AuditConfig
-from clipmem.audit.mixture import MixtureFit, fit_mixture, posterior
+from clipmem.audit.mixture import (
+    MixtureFit,
+    expected_precision,
+    fit_mixture,
+    flag_recall,
+    local_probability,
+    wrong_upper_bound,
+)
 from clipmem.audit.ranks import mid_rank
 from clipmem.audit.statistics import audit_statistics
 from clipmem.plan.spec import Plan
 from clipmem.scoring.reliability import split_half
 from clipmem.scoring.statistics import SampleStatistics
 
+IDENTIFIED_CORRECT_MEAN = 0.15  # simulated: π over-estimated by ≤ 40 % up to this mean rank of the correct pairs
+
 
 @dataclass(frozen=True)
 class AuditResult:
     """Per audited pair (N,): every ``statistics`` value, ``suspicion`` (the configured one), ``probability`` of a
     wrong caption, ``flagged``, ``block`` (the pairs it was ranked among) and ``overlap`` with the base model's data
-    ("" none, ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability`` and the bootstrap
-    interval of the estimated number of wrong pairs."""
+    ("" none, ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability``, the bootstrap
+    interval of the estimated number of wrong pairs (NaN when the user's ``prior`` fixed the share) and the mid-ranks
+    ``ranks`` the mixture was fitted to."""
 
     statistic: str
     statistics: dict[str, torch.Tensor]
@@ -36,19 +46,31 @@ class AuditResult:
     reliability: dict[str, float]
     wrong_interval: tuple[float, float]
     min_probability: float
+    ranks: torch.Tensor
+    prior: float | None = None
     overlap: list[str] = field(default_factory=list)
+
+    def estimate_stable(self) -> bool:
+        """Whether the estimated count can be trusted: its bootstrap interval is narrower than the estimate, and the
+        correct pairs' fitted ranks sit near the top (mean ≤ ``IDENTIFIED_CORRECT_MEAN``); beyond that the uniform
+        share and the correct pairs' tail trade off and the count runs high (tests/test_audit_statistics.py)."""
+        low, high = self.wrong_interval
+        return bool(high - low <= max(float(self.probability.sum()), 1.0)
+                    and self.fit.correct_mean <= IDENTIFIED_CORRECT_MEAN)
 
     def metrics(self) -> dict[str, Any]:
         """metrics.json's ``audit_*`` keys."""
         n, flagged = len(self.suspicion), int(self.flagged.sum())
-        expected = float(self.probability[self.flagged].mean()) if flagged else math.nan
+        u = self.ranks.numpy()
+        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction)
         return {
             "audit_statistic": self.statistic, "audit_rows": n, "audit_min_probability": self.min_probability,
+            "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
+            "audit_expected_recall": flag_recall(u, self.flagged.numpy()),
             "audit_estimated_wrong": float(self.probability.sum()), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
             "audit_estimated_wrong_high": self.wrong_interval[1],
-            "audit_estimate_stable": self.wrong_interval[1] - self.wrong_interval[0]
-                <= max(float(self.probability.sum()), 1.0),
+            "audit_estimate_stable": self.estimate_stable(), "audit_correct_rank_mean": self.fit.correct_mean,
             "audit_num_flagged": flagged,
             "audit_expected_precision": expected,
             "audit_expected_flagged_wrong": float(self.probability[self.flagged].sum()),
@@ -78,8 +100,9 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     membership = plan.membership()
     values = audit_statistics(stats, membership)
     u = mid_rank(values[config.probability_statistic], values["compared"]).numpy()
-    fit = fit_mixture(u)
-    probability = torch.from_numpy(posterior(u, fit))
+    prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
+    fit = fit_mixture(u, wrong_fraction=prior)
+    probability = torch.from_numpy(local_probability(u, fit.wrong_fraction))
     groups = torch.tensor(plan.groups) if plan.groups else torch.arange(len(plan.specs))
 
     def suspicion_of(units: list[int]) -> torch.Tensor:
@@ -92,5 +115,7 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     return AuditResult(
         statistic=config.statistic, statistics=values, suspicion=values[config.statistic], probability=probability,
         flagged=probability >= config.min_probability, block=values["cell"].long(), fit=fit, reliability=reliability,
-        wrong_interval=wrong_count_interval(u, fit, config.bootstrap_draws, plan.seed),
-        min_probability=float(config.min_probability), overlap=overlap or [""] * len(values["compared"]))
+        wrong_interval=(math.nan, math.nan) if prior is not None else
+        wrong_count_interval(u, fit, config.bootstrap_draws, plan.seed),
+        min_probability=float(config.min_probability), ranks=torch.from_numpy(u), prior=prior,
+        overlap=overlap or [""] * len(values["compared"]))

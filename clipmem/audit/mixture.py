@@ -31,6 +31,11 @@ class MixtureFit:
     converged: bool
     loglik: float
 
+    @property
+    def correct_mean(self) -> float:
+        """The correct pairs' mean rank under the fit, a / (a + b): near 0 when the models recognise their captions."""
+        return self.a / (self.a + self.b)
+
 
 def beta_logpdf(u: np.ndarray, a: float, b: float) -> np.ndarray:
     return (a - 1) * np.log(u) + (b - 1) * np.log1p(-u) - special.betaln(a, b)
@@ -42,16 +47,20 @@ def _mean_loglik(params: np.ndarray, log_u: np.ndarray, log_v: np.ndarray) -> fl
     return float(np.logaddexp(np.log(pi), np.log1p(-pi) + correct).mean())
 
 
-def fit_mixture(u: np.ndarray, start: MixtureFit | None = None) -> MixtureFit:
+def fit_mixture(u: np.ndarray, start: MixtureFit | None = None, wrong_fraction: float | None = None) -> MixtureFit:
     """Maximum-likelihood π, a, b on mid-ranks ``u`` (N,) in (0, 1) (the EM's fixed point, found directly by
-    L-BFGS-B within the bounds): the best of a few starting values of π, or one run from ``start``."""
+    L-BFGS-B within the bounds): the best of a few starting values of π, or one run from ``start``. A given
+    ``wrong_fraction`` fixes π (the user's prior) and fits only the correct pairs' a, b."""
     u = np.clip(np.asarray(u, dtype=np.float64), 1e-9, 1 - 1e-9)
     if u.size < 2:
         raise ValueError(f"the mixture needs at least 2 ranked pairs, got {u.size}")
     log_u, log_v = np.log(u), np.log1p(-u)
-    bounds = ((1e-6, 1 - 1e-6), *SHAPE_BOUNDS)
+    fixed = wrong_fraction is not None
+    bounds = ((wrong_fraction, wrong_fraction) if fixed else (1e-6, 1 - 1e-6), *SHAPE_BOUNDS)
+    if fixed:
+        start = MixtureFit(float(wrong_fraction), 0.5, 2.0, True, 0.0)
     points = [(0.05, 0.5, 2.0), (0.2, 0.5, 2.0), (0.5, 0.5, 2.0)] if start is None else \
-        [(float(np.clip(start.wrong_fraction, 1e-4, 1 - 1e-4)), start.a, start.b)]
+        [(start.wrong_fraction if fixed else float(np.clip(start.wrong_fraction, 1e-4, 1 - 1e-4)), start.a, start.b)]
     best = None
     for point in points:
         found = optimize.minimize(lambda x: -_mean_loglik(x, log_u, log_v), np.array(point), method="L-BFGS-B",
@@ -63,7 +72,65 @@ def fit_mixture(u: np.ndarray, start: MixtureFit | None = None) -> MixtureFit:
 
 
 def posterior(u: np.ndarray, fit: MixtureFit) -> np.ndarray:
-    """(N,) probability that each pair's caption is wrong (belongs to the uniform component)."""
+    """(N,) probability that each pair's caption is wrong under the fitted Beta mixture."""
     u = np.clip(np.asarray(u, dtype=np.float64), 1e-9, 1 - 1e-9)
     correct = (1 - fit.wrong_fraction) * np.exp(beta_logpdf(u, fit.a, fit.b))
     return fit.wrong_fraction / (fit.wrong_fraction + correct)
+
+
+def decreasing_density(u: np.ndarray) -> np.ndarray:
+    """(N,) Grenander's estimate of a non-increasing density on [0, 1] at each ``u``: the slopes of the least concave
+    majorant of the empirical distribution function (no shape beyond monotonicity is assumed)."""
+    u = np.clip(np.asarray(u, dtype=np.float64), 0.0, 1.0)
+    order = np.argsort(u, kind="stable")
+    xs = np.concatenate([[0.0], u[order]])  # the majorant ends at the largest u: no flat piece up to (1, 1)
+    ys = np.concatenate([[0.0], np.arange(1, u.size + 1) / u.size])
+    hull: list[int] = [0]
+    for i in range(1, len(xs)):  # upper hull, left to right: pop while the last point lies under the new chord
+        while len(hull) >= 2 and _cross(xs, ys, hull[-2], hull[-1], i) >= 0:
+            hull.pop()
+        hull.append(i)
+    slopes = np.empty(len(xs))
+    for left, right in zip(hull[:-1], hull[1:], strict=True):
+        width = xs[right] - xs[left]
+        slopes[left + 1:right + 1] = (ys[right] - ys[left]) / width if width > 0 else np.inf
+    density = np.empty(u.size)
+    density[order] = slopes[1:]
+    return density
+
+
+def _cross(xs: np.ndarray, ys: np.ndarray, a: int, b: int, c: int) -> float:
+    """> 0 when point b lies below the chord from a to c (so b is not on the concave majorant)."""
+    return (xs[b] - xs[a]) * (ys[c] - ys[a]) - (ys[b] - ys[a]) * (xs[c] - xs[a])
+
+
+def local_probability(u: np.ndarray, wrong_fraction: float) -> np.ndarray:
+    """(N,) probability that each pair is wrong: π · 1 / f(u), the uniform share of the density at u (f: Grenander's
+    estimate), at most 1."""
+    density = decreasing_density(u)
+    with np.errstate(divide="ignore"):
+        return np.minimum(1.0, wrong_fraction / np.maximum(density, 1e-12))
+
+
+def expected_precision(u: np.ndarray, flagged: np.ndarray, wrong_fraction: float) -> float:
+    """Expected share of wrong pairs among ``flagged`` (N,) bool, flags being every u ≥ the smallest flagged one:
+    π · N · (1 − that u) wrong pairs lie there (they rank uniformly), out of the number flagged."""
+    u, flagged = np.asarray(u, dtype=np.float64), np.asarray(flagged, dtype=bool)
+    if not flagged.any():
+        return float("nan")
+    return float(min(1.0, wrong_fraction * u.size * (1 - u[flagged].min()) / flagged.sum()))
+
+
+def wrong_upper_bound(u: np.ndarray, threshold: float = 0.5) -> float:
+    """Storey's bound on the fraction of wrong pairs: #{u > λ} / (N (1 − λ)). Wrong captions rank uniformly, correct
+    ones no worse than uniformly, so this over-estimates π in expectation whatever the correct pairs' distribution
+    (the mixture's π needs the Beta shape to hold; this bound does not)."""
+    u = np.asarray(u, dtype=np.float64)
+    return float(min(1.0, (u > threshold).sum() / (u.size * (1 - threshold))))
+
+
+def flag_recall(u: np.ndarray, flagged: np.ndarray) -> float:
+    """The expected share of the wrong pairs that ``flagged`` (N,) bool catches, when flags are all pairs with
+    u ≥ the smallest flagged u: 1 − that u (wrong captions rank uniformly; no assumption on the correct ones)."""
+    u, flagged = np.asarray(u, dtype=np.float64), np.asarray(flagged, dtype=bool)
+    return float(1 - u[flagged].min()) if flagged.any() else 0.0

@@ -112,7 +112,7 @@ def readable_checkpoint(path: Path) -> bool:
     from open_clip.factory import load_state_dict
 
     try:
-        load_state_dict(str(path), device="meta")
+        load_state_dict(str(path), device="cpu")  # safetensors refuses "meta"; only reached on a failed load
     except Exception:
         return False
     return True

@@ -44,6 +44,23 @@ def _num(value: Any, digits: int = 3) -> str:
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
+    """How many pairs are wrong: the user's prior, or the estimate with its interval, Storey's upper bound and what
+    to do when the two disagree."""
+    upper = f"at most {_num(metrics['audit_wrong_upper'], 0)} (Storey's bound, no shape assumed)"
+    if metrics.get("audit_wrong_fraction_prior") is not None:
+        return [f"  wrong pairs (your prior) {_num(metrics['audit_estimated_wrong'], 0)} "
+                f"(audit.wrong_fraction={metrics['audit_wrong_fraction_prior']}); the ranks allow {upper}"]
+    estimate, low, high = (metrics[f"audit_estimated_wrong{k}"] for k in ("", "_low", "_high"))
+    lines = [f"  estimated wrong pairs    {_num(estimate, 1)} [{_num(low, 1)}, {_num(high, 1)}] "
+             f"({_pct(estimate / max(rows, 1))} of the rows); {upper}"]
+    if not metrics["audit_estimate_stable"]:
+        lines.append("  WARNING: the estimated count is unstable (its interval is wider than the estimate): the models "
+                     "separate correct from wrong captions too weakly to count them; read p_miscaptioned as a ranking, "
+                     "or set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
+    return lines
+
+
 def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
     """What a curator acts on: rows audited, the estimated number of wrong pairs, the flags and how sure they are,
     how reproducible the ranking is, where the files are."""
@@ -52,17 +69,10 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
     rows, flagged = metrics["audit_rows"], metrics["audit_num_flagged"]
     lines = ["Audit",
              f"  rows audited             {rows} (every pair of the data; skipped rows are listed, not audited)",
-             f"  estimated wrong pairs    {_num(metrics['audit_estimated_wrong'], 1)} "
-             f"[{_num(metrics['audit_estimated_wrong_low'], 1)}, {_num(metrics['audit_estimated_wrong_high'], 1)}] "
-             f"({_pct(metrics['audit_estimated_wrong'] / max(rows, 1))} of the rows)",
+             *_count_lines(metrics, rows),
              f"  {'flagged (p ≥ ' + format(metrics['audit_min_probability'], '.2f') + ')':<24} {flagged}"
-             + (f", expected precision {_num(metrics['audit_expected_precision'], 2)} "
-                f"(≈ {metrics['audit_expected_flagged_wrong']:.0f} wrong)" if flagged else "")]
-    estimate, low, high = (metrics[f"audit_estimated_wrong{k}"] for k in ("", "_low", "_high"))
-    if high - low > max(estimate, 1.0):
-        lines.append("  WARNING: the estimated count is unstable (its interval is wider than the estimate): the models "
-                     "separate correct from wrong captions too weakly to count them; read p_miscaptioned as a ranking, "
-                     "not as a probability (docs/audit.md, \"When the estimate is unstable\")")
+             + (f": expected precision {_num(metrics['audit_expected_precision'], 2)}, expected recall "
+                f"{_num(metrics['audit_expected_recall'], 2)} of the wrong pairs" if flagged else "")]
     reliability = metrics.get("audit_reliability")
     if reliability is None or reliability != reliability:
         lines.append("  ranking reliability      n/a (needs design.repeats ≥ 2)")

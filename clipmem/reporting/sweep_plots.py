@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 from clipmem.reporting.plots import _save, plt
 
 if TYPE_CHECKING:
+    from clipmem.reporting.intervals import Interval
     from clipmem.reporting.sweep import JobRecord
-    from clipmem.reporting.sweep_settings import Interval, Setting
+    from clipmem.reporting.sweep_settings import Setting
 
 UTILITY_LABELS = {
     "linear_probe_top1_f": "linear-probe top-1 of f",

@@ -110,6 +110,8 @@ class RunLifecycle:
                 self.log_file = open_run_log(self.run.log)
                 self.run.write_status("running", resumed=self.resume, config_sha256=self.options.fingerprint)
                 write_config_files(self.run, self.options.config, self.resume)
+            else:  # a DDP child: its own log beside rank 0's, named as Hydra named it before
+                self.log_file = open_run_log(self.run.root / f"{rank_log_name()}.log")
             distributed.pin_hydra_run_dir(str(self.run.root.resolve()))
         except BaseException:
             close_run_log(self.log_file)
@@ -162,6 +164,15 @@ def open_run_log(path: Path) -> logging.Handler:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     logging.getLogger().addHandler(handler)
     return handler
+
+
+def rank_log_name() -> str:
+    """The log name of a rank > 0: Hydra's job name, which Lightning sets to ``train_ddp_process_<rank>``."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().job.name)
+    return f"rank_{distributed.global_rank()}"
 
 
 def close_run_log(handler: logging.Handler | None) -> None:
