@@ -31,6 +31,7 @@ from tabulate import tabulate
 
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.estimate import estimate_audit
+from clipmem.audit.mixture import expected_precision, flag_recall
 from clipmem.audit.statistics import STATISTICS
 from clipmem.config import register
 from clipmem.config.legacy import saved_run_config
@@ -109,10 +110,29 @@ def measure(root: Path, setting: dict, result, flags: torch.Tensor, status: dict
         "flagged": int(flagged.sum()), "predicted_precision": metrics["audit_expected_precision"],
         "measured_precision": float(flags[flagged].double().mean()) if flagged.any() else math.nan,
         "recall": float((flags & flagged).sum() / max(n_pos, 1)), "reliability": metrics["audit_reliability"],
+        "expected_recall": metrics["audit_expected_recall"], "upper": metrics["audit_wrong_upper"],
+        **at_true_share(result.ranks.numpy(), flags.numpy()),
         "oof_r1": metrics["audit_oof_r1"], "wall_s": status.get("wall_s"),
         "train_s": sum(v.get("train", 0.0) for v in status.get("seconds", {}).values()),
     })
     return row
+
+
+TOP_SHARES = (0.1, 0.3)
+
+
+def at_true_share(u: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Calibration given the true share of wrong pairs (what a user's correct ``audit.wrong_fraction`` gives): for
+    the top 10 % and 30 % of the ranks, the predicted and measured precision and recall."""
+    share, out = float(truth.mean()), {}
+    for top in TOP_SHARES:
+        flagged = u >= np.quantile(u, 1 - top)
+        tag = f"top{round(top * 100)}"
+        out[f"{tag}_precision_pred"] = expected_precision(u, flagged, share)
+        out[f"{tag}_precision"] = float(truth[flagged].mean())
+        out[f"{tag}_recall_pred"] = flag_recall(u, flagged)
+        out[f"{tag}_recall"] = float(truth[flagged].sum() / max(truth.sum(), 1))
+    return out
 
 
 def logit_mean_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
@@ -158,8 +178,10 @@ def settings_rows(rows: list[dict], default: str) -> list[dict]:
             if name != default:
                 entry[f"diff_vs_{name}"], entry[f"diff_vs_{name}_low"], entry[f"diff_vs_{name}_high"] = \
                     combined_difference([m[f"diff_vs_{name}"] for m in members], [m[f"se_vs_{name}"] for m in members])
-        for field in ("injected", "estimated_wrong", "flagged", "predicted_precision", "measured_precision", "recall",
-                      "reliability", "wall_s", "train_s"):
+        calibration = [f"top{round(t * 100)}_{k}" for t in TOP_SHARES
+                       for k in ("precision_pred", "precision", "recall_pred", "recall")]
+        for field in ("injected", "estimated_wrong", "upper", "flagged", "predicted_precision", "measured_precision",
+                      "recall", "expected_recall", "reliability", "wall_s", "train_s", *calibration):
             values = [m[field] for m in members if m[field] is not None and m[field] == m[field]]
             entry[field] = float(np.mean(values)) if values else math.nan
         out.append(entry)
@@ -191,7 +213,26 @@ def markdown(settings: list[dict], default: str) -> str:
     statistics = [[s["data"], s["epochs"], s["repeats"], s["seeds"], *(_fmt(s[f"auc_{n}"]) for n in STATISTICS)]
                   for s in settings]
     return (tabulate(body, head, tablefmt="github") + "\n\nMean AUC of every statistic:\n\n"
-            + tabulate(statistics, ["data", "epochs", "repeats", "seeds", *STATISTICS], tablefmt="github") + "\n")
+            + tabulate(statistics, ["data", "epochs", "repeats", "seeds", *STATISTICS], tablefmt="github")
+            + "\n\nCalibration (means over seeds):\n\n" + calibration_markdown(settings) + "\n")
+
+
+def calibration_markdown(settings: list[dict]) -> str:
+    """Wrong pairs estimated, bounded and injected; the flags' predicted and measured precision and recall; and, given
+    the true share, predicted against measured precision and recall of the top 10 % and 30 % of the ranks."""
+    head = ["data", "epochs", "repeats", "seeds", "wrong: est / upper / injected", "flagged",
+            "flag precision: pred / measured", "flag recall: pred / measured",
+            *(f"top {round(t * 100)} % precision | recall: pred / measured (true share)" for t in TOP_SHARES)]
+    body = []
+    for s in settings:
+        tops = [f"{_fmt(s[f'top{round(t * 100)}_precision_pred'])} / {_fmt(s[f'top{round(t * 100)}_precision'])} | "
+                f"{_fmt(s[f'top{round(t * 100)}_recall_pred'])} / {_fmt(s[f'top{round(t * 100)}_recall'])}"
+                for t in TOP_SHARES]
+        body.append([s["data"], s["epochs"], s["repeats"], s["seeds"],
+                     f"{s['estimated_wrong']:.0f} / {s['upper']:.0f} / {s['injected']:.0f}", f"{s['flagged']:.0f}",
+                     f"{_fmt(s['predicted_precision'])} / {_fmt(s['measured_precision'])}",
+                     f"{_fmt(s['expected_recall'])} / {_fmt(s['recall'])}", *tops])
+    return tabulate(body, head, tablefmt="github")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from clipmem.errors import ConfigError
+from clipmem.reporting.summary import _count_lines, format_summary
 from clipmem.run import run_experiment
 
 from .conftest import compose_config, load_settings_for
@@ -60,6 +61,9 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
         clean = list(csv.reader(f))
     assert clean[0] == source[0] and clean[1:] == [row for i, row in enumerate(source[1:]) if i not in flagged]
     assert (run_dir / "report" / "most_suspicious.png").is_file()
+    summary = format_summary(metrics, run_dir)
+    assert f"at most {metrics['audit_wrong_upper']:.0f}" in summary
+    assert ("estimated count is unstable" in summary) == (not metrics["audit_estimate_stable"])
     assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
 
 
@@ -70,3 +74,13 @@ def test_a_set_too_small_for_the_batch_is_refused_with_the_minimum(tmp_path):
         run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", "data.batch_size=64",
                                        f"run_dir={run_dir}"]))
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
+
+
+def test_a_prior_replaces_the_estimate_in_the_summary():
+    metrics = {"audit_wrong_fraction_prior": 0.05, "audit_estimated_wrong": 50.2, "audit_wrong_upper": 310.0}
+    (line,) = _count_lines(metrics, 1000)
+    assert "wrong pairs (your prior) 50" in line and "audit.wrong_fraction=0.05" in line and "at most 310" in line
+    unstable = {**metrics, "audit_wrong_fraction_prior": None, "audit_estimated_wrong_low": 10.0,
+                "audit_estimated_wrong_high": 400.0, "audit_estimate_stable": False}
+    lines = _count_lines(unstable, 1000)
+    assert "[10.0, 400.0]" in lines[0] and "unstable" in lines[1] and "audit.wrong_fraction" in lines[1]

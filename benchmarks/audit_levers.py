@@ -1,0 +1,117 @@
+"""The audit's levers, each against a reference run on the same pairs: paired AUC differences (DeLong).
+
+Every lever run and its reference audit the same pairs with the same injected mis-captions (same ``data.split_seed``),
+so their suspicion scores are compared pair by pair on the same samples. Each run's ``audit.csv`` (as the run wrote
+it, with the code of its time) is reduced to ``ranks.csv`` (sample_id, the statistics, ``miscaptioned``,
+``base_overlap``) beside its ``metrics.json``, ``status.json`` and ``.hydra/config.yaml`` under ``--out``; the
+table is computed from those copies, so it can be recomputed from the repository alone::
+
+    python benchmarks/audit_levers.py --out outputs/examples/audit/levers \\
+        --pair tux_s0=/tmp/runs/tux_s0 --pair tux_base=/tmp/runs/tux_base_s0 --compare tux_base:tux_s0
+    python benchmarks/audit_levers.py --out outputs/examples/audit/levers --compare tux_base:tux_s0  # from copies
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+from tabulate import tabulate
+
+from clipmem.evaluation.delong import paired_auc
+from clipmem.io import atomic_write_csv, atomic_write_text
+
+KEPT = ("sample_id", "rank_joint", "low_alignment", "clipscore", "neighbours", "miscaptioned", "base_overlap")
+STATISTIC = "rank_joint"
+
+
+def copy_run(name: str, run: Path, out: Path) -> None:
+    """``ranks.csv`` (the kept columns of audit.csv, audited rows only) and the run's small files into out/name."""
+    target = out / name
+    (target / ".hydra").mkdir(parents=True, exist_ok=True)
+    with (run / "audit.csv").open(newline="") as f:
+        rows = [{k: r.get(k, "") for k in KEPT} for r in csv.DictReader(f) if r.get(STATISTIC, "") != ""]
+    atomic_write_csv(target / "ranks.csv", rows, list(KEPT))
+    for part in ("metrics.json", "status.json", ".hydra/config.yaml"):
+        if (run / part).is_file():
+            shutil.copyfile(run / part, target / part)
+
+
+def load(out: Path, name: str) -> dict[int, dict[str, str]]:
+    with (out / name / "ranks.csv").open(newline="") as f:
+        return {int(r["sample_id"]): r for r in csv.DictReader(f)}
+
+
+def compare(out: Path, lever: str, reference: str) -> dict:
+    """AUCs of both runs and their paired difference on the pairs both audited (and, where the lever started from a
+    base model, on the pairs whose images that base never saw)."""
+    a, b = load(out, lever), load(out, reference)
+    ids = sorted(set(a) & set(b))
+    flags = np.array([a[i]["miscaptioned"] == "1" for i in ids])
+    if any((a[i]["miscaptioned"] == "1") != (b[i]["miscaptioned"] == "1") for i in ids):
+        raise SystemExit(f"{lever} and {reference} did not inject the same mis-captions: not the same pairs")
+    row = {"lever": lever, "reference": reference, "pairs": len(ids), "wrong": int(flags.sum())}
+    for subset, keep in (("all", np.ones(len(ids), bool)),
+                         ("unseen_by_base", np.array([a[i]["base_overlap"] in ("", "none") for i in ids]))):
+        if flags[keep].all() or not flags[keep].any():  # e.g. a base without an image list: overlap unknown
+            row.update({f"{subset}_{k}": float("nan") for k in ("auc_lever", "auc_reference", "diff", "low", "high",
+                                                                  "p")}, **{f"{subset}_n": int(keep.sum())})
+            continue
+        scores_a = np.array([float(a[i][STATISTIC]) for i in ids])[keep]
+        scores_b = np.array([float(b[i][STATISTIC]) for i in ids])[keep]
+        paired = paired_auc(scores_a, scores_b, flags[keep])
+        row.update({f"{subset}_n": int(keep.sum()), f"{subset}_auc_lever": paired.auc_a,
+                    f"{subset}_auc_reference": paired.auc_b, f"{subset}_diff": paired.difference,
+                    f"{subset}_low": paired.low, f"{subset}_high": paired.high, f"{subset}_p": paired.p_value})
+    metrics = json.loads((out / lever / "metrics.json").read_text())
+    row["reliability_lever"] = metrics.get("audit_reliability")
+    row["train_s_lever"] = sum(v.get("train", 0.0) for v in json.loads(
+        (out / lever / "status.json").read_text()).get("seconds", {}).values())
+    return row
+
+
+def _unseen(row: dict) -> str:
+    """How many pairs the base model never saw: all (no base), a count, or unknown (the base lists no images)."""
+    if row["unseen_by_base_n"] == row["pairs"]:
+        return "all"
+    return str(row["unseen_by_base_n"]) if row["unseen_by_base_n"] else "unknown"
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ["lever", "reference", "pairs", f"AUC {STATISTIC}: lever / reference", "paired diff [95 %]", "p",
+            "pairs unseen by the base", "diff on those [95 %]", "reliability (lever)", "train s (lever)"]
+    body = [[r["lever"], r["reference"], r["pairs"], f"{r['all_auc_lever']:.3f} / {r['all_auc_reference']:.3f}",
+             f"{r['all_diff']:+.3f} [{r['all_low']:+.3f}, {r['all_high']:+.3f}]", f"{r['all_p']:.3f}",
+             _unseen(r),
+             f"{r['unseen_by_base_diff']:+.3f} [{r['unseen_by_base_low']:+.3f}, {r['unseen_by_base_high']:+.3f}]"
+             if 0 < r["unseen_by_base_n"] < r["pairs"] else "",
+             "n/a" if r["reliability_lever"] is None else f"{r['reliability_lever']:.3f}", f"{r['train_s_lever']:.0f}"]
+            for r in rows]
+    return tabulate(body, head, tablefmt="github") + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python benchmarks/audit_levers.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder of the compact run copies and levers.csv/.md")
+    parser.add_argument("--pair", action="append", default=[], metavar="NAME=RUN_DIR",
+                        help="copy a finished audit run under this name (repeatable)")
+    parser.add_argument("--compare", action="append", required=True, metavar="LEVER:REFERENCE",
+                        help="compare two copied runs (repeatable)")
+    args = parser.parse_args(argv)
+    for item in args.pair:
+        name, _, run = item.partition("=")
+        copy_run(name, Path(run), args.out)
+    rows = [compare(args.out, *item.split(":", 1)) for item in args.compare]
+    atomic_write_csv(args.out / "levers.csv", rows, list(rows[0]))
+    text = markdown(rows)
+    atomic_write_text(args.out / "levers.md", text)
+    sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
