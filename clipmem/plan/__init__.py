@@ -9,6 +9,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "PairDesign": "designs",
     "ReplicatesDesign": "designs",
     "FittedModel": "fit",
+    "FitSetup": "fit",
     "fit_plan": "fit",
     "ModelSpec": "spec",
     "Plan": "spec",

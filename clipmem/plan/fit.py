@@ -134,16 +134,29 @@ def saved_statistics(plan: Plan, manifest_sha256: str, scoring: ScoringConfig, r
         for spec, group in zip(plan.specs, groups, strict=True)]
 
 
-def fit_plan(plan: Plan, data: ExperimentData, recipe: TrainingRecipe, scoring: ScoringConfig, run: RunDir,
-             loggers: list, device: torch.device, resume: bool = False, families: dict[str, Any] | None = None
+@dataclass(frozen=True)
+class FitSetup:
+    """How every model of a plan is trained and measured: the training ``recipe``, the ``scoring`` settings, the
+    ``device`` statistics are computed on, the ``families`` (name -> family object; None: CLIP alone) and whether
+    finished models are reused (``resume``)."""
+
+    recipe: TrainingRecipe
+    scoring: ScoringConfig
+    device: torch.device
+    families: dict[str, Any] | None = None
+    resume: bool = False
+
+
+def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, loggers: list
              ) -> dict[str, FittedModel]:
     """Train or reuse every model of ``plan`` and measure it (rank 0); returns name -> FittedModel on rank 0
     and an empty dict on the other ranks. Each model's statistics are saved before the next model trains,
     so its CLIPMem callback can compare against them."""
+    recipe, device, resume = setup.recipe, setup.device, setup.resume
     peers = [spec.train_ids for spec in plan.specs]
     fitted: dict[str, FittedModel] = {}
     plan_progress = PlanProgress(len(plan.specs))
-    for index, context in enumerate(contexts(plan, data, scoring, run, families)):
+    for index, context in enumerate(contexts(plan, data, setup.scoring, run, setup.families)):
         spec, family = context.spec, context.family
         plan_progress.begin(index, spec.name)
         begun = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,53 +32,72 @@ def model_metrics(utility: dict[str, dict[str, float]], data: ExperimentData) ->
     return out
 
 
-def write_results(run: RunDir, data: ExperimentData, scores: dict[str, torch.Tensor],
-                  utility: dict[str, dict[str, float]], report: ReportConfig, loggers: list,
-                  history: list[dict] | None = None, extra_metrics: dict[str, Any] | None = None,
-                  sets: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """Write scores.csv, report/ PNGs, log to the trackers and (last) metrics.json. Returns the metrics.
+@dataclass(frozen=True)
+class Estimate:
+    """What a design's estimate hands to the results: ``scores`` (the estimator's (N,) columns with ``sample_id``),
+    ``utility`` (model name -> its metrics), the CLIPMem ``history`` over training, ``extra`` metrics and ``sets``
+    (the split each scored sample comes from)."""
 
-    ``scores``: the estimator's (N,) columns with ``sample_id``; ``utility``: model name -> its metrics;
-    ``sets``: the split each scored sample comes from.
-    """
-    pairs = data.pairs_of(tuple(int(i) for i in scores["sample_id"].tolist()))
-    scores = {**scores, "miscaptioned": pairs.miscaptioned,
+    scores: dict[str, torch.Tensor]
+    utility: dict[str, dict[str, float]]
+    history: list[dict] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    sets: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RankedPairs:
+    """The scored pairs for the tracker: scores.csv's ``rows``, their ``order`` (positions, most memorized first),
+    ``sample_ids`` (N,), ``images`` uint8 (N, 3, H, W) in the order of ``sample_ids``, and the ``models`` that
+    scored them."""
+
+    rows: list[dict]
+    order: torch.Tensor
+    sample_ids: torch.Tensor
+    images: torch.Tensor
+    models: tuple[str, ...]
+
+
+def write_results(run: RunDir, data: ExperimentData, estimate: Estimate, report: ReportConfig, loggers: list
+                  ) -> dict[str, Any]:
+    """Write scores.csv, report/ PNGs, log to the trackers and (last) metrics.json. Returns the metrics."""
+    pairs = data.pairs_of(tuple(int(i) for i in estimate.scores["sample_id"].tolist()))
+    scores = {**estimate.scores, "miscaptioned": pairs.miscaptioned,
               **{key: getattr(pairs, key) for key in GROUND_TRUTH_COLUMNS if bool(getattr(pairs, key).any())}}
-    rows = score_rows(scores, pairs.captions, pairs.caption_source, sets)
+    rows = score_rows(scores, pairs.captions, pairs.caption_source, estimate.sets)
     write_scores(run.scores, rows)
-    metrics: dict[str, Any] = {**score_summary(scores, sets), **data.manifest.removal_counts(), **(extra_metrics or {}),
-                               **model_metrics(utility, data)}
+    metrics: dict[str, Any] = {**score_summary(scores, estimate.sets), **data.manifest.removal_counts(),
+                               **estimate.extra, **model_metrics(estimate.utility, data)}
     order = torch.argsort(scores["clipmem"], descending=True)  # most memorized first
-    report_paths = write_report(run, scores, order, pairs, metrics, report, history)
-    if history:
-        metrics["clipmem_history"] = history
-    log_to_trackers(run, loggers, metrics, report_paths, rows, order, scores["sample_id"], pairs.images, report,
-                    list(utility))
+    if estimate.history:
+        metrics["clipmem_history"] = estimate.history
+    report_paths = write_report(run, scores, order, pairs, metrics, report)
+    ranked = RankedPairs(rows, order, scores["sample_id"], pairs.images, tuple(estimate.utility))
+    log_to_trackers(run, loggers, metrics, report_paths, ranked, report)
     atomic_write_json(run.metrics, metrics)
     return metrics
 
 
 def log_to_trackers(run: RunDir, loggers: list, metrics: dict[str, Any], report_paths: dict[str, Path | None],
-                    rows: list[dict], order: torch.Tensor, sample_ids: torch.Tensor, images: torch.Tensor,
-                    report: ReportConfig, models: list[str]) -> None:
+                    ranked: RankedPairs, report: ReportConfig) -> None:
     """The W&B side of the results: summary, plots, the table of the ``report.wandb_table_size`` most memorized
-    pairs (``order``: positions, most memorized first), scores.csv and, with ``report.wandb_models``, each model
-    folder as artifacts. ``images``: uint8 (N, 3, H, W) in the order of ``sample_ids``."""
+    pairs, scores.csv and, with ``report.wandb_models``, each model folder as artifacts."""
     if not tracking.wandb_runs(loggers):
         return
-    top = order[: report.table_rows(len(order))]
-    by_id = {row["sample_id"]: row for row in rows}
-    tracking.log_results(loggers, metrics, report_paths, [by_id[int(sample_ids[i])] for i in top], images[top],
-                         report.wandb_image_size)
+    top = ranked.order[: report.table_rows(len(ranked.order))]
+    by_id = {row["sample_id"]: row for row in ranked.rows}
+    tracking.log_results(loggers, metrics, report_paths, [by_id[int(ranked.sample_ids[i])] for i in top],
+                         ranked.images[top], report.wandb_image_size)
     tracking.log_file(loggers, run.scores, "scores", "scores")
-    for name in models if report.wandb_models else ():
+    for name in ranked.models if report.wandb_models else ():
         if run.model(name).is_dir():
             tracking.log_file(loggers, run.model(name), f"model-{name}", "model")
 
 
 def write_report(run: RunDir, scores: dict[str, torch.Tensor], order: torch.Tensor, pairs, metrics: dict[str, Any],
-                 report: ReportConfig, history: list[dict] | None) -> dict[str, Path | None]:
-    """report/: the score histogram by group, most/least memorized galleries and the CLIPMem curve."""
+                 report: ReportConfig) -> dict[str, Path | None]:
+    """report/: the score histogram by group, most/least memorized galleries and the CLIPMem curve (from
+    ``metrics["clipmem_history"]``)."""
     primary = [c[0] for c in pairs.captions]
     paths: dict[str, Path | None] = {
         "histogram": plots.plot_histogram(scores["clipmem"], scores["miscaptioned"], run.report_file("histogram"),
@@ -91,5 +111,5 @@ def write_report(run: RunDir, scores: dict[str, torch.Tensor], order: torch.Tens
             f"{name.replace('_', ' ').capitalize()} candidate pairs (CLIPMem)",
             None if "atypical" not in scores else scores["atypical"][picked],
         )
-    paths["clipmem_curve"] = plots.plot_curve(history or [], run.report_file("clipmem_curve"))
+    paths["clipmem_curve"] = plots.plot_curve(metrics.get("clipmem_history") or [], run.report_file("clipmem_curve"))
     return paths

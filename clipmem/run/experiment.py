@@ -15,7 +15,7 @@ from clipmem.data.build import build_data
 from clipmem.data.splits import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.plan.checks import check_plan_steps
-from clipmem.plan.fit import fit_plan
+from clipmem.plan.fit import FitSetup, fit_plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
@@ -75,8 +75,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         plan = run_plan(settings, data.manifest)
         check_plan_steps(plan, data, getattr(settings.design, "folds", None))
-        fitted = fit_plan(plan, data, settings.recipe, settings.scoring, life.run, loggers, settings.eval_device(),
-                          life.resume, settings.families)
+        setup = FitSetup(settings.recipe, settings.scoring, settings.eval_device(), settings.families, life.resume)
+        fitted = fit_plan(plan, data, setup, life.run, loggers)
         if not life.is_zero:
             life.finish_other_rank()
             return None

@@ -17,7 +17,7 @@ from clipmem.reporting.paradigms import (
     unitmem_metrics,
     write_comparison,
 )
-from clipmem.reporting.results import write_results
+from clipmem.reporting.results import Estimate, write_results
 from clipmem.run.context import RunContext
 from clipmem.rundir import RunDir
 
@@ -36,8 +36,8 @@ def report_family(ctx: RunContext, family: str, fitted: dict[str, FittedModel]) 
                  for full in names.values()]
     history = next((h for h in histories if h), [])
     extra = {"family": family, "design": design.name, "num_models": len(sub.specs), **design.summary(sub, stats)}
-    return write_results(RunDir(ctx.out.root / "families" / family), ctx.data, scores, utility, ctx.report, [],
-                         history, extra, sub.sets)
+    return write_results(RunDir(ctx.out.root / "families" / family), ctx.data,
+                         Estimate(scores, utility, history, extra, sub.sets), ctx.report, [])
 
 
 def numeric(metrics: dict[str, Any]) -> dict[str, float]:

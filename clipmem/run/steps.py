@@ -18,7 +18,7 @@ from clipmem.plan.fit import FittedModel
 from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting import tracking
-from clipmem.reporting.results import write_results
+from clipmem.reporting.results import Estimate, write_results
 from clipmem.run.context import RunContext
 from clipmem.run.families import estimate_families
 from clipmem.rundir import RunDir
@@ -93,4 +93,5 @@ def estimate_and_report(ctx: RunContext, fitted: dict[str, FittedModel], extra_m
     utility = {name: model.utility for name, model in fitted.items()}
     extra = {"design": design.name, "num_models": len(plan.specs), **design.summary(plan, stats), **extra_metrics,
              **({"unitmem": curves} if curves else {})}
-    return write_results(ctx.out, ctx.data, scores, utility, ctx.report, ctx.loggers, history, extra, plan.sets)
+    return write_results(ctx.out, ctx.data, Estimate(scores, utility, history, extra, plan.sets), ctx.report,
+                         ctx.loggers)
