@@ -332,3 +332,44 @@ def test_sections_cited_by_the_code_exist():
             if path.is_file() and _slug(section) not in _anchors(path):
                 missing.append(f'{_rel(source)}: docs/{page}, "{section}"')
     assert not missing, missing
+
+
+# ---------------------------------------------------------------- defaults stated in configuration.md
+
+DEFAULT_ROW = re.compile(r"^\| `([a-z_]+(?:\.[a-z_]+)+)` \| ([^|]+) \|", re.M)
+UNCHECKED_DEFAULT = re.compile(r"[(;]|\bnano\b|\bothers\b|\bsynthetic\b")  # a default that depends on a choice
+
+
+def _literal(cell: str):
+    """A table cell's value as YAML reads it (``5e-4`` as a float, which YAML 1.1 reads as a string)."""
+    import yaml
+
+    value = yaml.safe_load(cell.strip().strip("`"))
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def test_defaults_stated_in_configuration_md_are_the_codes():
+    """Every ``| `key` | default |`` row of docs/configuration.md whose default is one plain value equals the
+    default config's value (the YAML group or the dataclass behind it): the docs are not a third copy that drifts."""
+    config = OmegaConf.to_container(compose_config([]), resolve=False)
+    checked, wrong = 0, []
+    for key, cell in DEFAULT_ROW.findall(_text(ROOT / "docs" / "configuration.md")):
+        if UNCHECKED_DEFAULT.search(cell):
+            continue
+        node = config
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None and cell.strip().strip("`") != "null":
+            continue  # the key lives in a group option that is not the default; test_every_named_key_exists has it
+        if isinstance(node, dict) and "_target_" in node:  # a component: the docs name its class
+            node = node["_target_"]
+        checked += 1
+        if _literal(cell) != node:
+            wrong.append(f"{key}: docs say {cell.strip()}, the config has {node!r}")
+    assert checked >= 40, checked
+    assert not wrong, wrong
