@@ -12,6 +12,7 @@ from clipmem.plan.designs import balanced_halves
 from clipmem.scoring.clipmem import pair_scores
 from clipmem.scoring.reliability import split_half
 from clipmem.scoring.uncertainty import (
+    IntervalSpec,
     estimate_in_out,
     icc_oneway,
     in_out_means,
@@ -68,14 +69,14 @@ def test_consistency_and_memorization_use_the_right_models():
 
 def test_t_intervals_cover_the_truth_at_the_nominal_rate():
     values, membership, groups, truth = _simulate(k_pairs=4, n=6000, noise=0.5)
-    estimate = estimate_in_out(values, membership, groups, level=0.95, ci="t")
+    estimate = estimate_in_out(values, membership, groups, IntervalSpec("t", 0.95))
     covered = ((estimate.low <= truth) & (truth <= estimate.high)).double().mean()
     assert 0.93 <= float(covered) <= 0.97, float(covered)  # Gaussian noise: t-intervals are exact
 
 
 def test_bootstrap_intervals_cover_the_truth_at_about_the_nominal_rate_with_enough_units():
     values, membership, groups, truth = _simulate(k_pairs=20, n=3000, noise=0.5, seed=1)
-    estimate = estimate_in_out(values, membership, groups, level=0.95, ci="bootstrap", draws=1000)
+    estimate = estimate_in_out(values, membership, groups, IntervalSpec("bootstrap", 0.95, 1000))
     covered = float(((estimate.low <= truth) & (truth <= estimate.high)).double().mean())
     assert 0.90 <= covered <= 0.97, covered  # percentile bootstrap: slightly short with 20 units
 
@@ -143,7 +144,7 @@ def test_t_interval_coverage_under_skewed_unequal_noise(k_pairs, lowest):
 def test_percentile_bootstrap_falls_short_with_few_units():
     """Why ``t`` is the default interval at the default M = 8 (4 units): docs/method.md."""
     values, membership, groups, truth = _simulate(k_pairs=4, n=3000, noise=0.5, seed=2)
-    boot = estimate_in_out(values, membership, groups, ci="bootstrap", draws=1000)
+    boot = estimate_in_out(values, membership, groups, IntervalSpec("bootstrap", draws=1000))
     covered = float(((boot.low <= truth) & (truth <= boot.high)).double().mean())
     assert covered < 0.85, covered
 

@@ -17,8 +17,8 @@ OVER_PARAMETERS = {
     "analysis/run.py:analyse_unitmem", "analysis/run.py:unitmem_rows", "data/records.py:assemble_table",
     "data/wds_stream.py:stream_loader", "evaluation/encode.py:encode_images",
     "evaluation/zeroshot.py:zeroshot_accuracy",
-    "families/ssl.py:encode_views", "families/supervised.py:view_logits", "plan/designs.py:in_out_columns",
-    "reporting/plots.py:plot_gallery", "scoring/uncertainty.py:estimate_in_out",
+    "families/ssl.py:encode_views", "families/supervised.py:view_logits",
+    "reporting/plots.py:plot_gallery",
     "scoring/views.py:encode_reference", "scoring/views.py:encode_views",
 }
 CONFIG_LAYER = ("config/",)

@@ -27,6 +27,7 @@ from clipmem.scoring.reliability import split_half
 from clipmem.scoring.statistics import SampleStatistics
 from clipmem.scoring.uncertainty import (
     CI_METHODS,
+    IntervalSpec,
     estimate_in_out,
     icc_oneway,
     in_out_means,
@@ -84,12 +85,12 @@ def value_matrix(plan: Plan, stats: dict[str, SampleStatistics]) -> torch.Tensor
     return torch.stack([stats[spec.name].value.double() for spec in plan.specs])
 
 
-def in_out_columns(plan: Plan, stats: dict[str, SampleStatistics], normalisation: str, ci: str, level: float,
-                   draws: int, seed: int) -> dict[str, torch.Tensor]:
+def in_out_columns(plan: Plan, stats: dict[str, SampleStatistics], normalisation: str, interval: IntervalSpec
+                   ) -> dict[str, torch.Tensor]:
     """scores.csv columns of an estimate over several units: clipmem (normalised), clipmem_raw, its standard
     error and interval (raw units), consistency, and how many models did and did not train on each sample."""
-    estimate = estimate_in_out(value_matrix(plan, stats), plan.membership(), torch.tensor(plan.groups), level, ci,
-                               draws, seed)
+    estimate = estimate_in_out(value_matrix(plan, stats), plan.membership(), torch.tensor(plan.groups), interval,
+                               plan.seed)
     raw = estimate.memorization.float()
     return {
         "sample_id": torch.tensor(plan.scored_ids, dtype=torch.int64),
@@ -177,7 +178,7 @@ class _Uncertain:
 
     def estimate(self, plan: Plan, stats: dict[str, SampleStatistics], normalisation: str
                  ) -> dict[str, torch.Tensor]:
-        return in_out_columns(plan, stats, normalisation, self.ci, self.level, self.draws, plan.seed)
+        return in_out_columns(plan, stats, normalisation, IntervalSpec(self.ci, self.level, self.draws))
 
 
 class ReplicatesDesign(_Uncertain):

@@ -85,19 +85,31 @@ def bootstrap_interval(values: torch.Tensor, membership: torch.Tensor, groups: t
     return torch.nanquantile(estimates, tail, dim=0), torch.nanquantile(estimates, 1.0 - tail, dim=0)
 
 
-def estimate_in_out(values: torch.Tensor, membership: torch.Tensor, groups: torch.Tensor, level: float = 0.95,
-                    ci: str = "t", draws: int = 2000, seed: int = 0) -> InOutEstimate:
+@dataclass(frozen=True)
+class IntervalSpec:
+    """How a per-sample interval is made: ``ci`` (``t`` over the units, or a percentile ``bootstrap`` of ``draws``
+    resamples) at ``level``."""
+
+    ci: str = "t"
+    level: float = 0.95
+    draws: int = 2000
+
+    def __post_init__(self) -> None:
+        if self.ci not in CI_METHODS:
+            raise ValueError(f"ci must be one of {CI_METHODS}, got {self.ci!r}")
+
+
+def estimate_in_out(values: torch.Tensor, membership: torch.Tensor, groups: torch.Tensor,
+                    interval: IntervalSpec = IntervalSpec(), seed: int = 0) -> InOutEstimate:
     """In/out memorization, consistency and an interval for every sample (see the module docstring)."""
-    if ci not in CI_METHODS:
-        raise ValueError(f"ci must be one of {CI_METHODS}, got {ci!r}")
     values, membership = values.double(), membership.bool()
     in_mean, out_mean = in_out_means(values, membership)
     diffs = unit_differences(values, membership, groups)
-    _, stderr, low, high = t_interval(diffs, level)
-    if ci == "bootstrap":
-        low, high = bootstrap_interval(values, membership, groups, level, draws, seed)
+    _, stderr, low, high = t_interval(diffs, interval.level)
+    if interval.ci == "bootstrap":
+        low, high = bootstrap_interval(values, membership, groups, interval.level, interval.draws, seed)
     return InOutEstimate(clipmem_raw(in_mean, out_mean), out_mean, stderr, low, high, membership.sum(0),
-                         (~membership).sum(0), level)
+                         (~membership).sum(0), interval.level)
 
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
