@@ -16,6 +16,7 @@ tables.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -40,7 +41,7 @@ from clipmem.data.splits import SplitManifest
 from clipmem.errors import RunDirError
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.evaluation.delong import paired_auc
-from clipmem.io import atomic_write_csv
+from clipmem.io import atomic_write_csv, atomic_write_text
 from clipmem.plan.fit import saved_statistics
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import load_statistics
@@ -188,6 +189,15 @@ def settings_rows(rows: list[dict], default: str) -> list[dict]:
     return out
 
 
+def _number(text: str):
+    """A CSV cell back as the number it was written from (strings that are not numbers stay strings)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
 def _fmt(value) -> str:
     if isinstance(value, float):
         return "n/a" if value != value else f"{value:.3f}"
@@ -222,10 +232,10 @@ def calibration_markdown(settings: list[dict]) -> str:
     the true share, predicted against measured precision and recall of the top 10 % and 30 % of the ranks."""
     head = ["data", "epochs", "repeats", "seeds", "wrong: est / upper / injected", "flagged",
             "flag precision: pred / measured", "flag recall: pred / measured",
-            *(f"top {round(t * 100)} % precision | recall: pred / measured (true share)" for t in TOP_SHARES)]
+            *(f"top {round(t * 100)} %, true share: precision; recall (pred / measured)" for t in TOP_SHARES)]
     body = []
     for s in settings:
-        tops = [f"{_fmt(s[f'top{round(t * 100)}_precision_pred'])} / {_fmt(s[f'top{round(t * 100)}_precision'])} | "
+        tops = [f"{_fmt(s[f'top{round(t * 100)}_precision_pred'])} / {_fmt(s[f'top{round(t * 100)}_precision'])}; "
                 f"{_fmt(s[f'top{round(t * 100)}_recall_pred'])} / {_fmt(s[f'top{round(t * 100)}_recall'])}"
                 for t in TOP_SHARES]
         body.append([s["data"], s["epochs"], s["repeats"], s["seeds"],
@@ -237,12 +247,21 @@ def calibration_markdown(settings: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python benchmarks/audit_ablation.py", description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="finished design=crossfit audit run directories")
+    parser.add_argument("runs", nargs="*", type=Path, help="finished design=crossfit audit run directories")
+    parser.add_argument("--retable", action="store_true",
+                        help="only rewrite ablation.md from the ablation_settings.csv already in --out")
     parser.add_argument("--out", type=Path, required=True, help="folder for ablation.csv, ablation.md")
     parser.add_argument("--statistic", default=AuditConfig().statistic, choices=STATISTICS)
     parser.add_argument("--scoring", nargs="*", default=[], metavar="KEY=VALUE",
                         help="read the statistics saved under these scoring.* settings (after an evaluate.py re-score)")
     args = parser.parse_args(argv)
+    if args.retable:
+        with (args.out / "ablation_settings.csv").open(newline="") as f:
+            settings = [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(f)]
+        atomic_write_text(args.out / "ablation.md", markdown(settings, args.statistic))
+        return
+    if not args.runs:
+        parser.error("name the run directories (or --retable)")
     scoring = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.scoring)}
     rows = [row for root in args.runs for row in run_rows(root, args.statistic, scoring or None)]
     settings = settings_rows(rows, args.statistic)
@@ -250,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     atomic_write_csv(args.out / "ablation.csv", rows, list(rows[0]))
     atomic_write_csv(args.out / "ablation_settings.csv", settings, list(settings[0]))
     text = markdown(settings, args.statistic)
-    (args.out / "ablation.md").write_text(text)
+    atomic_write_text(args.out / "ablation.md", text)
     sys.stdout.write(text)
 
 

@@ -160,22 +160,30 @@ def test_storeys_bound_lies_above_the_true_share():
     assert wrong_upper_bound(u) < 0.05
 
 
-@pytest.mark.parametrize(("a", "b", "identified"), [(0.3, 4.0, True), (0.5, 3.0, True), (0.9, 1.6, False)])
-def test_the_count_is_called_stable_only_where_the_mixture_recovers_it(a, b, identified):
-    """1,000 pairs, 10 % wrong: with correct ranks near the top the estimate is within 40 % of the truth and called
-    stable; with correct ranks spread (mean 0.36, as nano models give on the prepared sets) it runs high and is not."""
+@pytest.mark.parametrize(("a", "b", "close"), [(0.3, 4.0, True), (0.5, 3.0, True), (0.9, 1.6, False)])
+def test_the_estimated_count_is_close_only_when_correct_pairs_rank_near_the_top(a, b, close):
+    """1,000 pairs, 10 % wrong: with correct ranks near the top the estimate is within 40 % of the truth; with correct
+    ranks spread (mean 0.36, as nano models give on the prepared sets) it runs high, stable or not: an upper
+    estimate, never below the truth here."""
     u, truth = _ranks(100, 900, a, b)
     fit = fit_mixture(u)
-    interval = wrong_count_interval(u, fit, 100, seed=0)
-    result = AuditResult(statistic="rank_joint", statistics={}, suspicion=torch.zeros(1000),
-                         probability=torch.from_numpy(local_probability(u, fit.wrong_fraction)),
-                         flagged=torch.zeros(1000, dtype=torch.bool), block=torch.zeros(1000), fit=fit,
-                         reliability={}, wrong_interval=interval, min_probability=0.5, ranks=torch.from_numpy(u))
-    assert result.estimate_stable() == identified
-    if identified:
-        assert abs(fit.wrong_fraction - truth.mean()) <= 0.4 * truth.mean()
-    else:
-        assert fit.wrong_fraction > 1.4 * truth.mean()
+    assert fit.wrong_fraction >= 0.9 * truth.mean()
+    assert (abs(fit.wrong_fraction - truth.mean()) <= 0.4 * truth.mean()) == close
+
+
+def test_stable_means_a_bootstrap_interval_narrower_than_the_estimate():
+    u, _ = _ranks(300, 2700)
+    fit = fit_mixture(u)
+
+    def result(interval: tuple[float, float]) -> AuditResult:
+        return AuditResult(statistic="rank_joint", statistics={}, suspicion=torch.zeros(3000),
+                           probability=torch.from_numpy(local_probability(u, fit.wrong_fraction)),
+                           flagged=torch.zeros(3000, dtype=torch.bool), block=torch.zeros(3000), fit=fit,
+                           reliability={}, wrong_interval=interval, min_probability=0.5, ranks=torch.from_numpy(u))
+
+    estimate = float(local_probability(u, fit.wrong_fraction).sum())
+    assert result(wrong_count_interval(u, fit, 100, seed=0)).estimate_stable()
+    assert not result((0.0, 2 * estimate)).estimate_stable()
 
 
 def test_a_given_share_is_kept_by_the_mixture():

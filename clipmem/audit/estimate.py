@@ -25,8 +25,6 @@ from clipmem.plan.spec import Plan
 from clipmem.scoring.reliability import split_half
 from clipmem.scoring.statistics import SampleStatistics
 
-IDENTIFIED_CORRECT_MEAN = 0.15  # simulated: π over-estimated by ≤ 40 % up to this mean rank of the correct pairs
-
 
 @dataclass(frozen=True)
 class AuditResult:
@@ -51,12 +49,11 @@ class AuditResult:
     overlap: list[str] = field(default_factory=list)
 
     def estimate_stable(self) -> bool:
-        """Whether the estimated count can be trusted: its bootstrap interval is narrower than the estimate, and the
-        correct pairs' fitted ranks sit near the top (mean ≤ ``IDENTIFIED_CORRECT_MEAN``); beyond that the uniform
-        share and the correct pairs' tail trade off and the count runs high (tests/test_audit_statistics.py)."""
+        """Whether the estimated count is statistically stable: its bootstrap interval is narrower than the estimate.
+        Stable is not unbiased: correct pairs the models cannot predict rank like wrong ones and are counted with
+        them, so the count is an upper estimate whatever this says (docs/audit.md, "How many are wrong")."""
         low, high = self.wrong_interval
-        return bool(high - low <= max(float(self.probability.sum()), 1.0)
-                    and self.fit.correct_mean <= IDENTIFIED_CORRECT_MEAN)
+        return bool(high - low <= max(float(self.probability.sum()), 1.0))
 
     def metrics(self) -> dict[str, Any]:
         """metrics.json's ``audit_*`` keys."""

@@ -53,7 +53,8 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
                 f"(audit.wrong_fraction={metrics['audit_wrong_fraction_prior']}); the ranks allow {upper}"]
     estimate, low, high = (metrics[f"audit_estimated_wrong{k}"] for k in ("", "_low", "_high"))
     lines = [f"  estimated wrong pairs    {_num(estimate, 1)} [{_num(low, 1)}, {_num(high, 1)}] "
-             f"({_pct(estimate / max(rows, 1))} of the rows); {upper}"]
+             f"({_pct(estimate / max(rows, 1))} of the rows; an upper estimate: correct pairs the models cannot "
+             f"predict count as wrong); {upper}"]
     if not metrics["audit_estimate_stable"]:
         lines.append("  WARNING: the estimated count is unstable (its interval is wider than the estimate): the models "
                      "separate correct from wrong captions too weakly to count them; read p_miscaptioned as a ranking, "
