@@ -10,6 +10,7 @@ Measures, each in a fresh subprocess (so the RSS high-water mark belongs to one 
     how scoring time and memory grow with |S_C|, K and model size;
   * whole runs (``pipeline.py``): per-model statistics seconds against training seconds in the default
     experiment, and an audit of 1,000 pairs: wall time and AUC at the defaults and with fewer models or epochs;
+  * start-up: ``python train.py --help`` in fresh processes (the cost of importing the package);
   * on a CUDA GPU: ViT-B-32 samples/s at batch 256 in bf16 and the fraction of the card's peak bf16
     matrix throughput (``gpu.py``).
 Warm-up steps are excluded; each timing is the median of several repeats. Writes ``bench.md`` and
@@ -39,7 +40,7 @@ from table import format_table
 CHILDREN = {"train_lightning": children.train_lightning, "train_bare": children.train_bare,
             "train_pairs": children.train_pairs, "score": children.score, "encode": children.encode, "gpu": gpu.gpu,
             "profile": profile_step.profile}
-PARTS = ("train", "profile", "score", "cost", "audit", "gpu")
+PARTS = ("train", "profile", "score", "cost", "audit", "startup", "gpu")
 
 
 def measure(kind: str, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -105,6 +106,8 @@ def run_benchmark(out_dir: Path, parts: tuple[str, ...] = PARTS) -> dict[str, An
         results["cost"] = pipeline.cost_section()
     if "audit" in parts:
         results["audit"] = pipeline.audit_section()
+    if "startup" in parts:
+        results["startup"] = pipeline.startup_section()
     results["gpu"] = measure("gpu") if "gpu" in parts else {"gpu": None}
     results["wall_seconds"] = time.perf_counter() - started
     results["load_average_end"] = list(os.getloadavg())

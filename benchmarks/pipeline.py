@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +77,17 @@ def audit_section(settings: tuple[tuple[str, ...], ...] = AUDIT_SETTINGS) -> lis
                          "auc": metrics.get("audit_auc"), "auc_low": metrics.get("audit_auc_low"),
                          "auc_high": metrics.get("audit_auc_high")})
     return rows
+
+
+STARTUP_TARGET_S = 5.0  # half of the ~10 s train.py --help took before the light imports (issue 22)
+
+
+def startup_section(repeats: int = 5) -> dict[str, Any]:
+    """Seconds from starting ``python train.py --help`` to its exit, each in a fresh process: the cost of importing
+    the package and composing nothing."""
+    seconds = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "train.py"), "--help"], cwd=ROOT, capture_output=True, check=True)
+        seconds.append(time.perf_counter() - began)
+    return {"seconds": seconds, "target_s": STARTUP_TARGET_S}

@@ -114,4 +114,13 @@ def format_table(r: dict[str, Any]) -> str:
         lines += _cost_rows(r["cost"])
     if r.get("audit"):
         lines += _audit_rows(r["audit"])
+    if r.get("startup"):
+        lines += _startup_rows(r["startup"])
     return "\n".join(lines) + "\n"
+
+
+def _startup_rows(startup: dict[str, Any]) -> list[str]:
+    seconds = median(startup["seconds"])
+    mark = "✓" if seconds <= startup["target_s"] else "✗"
+    return ["", "Start-up (`python train.py --help`, a fresh process each, median of "
+            f"{len(startup['seconds'])}): {seconds:.2f} s (target ≤ {startup['target_s']:.0f} s {mark})"]

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from .conftest import evaluated, run_script
 
 
@@ -64,6 +66,7 @@ def test_train_with_wandb_offline_then_evaluate(tmp_path):
     assert json.loads(evaluation.evaluation_record.read_text())["scoring_overrides"] == {"normalisation": "none"}
 
 
+@pytest.mark.slow  # keeps make test under 15 minutes on 2 cores; make test-all runs it
 def test_multirun_gives_each_job_its_own_directory(tmp_path):
     done = run_script("train.py", "-m", "debug=fast", "seed=0,1", "trainer.max_epochs=1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

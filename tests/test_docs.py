@@ -5,7 +5,7 @@ What is checked, in README.md and docs/*.md:
 
 * every ``python train.py ...`` / ``python evaluate.py ...`` / ``make run ARGS="..."`` command, in code blocks
   and inline code, is composed with Hydra as the entry point would (an unknown group option or key fails).
-  ``-m`` is dropped and a swept value (``a,b``) is replaced by its first value; ``hydra/launcher=`` and
+  ``-m`` and ``--help`` are dropped and a swept value (``a,b``) is replaced by its first value; ``hydra/launcher=`` and
   ``hydra.*`` arguments, shell variables (``$S``) and placeholders (``...``, ``[overrides]``, a ``<...>`` key
   or group option) are skipped; any other ``<...>`` becomes a dummy string (``run_dir=<run>``); a command with
   ``--config-dir`` needs the user's own config files and is not composed here (docs/extending.md's recipes
@@ -120,7 +120,7 @@ def _overrides(tokens: list[str]) -> list[str]:
     """The Hydra overrides of one command line, as ``compose`` takes them (see the module docstring)."""
     parser, out = OverridesParser.create(), []
     for token in tokens:
-        if token in ("-m", "--multirun") or token.startswith("$") or token in PLACEHOLDER_TOKENS:
+        if token in ("-m", "--multirun", "--help") or token.startswith("$") or token in PLACEHOLDER_TOKENS:
             continue
         if token.startswith("~") and "=" not in token:  # deleting a key or group: nothing to check
             out.append(token)

@@ -168,6 +168,7 @@ def test_exact_duplicate_rows_are_named_or_skipped_and_other_captions_counted(tm
 
 
 # ------------------------------------------------------------------------------------------ re-running a sweep
+@pytest.mark.slow  # keeps make test under 15 minutes on 2 cores; make test-all runs it
 def test_rerunning_an_interrupted_sweep_finishes_every_job(tmp_path):
     present = write_image_folder(tmp_path / "present", "shape", per_class=2)
     absent = tmp_path / "absent"

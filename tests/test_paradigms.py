@@ -162,6 +162,7 @@ def test_paradigms_preset_on_a_smaller_config_separates_what_each_family_memoriz
     assert metrics["ssl_atypical_auc_low"] > 0.5
 
 
+@pytest.mark.slow  # keeps make test under 15 minutes on 2 cores; make test-all runs it
 def test_the_comparison_table_and_figure_go_to_wandb(tmp_path):
     """experiment=paradigms with a W&B logger (offline): the comparison table, one row per family, and the
     comparison figure are in the W&B run."""
