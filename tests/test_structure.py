@@ -18,7 +18,6 @@ OVER_PARAMETERS = {
     "data/wds_stream.py:stream_loader", "evaluation/encode.py:encode_images",
     "evaluation/zeroshot.py:zeroshot_accuracy",
     "families/ssl.py:encode_views", "families/supervised.py:view_logits",
-    "reporting/plots.py:plot_gallery",
     "scoring/views.py:encode_reference", "scoring/views.py:encode_views",
 }
 CONFIG_LAYER = ("config/",)

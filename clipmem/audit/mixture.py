@@ -5,9 +5,11 @@ ranks near the top. The mid-rank u of every audited pair is modelled as
 
     f(u) = π · 1 + (1 − π) · Beta(u; a, b),   a ≤ 1 ≤ b   (correct pairs: a decreasing density),
 
-with the uniform (wrong-caption) component fixed and π, a, b fitted by maximum likelihood. ``posterior`` is the
-probability that a pair is wrong, π·1 / f(u); N·π is the expected number of wrong pairs (the analogue of
-cleanlab's count of label issues); the mean posterior of a flagged set is its expected precision.
+with the uniform (wrong-caption) component fixed and π, a, b fitted by maximum likelihood (or π given as a prior).
+N·π is the estimated number of wrong pairs (the analogue of cleanlab's count of label issues), an upper estimate
+when correct pairs rank low. The audit's probability per pair is ``local_probability``: π / f(u) with f estimated
+without the Beta shape (Grenander); ``expected_precision`` and ``flag_recall`` follow from the uniform component
+alone; ``posterior`` is the Beta mixture's own posterior (its mean over all pairs is π at the maximum).
 """
 
 from __future__ import annotations

@@ -145,8 +145,8 @@ def write_gallery(run: RunDir, inputs: AuditInputs, result: AuditResult, rows: l
     top = torch.argsort(result.suspicion, descending=True, stable=True)[:size]
     pairs = inputs.data.pairs_of([ids[int(i)] for i in top])
     labels = [f"{row['path'] or row['key']}\n{row['caption']}" for row in rows[:size]]
-    return plots.plot_gallery(pairs.images, labels, result.probability[top].float(), pairs.miscaptioned,
-                              run.report_file("most_suspicious"),
+    gallery = plots.Gallery(pairs.images, labels, result.probability[top].float(), pairs.miscaptioned)
+    return plots.plot_gallery(gallery, run.report_file("most_suspicious"),
                               f"Most suspicious pairs ({result.statistic}; number: probability of a wrong caption)")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -45,12 +46,22 @@ def plot_histogram(scores: torch.Tensor, miscaptioned: torch.Tensor, path: Path,
     return _save(fig, path)
 
 
-def plot_gallery(
-    images: torch.Tensor, captions: list[str], scores: torch.Tensor, flags: torch.Tensor, path: Path, title: str,
-    atypical: torch.Tensor | None = None,
-) -> Path:
-    """Grid of uint8 images (M, 3, H, W) with their caption and score; mis-captioned ones framed red and, with
-    ``atypical`` (M,) bool, atypical ones orange."""
+@dataclass(frozen=True)
+class Gallery:
+    """M pairs to show: uint8 ``images`` (M, 3, H, W), their ``captions``, ``scores`` (M,), ``flags`` (M,) bool
+    (mis-captioned: framed red) and optionally ``atypical`` (M,) bool (framed orange)."""
+
+    images: torch.Tensor
+    captions: list[str]
+    scores: torch.Tensor
+    flags: torch.Tensor
+    atypical: torch.Tensor | None = None
+
+
+def plot_gallery(gallery: Gallery, path: Path, title: str) -> Path:
+    """Grid of the gallery's images with their caption and score."""
+    images, captions, scores, flags, atypical = (gallery.images, gallery.captions, gallery.scores, gallery.flags,
+                                                 gallery.atypical)
     m = len(images)
     cols = min(m, 6)
     rows = max(1, -(-m // cols))

@@ -105,11 +105,10 @@ def write_report(run: RunDir, scores: dict[str, torch.Tensor], order: torch.Tens
     }
     size = report.gallery_size
     for name, picked in (("most_memorized", order[:size]), ("least_memorized", order.flip(0)[:size])):
-        paths[name] = plots.plot_gallery(
-            pairs.images[picked], [primary[int(i)] for i in picked], scores["clipmem"][picked],
-            scores["miscaptioned"][picked], run.report_file(name),
-            f"{name.replace('_', ' ').capitalize()} candidate pairs (CLIPMem)",
-            None if "atypical" not in scores else scores["atypical"][picked],
-        )
+        gallery = plots.Gallery(pairs.images[picked], [primary[int(i)] for i in picked], scores["clipmem"][picked],
+                                scores["miscaptioned"][picked],
+                                None if "atypical" not in scores else scores["atypical"][picked])
+        paths[name] = plots.plot_gallery(gallery, run.report_file(name),
+                                         f"{name.replace('_', ' ').capitalize()} candidate pairs (CLIPMem)")
     paths["clipmem_curve"] = plots.plot_curve(metrics.get("clipmem_history") or [], run.report_file("clipmem_curve"))
     return paths
