@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import os
 import socket
@@ -51,7 +52,8 @@ def _loss_and_grads(module: CLIPModule, model: torch.nn.Module, images, tokens) 
 
 def _rank(rank: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD)
+    # a rendezvous that cannot complete (a rank that never started) fails in 2 minutes instead of hanging the suite
+    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=120))
     try:
         module = _module(rank, WORLD)
         images, tokens = _global_batch()
