@@ -4,6 +4,7 @@ import torch
 from clipmem.data.sources import ZeroShotSet
 from clipmem.data.transforms import BatchTransform
 from clipmem.evaluation.auc import auc_interval, flag_auc
+from clipmem.evaluation.encode import encode_images
 from clipmem.evaluation.retrieval import retrieval_recall
 from clipmem.evaluation.zeroshot import zeroshot_accuracy
 
@@ -64,6 +65,7 @@ def test_zeroshot_accuracy_uses_classnames_and_templates():
         images[i, label] = 255
     dataset = ZeroShotSet("colours", images, labels, ["red", "green", "blue"], ["a {}", "the {}"])
     identity = BatchTransform(4, train=False, mean=(0, 0, 0), std=(1, 1, 1))
-    assert zeroshot_accuracy(_ColourModel(), _tokenizer, dataset, identity)["top1"] == 1.0
+    features = encode_images(_ColourModel(), images, identity)
+    assert zeroshot_accuracy(_ColourModel(), _tokenizer, dataset, features)["top1"] == 1.0
     wrong = ZeroShotSet("colours", images, (labels + 1) % 3, ["red", "green", "blue"], ["a {}"])
-    assert zeroshot_accuracy(_ColourModel(), _tokenizer, wrong, identity)["top1"] == 0.0
+    assert zeroshot_accuracy(_ColourModel(), _tokenizer, wrong, features)["top1"] == 0.0

@@ -8,6 +8,7 @@ import torch
 from clipmem.analysis.layermem import layer_encodings, layer_statistics, pooled, representation_layers
 from clipmem.analysis.layermem_run import group_masks
 from clipmem.errors import ConfigError
+from clipmem.evaluation.encode import Batching
 from clipmem.families.augment import ViewAugment
 from clipmem.models.factory import build_clip
 
@@ -44,11 +45,12 @@ def test_layer_encodings_give_one_plain_and_k_augmented_representations_per_laye
         return augment(x, augment.params(len(x), torch.Generator().manual_seed(1)))
 
     cpu = torch.device("cpu")
-    plain, views = layer_encodings(model.visual, images, transform, augment, params, 3, 2, cpu)
+    plain, views = layer_encodings(model.visual, images, transform, augment, params, Batching(2, cpu))
     assert len(plain) == len(views) == 4
     assert all(p.shape == (5, 128) and v.shape == (5, 3, 128) for p, v in zip(plain, views, strict=True))
     # view k of sample i is row k·N + i of params, whatever the batch size: sample 4's view 2 is row 14
-    _, single = layer_encodings(model.visual, images[4:5], transform, augment, params.rows(slice(14, 15)), 1, 1, cpu)
+    _, single = layer_encodings(model.visual, images[4:5], transform, augment, params.rows(slice(14, 15)),
+                                Batching(1, cpu))
     assert torch.allclose(single[-1][0, 0], views[-1][4, 2], atol=1e-5)
     assert not torch.allclose(views[-1][4, 1], views[-1][4, 2], atol=1e-3)  # the views differ
     align, contrast = layer_statistics(plain, views)[-1]

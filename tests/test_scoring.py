@@ -1,13 +1,14 @@
 """CLIPMem formulas checked on small hand-computed embeddings (method.md §3)."""
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from clipmem.data.transforms import BatchTransform
 from clipmem.scoring import Reference, ViewEmbeddings, alignment, clipmem_scores, contrast, normalise
-from clipmem.scoring.views import encode_views, plan_views
+from clipmem.scoring.views import ViewTransforms, encode_views, plan_views
 
 
 def unit(*values):
@@ -107,7 +108,8 @@ def test_encode_views_gathers_the_drawn_caption():
     tokens = torch.tensor([[[0], [1], [2]], [[3], [3], [3]]])  # pair 0 has 3 distinct captions
     images = torch.randint(0, 255, (2, 3, 8, 8), dtype=torch.uint8)
     plan = plan_views(torch.tensor([3, 3]), 6, BatchTransform(8), seed=0)
-    views = encode_views(_Probe(), images, tokens, plan, BatchTransform(8), BatchTransform(8, train=False))
+    pairs = SimpleNamespace(images=images, tokens=tokens, views=None)
+    views = encode_views(_Probe(), pairs, plan, ViewTransforms(BatchTransform(8), BatchTransform(8, train=False)))
     assert views.text.shape == (2, 6, 4)
     assert torch.equal(views.text[0].argmax(-1), plan.caption[0])
     assert (views.text[1].argmax(-1) == 3).all()

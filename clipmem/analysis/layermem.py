@@ -20,7 +20,7 @@ import torch
 
 from clipmem.analysis.unitmem import batch_first_of, layer_outputs
 from clipmem.errors import ConfigError
-from clipmem.evaluation.encode import eval_mode
+from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.families.augment import ViewAugment, ViewParams
 from clipmem.scoring.paradigms import ssl_parts
 
@@ -55,11 +55,13 @@ def representations(tower: torch.nn.Module) -> contextlib.AbstractContextManager
 
 @torch.no_grad()
 def layer_encodings(tower: torch.nn.Module, images: torch.Tensor, transform, augment: ViewAugment,
-                    params: ViewParams, views: int, batch_size: int, device: torch.device
-                    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Per layer: the plain images' representations (N, D) through the evaluation ``transform`` and their ``views``
-    augmentations' (N, K, D), augmentation k of sample i drawn from row k·N + i of ``params``."""
-    n = len(images)
+                    params: ViewParams, batching: Batching) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Per layer: the plain images' representations (N, D) through the evaluation ``transform`` and their K
+    augmentations' (N, K, D), augmentation k of sample i drawn from row k·N + i of ``params`` (K·N rows)."""
+    n, batch_size, device = len(images), int(batching.size), batching.torch_device
+    views = len(params.theta) // max(n, 1)
+    if views * n != len(params.theta):
+        raise ValueError(f"params hold {len(params.theta)} rows, not a multiple of the {n} images")
     passes: list[list[torch.Tensor]] = []  # pass (0: plain, k: augmentation k) -> layer -> (N, D)
     with eval_mode(tower), representations(tower) as store:
         for k in range(views + 1):

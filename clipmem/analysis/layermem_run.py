@@ -9,16 +9,13 @@ from typing import Any
 
 import torch
 
-from clipmem.analysis.config import AnalysisConfig
+from clipmem.analysis.job import AnalysisJob
 from clipmem.analysis.layermem import layer_encodings, layer_statistics
-from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.seeding import keyed_seed
 from clipmem.families.augment import ViewAugment
 from clipmem.families.ssl import DEFAULT_AUGMENT
 from clipmem.io import atomic_write_csv
-from clipmem.plan.designs import Design
 from clipmem.plan.families import family_subplan
-from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting.paradigm_plots import plot_layermem
 from clipmem.rundir import RunDir
@@ -42,30 +39,28 @@ def _mean(values: torch.Tensor, mask: torch.Tensor) -> float:
     return float(values[mask].mean()) if bool(mask.any()) else math.nan
 
 
-def family_layermem(design: Design, plan: Plan, family: str, families: dict[str, Any], data: ExperimentData,
-                    models_from: RunDir, config: AnalysisConfig, seed: int, device: torch.device
-                    ) -> list[dict[str, Any]]:
+def family_layermem(job: AnalysisJob, family: str) -> list[dict[str, Any]]:
     """One row per layer of ``family``'s image towers: the mean in-minus-out SSLMem statistic on that layer over
     the family's scored samples, overall and per ground-truth group."""
-    sub, names = family_subplan(plan, family, tuple(families))
+    data = job.data
+    sub, names = family_subplan(job.plan, family, tuple(job.families))
     pairs = data.pairs_of(sub.scored_ids)
-    size = data.eval_transform.image_size
-    augment = ViewAugment(size, **DEFAULT_AUGMENT)
-    views = int(config.views)
-    params = augment.params(views * len(pairs), torch.Generator().manual_seed(keyed_seed(seed, LAYERMEM_SALT)))
+    augment = ViewAugment(data.eval_transform.image_size, **DEFAULT_AUGMENT)
+    views = int(job.config.views)
+    params = augment.params(views * len(pairs), torch.Generator().manual_seed(keyed_seed(job.seed, LAYERMEM_SALT)))
     per_model: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
     for spec in sub.specs:
-        model = families[family].load(models_from.model(names[spec.name])).to(device)
+        model = job.families[family].load(job.models_from.model(names[spec.name])).to(job.device)
         with step(f"{names[spec.name]}: LayerMem of {len(pairs)} samples x {views} views"):
             plain, augmented = layer_encodings(model.visual, pairs.images, data.eval_transform, augment, params,
-                                               views, int(config.batch_size), device)
+                                               job.batching)
         per_model[spec.name] = layer_statistics(plain, augmented)
     manifest = data.manifest
     masks = group_masks(sub.scored_ids, manifest.mislabeled or manifest.miscaptioned, manifest.atypical)
     rows = []
     for layer in range(len(next(iter(per_model.values())))):
         stats = {name: SampleStatistics(pairs.sample_ids, *values[layer]) for name, values in per_model.items()}
-        raw = design.estimate(sub, stats, "none")["clipmem_raw"].double()
+        raw = job.design.estimate(sub, stats, "none")["clipmem_raw"].double()
         rows.append({"family": family, "layer": layer + 1, "layermem": float(raw.mean()),
                      **{f"layermem_{g}": _mean(raw, masks[g]) for g in GROUPS}, "num_samples": len(raw)})
     return rows
@@ -79,14 +74,12 @@ def layermem_curves(rows: list[dict[str, Any]]) -> dict[str, list[float]]:
     return curves
 
 
-def analyse_layermem(design: Design, plan: Plan, data: ExperimentData, families: dict[str, Any], models_from: RunDir,
-                     out: RunDir, config: AnalysisConfig, seed: int, device: torch.device) -> dict[str, Any]:
+def analyse_layermem(job: AnalysisJob, out: RunDir) -> dict[str, Any]:
     """LayerMem of every family's models written into ``out`` (layermem.csv, report/layermem.png); returns the
     metrics: the curves (``layermem``) and each layer as a flat ``<family>_layermem_layer<k>``."""
-    rows = [row for family in families
-            for row in family_layermem(design, plan, family, families, data, models_from, config, seed, device)]
+    rows = [row for family in job.families for row in family_layermem(job, family)]
     atomic_write_csv(out.root / "layermem.csv", rows, LAYERMEM_COLUMNS)
     curves = layermem_curves(rows)
-    plot_layermem(curves, out.report_file("layermem"), {name: family.colour for name, family in families.items()})
+    plot_layermem(curves, out.report_file("layermem"), job.colours)
     return {"layermem": curves, **{f"{family}_layermem_layer{layer}": value for family, values in curves.items()
                                    for layer, value in enumerate(values, start=1)}}

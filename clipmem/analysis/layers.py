@@ -4,15 +4,16 @@ CLIP its text tower on their captions (``clipmem.analysis.unitmem`` has the defi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from clipmem.analysis.unitmem import layer_mean, mean_activations, unitmem
-from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.experiment_data import PairSet
 from clipmem.data.seeding import keyed_seed
 from clipmem.data.splits import SplitManifest
-from clipmem.evaluation.encode import eval_mode
+from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.families.augment import ViewAugment
 from clipmem.families.ssl import DEFAULT_AUGMENT
 
@@ -26,12 +27,25 @@ def unitmem_samples(manifest: SplitManifest, count: int) -> tuple[int, ...]:
     return tuple(int(i) for i in pool[order[:count]])
 
 
-def image_layers(model: torch.nn.Module, images: torch.Tensor, image_size: int, views: int, seed: int,
-                 batch_size: int, device: torch.device) -> list[float]:
-    """Mean UnitMem of every layer of ``model.visual`` over ``views`` augmentations (``ViewAugment`` to
-    ``image_size`` px with the SSL family's default settings, drawn from ``seed``) of uint8 images (N, 3, H, W)."""
-    augment = ViewAugment(image_size, **DEFAULT_AUGMENT)
-    params = augment.params(views * len(images), torch.Generator().manual_seed(keyed_seed(seed, UNITMEM_SALT)))
+@dataclass(frozen=True)
+class LayerProbe:
+    """What every model's layers are measured on: the N ``pairs``, ``views`` augmentations of each image
+    (``ViewAugment`` to ``image_size`` px with the SSL family's default settings, drawn from ``seed``), encoded
+    in ``batching``."""
+
+    pairs: PairSet
+    image_size: int
+    views: int
+    seed: int
+    batching: Batching
+
+
+def image_layers(model: torch.nn.Module, probe: LayerProbe) -> list[float]:
+    """Mean UnitMem of every layer of ``model.visual`` over the probe's augmented views of its images."""
+    images, views, batch_size = probe.pairs.images, probe.views, int(probe.batching.size)
+    device = probe.batching.torch_device
+    augment = ViewAugment(probe.image_size, **DEFAULT_AUGMENT)
+    params = augment.params(views * len(images), torch.Generator().manual_seed(keyed_seed(probe.seed, UNITMEM_SALT)))
 
     def batches(k: int) -> Iterator[tuple[torch.Tensor, None]]:
         for start in range(0, len(images), batch_size):
@@ -43,9 +57,11 @@ def image_layers(model: torch.nn.Module, images: torch.Tensor, image_size: int, 
     return [layer_mean(unitmem(m)) for m in means]
 
 
-def text_layers(model: torch.nn.Module, tokens: torch.Tensor, batch_size: int, device: torch.device) -> list[float]:
+def text_layers(model: torch.nn.Module, tokens: torch.Tensor, batching: Batching) -> list[float]:
     """Mean UnitMem of every layer of a CLIP model's text tower on token ids (N, L), each token up to the
     end-of-text token (the largest id) counted; text has no augmentation here, so one pass."""
+    batch_size, device = int(batching.size), batching.torch_device
+
     def batches(k: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         for start in range(0, len(tokens), batch_size):
             chunk = tokens[start:start + batch_size]
@@ -57,12 +73,10 @@ def text_layers(model: torch.nn.Module, tokens: torch.Tensor, batch_size: int, d
     return [layer_mean(unitmem(m)) for m in means]
 
 
-def model_unitmem(model: torch.nn.Module, towers: tuple[str, ...], data: ExperimentData, sample_ids: tuple[int, ...],
-                  views: int, seed: int, batch_size: int, device: torch.device) -> dict[str, list[float]]:
+def model_unitmem(model: torch.nn.Module, towers: tuple[str, ...], probe: LayerProbe) -> dict[str, list[float]]:
     """Tower (``image``, and ``text`` where ``towers`` has it) -> mean UnitMem per layer, first layer first."""
-    pairs = data.pairs_of(sample_ids)
-    model = model.to(device)
-    out = {"image": image_layers(model, pairs.images, data.eval_transform.image_size, views, seed, batch_size, device)}
+    model = model.to(probe.batching.torch_device)
+    out = {"image": image_layers(model, probe)}
     if "text" in towers:
-        out["text"] = text_layers(model, pairs.tokens[:, 0], batch_size, device)
+        out["text"] = text_layers(model, probe.pairs.tokens[:, 0], probe.batching)
     return out

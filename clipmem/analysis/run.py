@@ -8,11 +8,9 @@ from typing import Any
 
 import torch
 
-from clipmem.analysis.config import AnalysisConfig
-from clipmem.analysis.layers import model_unitmem, unitmem_samples
-from clipmem.data.experiment_data import ExperimentData
+from clipmem.analysis.job import AnalysisJob
+from clipmem.analysis.layers import LayerProbe, model_unitmem, unitmem_samples
 from clipmem.io import atomic_write_csv
-from clipmem.plan.spec import Plan
 from clipmem.progress import step
 from clipmem.reporting.paradigm_plots import plot_unitmem
 from clipmem.rundir import RunDir
@@ -21,17 +19,19 @@ log = logging.getLogger(__name__)
 UNITMEM_COLUMNS = ("family", "model", "tower", "layer", "unitmem")
 
 
-def unitmem_rows(plan: Plan, data: ExperimentData, families: dict[str, Any], models_from: RunDir,
-                 config: AnalysisConfig, seed: int, device: torch.device) -> list[dict[str, Any]]:
-    """One row per (model, tower, layer) of every model of ``plan`` (loaded from ``models_from``): the layer's
-    mean UnitMem on ``config.samples`` pairs of S_S under ``config.views`` augmentations drawn from ``seed``."""
-    ids = unitmem_samples(data.manifest, int(config.samples))
+def unitmem_rows(job: AnalysisJob) -> list[dict[str, Any]]:
+    """One row per (model, tower, layer) of every model of the job's plan (loaded from ``job.models_from``): the
+    layer's mean UnitMem on ``analysis.samples`` pairs of S_S under ``analysis.views`` augmentations drawn from
+    the run seed."""
+    ids = unitmem_samples(job.data.manifest, int(job.config.samples))
+    probe = LayerProbe(job.data.pairs_of(ids), job.data.eval_transform.image_size, int(job.config.views), job.seed,
+                       job.batching)
     rows = []
-    for spec in plan.specs:
-        model = families[spec.family].load(models_from.model(spec.name))
-        with step(f"{spec.name}: UnitMem of {len(ids)} samples x {config.views} views"):
-            towers = model_unitmem(model, families[spec.family].towers, data, ids, int(config.views), seed,
-                                   int(config.batch_size), device)
+    for spec in job.plan.specs:
+        family = job.families[spec.family]
+        model = family.load(job.models_from.model(spec.name))
+        with step(f"{spec.name}: UnitMem of {len(ids)} samples x {probe.views} views"):
+            towers = model_unitmem(model, family.towers, probe)
         rows += [{"family": spec.family, "model": spec.name, "tower": tower, "layer": layer + 1, "unitmem": value}
                  for tower, values in towers.items() for layer, value in enumerate(values)]
     return rows
@@ -63,8 +63,6 @@ def write_unitmem(out: RunDir, rows: list[dict[str, Any]], colours: dict[str, st
     return {"unitmem": curves}
 
 
-def analyse_unitmem(plan: Plan, data: ExperimentData, families: dict[str, Any], models_from: RunDir, out: RunDir,
-                    config: AnalysisConfig, seed: int, device: torch.device) -> dict[str, Any]:
-    """UnitMem of every model of ``plan`` written into ``out``; returns the metrics (family curves)."""
-    return write_unitmem(out, unitmem_rows(plan, data, families, models_from, config, seed, device),
-                         {name: family.colour for name, family in families.items()})
+def analyse_unitmem(job: AnalysisJob, out: RunDir) -> dict[str, Any]:
+    """UnitMem of every model of the job's plan written into ``out``; returns the metrics (family curves)."""
+    return write_unitmem(out, unitmem_rows(job), job.colours)

@@ -229,8 +229,6 @@ class CsvSource:
                                   pairs.where[i]):
                 keep.append(i)
         bad.warn()
-        return assemble_table(
-            [pairs.ids[i] for i in keep], [decoded[i] for i in keep], [pairs.captions[i] for i in keep],
-            self.resolution, bad.records, keys=[pairs.keys[i] for i in keep] if self.id_key is not None else None,
-            counts={"same_image_other_caption": duplicates.same_image_other_caption},
-        )
+        return assemble_table(pairs, decoded, keep, self.resolution, bad.records,
+                              {"same_image_other_caption": duplicates.same_image_other_caption},
+                              keyed=self.id_key is not None)

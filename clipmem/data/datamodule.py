@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.seeding import EpochSampler, crop_rows, keyed_choice, keyed_generator
-from clipmem.data.wds_stream import stream_loader
+from clipmem.data.wds_stream import RankPlace, stream_loader
 from clipmem.errors import ConfigError
 
 CAPTION_DRAW = 1  # salts of the per-item draws: each draw is keyed apart from the others
@@ -130,8 +130,8 @@ class TrainingDataModule(L.LightningDataModule):
         if self.data.stream is not None:
             if self.labels:
                 raise ConfigError("the supervised family needs the data in memory: data.source.streaming=false")
-            return stream_loader(self.data, self.train_ids, self.peers, self.seed, self.world_size, self.rank,
-                                 self.batch_size_per_device)
+            return stream_loader(self.data, self.train_ids, self.peers, self.seed,
+                                 RankPlace(self.world_size, self.rank, self.batch_size_per_device))
         dataset = pair_dataset(self.data, self.train_ids, self.data.train_captions, self.seed, views=True,
                                labels=self.labels)
         overfit = bool(self.trainer is not None and self.trainer.overfit_batches)  # debug=overfit: the same batch

@@ -203,8 +203,6 @@ class HFSource:
                                   rows.where[i]):
                 keep.append(i)
         bad.warn()
-        return assemble_table(
-            [rows.ids[i] for i in keep], [decoded[i] for i in keep], [rows.captions[i] for i in keep],
-            self.resolution, bad.records, keys=[rows.keys[i] for i in keep] if self.id_key is not None else None,
-            counts={"same_image_other_caption": duplicates.same_image_other_caption},
-        )
+        return assemble_table(rows, decoded, keep, self.resolution, bad.records,
+                              {"same_image_other_caption": duplicates.same_image_other_caption},
+                              keyed=self.id_key is not None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -90,21 +91,25 @@ class DuplicateFinder:
         return True
 
 
-def assemble_table(
-    sample_ids: Sequence[int],
-    arrays: Sequence[np.ndarray],
-    captions: Sequence[list[str]],
-    resolution: int,
-    skipped: list[dict],
-    keys: Sequence[str] | None = None,
-    counts: dict[str, int] | None = None,
-) -> ImageTextTable:
-    """An ImageTextTable from decoded pairs (uint8 (3, R, R) arrays), keeping the skipped-sample records."""
+class ScannedRows(Protocol):
+    """The good rows a source's scan found, as parallel lists: sample ids, row keys (the id column's text or a
+    shard key) and each row's captions."""
+
+    ids: list[int]
+    keys: list[str]
+    captions: list[list[str]]
+
+
+def assemble_table(rows: ScannedRows, decoded: Sequence[np.ndarray], keep: Sequence[int], resolution: int,
+                   skipped: list[dict], counts: dict[str, int] | None = None, *, keyed: bool = True) -> ImageTextTable:
+    """An ImageTextTable of the rows at positions ``keep`` of ``rows`` (their decoded uint8 (3, R, R) images in
+    ``decoded``, parallel to ``rows``), keeping the skipped-sample records and the scan's ``counts``; the rows'
+    keys are kept when ``keyed``."""
     return ImageTextTable(
-        sample_ids=torch.as_tensor(list(sample_ids), dtype=torch.int64),
-        images=stack_images(arrays, resolution),
-        captions=[list(c) for c in captions],
+        sample_ids=torch.as_tensor([rows.ids[i] for i in keep], dtype=torch.int64),
+        images=stack_images([decoded[i] for i in keep], resolution),
+        captions=[list(rows.captions[i]) for i in keep],
         skipped=list(skipped),
-        keys=list(keys) if keys is not None else None,
+        keys=[rows.keys[i] for i in keep] if keyed else None,
         counts=dict(counts or {}),
     )

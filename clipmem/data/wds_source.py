@@ -195,10 +195,7 @@ class WebDatasetSource:
             elif scan.duplicates.check(result.tobytes(), scan.captions[i], shard, key, scan.ids[i], f"key {key!r}"):
                 keep.append(i)
         scan.bad.warn()
-        return assemble_table(
-            [scan.ids[i] for i in keep], [decoded[i] for i in keep], [scan.captions[i] for i in keep],
-            self.resolution, scan.bad.records, keys=[scan.keys[i] for i in keep], counts=_counts(scan),
-        )
+        return assemble_table(scan, decoded, keep, self.resolution, scan.bad.records, _counts(scan))
 
     def _add(self, scan: _Scan, shard_index: int, key: str, files: dict[str, bytes]) -> None:
         """Check one sample and append it to ``scan``, or report it as bad."""

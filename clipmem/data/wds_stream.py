@@ -197,10 +197,21 @@ class ShardStream(IterableDataset):
         }
 
 
-def stream_loader(data: Any, train_ids: tuple[int, ...], peers: list[tuple[int, ...]], seed: int, world: int,
-                  rank: int, batch: int) -> DataLoader:
+@dataclass(frozen=True)
+class RankPlace:
+    """Where a loader runs: this process's ``rank`` among ``world`` devices, each taking ``batch`` pairs a step."""
+
+    world: int
+    rank: int
+    batch: int
+
+
+def stream_loader(data: Any, train_ids: tuple[int, ...], peers: list[tuple[int, ...]], seed: int,
+                  place: RankPlace) -> DataLoader:
     """A loader of whole batches streamed from the shards of ``data.stream``, planned so every rank and
-    every model of the plan (``peers``: each model's training ids) takes the same number of steps."""
+    every model of the plan (``peers``: each model's training ids) takes the same number of steps; ``seed``: the
+    model's training seed (the shuffle)."""
+    world, rank, batch = place.world, place.rank, place.batch
     index, workers = data.stream.index, max(data.num_workers, 1)
     order = np.argsort(index.sample_ids)
     sorted_ids = index.sample_ids[order]

@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import torch
 
-from clipmem.data.sources import ZeroShotSet
-from clipmem.data.transforms import BatchTransform
-from clipmem.evaluation.encode import encode_images, eval_mode
-
 PROBE_SEED = 0
 PROBE_L2 = 1e-3
 PROBE_MAX_ITER = 100
@@ -60,15 +56,3 @@ def probe_accuracy(features: torch.Tensor, labels: torch.Tensor, num_classes: in
     predicted = (x[test].double() @ weight + bias).argmax(1)
     return float((predicted == labels[test]).double().mean())
 
-
-def linear_probe_accuracy(
-    model: torch.nn.Module,
-    dataset: ZeroShotSet,
-    transform: BatchTransform,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-) -> dict[str, float]:
-    """``{"top1": ...}`` of a linear probe on ``model``'s frozen, normalised image embeddings of ``dataset``."""
-    with eval_mode(model):
-        features = encode_images(model, dataset.images, transform, batch_size, device)
-    return {"top1": probe_accuracy(features, dataset.labels, len(dataset.classnames))}

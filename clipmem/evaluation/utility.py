@@ -12,7 +12,7 @@ import torch
 from open_clip.loss import ClipLoss
 
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.evaluation.encode import encode_images, encode_texts, eval_mode
+from clipmem.evaluation.encode import Batching, encode_images, encode_texts, eval_mode
 from clipmem.evaluation.linear_probe import probe_accuracy
 from clipmem.evaluation.retrieval import retrieval_recall
 from clipmem.evaluation.zeroshot import zeroshot_accuracy
@@ -27,10 +27,11 @@ def validation_loss(model: torch.nn.Module, data: ExperimentData, device: torch.
     ``data.batch_size``, averaged over pairs: the validation loss training logs, for the finished model."""
     pairs = data.pairs("extra")
     loss_fn, total, size = ClipLoss(), 0.0, data.batch_size
+    batching = Batching(size, device)
     with eval_mode(model):
         for start in range(0, len(pairs.images), size):
-            image = encode_images(model, pairs.images[start:start + size], data.eval_transform, size, device)
-            text = encode_texts(model, pairs.tokens[start:start + size, 0], size, device)
+            image = encode_images(model, pairs.images[start:start + size], data.eval_transform, batching)
+            text = encode_texts(model, pairs.tokens[start:start + size, 0], batching)
             scale = model.logit_scale.exp().float().cpu()
             total += float(loss_fn(image, text, scale)) * len(image)
     return {"val/loss": total / max(len(pairs.images), 1)}
@@ -38,10 +39,10 @@ def validation_loss(model: torch.nn.Module, data: ExperimentData, device: torch.
 
 def retrieval_metrics(model: torch.nn.Module, data: ExperimentData, device: torch.device | str) -> dict[str, float]:
     """Recall@k of ``model`` on S_E (unaugmented images, primary captions): ``retrieval/<i2t|t2i>_r<k>``."""
-    pairs = data.pairs("extra")
+    pairs, batching = data.pairs("extra"), Batching(data.eval_batch_size, device)
     with eval_mode(model):
-        image = encode_images(model, pairs.images, data.eval_transform, data.eval_batch_size, device)
-        text = encode_texts(model, pairs.tokens[:, 0], data.eval_batch_size, device)
+        image = encode_images(model, pairs.images, data.eval_transform, batching)
+        text = encode_texts(model, pairs.tokens[:, 0], batching)
     return {f"retrieval/{key}": value for key, value in retrieval_recall(image, text).items()}
 
 
@@ -49,13 +50,12 @@ def classification_metrics(model: torch.nn.Module, data: ExperimentData, device:
                            zeroshot: bool = True, linear_probe: bool = True) -> dict[str, float]:
     """Zero-shot top-k and linear-probe top-1 on every zero-shot set, from one encoding of each set."""
     out: dict[str, float] = {}
-    tokenizer = data.tokenizer()
+    tokenizer, batching = data.tokenizer(), Batching(data.eval_batch_size, device)
     for name, dataset in data.zeroshot.items():
         with eval_mode(model):
-            features = encode_images(model, dataset.images, data.eval_transform, data.eval_batch_size, device)
+            features = encode_images(model, dataset.images, data.eval_transform, batching)
         if zeroshot:
-            accuracy = zeroshot_accuracy(model, tokenizer, dataset, data.eval_transform, data.eval_batch_size,
-                                         device, features=features)
+            accuracy = zeroshot_accuracy(model, tokenizer, dataset, features, device=device)
             out.update({f"zeroshot/{name}/{key}": value for key, value in accuracy.items()})
         if linear_probe:
             out[f"linear_probe/{name}/top1"] = probe_accuracy(features, dataset.labels, len(dataset.classnames))

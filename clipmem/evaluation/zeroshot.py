@@ -7,30 +7,26 @@ from open_clip import build_zero_shot_classifier
 from torchmetrics.functional.classification import multiclass_accuracy
 
 from clipmem.data.sources import ZeroShotSet
-from clipmem.data.transforms import BatchTransform
-from clipmem.evaluation.encode import encode_images, eval_mode
+from clipmem.evaluation.encode import eval_mode
 
 
 def zeroshot_accuracy(
     model: torch.nn.Module,
     tokenizer: object,
     dataset: ZeroShotSet,
-    transform: BatchTransform,
-    batch_size: int = 256,
+    features: torch.Tensor,
     device: torch.device | str = "cpu",
     top_k: tuple[int, ...] = (1, 5),
-    features: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Micro-averaged top-k accuracy (fractions in [0, 1]) of ``model`` on ``dataset``: {"top1": .., "top5": ..}.
 
-    ``features``: the images' normalised embeddings (N, D) when already computed (e.g. for a linear probe).
+    ``features``: the images' normalised embeddings (N, D) (``encode_images``; computed once by the caller and
+    shared with the linear probe). The class embeddings are built from the class names and templates on ``device``.
     """
     with eval_mode(model), torch.no_grad():
         weights = build_zero_shot_classifier(
             model, tokenizer, dataset.classnames, dataset.templates, num_classes_per_batch=32, device=device
         ).float().cpu()  # (D, num_classes)
-        if features is None:
-            features = encode_images(model, dataset.images, transform, batch_size, device)
     logits = features @ weights
     num_classes = len(dataset.classnames)
     return {

@@ -16,7 +16,7 @@ from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.seeding import crop_rows, keyed_generator, keyed_seed
 from clipmem.errors import ConfigError
-from clipmem.evaluation.encode import eval_mode
+from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.evaluation.utility import classification_metrics
 from clipmem.families.augment import ViewAugment, ViewParams
 from clipmem.families.base import (
@@ -108,13 +108,13 @@ class SSLDataModule(TrainingDataModule):
 
 @torch.no_grad()
 def encode_views(model: ImageModel, images: torch.Tensor, augment: ViewAugment | None, params: ViewParams | None,
-                 transform: Any, batch_size: int, device: torch.device) -> torch.Tensor:
+                 transform: Any, batching: Batching) -> torch.Tensor:
     """Unit-norm representations (N, D) of uint8 images (N, 3, H, W): augmented with ``params`` (N rows) or,
     without, through the evaluation ``transform``."""
-    out = []
+    out, batch_size = [], int(batching.size)
     with eval_mode(model):
         for start in range(0, len(images), batch_size):
-            chunk = images[start:start + batch_size].to(device)
+            chunk = images[start:start + batch_size].to(batching.torch_device)
             x = transform(chunk) if params is None else augment(chunk, params.rows(slice(start, start + batch_size)))
             out.append(model.encode_image(x, normalize=True).float().cpu())
     return torch.cat(out)
@@ -133,10 +133,10 @@ class SSLScorer:
 
     def statistics(self, model: ImageModel) -> SampleStatistics:
         model = model.to(self.device)
-        size, transform = self.config.batch_size, self.data.eval_transform
-        plain = encode_views(model, self.pairs.images, None, None, transform, size, self.device)
+        batching, transform = Batching(self.config.batch_size, self.device), self.data.eval_transform
+        plain = encode_views(model, self.pairs.images, None, None, transform, batching)
         repeated = self.pairs.images.repeat_interleave(self.views, dim=0)
-        views = encode_views(model, repeated, self.augment, self.params, transform, size, self.device)
+        views = encode_views(model, repeated, self.augment, self.params, transform, batching)
         align, contrast = ssl_parts(plain, views.view(len(self.pairs), self.views, -1))
         return SampleStatistics(self.pairs.sample_ids, align, contrast)
 

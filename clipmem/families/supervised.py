@@ -15,7 +15,7 @@ import torch
 from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import ConfigError
-from clipmem.evaluation.encode import eval_mode
+from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.evaluation.utility import classification_metrics
 from clipmem.families.base import (
     ImageModel,
@@ -59,16 +59,16 @@ def num_classes(data: ExperimentData) -> int:
 
 @torch.no_grad()
 def view_logits(model: ImageModel, images: torch.Tensor, theta: torch.Tensor | None, data: ExperimentData,
-                num_views: int, batch_size: int, device: torch.device) -> torch.Tensor:
+                num_views: int, batching: Batching) -> torch.Tensor:
     """Logits (N, K, C) of K views of uint8 images (N, 3, H, W): the crops ``theta`` (N·K, 2, 3) of the training
     augmentation, or the plain image K times when ``theta`` is None."""
     repeated = images.repeat_interleave(num_views, dim=0) if theta is not None else images
     transform = data.train_transform if theta is not None else data.eval_transform
-    out = []
+    out, batch_size = [], int(batching.size)
     with eval_mode(model):
         for start in range(0, len(repeated), batch_size):
             crop = None if theta is None else theta[start:start + batch_size]
-            x = transform(repeated[start:start + batch_size].to(device), theta=crop)
+            x = transform(repeated[start:start + batch_size].to(batching.torch_device), theta=crop)
             out.append(model.logits(x).float().cpu())
     logits = torch.cat(out)
     return logits.view(len(images), num_views, -1) if theta is not None else \
@@ -90,7 +90,7 @@ class SupervisedScorer:
 
     def statistics(self, model: ImageModel) -> SampleStatistics:
         logits = view_logits(model.to(self.device), self.pairs.images, self.theta, self.data, self.config.num_views,
-                             self.config.batch_size, self.device)
+                             Batching(self.config.batch_size, self.device))
         align, contrast = supervised_parts(logits, self.pairs.labels, self.statistic)
         return SampleStatistics(self.pairs.sample_ids, align, contrast)
 
@@ -175,7 +175,7 @@ def classifier_accuracy(model: ImageModel, data: ExperimentData, device: Any) ->
     for name, dataset in data.zeroshot.items():
         if list(dataset.classnames) != list(data.table.classnames or []):
             continue
-        logits = view_logits(model.to(device), dataset.images, None, data, 1, data.eval_batch_size,
-                             torch.device(device))[:, 0]
+        logits = view_logits(model.to(device), dataset.images, None, data, 1,
+                             Batching(data.eval_batch_size, device))[:, 0]
         out[f"classifier/{name}/top1"] = float((logits.argmax(-1) == dataset.labels).double().mean())
     return out

@@ -25,7 +25,7 @@ from clipmem.reporting import tracking
 from clipmem.reporting.paradigms import log_layer_curves
 from clipmem.reporting.summary import format_layers, format_summary
 from clipmem.run.context import RunContext
-from clipmem.run.steps import estimate_and_report, run_plan
+from clipmem.run.steps import analysis_job, estimate_and_report, run_plan
 from clipmem.rundir import RunDir
 from clipmem.scoring.compat import check_models
 
@@ -64,12 +64,12 @@ def evaluate_analysis(run: RunDir, settings: ExperimentSettings, data: Experimen
     out = run.new_evaluation()
     atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "analysis": analysis,
                                               "run_state": run.read_status().get("state", "unknown")})
+    job = analysis_job(settings, plan, data, run, target)
     if analysis == "unitmem":
-        metrics = analyse_unitmem(plan, data, settings.families, run, out, settings.analysis, settings.seed, target)
+        metrics = analyse_unitmem(job, out)
         curves = metrics["unitmem"]
     else:
-        metrics = analyse_layermem(settings.design, plan, data, settings.families, run, out, settings.analysis,
-                                   settings.seed, target)
+        metrics = analyse_layermem(job, out)
         curves = {family: {"image": values} for family, values in metrics["layermem"].items()}
     atomic_write_json(out.metrics, metrics)
     loggers = evaluation_loggers(settings, run, out, log_to_wandb)

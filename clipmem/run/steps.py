@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+import torch
+
+from clipmem.analysis.job import AnalysisJob
 from clipmem.analysis.run import analyse_unitmem
 from clipmem.audit import AuditInputs, AuditRequest, write_audit
 from clipmem.data.experiment_data import ExperimentData
@@ -68,8 +71,15 @@ def analyse(settings: Any, plan: Plan, data: ExperimentData, models_from: RunDir
     files in ``out``; returns the family curves (None when the analysis is off)."""
     if not settings.analysis.unitmem:
         return None
-    return analyse_unitmem(plan, data, settings.families, models_from, out, settings.analysis, settings.seed,
-                           settings.eval_device())["unitmem"]
+    return analyse_unitmem(analysis_job(settings, plan, data, models_from, settings.eval_device()), out)["unitmem"]
+
+
+def analysis_job(settings: Any, plan: Plan, data: ExperimentData, models_from: RunDir, device: torch.device
+                 ) -> AnalysisJob:
+    """The analysis of ``plan``'s models (saved in ``models_from``) with the run's design, families, analysis
+    settings and seed, encoding on ``device``."""
+    return AnalysisJob(plan, settings.design, data, settings.families, models_from, settings.analysis,
+                       int(settings.seed), torch.device(device))
 
 
 def estimate_and_report(ctx: RunContext, fitted: dict[str, FittedModel], extra_metrics: dict[str, Any],

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.errors import RunDirError
-from clipmem.evaluation.encode import eval_mode
+from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.io import atomic_write
 from clipmem.scoring.clipmem import (
     Reference,
@@ -27,7 +27,7 @@ from clipmem.scoring.clipmem import (
 )
 from clipmem.scoring.compat import ids_sha256
 from clipmem.scoring.config import ScoringConfig
-from clipmem.scoring.views import encode_reference, encode_views, plan_views
+from clipmem.scoring.views import ViewTransforms, encode_reference, encode_views, plan_views
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class ModelScorer:
     def __init__(self, data: ExperimentData, scored_ids: tuple[int, ...], config: ScoringConfig,
                  device: torch.device | str = "cpu") -> None:
         self.data, self.config, self.device = data, config, torch.device(device)
+        self.batching = Batching(config.batch_size, self.device, config.bf16)
         self.pairs = data.pairs_of(scored_ids)
         self.extra = data.pairs("extra")
         views = self.pairs.views
@@ -68,21 +69,17 @@ class ModelScorer:
 
     def embed_views(self, model: torch.nn.Module) -> ViewEmbeddings:
         """Scored-pair views (N, K, D) of ``model``."""
-        config, data = self.config, self.data
+        transforms = ViewTransforms(self.data.train_transform, self.data.eval_transform)
         with eval_mode(model):
-            return encode_views(model, self.pairs.images, self.pairs.tokens, self.plan, data.train_transform,
-                                data.eval_transform, config.batch_size, self.device, config.bf16,
-                                views=self.pairs.views)
+            return encode_views(model, self.pairs, self.plan, transforms, self.batching)
 
     def embed(self, model: torch.nn.Module) -> tuple[ViewEmbeddings, Reference]:
         """Scored-pair views (N, K, D) and S_E reference (M, D) of ``model``."""
         if len(self.extra) == 0:
             raise ValueError("the contrast term needs held-out pairs S_E (data.splits.extra ≥ 1), or design=crossfit")
-        config, data = self.config, self.data
         views = self.embed_views(model)
         with eval_mode(model):
-            reference = encode_reference(model, self.extra.images, self.extra.tokens, data.eval_transform,
-                                         config.batch_size, self.device, config.bf16)
+            reference = encode_reference(model, self.extra, self.data.eval_transform, self.batching)
         return views, reference
 
     def statistics(self, model: torch.nn.Module, outside: torch.Tensor | None = None) -> SampleStatistics:

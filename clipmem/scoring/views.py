@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 from clipmem.data.transforms import BatchTransform
-from clipmem.evaluation.encode import encode_images, encode_texts
+from clipmem.evaluation.encode import DEFAULT_BATCHING, Batching, encode_images, encode_texts
 from clipmem.scoring.clipmem import Reference, ViewEmbeddings
 
 
@@ -23,6 +24,23 @@ class ViewPlan:
     @property
     def num_views(self) -> int:
         return self.caption.shape[1]
+
+
+class ScoredPairs(Protocol):
+    """What the encoders read of the scored pairs (``PairSet`` has it): ``images`` uint8 (N, 3, H, W), ``tokens``
+    (N, C, L) and ``views`` uint8 (N, V, 3, H, W) or None (one image per pair)."""
+
+    images: torch.Tensor
+    tokens: torch.Tensor
+    views: torch.Tensor | None
+
+
+@dataclass(frozen=True)
+class ViewTransforms:
+    """``train``: the training augmentation (applied with the plan's crops); ``plain``: the evaluation transform."""
+
+    train: BatchTransform
+    plain: BatchTransform
 
 
 def plan_views(
@@ -49,55 +67,46 @@ def plan_views(
 
 def encode_views(
     model: torch.nn.Module,
-    images: torch.Tensor,
-    tokens: torch.Tensor,
+    pairs: ScoredPairs,
     plan: ViewPlan,
-    train_transform: BatchTransform,
-    eval_transform: BatchTransform,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    bf16: bool = False,
-    views: torch.Tensor | None = None,
+    transforms: ViewTransforms,
+    batching: Batching = DEFAULT_BATCHING,
 ) -> ViewEmbeddings:
-    """Embed every (augmented image, caption) draw of ``plan``.
-
-    images: uint8 (N, 3, H, W); tokens: (N, C, L); views: uint8 (N, V, 3, H, W) drawn from by
-    ``plan.view`` when both are given. Returns unit-norm (N, K, D) image and text views.
+    """Embed every (augmented image, caption) draw of ``plan`` of the N ``pairs``; a pair's image views are
+    drawn from by ``plan.view`` when the pairs have views. Returns unit-norm (N, K, D) image and text views.
     Each distinct caption is encoded once and gathered, so K costs nothing on the text side.
     """
     n, k = plan.caption.shape
+    images, tokens, views = pairs.images, pairs.tokens, pairs.views
     if plan.view is not None and views is not None:
         drawn = views[torch.arange(n).repeat_interleave(k), plan.view.reshape(-1)]  # (N·K, 3, H, W)
-        transform = eval_transform if plan.theta is None else train_transform
-        image = encode_images(model, drawn, transform, batch_size, device, plan.theta, bf16,
-                              desc="scoring views").view(n, k, -1)
+        transform = transforms.plain if plan.theta is None else transforms.train
+        image = encode_images(model, drawn, transform, batching, plan.theta, desc="scoring views").view(n, k, -1)
     elif plan.theta is None:
-        single = encode_images(model, images, eval_transform, batch_size, device, bf16=bf16)
+        single = encode_images(model, images, transforms.plain, batching)
         image = single.unsqueeze(1).expand(n, k, -1)
     else:
         repeated = images.repeat_interleave(k, dim=0)
-        image = encode_images(model, repeated, train_transform, batch_size, device, plan.theta, bf16,
+        image = encode_images(model, repeated, transforms.train, batching, plan.theta,
                               desc="scoring views").view(n, k, -1)
     num_captions = tokens.shape[1]
     used = torch.unique(plan.caption).tolist()
     per_caption = torch.zeros(n, num_captions, image.shape[-1])
     for c in used:  # only the caption slots some draw uses
-        per_caption[:, c] = encode_texts(model, tokens[:, c], batch_size, device, bf16)
+        per_caption[:, c] = encode_texts(model, tokens[:, c], batching)
     text = torch.gather(per_caption, 1, plan.caption.unsqueeze(-1).expand(n, k, image.shape[-1]))
     return ViewEmbeddings(image=image.contiguous(), text=text)
 
 
 def encode_reference(
     model: torch.nn.Module,
-    images: torch.Tensor,
-    tokens: torch.Tensor,
-    eval_transform: BatchTransform,
-    batch_size: int = 256,
-    device: torch.device | str = "cpu",
-    bf16: bool = False,
+    pairs: ScoredPairs,
+    transform: BatchTransform,
+    batching: Batching = DEFAULT_BATCHING,
 ) -> Reference:
-    """Embeddings of S_E: un-augmented images (M, 3, H, W) and primary captions tokens[:, 0] -> (M, D)."""
+    """Embeddings (M, D) of the M reference pairs (S_E): their images un-augmented through the evaluation
+    ``transform`` and their primary captions (``pairs.tokens[:, 0]``)."""
     return Reference(
-        image=encode_images(model, images, eval_transform, batch_size, device, bf16=bf16),
-        text=encode_texts(model, tokens[:, 0], batch_size, device, bf16),
+        image=encode_images(model, pairs.images, transform, batching),
+        text=encode_texts(model, pairs.tokens[:, 0], batching),
     )
