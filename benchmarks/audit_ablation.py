@@ -37,7 +37,7 @@ from clipmem.audit.statistics import STATISTICS
 from clipmem.config import register
 from clipmem.config.legacy import saved_run_config
 from clipmem.config.settings import load_settings
-from clipmem.data.splits import SplitManifest
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.errors import RunDirError
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.evaluation.delong import paired_auc

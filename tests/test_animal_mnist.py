@@ -9,8 +9,8 @@ import re
 import pytest
 import torch
 
-from clipmem.data import animal_mnist
-from clipmem.data.animal_mnist import CLASSNAMES, AnimalMNISTZeroShot
+from clipmem.data.zeroshot import animal_mnist
+from clipmem.data.zeroshot.animal_mnist import CLASSNAMES, AnimalMNISTZeroShot
 from clipmem.errors import ConfigError
 
 installed = importlib.util.find_spec("animal_mnist") is not None

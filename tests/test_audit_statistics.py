@@ -20,8 +20,8 @@ from clipmem.audit.mixture import (
 )
 from clipmem.audit.ranks import mid_rank, neighbour_score, out_of_sample_statistics, rank_pvalues, unseen_cells
 from clipmem.audit.statistics import suspicion_statistics
-from clipmem.data.image_hashes import difference_hashes, hamming, image_hashes, overlap
-from clipmem.data.splits import SplitManifest
+from clipmem.data.splits.manifest import SplitManifest
+from clipmem.data.splits.near_duplicates import difference_hashes, hamming, image_hashes, overlap
 from clipmem.errors import ConfigError
 from clipmem.plan.crossfit import CrossFitDesign
 from clipmem.scoring.clipmem import ViewEmbeddings, out_of_fold_contrast
@@ -267,7 +267,7 @@ def test_near_duplicate_groups_stay_on_one_side_of_every_partition():
     cross-fitted folds never split a group, so no model trains on a copy of a pair it is called out of."""
     import dataclasses
 
-    from clipmem.data.image_hashes import duplicate_groups
+    from clipmem.data.splits.near_duplicates import duplicate_groups
     from clipmem.plan import InOutDesign
 
     g = torch.Generator().manual_seed(3)

@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 from clipmem.data import CsvSource, ImageFolderZeroShot, SyntheticSource, WebDatasetSource
-from clipmem.data.images import decode_image
-from clipmem.data.miscaption import inject_miscaptions
-from clipmem.data.records import HASH_BASE, key_to_id
+from clipmem.data.sources.images import decode_image
+from clipmem.data.sources.records import HASH_BASE, key_to_id
+from clipmem.data.sources.tar_shards import expand_braces
+from clipmem.data.sources.wds_stream import ShardStream, partition_counts, plan_batches
+from clipmem.data.splits.miscaption import inject_miscaptions
 from clipmem.data.table import ImageTextTable
-from clipmem.data.tar_shards import expand_braces
-from clipmem.data.wds_stream import ShardStream, partition_counts, plan_batches
 from clipmem.errors import ConfigError
 
 from .data_fixtures import write_image_folder, write_pairs
@@ -68,7 +68,7 @@ def test_several_caption_columns_and_caption_separator(tmp_path, pairs):
 
 
 def test_the_separator_is_detected_from_the_header(tmp_path, pairs):
-    from clipmem.data.csv_source import detect_sep
+    from clipmem.data.sources.csv_source import detect_sep
 
     image = str(pairs["images"] / "0.png")
     files = {"tab.tsv": f"filepath\ttitle\n{image}\ta red circle, small\n",  # a comma inside a caption

@@ -164,7 +164,7 @@ def test_the_gap_between_saved_and_recomputed_statistics_is_their_largest_differ
 
 
 def _manifest_with_extra():
-    from clipmem.data.splits import SplitManifest
+    from clipmem.data.splits.manifest import SplitManifest
 
     return SplitManifest(seed=4, shared=tuple(range(0, 40)), candidate=tuple(range(40, 60)),
                          independent=tuple(range(60, 80)), extra=tuple(range(80, 100)))

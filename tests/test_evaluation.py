@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from clipmem.data.sources import ZeroShotSet
-from clipmem.data.transforms import BatchTransform
+from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.sources.base import ZeroShotSet
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.evaluation.encode import encode_images
 from clipmem.evaluation.retrieval import retrieval_recall

@@ -22,7 +22,7 @@ import time
 import pytest
 
 from clipmem.data import CsvSource, WebDatasetSource
-from clipmem.data.bad_samples import SHARD_ROW, skip_counts
+from clipmem.data.sources.bad_samples import SHARD_ROW, skip_counts
 from clipmem.errors import ConfigError, RunDirError
 from clipmem.run import evaluate_run_dir, run_experiment
 

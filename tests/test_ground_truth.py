@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from clipmem.data import SplitManifest, SyntheticSource, synthetic
-from clipmem.data.atypical import inject_atypical
+from clipmem.data.splits.atypical import inject_atypical
 from clipmem.errors import ConfigError
 
 from .conftest import build_data_for, load_settings_for

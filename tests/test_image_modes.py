@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clipmem.data.images import decode_image, decode_many
+from clipmem.data.sources.images import decode_image, decode_many
 
 SIDE = 32
 RAMP = np.tile(np.linspace(0.0, 1.0, SIDE), (SIDE, 1))  # left black -> right white

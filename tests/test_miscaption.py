@@ -1,7 +1,7 @@
 import pytest
 
 from clipmem.data import SyntheticSource, make_splits, synthetic
-from clipmem.data.miscaption import inject_miscaptions
+from clipmem.data.splits.miscaption import inject_miscaptions
 from clipmem.errors import ConfigError
 
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from clipmem.config import instantiate_checked
-from clipmem.data.prepared import PreparedCsvSource
+from clipmem.data.sources.prepared import PreparedCsvSource
 from clipmem.errors import ConfigError
 from clipmem.prepare import tuxpaint
 

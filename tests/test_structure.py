@@ -73,3 +73,29 @@ def test_raw_config_reads_only_in_the_config_layer():
             continue
         offenders += [f"{relative}: {m.group(0)}" for m in pattern.finditer(path.read_text())]
     assert not offenders, offenders
+
+
+def _layout_block() -> str:
+    text = (ROOT / "README.md").read_text()
+    start = text.index("## Layout")
+    return text[text.index("```", start) + 3:text.index("```", text.index("```", start) + 3)]
+
+
+def test_readme_layout_names_every_subpackage_and_nothing_else():
+    """Every package folder under clipmem/ is in README's Layout, indented under its parent; every folder it names
+    under clipmem/ exists."""
+    lines = [line for line in _layout_block().splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("clipmem/"))
+    named, stack = set(), []
+    for line in lines[start + 1:]:
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            break
+        entry = line.split()[0]
+        if not entry.endswith("/"):
+            continue
+        depth = indent // 2 - 1
+        stack[depth:] = [entry.rstrip("/")]
+        named.add("/".join(stack))
+    packages = {p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("__init__.py") if p.parent != PACKAGE}
+    assert packages == named, (sorted(packages - named), sorted(named - packages))

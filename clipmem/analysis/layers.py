@@ -11,8 +11,8 @@ import torch
 
 from clipmem.analysis.unitmem import layer_mean, mean_activations, unitmem
 from clipmem.data.experiment_data import PairSet
-from clipmem.data.seeding import keyed_seed
-from clipmem.data.splits import SplitManifest
+from clipmem.data.loading.seeding import keyed_seed
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.families.augment import ViewAugment
 from clipmem.families.ssl import DEFAULT_AUGMENT

@@ -13,7 +13,7 @@ from clipmem.audit.config import AuditConfig
 from clipmem.audit.estimate import AuditResult, estimate_audit
 from clipmem.audit.statistics import STATISTICS
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.image_hashes import HASHES_FILE, load_hashes, overlap
+from clipmem.data.splits.near_duplicates import HASHES_FILE, load_hashes, overlap
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.io import atomic_write
 from clipmem.models.pretrained import LOCAL_DIR

@@ -26,6 +26,54 @@ MITIGATION_CLASSES = {
 }
 
 
+# Modules of clipmem.data that moved into its sub-packages (sources/, zeroshot/, splits/, loading/): a saved config
+# naming the old module path is read with the new one.
+MOVED_DATA_MODULES = {
+    "sources": "sources.base",
+    "synthetic": "sources.synthetic",
+    "csv_source": "sources.csv_source",
+    "hf_source": "sources.hf_source",
+    "wds_source": "sources.wds_source",
+    "wds_stream": "sources.wds_stream",
+    "tar_shards": "sources.tar_shards",
+    "prepared": "sources.prepared",
+    "records": "sources.records",
+    "images": "sources.images",
+    "bad_samples": "sources.bad_samples",
+    "animal_mnist": "zeroshot.animal_mnist",
+    "heldout": "zeroshot.heldout",
+    "imagefolder": "zeroshot.imagefolder",
+    "splits": "splits.manifest",
+    "miscaption": "splits.miscaption",
+    "atypical": "splits.atypical",
+    "fingerprint": "splits.fingerprint",
+    "image_hashes": "splits.near_duplicates",
+    "datamodule": "loading.datamodule",
+    "seeding": "loading.seeding",
+    "transforms": "loading.transforms",
+    "text": "loading.text",
+}
+
+
+def relocate_targets(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with every ``_target_`` that names a moved module of ``clipmem.data`` pointed at its new path."""
+    return OmegaConf.create(_relocated(OmegaConf.to_container(cfg, resolve=False)))
+
+
+def _relocated(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_relocated(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _relocated(value) for key, value in node.items()}
+    target = out.get("_target_")
+    if isinstance(target, str) and target.startswith("clipmem.data."):
+        module, _, attribute = target.removeprefix("clipmem.data.").rpartition(".")
+        if module in MOVED_DATA_MODULES:
+            out["_target_"] = f"clipmem.data.{MOVED_DATA_MODULES[module]}.{attribute}"
+    return out
+
+
 def is_legacy(cfg: DictConfig) -> bool:
     return cfg.get("data", {}).get("_target_") == OLD_DATAMODULE or "design" not in cfg
 
@@ -68,7 +116,7 @@ def upgrade(cfg: DictConfig, run_dir: str, source: str = "config") -> DictConfig
 def saved_run_config(path: Path, run_dir: Path, scoring_overrides: dict[str, Any] | None = None) -> DictConfig:
     """A run's saved config (``.hydra/config.yaml``) in today's shape, pointed at ``run_dir``, with
     ``scoring_overrides`` (evaluate.py's ``scoring.*``) applied."""
-    cfg = upgrade(OmegaConf.load(path), str(run_dir), str(path))
+    cfg = relocate_targets(upgrade(OmegaConf.load(path), str(run_dir), str(path)))
     with open_dict(cfg):
         cfg.run_dir = str(run_dir)
         if cfg.model.get("pretrained"):  # the saved models carry their weights: the starting ones are not needed

@@ -1,24 +1,26 @@
-"""Data: sources, the synthetic generator, splits, the frozen experiment data and the DataModule."""
+"""Data: ``sources/`` (where pairs come from), ``zeroshot/`` (sets measured beside the scores), ``splits/`` (who is
+in which subset), ``loading/`` (the DataModule); here the table every source returns, the ``data`` settings, the
+frozen experiment data and the step that builds it."""
 
 from clipmem._lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "build_data": "build",
-    "CsvSource": "csv_source",
-    "TrainingDataModule": "datamodule",
+    "CsvSource": "sources.csv_source",
+    "TrainingDataModule": "loading.datamodule",
     "ExperimentData": "experiment_data",
     "PairSet": "experiment_data",
-    "HFSource": "hf_source",
-    "ImageFolderZeroShot": "imagefolder",
+    "HFSource": "sources.hf_source",
+    "ImageFolderZeroShot": "zeroshot.imagefolder",
     "DataSettings": "settings",
-    "DataSource": "sources",
-    "SyntheticSource": "sources",
-    "SyntheticZeroShot": "sources",
-    "ZeroShotSet": "sources",
-    "ZeroShotSource": "sources",
-    "SplitManifest": "splits",
-    "make_splits": "splits",
+    "DataSource": "sources.base",
+    "SyntheticSource": "sources.base",
+    "SyntheticZeroShot": "sources.base",
+    "ZeroShotSet": "sources.base",
+    "ZeroShotSource": "sources.base",
+    "SplitManifest": "splits.manifest",
+    "make_splits": "splits.manifest",
     "ImageTextTable": "table",
-    "WebDatasetSource": "wds_source",
+    "WebDatasetSource": "sources.wds_source",
 })
 __all__ = sorted(__dir__())

@@ -7,16 +7,16 @@ import functools
 
 import torch
 
-from clipmem.data.atypical import inject_atypical
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.fingerprint import content_fingerprints, near_duplicate_count
-from clipmem.data.image_hashes import duplicate_groups, image_hashes
-from clipmem.data.miscaption import inject_miscaptions
+from clipmem.data.loading.text import build_tokenizer, tokenize_captions
 from clipmem.data.settings import DataSettings
-from clipmem.data.splits import SplitManifest, make_splits
+from clipmem.data.sources.wds_stream import load_for_streaming
+from clipmem.data.splits.atypical import inject_atypical
+from clipmem.data.splits.fingerprint import content_fingerprints, near_duplicate_count
+from clipmem.data.splits.manifest import SplitManifest, make_splits
+from clipmem.data.splits.miscaption import inject_miscaptions
+from clipmem.data.splits.near_duplicates import duplicate_groups, image_hashes
 from clipmem.data.table import ImageTextTable
-from clipmem.data.text import build_tokenizer, tokenize_captions
-from clipmem.data.wds_stream import load_for_streaming
 from clipmem.errors import ConfigError
 
 MISCAPTION_STREAMS = {"candidate": 0, "independent": 1}  # S_C's draw is the same whatever else is injected

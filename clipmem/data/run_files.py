@@ -6,8 +6,8 @@ import csv
 import logging
 from pathlib import Path
 
-from clipmem.data.bad_samples import skip_counts, write_skipped
 from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.sources.bad_samples import skip_counts, write_skipped
 from clipmem.io import atomic_write
 from clipmem.rundir import RunDir
 

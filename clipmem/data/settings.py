@@ -7,11 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from clipmem.data.atypical import check_renderer
-from clipmem.data.bad_samples import check_policy
-from clipmem.data.splits import SPLIT_NAMES
-from clipmem.data.synthetic import ATYPICAL_STYLES
-from clipmem.data.transforms import BatchTransform
+from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.sources.bad_samples import check_policy
+from clipmem.data.sources.synthetic import ATYPICAL_STYLES
+from clipmem.data.splits.atypical import check_renderer
+from clipmem.data.splits.manifest import SPLIT_NAMES
 from clipmem.errors import ConfigError
 
 MISCAPTION_SETS = ("candidate", "independent")  # the splits mis-captions (and atypical samples) may be injected into
@@ -72,7 +72,7 @@ class DataSettings:
     """``data`` (conf/data/*.yaml, docs/configuration.md): the source and everything built from it.
 
     Args:
-        source: object with ``load() -> ImageTextTable`` (``clipmem.data.sources.DataSource``).
+        source: object with ``load() -> ImageTextTable`` (``clipmem.data.sources.base.DataSource``).
         splits: sizes {shared, candidate, independent, extra} of S_S, S_C, S_I, S_E; S_S may be 0 (and S_E too,
             for ``design=crossfit``, which holds nothing out), and
             ``candidate: auto, independent: auto`` split what S_S and S_E leave in two halves.

@@ -25,7 +25,7 @@ class ImageTextTable:
         atypical: (N,) bool, True where the image was rendered in a rare style (``data.atypical``).
         caption_source: (N,) int64, the sample id whose captions this pair now carries.
         skipped: bad samples left out under ``on_bad_sample=skip``: dicts with ``source``, ``file``,
-            ``row``, ``sample_id``, ``reason`` (see ``clipmem.data.bad_samples``).
+            ``row``, ``sample_id``, ``reason`` (see ``clipmem.data.sources.bad_samples``).
         keys: the original string key of each pair where ids were derived from keys (webdataset
             ``__key__``, a CSV id column), else None.
         views: uint8 (N, V, 3, H, W) several images of each pair's scene (view 0 is ``images``), or None

@@ -6,7 +6,7 @@ import torch
 from open_clip import build_zero_shot_classifier
 from torchmetrics.functional.classification import multiclass_accuracy
 
-from clipmem.data.sources import ZeroShotSet
+from clipmem.data.sources.base import ZeroShotSet
 from clipmem.evaluation.encode import eval_mode
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from clipmem.data.settings import whole_number
-from clipmem.data.splits import SplitManifest
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write
 from clipmem.mitigations.base import Mitigation

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from clipmem.data.splits import SplitManifest
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.plan.designs import _Uncertain, reliability
 from clipmem.plan.seeds import model_seed

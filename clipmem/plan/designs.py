@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from clipmem.data.splits import SplitManifest
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.plan.seeds import model_seed
 from clipmem.plan.spec import ModelSpec, Plan

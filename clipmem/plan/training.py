@@ -16,7 +16,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from clipmem.callbacks.clipmem import CLIPMemCallback
 from clipmem.callbacks.progress import EpochBar, EpochLog
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.image_hashes import HASHES_FILE, save_hashes
+from clipmem.data.splits.near_duplicates import HASHES_FILE, save_hashes
 from clipmem.errors import ConfigError
 from clipmem.families.base import trainer_overrides
 from clipmem.families.clip import CLIPFamily

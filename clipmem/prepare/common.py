@@ -2,7 +2,7 @@
 
 A prepared set is ``<out>/images/...`` (PNG, ``size`` × ``size`` px, RGB, transparent parts composited
 onto white) plus ``<out>/pairs.csv`` (UTF-8, header ``filepath,title[,more columns]``; ``filepath`` is
-relative to ``<out>``), the format ``clipmem.data.csv_source.CsvSource`` reads.
+relative to ``<out>``), the format ``clipmem.data.sources.csv_source.CsvSource`` reads.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from clipmem.config.settings import ExperimentSettings, load_settings
 from clipmem.data.build import build_data
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.run_files import write_data_files
-from clipmem.data.splits import SplitManifest, check_manifest
+from clipmem.data.splits.manifest import SplitManifest, check_manifest
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_json
 from clipmem.plan.fit import FittedModel, contexts, measure_model

@@ -12,7 +12,7 @@ from clipmem.audit import AuditRequest
 from clipmem.config.paths import absolute_paths
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
-from clipmem.data.splits import SplitManifest
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.plan.checks import check_plan_steps
 from clipmem.plan.fit import FitSetup, fit_plan

@@ -12,7 +12,7 @@ from clipmem.analysis.run import analyse_unitmem
 from clipmem.audit import AuditInputs, AuditRequest, write_audit
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.run_files import write_data_files
-from clipmem.data.splits import SplitManifest, check_manifest
+from clipmem.data.splits.manifest import SplitManifest, check_manifest
 from clipmem.io import atomic_write_text
 from clipmem.mitigations.base import Mitigation
 from clipmem.mitigations.remove_topk import write_removal

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from clipmem.data.splits import SplitManifest
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.errors import IncompatibleModelsError
 
 

@@ -19,13 +19,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from clipmem.data.images import DECODE_ERRORS, decode_image
-from clipmem.data.records import key_to_id
-from clipmem.data.splits import SplitManifest, make_splits
+from clipmem.data.loading.text import build_tokenizer
+from clipmem.data.sources.images import DECODE_ERRORS, decode_image
+from clipmem.data.sources.records import key_to_id
+from clipmem.data.sources.tar_shards import Shard, TruncatedShard, iter_samples
+from clipmem.data.sources.wds_source import ShardIndex
+from clipmem.data.splits.manifest import SplitManifest, make_splits
 from clipmem.data.table import ImageTextTable
-from clipmem.data.tar_shards import Shard, TruncatedShard, iter_samples
-from clipmem.data.text import build_tokenizer
-from clipmem.data.wds_source import ShardIndex
 from clipmem.errors import ConfigError
 
 

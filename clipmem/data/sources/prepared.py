@@ -60,7 +60,7 @@ class PreparedCsvSource:
 
     def csv_source(self):
         """The ``CsvSource`` this set reads (its pairs.csv with the preset's columns)."""
-        from clipmem.data.csv_source import CsvSource
+        from clipmem.data.sources.csv_source import CsvSource
 
         return CsvSource(path=str(self.check()), **self.csv_kwargs)
 
@@ -77,7 +77,7 @@ class PreparedCsvSource:
         return self.csv_source().delimiter()
 
     def load(self) -> ImageTextTable:
-        from clipmem.data.csv_source import CsvSource
+        from clipmem.data.sources.csv_source import CsvSource
 
         path = self.check()
         table = CsvSource(path=str(path), **self.csv_kwargs).load()
@@ -87,7 +87,7 @@ class PreparedCsvSource:
 
     def _attributes(self, path: Path, table: ImageTextTable) -> dict[str, np.ndarray]:
         """Integer codes (N,) per attribute column, aligned with the table's rows (by sample id)."""
-        from clipmem.data.records import key_to_id
+        from clipmem.data.sources.records import key_to_id
 
         sep = self.delimiter()
         id_key = self.csv_kwargs.get("id_key")

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from clipmem.data.fingerprint import difference_hashes
+from clipmem.data.splits.fingerprint import difference_hashes
 from clipmem.io import atomic_write
 
 NEAR_BITS = 6  # dHashes at most this many bits apart are candidate near-duplicates (of 64) ...

@@ -31,7 +31,7 @@ class SplitManifest:
     ``near_duplicates`` lists groups of pool ids (S_C ∪ S_I ∪ S_E) whose images are exact or near duplicates of
     each other: designs that partition the pool keep each group on one side (enters the hash only when non-empty).
     ``fingerprints`` maps a split name to a sha256 of what its samples hold (decoded pixels and captions, see
-    ``clipmem.data.fingerprint``); re-scoring refuses data whose content changed. Manifests written before
+    ``clipmem.data.splits.fingerprint``); re-scoring refuses data whose content changed. Manifests written before
     content fingerprints have none (and hash as before).
     """
 

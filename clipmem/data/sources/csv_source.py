@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from clipmem.data.bad_samples import BadSamples
-from clipmem.data.images import cached_decode_many, stat_fingerprint
-from clipmem.data.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
+from clipmem.data.sources.bad_samples import BadSamples
+from clipmem.data.sources.images import cached_decode_many, stat_fingerprint
+from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 

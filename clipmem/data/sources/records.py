@@ -10,8 +10,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from clipmem.data.bad_samples import BadSamples, check_policy
-from clipmem.data.images import stack_images
+from clipmem.data.sources.bad_samples import BadSamples, check_policy
+from clipmem.data.sources.images import stack_images
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 

@@ -11,7 +11,7 @@ import hashlib
 
 import torch
 
-from clipmem.data.splits import SPLIT_NAMES, SplitManifest
+from clipmem.data.splits.manifest import SPLIT_NAMES, SplitManifest
 from clipmem.data.table import ImageTextTable
 
 CAPTION_SEP = "\x1f"  # between a pair's captions (never part of a caption)

@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from clipmem.data.bad_samples import SHARD_ROW, BadSamples
-from clipmem.data.images import bytes_fingerprint, cached_decode_many, verify_image
-from clipmem.data.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
+from clipmem.data.sources.bad_samples import SHARD_ROW, BadSamples
+from clipmem.data.sources.images import bytes_fingerprint, cached_decode_many, verify_image
+from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
+from clipmem.data.sources.tar_shards import REPEATED_MEMBERS, Shard, TruncatedShard, iter_samples, shard_paths
 from clipmem.data.table import ImageTextTable
-from clipmem.data.tar_shards import REPEATED_MEMBERS, Shard, TruncatedShard, iter_samples, shard_paths
 from clipmem.errors import ConfigError
 
 
@@ -109,7 +109,7 @@ class WebDatasetSource:
         cache_dir: if set, decoded images are cached there, keyed by a sha256 of the image bytes and
             ``resolution`` (``images.cached_decode_many``); the shards are still read for captions.
         streaming: if True only S_C, S_I and S_E are kept in memory and training pairs are streamed from
-            the shards (``clipmem.data.wds_stream``); otherwise everything is loaded into memory.
+            the shards (``clipmem.data.sources.wds_stream``); otherwise everything is loaded into memory.
         shuffle_buffer: samples held for shuffling while streaming.
 
     Sample ids come from keys (``records.key_to_id``: decimal keys are the id, others a stable 63-bit

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from clipmem.data.sources import ZeroShotSet
+from clipmem.data.sources.base import ZeroShotSet
 from clipmem.errors import ConfigError
 
 # Label order: the classes as the package's description lists them (alphabetical); checked against

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from clipmem.data.bad_samples import BadSamples
-from clipmem.data.csv_source import _as_list, _Rows
-from clipmem.data.images import bytes_fingerprint, cached_decode_many, stat_fingerprint
-from clipmem.data.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
+from clipmem.data.sources.bad_samples import BadSamples
+from clipmem.data.sources.csv_source import _as_list, _Rows
+from clipmem.data.sources.images import bytes_fingerprint, cached_decode_many, stat_fingerprint
+from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError, one_line
 from clipmem.progress import interactive

@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from clipmem.data import synthetic
+from clipmem.data.sources import synthetic
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 
@@ -24,7 +24,7 @@ class ZeroShotSet:
 
     images: uint8 (N, 3, H, W); labels: (N,) int64 indices into ``classnames``;
     templates: format strings with one ``{}`` for the class name; skipped: bad images left out
-    (see ``clipmem.data.bad_samples``).
+    (see ``clipmem.data.sources.bad_samples``).
     """
 
     name: str
@@ -76,7 +76,7 @@ def _check_label_kind(label_kind: str, field: str) -> None:
 
 @dataclass(frozen=True)
 class SyntheticSource:
-    """Synthetic shapes with captions (``clipmem.data.synthetic``); ids are 0..num_samples-1.
+    """Synthetic shapes with captions (``clipmem.data.sources.synthetic``); ids are 0..num_samples-1.
 
     Args:
         num_samples: number of pairs.

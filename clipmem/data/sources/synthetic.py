@@ -8,7 +8,7 @@ scene has several captions from varied templates. Class labels (``colour shape``
 
 A scene can also be rendered in a rare *atypical style* (``ATYPICAL_STYLES``: a background of high-contrast
 stripes, or heavy pixel noise) that keeps every captioned attribute: the ground truth of "atypical" samples
-(``clipmem.data.atypical``).
+(``clipmem.data.splits.atypical``).
 
 A scene can be rendered as several *views* (``view > 0`` re-draws the continuous jitter but keeps
 every captioned attribute), which gives "several images per caption" without external data.

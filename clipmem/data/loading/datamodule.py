@@ -7,8 +7,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.seeding import EpochSampler, crop_rows, keyed_choice, keyed_generator
-from clipmem.data.wds_stream import RankPlace, stream_loader
+from clipmem.data.loading.seeding import EpochSampler, crop_rows, keyed_choice, keyed_generator
+from clipmem.data.sources.wds_stream import RankPlace, stream_loader
 from clipmem.errors import ConfigError
 
 CAPTION_DRAW = 1  # salts of the per-item draws: each draw is keyed apart from the others

@@ -9,9 +9,9 @@ from typing import ClassVar
 
 import torch
 
-from clipmem.data.bad_samples import BadSamples, check_policy
-from clipmem.data.images import IMAGE_EXTENSIONS, decode_many, stack_images
-from clipmem.data.sources import ZeroShotSet
+from clipmem.data.sources.bad_samples import BadSamples, check_policy
+from clipmem.data.sources.base import ZeroShotSet
+from clipmem.data.sources.images import IMAGE_EXTENSIONS, decode_many, stack_images
 from clipmem.errors import ConfigError
 
 # Generic photo templates (a subset in the spirit of open_clip's SIMPLE_IMAGENET_TEMPLATES).

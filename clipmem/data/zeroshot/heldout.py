@@ -12,8 +12,8 @@ from typing import Any
 
 import torch
 
-from clipmem.data.sources import ZeroShotSet
-from clipmem.data.splits import SplitManifest
+from clipmem.data.sources.base import ZeroShotSet
+from clipmem.data.splits.manifest import SplitManifest
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 

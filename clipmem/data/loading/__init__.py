@@ -1,0 +1,1 @@
+"""How a model sees the pairs: the DataModule, seeded epoch order, batch transforms and the tokenizer."""
