@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from clipmem.data import SyntheticSource, synthetic
+from clipmem.data import SyntheticSource
+from clipmem.data.sources import synthetic
 
 
 def png_bytes(image: torch.Tensor) -> bytes:

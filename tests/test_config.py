@@ -1,6 +1,11 @@
 """Every config group option composes and instantiates; presets are delta-only; bad values stop early."""
 
+import dataclasses
+import inspect
+
+import hydra.utils
 import pytest
+import yaml
 from omegaconf import OmegaConf
 
 from clipmem.data import DataSettings
@@ -59,3 +64,50 @@ def test_top_level_types_are_checked_when_composing():
         compose_config(["scoring.num_views=many"])
     with pytest.raises(ConfigCompositionException):
         compose_config(["seed=1.5"])
+
+
+PRESET_GROUPS = ("experiment", "debug", "hparams_search", "hydra")  # files that set values on purpose
+
+
+def _python_defaults(target: str) -> dict:
+    """Keyword -> default of a clipmem ``_target_`` (a dataclass's init fields or a function's parameters)."""
+    obj = hydra.utils.get_object(target)
+    if dataclasses.is_dataclass(obj):
+        return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                for f in dataclasses.fields(obj)
+                if f.init and (f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING)}
+    return {name: p.default for name, p in inspect.signature(obj).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def _plain(value):
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _targets(node, where: str):
+    if isinstance(node, dict):
+        if str(node.get("_target_", "")).startswith("clipmem."):
+            yield where, node
+        for key, value in node.items():
+            yield from _targets(value, f"{where}.{key}")
+
+
+def test_group_options_restate_no_default_differently():
+    """The rule of docs/configuration.md, "Where defaults live": the Python class holds each default; a group
+    option lists a key at that value (so it can be overridden by name), wires it by interpolation, or is a
+    preset. A listed value that differs from the class's default would make the class's default a dead copy."""
+    differ = []
+    for path in sorted(CONF.rglob("*.yaml")):
+        if path.relative_to(CONF).parts[0] in PRESET_GROUPS:
+            continue
+        for where, node in _targets(yaml.safe_load(path.read_text()) or {}, path.relative_to(CONF).as_posix()):
+            defaults = _python_defaults(node["_target_"])
+            for key, value in node.items():
+                if key in defaults and not (isinstance(value, str) and "${" in value) and \
+                        _plain(value) != _plain(defaults[key]):
+                    differ.append(f"{where}.{key}: yaml {value!r}, python {defaults[key]!r}")
+    assert not differ, differ

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from clipmem.data import SplitManifest, SyntheticSource, synthetic
+from clipmem.data import SplitManifest, SyntheticSource
+from clipmem.data.sources import synthetic
 from clipmem.data.splits.atypical import inject_atypical
 from clipmem.errors import ConfigError
 

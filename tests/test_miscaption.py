@@ -1,6 +1,7 @@
 import pytest
 
-from clipmem.data import SyntheticSource, make_splits, synthetic
+from clipmem.data import SyntheticSource, make_splits
+from clipmem.data.sources import synthetic
 from clipmem.data.splits.miscaption import inject_miscaptions
 from clipmem.errors import ConfigError
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from clipmem.data import SyntheticSource, synthetic
+from clipmem.data import SyntheticSource
+from clipmem.data.sources import synthetic
 
 
 def test_a_sample_does_not_depend_on_dataset_size():

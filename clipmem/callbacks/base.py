@@ -8,7 +8,7 @@ import lightning as L
 class EpochEvaluation(L.Callback):
     """Calls ``evaluate(trainer, module)`` at the end of every ``every_n_epochs``-th and the final epoch."""
 
-    def __init__(self, every_n_epochs: int = 1) -> None:
+    def __init__(self, every_n_epochs: int = 2) -> None:
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be ≥ 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs

@@ -21,7 +21,7 @@ class CLIPMemCallback(EpochEvaluation):
     model of a design without one) the callback does nothing. ``history`` keeps one row per evaluation.
     """
 
-    def __init__(self, every_n_epochs: int = 1) -> None:
+    def __init__(self, every_n_epochs: int = 2) -> None:
         super().__init__(every_n_epochs)
         self.history: list[dict[str, float]] = []
         self.context = None

@@ -18,7 +18,7 @@ class UtilityCallback(EpochEvaluation):
         zeroshot, linear_probe, retrieval: which metrics to compute.
     """
 
-    def __init__(self, every_n_epochs: int = 1, zeroshot: bool = True, linear_probe: bool = True,
+    def __init__(self, every_n_epochs: int = 2, zeroshot: bool = True, linear_probe: bool = True,
                  retrieval: bool = True) -> None:
         super().__init__(every_n_epochs)
         chosen = {"zeroshot": zeroshot, "linear_probe": linear_probe, "retrieval": retrieval}

@@ -108,7 +108,8 @@ class DataSettings:
     num_workers: int
     eval_batch_size: int
     on_bad_sample: str
-    atypical: dict[str, Any] = field(default_factory=dict)
+    atypical: dict[str, Any] = field(default_factory=lambda: {"fraction": 0.0, "sets": list(MISCAPTION_SETS),
+                                                                  "style": ATYPICAL_STYLES[0]})
     caption_augment: Any = None
 
     def __post_init__(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import netrc
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def sweep_labels(name: str, group: str | None, job_type: str | None, run_name: s
 
 
 def wandb_logger(save_dir: str, name: str, mode: str = "auto", project: str = "clipmem", entity: str | None = None,
-                 group: str | None = None, job_type: str | None = None, tags: list[str] | None = None,
+                 group: str | None = None, job_type: str | None = None, tags: Sequence[str] = (),
                  run_name: str | None = None):
     """``logger.wandb``: a Lightning WandbLogger writing under ``<save_dir>/wandb``, or None when disabled.
 
