@@ -28,6 +28,7 @@ from clipmem.reporting.sweep_settings import (
     setting_rows,
     settings_markdown,
 )
+from clipmem.reporting.sweep_variance import VARIANCE_COLUMNS, variance_markdown, variance_results, variance_rows
 from clipmem.reporting.tables import csv_text as _csv_text
 from clipmem.reporting.tables import markdown_table
 from clipmem.rundir import STATUS_NAME, RunDir
@@ -268,4 +269,8 @@ def write_settings(sweep_dir: Path, records: list[JobRecord], keys: list[str], h
     columns, rows = difference_rows(differences)
     atomic_write_text(sweep_dir / "sweep_differences.csv", _csv_text(columns, rows))
     atomic_write_text(sweep_dir / "sweep_differences.md", header + differences_markdown(differences))
+    variance = variance_results(records, keys)
+    if variance:  # the sweep varies the split and the seed: how much of the spread each accounts for
+        atomic_write_text(sweep_dir / "sweep_variance.csv", _csv_text(list(VARIANCE_COLUMNS), variance_rows(variance)))
+        atomic_write_text(sweep_dir / "sweep_variance.md", header + variance_markdown(variance))
     return settings

@@ -101,19 +101,19 @@ def setting_rows(settings: list[Setting]) -> tuple[list[str], list[dict[str, Any
     return columns, rows
 
 
-def _scale(metric: str) -> float:
+def display_scale(metric: str) -> float:
     """Markdown shows accuracies in % (its header says so); everything else as measured."""
     return 100.0 if metric.startswith(("zeroshot_", "linear_probe_", "retrieval_")) else 1.0
 
 
-def _header(metric: str, prefix: str = "") -> str:
-    return f"{prefix}{metric} (%)" if _scale(metric) == 100.0 else f"{prefix}{metric}"
+def metric_header(metric: str, prefix: str = "") -> str:
+    return f"{prefix}{metric} (%)" if display_scale(metric) == 100.0 else f"{prefix}{metric}"
 
 
-def _cell(metric: str, interval: Interval | None) -> str:
+def interval_cell(metric: str, interval: Interval | None) -> str:
     if interval is None:
         return "–"
-    scale = _scale(metric)
+    scale = display_scale(metric)
     digits = 1 if scale == 100.0 or metric.startswith("num_") else decimals(interval.mean)
     mean = f"{scale * interval.mean:.{digits}f}"
     if math.isnan(interval.low):
@@ -125,12 +125,12 @@ def settings_markdown(settings: list[Setting]) -> str:
     """Markdown: one row per setting with its seeds and splits, each metric as ``mean [95 % interval]``
     (proportions on the logit scale, counts exact Poisson, accuracies in %)."""
     metrics = _present(settings)
-    body = [[setting.label, len(setting.jobs), setting.splits, *(_cell(m, setting.metrics.get(m)) for m in metrics)]
-            for setting in settings]
+    body = [[setting.label, len(setting.jobs), setting.splits,
+             *(interval_cell(m, setting.metrics.get(m)) for m in metrics)] for setting in settings]
     note = ("Mean over the seeds [95 % interval: t on the logit scale for AUCs and accuracies, exact Poisson for "
             "counts, t otherwise].\n\n")
-    return note + tabulate(body, ["setting", "seeds", "splits", *(_header(m) for m in metrics)], tablefmt="github",
-                           disable_numparse=True) + "\n"
+    return note + tabulate(body, ["setting", "seeds", "splits", *(metric_header(m) for m in metrics)],
+                           tablefmt="github", disable_numparse=True) + "\n"
 
 
 @dataclass
@@ -217,8 +217,8 @@ def differences_markdown(differences: list[Difference]) -> str:
     for d in differences:
         cells = []
         for metric in metrics:
-            cell = _cell(metric, d.metrics.get(metric))
+            cell = interval_cell(metric, d.metrics.get(metric))
             cells.append(f"**{cell}**" if survives.get((d.label, metric)) else cell)
         body.append([d.label, len(d.seeds), *cells])
-    return note + tabulate(body, ["setting", "paired seeds", *(_header(m, "Δ ") for m in metrics)],
+    return note + tabulate(body, ["setting", "paired seeds", *(metric_header(m, "Δ ") for m in metrics)],
                            tablefmt="github", disable_numparse=True) + "\n"
