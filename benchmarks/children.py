@@ -67,7 +67,7 @@ def bare_stamps(config, data) -> list[float]:
     import torch
     from open_clip.loss import ClipLoss
 
-    from clipmem.data.loading.seeding import EpochSampler, keyed_generator
+    from clipmem.data.batches.seeding import EpochSampler, keyed_generator
     from clipmem.models.module import LOGIT_SCALE_MAX
     from clipmem.models.schedule import warmup_cosine
 

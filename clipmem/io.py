@@ -1,10 +1,12 @@
-"""Atomic file writes: a reader never sees a half-written scores.csv or metrics.json."""
+"""Atomic file writes (a reader never sees a half-written scores.csv or metrics.json), and the check that an output
+folder can be created."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -46,3 +48,20 @@ def atomic_write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str] 
             writer.writerows(rows)
 
     atomic_write(path, write)
+
+
+def check_writable(directory: str) -> str:
+    """``directory`` if it exists as a writable folder or can be created.
+
+    Otherwise one line on stderr and exit status 1: Hydra creates the output directory itself, before
+    any clipmem code runs, and a failure there would end in its traceback.
+    """
+    path = Path(directory).expanduser().absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    problem = (f"{existing} is a file, not a folder" if not existing.is_dir()
+               else f"{existing} is not writable" if not os.access(existing, os.W_OK | os.X_OK) else None)
+    if problem:
+        print(f"clipmem: error: output directory {directory}: cannot create it, {problem}", file=sys.stderr,
+              flush=True)
+        sys.exit(1)
+    return directory

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.batches.transforms import BatchTransform
 from clipmem.data.sources.base import ZeroShotSet
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.evaluation.encode import encode_images

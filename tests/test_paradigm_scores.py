@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from clipmem.analysis.unitmem import activation_layers, layer_mean, token_mean, unitmem
-from clipmem.data.loading.transforms import OPENAI_MEAN, OPENAI_STD, BatchTransform
+from clipmem.data.batches.transforms import OPENAI_MEAN, OPENAI_STD, BatchTransform
 from clipmem.families.augment import ViewAugment
 from clipmem.families.ssl import nt_xent
 from clipmem.models.factory import build_clip

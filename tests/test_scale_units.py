@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 from clipmem import hardware
 from clipmem.config import run_dir_override
 from clipmem.data import TrainingDataModule
-from clipmem.data.loading.datamodule import PairDataset, draw_caption
-from clipmem.data.loading.seeding import EpochSampler, crop_rows, keyed_choice
+from clipmem.data.batches.seeding import EpochSampler, crop_rows, keyed_choice
+from clipmem.data.datamodule import PairDataset, draw_caption
 from clipmem.distributed import check_launch, gpu_for_job
 from clipmem.errors import ConfigError
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.batches.transforms import BatchTransform
 from clipmem.scoring import Reference, ViewEmbeddings, alignment, clipmem_scores, contrast, normalise
 from clipmem.scoring.views import ViewTransforms, encode_views, plan_views
 

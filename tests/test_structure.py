@@ -99,3 +99,66 @@ def test_readme_layout_names_every_subpackage_and_nothing_else():
         named.add("/".join(stack))
     packages = {p.parent.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("__init__.py") if p.parent != PACKAGE}
     assert packages == named, (sorted(packages - named), sorted(named - packages))
+
+
+def _module_name(path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_module(name: str) -> bool:
+    base = ROOT.joinpath(*name.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def _imported(path) -> set[str]:
+    """clipmem modules ``path`` imports anywhere in it (type-only and function-level imports too)."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {alias.name for alias in node.names if alias.name.startswith("clipmem")}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("clipmem"):
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                out.add(full if _is_module(full) else node.module)
+    return out
+
+
+def _find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = 1
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt):], nxt] if nxt in path else [node, nxt]
+            if nxt not in state and (cycle := visit(nxt, [*path, nxt])):
+                return cycle
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start, [start])):
+            return cycle
+    return []
+
+
+def test_no_import_circle_between_the_parts_of_any_package():
+    """Inside every package, its direct parts (modules and sub-packages) import each other without a circle, so
+    they stand in layers; a package's own ``__init__`` (its face) is left out. Type-only imports count."""
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    circles = []
+    for package in sorted(n for n, p in modules.items() if p.name == "__init__.py"):
+        graph: dict[str, set[str]] = {}
+        for name, path in modules.items():
+            if not name.startswith(package + ".") or path.name == "__init__.py" and name == package:
+                continue
+            part = name[len(package) + 1:].split(".")[0]
+            for target in _imported(path):
+                if target.startswith(package + "."):
+                    other = target[len(package) + 1:].split(".")[0]
+                    if other != part:
+                        graph.setdefault(part, set()).add(other)
+        if cycle := _find_cycle(graph):
+            circles.append(f"{package}: {' -> '.join(cycle)}")
+    assert not circles, circles

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from clipmem.errors import ConfigError, RunDirError
-from clipmem.reporting.sweep import aggregate_sweep, read_job
+from clipmem.reporting.sweep import aggregate_sweep
+from clipmem.reporting.sweep_jobs import read_job
 from clipmem.run import evaluate_entry
 from clipmem.run.lifecycle import completed_metrics
 from clipmem.rundir import RunDir

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clipmem.reporting.intervals import Interval, holm
-from clipmem.reporting.sweep import JobRecord
+from clipmem.reporting.sweep_jobs import JobRecord
 from clipmem.reporting.sweep_settings import (
     difference_rows,
     differences_markdown,

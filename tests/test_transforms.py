@@ -1,6 +1,6 @@
 import torch
 
-from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.batches.transforms import BatchTransform
 
 
 def test_eval_transform_resizes_and_normalises():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clipmem.reporting.sweep import JobRecord
+from clipmem.reporting.sweep_jobs import JobRecord
 from clipmem.reporting.sweep_variance import split_groups, variance_markdown, variance_results
 from clipmem.reporting.variance import split_variance
 

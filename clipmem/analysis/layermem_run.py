@@ -11,7 +11,7 @@ import torch
 
 from clipmem.analysis.job import AnalysisJob
 from clipmem.analysis.layermem import layer_encodings, layer_statistics
-from clipmem.data.loading.seeding import keyed_seed
+from clipmem.data.batches.seeding import keyed_seed
 from clipmem.families.augment import ViewAugment
 from clipmem.families.ssl import DEFAULT_AUGMENT
 from clipmem.io import atomic_write_csv

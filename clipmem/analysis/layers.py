@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from clipmem.analysis.unitmem import layer_mean, mean_activations, unitmem
+from clipmem.data.batches.seeding import keyed_seed
 from clipmem.data.experiment_data import PairSet
-from clipmem.data.loading.seeding import keyed_seed
 from clipmem.data.splits.manifest import SplitManifest
 from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.families.augment import ViewAugment

@@ -26,7 +26,7 @@ MITIGATION_CLASSES = {
 }
 
 
-# Modules of clipmem.data that moved into its sub-packages (sources/, zeroshot/, splits/, loading/): a saved config
+# Modules of clipmem.data that moved into its sub-packages (sources/, zeroshot/, splits/, batches/): a saved config
 # naming the old module path is read with the new one.
 MOVED_DATA_MODULES = {
     "sources": "sources.base",
@@ -48,10 +48,9 @@ MOVED_DATA_MODULES = {
     "atypical": "splits.atypical",
     "fingerprint": "splits.fingerprint",
     "image_hashes": "splits.near_duplicates",
-    "datamodule": "loading.datamodule",
-    "seeding": "loading.seeding",
-    "transforms": "loading.transforms",
-    "text": "loading.text",
+    "seeding": "batches.seeding",
+    "transforms": "batches.transforms",
+    "text": "batches.text",
 }
 
 

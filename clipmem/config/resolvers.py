@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
-from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
+
+from clipmem.io import check_writable
 
 
 def run_dir_override(task_overrides: Any, default: str) -> str:
@@ -22,23 +21,6 @@ def run_dir_override(task_overrides: Any, default: str) -> str:
         if sep and key.lstrip("+~") == "run_dir" and value not in ("", "null"):
             return check_writable(value.strip("'\""))
     return check_writable(default)
-
-
-def check_writable(directory: str) -> str:
-    """``directory`` if it exists as a writable folder or can be created.
-
-    Otherwise one line on stderr and exit status 1: Hydra creates the output directory itself, before
-    any clipmem code runs, and a failure there would end in its traceback.
-    """
-    path = Path(directory).expanduser().absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    problem = (f"{existing} is a file, not a folder" if not existing.is_dir()
-               else f"{existing} is not writable" if not os.access(existing, os.W_OK | os.X_OK) else None)
-    if problem:
-        print(f"clipmem: error: output directory {directory}: cannot create it, {problem}", file=sys.stderr,
-              flush=True)
-        sys.exit(1)
-    return directory
 
 
 def optimize_direction(metric: str) -> str:

@@ -1,13 +1,13 @@
 """Data: ``sources/`` (where pairs come from), ``zeroshot/`` (sets measured beside the scores), ``splits/`` (who is
-in which subset), ``loading/`` (the DataModule); here the table every source returns, the ``data`` settings, the
-frozen experiment data and the step that builds it."""
+in which subset), ``batches/`` (seeded order, transforms, tokenizer); here the table every source returns, the
+``data`` settings, the frozen experiment data, the step that builds it and the training DataModule."""
 
 from clipmem._lazy import lazy_exports
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "build_data": "build",
     "CsvSource": "sources.csv_source",
-    "TrainingDataModule": "loading.datamodule",
+    "TrainingDataModule": "datamodule",
     "ExperimentData": "experiment_data",
     "PairSet": "experiment_data",
     "HFSource": "sources.hf_source",

@@ -7,8 +7,8 @@ import functools
 
 import torch
 
+from clipmem.data.batches.text import build_tokenizer, tokenize_captions
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.loading.text import build_tokenizer, tokenize_captions
 from clipmem.data.settings import DataSettings
 from clipmem.data.sources.wds_stream import load_for_streaming
 from clipmem.data.splits.atypical import inject_atypical

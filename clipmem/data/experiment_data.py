@@ -2,7 +2,7 @@
 
 Built once by ``clipmem.data.build.build_data`` (a pure function of the ``data`` settings); every model of
 a plan trains on ids of the same object, and scoring reads its pairs. The Lightning DataModule only serves
-batches from it (``clipmem.data.loading.datamodule``).
+batches from it (``clipmem.data.datamodule``).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from clipmem.data.loading.text import build_tokenizer
-from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.batches.text import build_tokenizer
+from clipmem.data.batches.transforms import BatchTransform
 from clipmem.data.sources.base import ZeroShotSet
 from clipmem.data.splits.manifest import SplitManifest
 from clipmem.data.splits.near_duplicates import ImageHashes, image_hashes

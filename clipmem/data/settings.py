@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.batches.transforms import BatchTransform
 from clipmem.data.sources.bad_samples import check_policy
 from clipmem.data.sources.synthetic import ATYPICAL_STYLES
 from clipmem.data.splits.atypical import check_renderer

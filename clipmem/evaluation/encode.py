@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.batches.transforms import BatchTransform
 from clipmem.progress import interactive
 
 

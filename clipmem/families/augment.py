@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from clipmem.data.loading.transforms import OPENAI_MEAN, OPENAI_STD
+from clipmem.data.batches.transforms import OPENAI_MEAN, OPENAI_STD
 from clipmem.errors import ConfigError
 
 GRAY = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)

@@ -8,7 +8,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from clipmem.data.loading.datamodule import TrainingDataModule
+from clipmem.data.datamodule import TrainingDataModule
 from clipmem.evaluation.utility import FINAL_KINDS, utility_metrics
 from clipmem.families.base import check_epochs
 from clipmem.models.local_dir import load_local_dir, save_local_dir

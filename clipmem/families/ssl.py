@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 
+from clipmem.data.batches.seeding import crop_rows, keyed_generator, keyed_seed
+from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.loading.datamodule import TrainingDataModule
-from clipmem.data.loading.seeding import crop_rows, keyed_generator, keyed_seed
 from clipmem.errors import ConfigError
 from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.evaluation.utility import classification_metrics

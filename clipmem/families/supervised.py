@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 import lightning as L
 import torch
 
+from clipmem.data.datamodule import TrainingDataModule
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.loading.datamodule import TrainingDataModule
 from clipmem.errors import ConfigError
 from clipmem.evaluation.encode import Batching, eval_mode
 from clipmem.evaluation.utility import classification_metrics

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     from clipmem.data.settings import DataSettings
     from clipmem.data.splits.manifest import SplitManifest
-    from clipmem.mitigations.noise import EmbeddingNoise
-    from clipmem.mitigations.remove_topk import Removal
+    from clipmem.mitigations.hooks import EmbeddingNoise, Removal
 
 
 class Mitigation:

@@ -25,6 +25,7 @@ from clipmem.data.splits.manifest import SplitManifest
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write
 from clipmem.mitigations.base import Mitigation
+from clipmem.mitigations.hooks import Removal
 from clipmem.reporting.scores_csv import SCORE_COLUMNS, read_scores
 
 RANKINGS = ("clipmem", "random", "lowest_similarity")
@@ -38,21 +39,6 @@ def check_choice(ranking: str, similarity_column: str) -> None:
     if similarity_column not in SIMILARITY_COLUMNS:
         raise ConfigError(f"mitigation.similarity_column must be one of {list(SIMILARITY_COLUMNS)}, "
                           f"got {similarity_column!r}")
-
-
-@dataclass(frozen=True)
-class Removal:
-    """Ids leaving training: ``candidate`` in rank order with their ranking ``values``, and the
-    equally many ``independent`` ids removed from g's set."""
-
-    ranking: str
-    candidate: tuple[int, ...]
-    values: tuple[float, ...]
-    independent: tuple[int, ...]
-
-    @property
-    def ids(self) -> tuple[int, ...]:
-        return self.candidate + self.independent
 
 
 def _read(path: str | Path) -> list[dict]:

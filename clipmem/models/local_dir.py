@@ -15,7 +15,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from clipmem.data.loading.transforms import OPENAI_MEAN, OPENAI_STD
+from clipmem.data.batches.transforms import OPENAI_MEAN, OPENAI_STD
 from clipmem.errors import RunDirError, one_line
 from clipmem.io import atomic_write, atomic_write_json
 from clipmem.models.factory import build_clip

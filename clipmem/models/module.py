@@ -11,7 +11,7 @@ import torch
 from open_clip.loss import ClipLoss
 
 from clipmem.errors import ConfigError
-from clipmem.mitigations.noise import EmbeddingNoise
+from clipmem.mitigations.hooks import EmbeddingNoise
 from clipmem.models.factory import build_clip, resolve_model_cfg
 from clipmem.models.pretrained import load_pretrained
 from clipmem.models.schedule import adamw_with_schedule

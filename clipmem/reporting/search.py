@@ -14,7 +14,7 @@ from tabulate import tabulate
 from clipmem.io import atomic_write_csv, atomic_write_text
 
 if TYPE_CHECKING:
-    from clipmem.reporting.sweep import JobRecord
+    from clipmem.reporting.sweep_jobs import JobRecord
 
 RESULTS = "optimization_results.yaml"  # what Hydra's Optuna sweeper writes into the sweep directory
 

@@ -8,6 +8,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from clipmem.io import check_writable
+
 
 class SweepReportCallback(Callback):
     """Before a multirun: check the sweep directory can be created. After it: aggregate the sweep directory
@@ -18,8 +20,6 @@ class SweepReportCallback(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Before Hydra creates the sweep directory: one line and exit 1 if it cannot be created."""
-        from clipmem.config.resolvers import check_writable
-
         check_writable(str(config.hydra.sweep.dir))
         if is_search(config):
             plain_optuna_logs()

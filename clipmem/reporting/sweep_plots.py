@@ -10,7 +10,7 @@ from clipmem.reporting.plots import _save, plt
 
 if TYPE_CHECKING:
     from clipmem.reporting.intervals import Interval
-    from clipmem.reporting.sweep import JobRecord
+    from clipmem.reporting.sweep_jobs import JobRecord
     from clipmem.reporting.sweep_settings import Setting
 
 UTILITY_LABELS = {

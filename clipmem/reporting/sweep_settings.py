@@ -15,7 +15,7 @@ from clipmem.reporting.intervals import Interval, holm, metric_kind
 from clipmem.reporting.tables import decimals
 
 if TYPE_CHECKING:
-    from clipmem.reporting.sweep import JobRecord
+    from clipmem.reporting.sweep_jobs import JobRecord
 
 SEED_KEYS = ("seed",)
 SETTING_METRICS = (  # raw beside normalised: a min–max mean moves with each run's two extremes

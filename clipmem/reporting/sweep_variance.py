@@ -15,7 +15,7 @@ from clipmem.reporting.tables import decimals
 from clipmem.reporting.variance import VarianceSplit, split_variance
 
 if TYPE_CHECKING:
-    from clipmem.reporting.sweep import JobRecord
+    from clipmem.reporting.sweep_jobs import JobRecord
 
 SPLIT_KEYS = ("data.split_seed",)
 VARIANCE_COLUMNS = ("setting", "metric", "splits", "runs", "mean", "mean_low", "mean_high", "sd_split", "sd_seed",

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import torch
 
-from clipmem.data.loading.transforms import BatchTransform
+from clipmem.data.batches.transforms import BatchTransform
 from clipmem.evaluation.encode import DEFAULT_BATCHING, Batching, encode_images, encode_texts
 from clipmem.scoring.clipmem import Reference, ViewEmbeddings
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from clipmem.data.loading.text import build_tokenizer
+from clipmem.data.batches.text import build_tokenizer
 from clipmem.data.sources.images import DECODE_ERRORS, decode_image
 from clipmem.data.sources.records import key_to_id
 from clipmem.data.sources.tar_shards import Shard, TruncatedShard, iter_samples

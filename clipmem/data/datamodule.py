@@ -6,8 +6,8 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from clipmem.data.batches.seeding import EpochSampler, crop_rows, keyed_choice, keyed_generator
 from clipmem.data.experiment_data import ExperimentData
-from clipmem.data.loading.seeding import EpochSampler, crop_rows, keyed_choice, keyed_generator
 from clipmem.data.sources.wds_stream import RankPlace, stream_loader
 from clipmem.errors import ConfigError
 

@@ -1,0 +1,1 @@
+"""What a batch is made of: keyed seeding and epoch order, batch image transforms, the tokenizer."""
