@@ -13,6 +13,7 @@ from clipmem.reporting.sweep_settings import (
     difference_rows,
     differences_markdown,
     group_settings,
+    metric_names,
     paired_differences,
     setting_rows,
     settings_markdown,
@@ -130,3 +131,18 @@ def test_a_difference_is_bold_only_when_it_survives_holm():
     table = differences_markdown(differences)
     clear, unclear = (line for line in table.splitlines() if line.startswith("| mitigation"))
     assert "**0.020" in clear and "**" not in unclear and "Holm" in table
+
+
+def test_further_zero_shot_sets_and_retrieval_get_columns_and_the_headline_set_does_not():
+    records = [_job(i, "0", str(i), 0.1 * i) for i in range(3)]
+    for i, record in enumerate(records):
+        record.metrics.update({"linear_probe_top1_g": 0.4, "linear_probe_synthetic_top1_f": 0.5,
+                               "linear_probe_synthetic_top1_g": 0.4, "linear_probe_heldout_top1_f": 0.6 + i / 100,
+                               "linear_probe_heldout_top1_g": 0.55, "retrieval_i2t_r5_f": 0.3})
+    names = metric_names(records)
+    assert "linear_probe_heldout_top1_f" in names and "linear_probe_heldout_top1_g" in names
+    assert "linear_probe_synthetic_top1_f" not in names  # equal to the headline in every job: the headline
+    assert "retrieval_i2t_r5_f" in names and "retrieval_t2i_r5_f" not in names  # only what the jobs have
+    setting = group_settings(records, ["seed"])[0]
+    assert setting.metrics["linear_probe_heldout_top1_f"].mean == pytest.approx(0.61)
+    assert "linear_probe_heldout_top1_f (%)" in settings_markdown([setting])

@@ -115,6 +115,7 @@ class SweepReport:
     table_md: Path
     plots: dict[str, Path | None]
     settings: list[Setting] = field(default_factory=list)
+    tables: list[Path] = field(default_factory=list)  # every table file written (results, settings, differences, ...)
 
     @property
     def failed(self) -> list[JobRecord]:
@@ -139,9 +140,10 @@ def aggregate_sweep(sweep_dir: str | Path, search: bool = False) -> SweepReport:
     table_md = sweep_dir / "sweep_results.md"
     atomic_write_text(table_md, header + markdown_table(columns, rows))
     labels = [setting_label(r, keys) for r in records]
-    settings = [] if search else write_settings(sweep_dir, records, keys, header)
+    tables = [table_csv, table_md]
+    settings = [] if search else write_settings(sweep_dir, records, keys, header, tables)
     if search:
-        write_trials(sweep_dir, records, keys, header)
+        tables.append(write_trials(sweep_dir, records, keys, header))
     plots = {
         "memorization_vs_utility": sweep_plots.plot_memorization_vs_utility(
             records, labels, sweep_dir / "memorization_vs_utility.png"),
@@ -150,21 +152,28 @@ def aggregate_sweep(sweep_dir: str | Path, search: bool = False) -> SweepReport:
         "trends": sweep_plots.plot_trends(settings, keys, sweep_dir / "trends.png"),
         "settings": sweep_plots.plot_settings(settings, sweep_dir / "settings.png"),
     }
-    return SweepReport(records, table_csv, table_md, plots, settings)
+    return SweepReport(records, table_csv, table_md, plots, settings, tables)
 
 
-def write_settings(sweep_dir: Path, records: list[JobRecord], keys: list[str], header: str) -> list[Setting]:
-    """sweep_settings.csv/.md and sweep_differences.csv/.md; returns the settings."""
+def write_settings(sweep_dir: Path, records: list[JobRecord], keys: list[str], header: str, written: list[Path]
+                   ) -> list[Setting]:
+    """sweep_settings.csv/.md, sweep_differences.csv/.md and, for a sweep over splits and seeds,
+    sweep_variance.csv/.md; appends their paths to ``written``; returns the settings."""
     settings = group_settings(records, keys)
     columns, rows = setting_rows(settings)
-    atomic_write_text(sweep_dir / "sweep_settings.csv", _csv_text(columns, rows))
-    atomic_write_text(sweep_dir / "sweep_settings.md", header + settings_markdown(settings))
+    _write(written, sweep_dir / "sweep_settings.csv", _csv_text(columns, rows))
+    _write(written, sweep_dir / "sweep_settings.md", header + settings_markdown(settings))
     differences = paired_differences(settings)
     columns, rows = difference_rows(differences)
-    atomic_write_text(sweep_dir / "sweep_differences.csv", _csv_text(columns, rows))
-    atomic_write_text(sweep_dir / "sweep_differences.md", header + differences_markdown(differences))
+    _write(written, sweep_dir / "sweep_differences.csv", _csv_text(columns, rows))
+    _write(written, sweep_dir / "sweep_differences.md", header + differences_markdown(differences))
     variance = variance_results(records, keys)
     if variance:  # the sweep varies the split and the seed: how much of the spread each accounts for
-        atomic_write_text(sweep_dir / "sweep_variance.csv", _csv_text(list(VARIANCE_COLUMNS), variance_rows(variance)))
-        atomic_write_text(sweep_dir / "sweep_variance.md", header + variance_markdown(variance))
+        _write(written, sweep_dir / "sweep_variance.csv", _csv_text(list(VARIANCE_COLUMNS), variance_rows(variance)))
+        _write(written, sweep_dir / "sweep_variance.md", header + variance_markdown(variance))
     return settings
+
+
+def _write(written: list[Path], path: Path, text: str) -> None:
+    atomic_write_text(path, text)
+    written.append(path)

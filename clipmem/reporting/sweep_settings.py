@@ -26,16 +26,36 @@ SETTING_METRICS = (  # raw beside normalised: a min–max mean moves with each r
 )
 FAMILY_AUC_SUFFIXES = ("_mislabel_auc", "_atypical_auc")  # experiment=paradigms: <family>_<ground truth>_auc
 UNITMEM_INFIX = "_unitmem_"  # experiment=paradigms: <family>_unitmem_<tower>_layer<k>, one per layer
+RETRIEVAL_METRICS = ("retrieval_i2t_r5_f", "retrieval_i2t_r5_g", "retrieval_t2i_r5_f", "retrieval_t2i_r5_g")
+
+
+def extra_set_metrics(records: list[JobRecord]) -> list[str]:
+    """Top-1 (zero-shot, linear probe; f and g) of every zero-shot set beyond the headline one (the headline's
+    numbers are already ``zeroshot_top1_f`` and so on: a set whose numbers equal them in every job is skipped)."""
+    out = []
+    for kind in ("zeroshot", "linear_probe"):
+        names = sorted({k for r in records for k in r.metrics if k.startswith(f"{kind}_") and k.endswith("_top1_f")})
+        for name in names:
+            set_name = name[len(kind) + 1:-len("_top1_f")]
+            if not set_name:
+                continue
+            pair = [f"{kind}_{set_name}_top1_{model}" for model in ("f", "g")]
+            headline = all(r.metrics.get(pair[0]) == r.metrics.get(f"{kind}_top1_f") for r in records)
+            if not headline:
+                out += pair
+    return out
 
 
 def metric_names(records: list[JobRecord]) -> list[str]:
-    """``SETTING_METRICS``, every family's ground-truth AUC (in the order of the jobs' ``families``) and every
-    per-layer UnitMem metric the jobs hold (family, tower, then layer order)."""
+    """``SETTING_METRICS``, the top-1 of every further zero-shot set and retrieval R@5 on S_E (where the jobs have
+    them), every family's ground-truth AUC (in the order of the jobs' ``families``) and every per-layer UnitMem
+    metric the jobs hold (family, tower, then layer order)."""
     families = list(dict.fromkeys(f for r in records for f in r.metrics.get("families") or []))
     aucs = [f"{family}{suffix}" for family in families for suffix in FAMILY_AUC_SUFFIXES]
     layers = {k for r in records for k in r.metrics if UNITMEM_INFIX in k and k.rsplit("_layer", 1)[-1].isdigit()}
     ordered = sorted(layers, key=lambda k: (k.rsplit("_layer", 1)[0], int(k.rsplit("_layer", 1)[1])))
-    return [*SETTING_METRICS, *aucs, *ordered]
+    retrieval = [m for m in RETRIEVAL_METRICS if any(m in r.metrics for r in records)]
+    return [*SETTING_METRICS, *extra_set_metrics(records), *retrieval, *aucs, *ordered]
 
 
 @dataclass

@@ -147,7 +147,7 @@ def evaluate_sweep_dir(sweep_dir: str | Path) -> dict[str, Any]:
 
     report = aggregate_sweep(sweep_dir)
     print(format_sweep_summary(Path(sweep_dir), report.records), flush=True)
-    written = [report.table_csv, report.table_md, *(p for p in report.plots.values() if p is not None)]
+    written = [*report.tables, *(p for p in report.plots.values() if p is not None)]
     print("  wrote " + ", ".join(p.name for p in written), flush=True)
     return {"jobs": len(report.records), "complete": len(report.records) - len(report.failed),
             "not_complete": [r.job for r in report.failed]}
