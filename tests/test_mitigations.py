@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from clipmem.config import instantiate_checked
-from clipmem.data import SplitManifest, TrainingDataModule
+from clipmem.data import ImageTextTable, SplitManifest, TrainingDataModule
+from clipmem.data.build import check_caption_count
 from clipmem.errors import ConfigError
 from clipmem.evaluation.linear_probe import probe_accuracy
 from clipmem.mitigations import Mitigation
@@ -151,6 +152,10 @@ def test_multi_caption_serves_k_captions_and_scoring_draws_among_them():
 def test_multi_caption_needs_enough_captions():
     with pytest.raises(ConfigError, match="at most 5 caption"):
         build_data_for(tiny("mitigation=multi_caption", "mitigation.k=6"))
+    table = ImageTextTable(sample_ids=torch.arange(3), images=torch.zeros(3, 3, 4, 4, dtype=torch.uint8),
+                           captions=[["a", "b", "c"], ["d"], ["e", "f"]])
+    with pytest.raises(ConfigError, match="at most 3 caption"):
+        check_caption_count(table, 4)
     with pytest.raises(ConfigError, match="set only one"):
         load_settings_for(tiny("mitigation=multi_caption", "mitigation.k=3", "data.train_captions=2"))
 
@@ -312,3 +317,15 @@ def test_every_mitigation_runs_end_to_end(overrides, fast_run, tmp_path):
     assert 0.0 <= metrics["clipmem_mean"] <= 1.0 and "linear_probe_top1_f" in metrics
     evaluate_run_dir(tmp_path)
     assert evaluated(tmp_path).scores.read_text() == (tmp_path / "scores.csv").read_text()
+
+
+def test_pairs_with_fewer_captions_than_k_are_counted_in_the_log(caplog):
+    table = ImageTextTable(sample_ids=torch.arange(3), images=torch.zeros(3, 3, 4, 4, dtype=torch.uint8),
+                           captions=[["a", "b", "c"], ["d"], ["e", "f"]])
+    with caplog.at_level("WARNING", logger="clipmem.data.build"):
+        check_caption_count(table, 3)
+    assert "2 of 3 pairs have fewer captions" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="clipmem.data.build"):
+        check_caption_count(table, 1)
+    assert not caplog.text

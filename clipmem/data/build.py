@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 
 import torch
 
@@ -19,18 +20,26 @@ from clipmem.data.splits.near_duplicates import duplicate_groups, image_hashes
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 MISCAPTION_STREAMS = {"candidate": 0, "independent": 1}  # S_C's draw is the same whatever else is injected
 
 
 def check_caption_count(table: ImageTextTable, train_captions: int) -> None:
-    """Refuse ``train_captions`` above the most captions any pair has."""
-    most = max((len(c) for c in table.captions), default=0)
+    """Refuse ``train_captions`` above the most captions any pair has; say how many pairs have fewer (they draw
+    among the captions they have)."""
+    counts = [len(c) for c in table.captions]
+    most = max(counts, default=0)
     if train_captions > most:
         raise ConfigError(
             f"data.train_captions (mitigation.k of multi_caption) = {train_captions}, but the data has at "
             f"most {most} caption(s) per pair; lower it or use data with more captions "
             "(e.g. data.source.captions_per_sample for the synthetic data)"
         )
+    fewer = sum(n < train_captions for n in counts)
+    if train_captions > 1 and fewer:
+        log.warning("data.train_captions = %d: %d of %d pairs have fewer captions and draw among the ones they have",
+                    train_captions, fewer, len(counts))
 
 
 def augment_captions(table: ImageTextTable, augment, train_captions: int) -> tuple[ImageTextTable, int]:
