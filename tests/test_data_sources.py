@@ -330,3 +330,18 @@ def test_a_caption_of_zero_width_characters_is_empty(tmp_path):
     path.write_text("filepath,title\na.png,\u200b\u200d\ufeff \n", encoding="utf-8")
     with pytest.raises(ConfigError, match="empty caption"):
         CsvSource(path=str(path), resolution=8).load()
+
+
+def test_sources_declare_their_features_and_an_undeclared_source_has_none():
+    from clipmem.data import HFSource
+    from clipmem.data.sources.base import SourceFeatures, features_of
+    from clipmem.data.sources.prepared import PreparedCsvSource
+    from clipmem.data.zeroshot.heldout import HeldOutProbe
+
+    assert features_of(CsvSource(path="x.csv")) == SourceFeatures(decodes_files=True, csv_rows=True,
+                                                                 image_locations=True)
+    assert features_of(PreparedCsvSource).csv_rows and features_of(HFSource).decodes_files
+    assert not features_of(HFSource).csv_rows and not features_of(WebDatasetSource).csv_rows
+    assert features_of(HeldOutProbe()).builds_from_data
+    assert features_of(SyntheticSource()) == SourceFeatures()  # renders in memory: nothing beyond load()
+    assert features_of(object()) == SourceFeatures()

@@ -13,6 +13,7 @@ from clipmem.audit.config import AuditConfig
 from clipmem.audit.estimate import AuditResult, estimate_audit
 from clipmem.audit.statistics import STATISTICS
 from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.sources.base import features_of
 from clipmem.data.splits.near_duplicates import HASHES_FILE, load_hashes, overlap
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.io import atomic_write
@@ -69,7 +70,7 @@ def base_overlap(base: str | None, data: ExperimentData, ids: tuple[int, ...]) -
 def locations(source: Any, sample_ids: list[int]) -> list[str]:
     """Each pair's image as its source names it (a CSV's image column, as written there), or "" where the source
     does not say (``image_locations``)."""
-    found = source.image_locations() if hasattr(source, "image_locations") else {}
+    found = source.image_locations() if features_of(source).image_locations else {}
     return [found.get(sid, "") for sid in sample_ids]
 
 
@@ -117,7 +118,7 @@ def write_clean(source: Any, flagged_ids: set[int], audited_ids: set[int], path:
     header, by_id, rows = source.rows_by_id()
     keep = {id(by_id[sid]) for sid in audited_ids - flagged_ids if sid in by_id}
     kept = [row for row in rows if id(row) in keep]
-    _write_csv(path, header, kept, sep=source.delimiter() if hasattr(source, "delimiter") else ",")
+    _write_csv(path, header, kept, sep=source.delimiter())
     return len(kept)
 
 

@@ -26,6 +26,7 @@ from clipmem.audit.config import AuditConfig
 from clipmem.config.fingerprint import config_fingerprint, plain, training_config
 from clipmem.config.instantiate import entries, instantiate_checked, instantiate_entries
 from clipmem.data.settings import DataSettings, whole_number
+from clipmem.data.sources.base import features_of
 from clipmem.errors import ConfigError
 from clipmem.families import default_families
 from clipmem.hardware import HardwareSettings
@@ -262,7 +263,7 @@ def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
     if not getattr(design, "supports_audit", False):
         raise ConfigError(f"audit.enabled needs design=crossfit (every pair ranked by models that never saw it); "
                           f"design is {design.name!r}")
-    if audit.write_clean and not hasattr(data.source, "rows_by_id"):
+    if audit.write_clean and not features_of(data.source).csv_rows:
         raise ConfigError(f"audit.write_clean needs a CSV source (data=csv); {type(data.source).__name__} has "
                           "no rows to copy: use the sample ids of the flagged pairs in audit.csv instead")
 

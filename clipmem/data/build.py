@@ -11,6 +11,7 @@ import torch
 from clipmem.data.batches.text import build_tokenizer, tokenize_captions
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.data.settings import DataSettings
+from clipmem.data.sources.base import features_of
 from clipmem.data.sources.wds_stream import load_for_streaming
 from clipmem.data.splits.atypical import inject_atypical
 from clipmem.data.splits.fingerprint import content_fingerprints, near_duplicate_count
@@ -112,7 +113,7 @@ def build_data(settings: DataSettings) -> ExperimentData:
         train_captions=train_captions,
         train_transform=settings.transform(train=True),
         eval_transform=settings.transform(train=False),
-        zeroshot={name: source.build(table, manifest, settings.source) if getattr(source, "builds_from_data", False)
+        zeroshot={name: source.build(table, manifest, settings.source) if features_of(source).builds_from_data
                   else source.load() for name, source in settings.zeroshot.items()},
         context_length=settings.context_length,
         batch_size=settings.batch_size,

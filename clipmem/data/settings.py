@@ -9,6 +9,7 @@ from typing import Any
 
 from clipmem.data.batches.transforms import BatchTransform
 from clipmem.data.sources.bad_samples import check_policy
+from clipmem.data.sources.base import features_of
 from clipmem.data.sources.synthetic import ATYPICAL_STYLES
 from clipmem.data.splits.atypical import check_renderer
 from clipmem.data.splits.manifest import SPLIT_NAMES
@@ -37,7 +38,7 @@ def warn_upsampling(source: Any, key: str, image_size: int) -> bool:
     """One warning line when a source that decodes image files caches them below the model's input size
     (every image would then be upsampled on every batch); True when it warned. Rendered sources (the
     synthetic data) draw small images by design and are not checked."""
-    resolution = getattr(source, "resolution", None) if getattr(source, "decodes_files", False) else None
+    resolution = getattr(source, "resolution", None) if features_of(source).decodes_files else None
     if resolution is None or int(resolution) >= int(image_size):
         return False
     log.warning("%s=%d px is below the model's input (model.image_size=%d): images are upsampled %.1fx on every "

@@ -17,7 +17,6 @@ class Bars:
 
     num_samples: int = 600
     resolution: int = 32
-    decodes_files = False
 
     def load(self) -> ImageTextTable:
         g = torch.Generator().manual_seed(3)

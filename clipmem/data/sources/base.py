@@ -35,9 +35,35 @@ class ZeroShotSet:
     skipped: list[dict] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SourceFeatures:
+    """What a data or zero-shot source offers beyond ``load``, declared as its class attribute ``features``; a
+    source that declares none (a plugin, say) offers none.
+
+    decodes_files: it decodes image files and caches them at its own ``resolution`` (a warning when that is
+        below the model's input).
+    csv_rows: ``rows_by_id()`` and ``delimiter()`` hand back its CSV rows (what ``audit.write_clean`` copies).
+    image_locations: ``image_locations()`` names each pair's image file (the image column of audit.csv).
+    builds_from_data: a zero-shot set that ``build(table, manifest, source)`` makes from the run's own pairs and
+        split, instead of ``load()`` (the held-out probe).
+    """
+
+    decodes_files: bool = False
+    csv_rows: bool = False
+    image_locations: bool = False
+    builds_from_data: bool = False
+
+
+def features_of(source: object) -> SourceFeatures:
+    """The ``features`` ``source`` declares, or none."""
+    features = getattr(source, "features", None)
+    return features if isinstance(features, SourceFeatures) else SourceFeatures()
+
+
 @runtime_checkable
 class DataSource(Protocol):
-    """Training pairs: ``load()`` returns every good pair with a stable sample id (bad ones recorded)."""
+    """Training pairs: ``load()`` returns every good pair with a stable sample id (bad ones recorded); optional
+    capabilities are declared as ``features`` (``SourceFeatures``)."""
 
     def load(self) -> ImageTextTable: ...
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from clipmem.data.sources.bad_samples import BadSamples
+from clipmem.data.sources.base import SourceFeatures
 from clipmem.data.sources.images import cached_decode_many, stat_fingerprint
 from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
 from clipmem.data.table import ImageTextTable
@@ -102,7 +103,7 @@ class CsvSource:
             every image file's path, size and modification time (``images.cached_decode_many``).
     """
 
-    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
+    features: ClassVar[SourceFeatures] = SourceFeatures(decodes_files=True, csv_rows=True, image_locations=True)
 
     path: str | None = None
     sep: str | None = None

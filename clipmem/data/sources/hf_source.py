@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from clipmem.data.sources.bad_samples import BadSamples
+from clipmem.data.sources.base import SourceFeatures
 from clipmem.data.sources.csv_source import _as_list, _Rows
 from clipmem.data.sources.images import bytes_fingerprint, cached_decode_many, stat_fingerprint
 from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
@@ -70,7 +71,7 @@ class HFSource:
         cache_dir: folder for an on-disk cache of the decoded images, keyed by the image bytes (or file stats).
     """
 
-    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
+    features: ClassVar[SourceFeatures] = SourceFeatures(decodes_files=True)
 
     path: str | None = None
     split: str | None = "train"

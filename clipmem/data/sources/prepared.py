@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from clipmem.data.sources.base import SourceFeatures
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 
@@ -36,7 +37,7 @@ class PreparedCsvSource:
         self.attribute_keys = list(attribute_keys or [])
         self.csv_kwargs = dict(csv_kwargs)
 
-    decodes_files = True  # cached at ``resolution``: warned about below the model input
+    features: ClassVar[SourceFeatures] = SourceFeatures(decodes_files=True, csv_rows=True, image_locations=True)
 
     @property
     def resolution(self) -> int:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from clipmem.data.sources.bad_samples import SHARD_ROW, BadSamples
+from clipmem.data.sources.base import SourceFeatures
 from clipmem.data.sources.images import bytes_fingerprint, cached_decode_many, verify_image
 from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
 from clipmem.data.sources.tar_shards import REPEATED_MEMBERS, Shard, TruncatedShard, iter_samples, shard_paths
@@ -116,7 +117,7 @@ class WebDatasetSource:
     hash); the keys are kept in ``table.keys`` and the run writes them to ``sample_keys.csv``.
     """
 
-    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
+    features: ClassVar[SourceFeatures] = SourceFeatures(decodes_files=True)
 
     urls: str | list[str] | None = None
     caption_keys: str | list[str] = field(default_factory=lambda: ["txt", "json.caption"])

@@ -8,11 +8,11 @@ measure what f and g learned about unseen pictures of the same kind.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
-from clipmem.data.sources.base import ZeroShotSet
+from clipmem.data.sources.base import SourceFeatures, ZeroShotSet, features_of
 from clipmem.data.splits.manifest import SplitManifest
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
@@ -29,11 +29,11 @@ class HeldOutProbe:
     label_key: str = "category"
     split: str = "extra"
     templates: list[str] = field(default_factory=lambda: list(TEMPLATES))
-    builds_from_data = True  # built by build_data from the run's own table and split, not loaded on its own
+    features: ClassVar[SourceFeatures] = SourceFeatures(builds_from_data=True)  # built by build_data, not loaded
 
     def build(self, table: ImageTextTable, manifest: SplitManifest, source: Any) -> ZeroShotSet:
         """The probe set: the images of ``split`` and each one's ``label_key`` value from ``source``'s rows."""
-        if not hasattr(source, "rows_by_id"):
+        if not features_of(source).csv_rows:
             raise ConfigError(f"data.zeroshot.{self.name}: a held-out probe reads the label column of a CSV "
                               f"(data=csv); {type(source).__name__} has no rows")
         ids = manifest.kept(self.split) if self.split != "extra" else manifest.extra

@@ -10,7 +10,7 @@ from typing import ClassVar
 import torch
 
 from clipmem.data.sources.bad_samples import BadSamples, check_policy
-from clipmem.data.sources.base import ZeroShotSet
+from clipmem.data.sources.base import SourceFeatures, ZeroShotSet
 from clipmem.data.sources.images import IMAGE_EXTENSIONS, decode_many, stack_images
 from clipmem.errors import ConfigError
 
@@ -64,7 +64,7 @@ class ImageFolderZeroShot:
         num_threads: decoding threads (None: up to 8, by CPU count).
     """
 
-    decodes_files: ClassVar[bool] = True  # cached at ``resolution``: warned about below the model input
+    features: ClassVar[SourceFeatures] = SourceFeatures(decodes_files=True)
 
     root: str
     name: str = "imagefolder"
