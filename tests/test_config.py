@@ -66,12 +66,13 @@ def test_top_level_types_are_checked_when_composing():
         compose_config(["seed=1.5"])
 
 
+OPTIONS_OF = {"clipmem.reporting.tracking.wandb_logger": "clipmem.reporting.tracking.WandbOptions"}  # **options
 PRESET_GROUPS = ("experiment", "debug", "hparams_search", "hydra")  # files that set values on purpose
 
 
 def _python_defaults(target: str) -> dict:
     """Keyword -> default of a clipmem ``_target_`` (a dataclass's init fields or a function's parameters)."""
-    obj = hydra.utils.get_object(target)
+    obj = hydra.utils.get_object(OPTIONS_OF.get(target, target))
     if dataclasses.is_dataclass(obj):
         return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
                 for f in dataclasses.fields(obj)

@@ -158,3 +158,11 @@ def test_an_audit_logs_its_suspicion_ranked_table_gallery_and_audit_csv(tmp_path
     assert glob.glob(str(media / "images" / "audit" / "gallery*"))
     summary = done.stdout[done.stdout.index("Audit"):]
     assert "rows audited             100" in summary and "estimated wrong pairs" in summary
+
+
+def test_an_unknown_wandb_key_stops_naming_the_allowed_ones():
+    from clipmem.reporting.tracking import WandbOptions, wandb_options
+
+    assert wandb_options({"project": "p", "tags": ["a"]}) == WandbOptions(project="p", tags=["a"])
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) \['projekt'\]; allowed: save_dir, name, mode, project"):
+        wandb_options({"projekt": "p"})

@@ -71,7 +71,7 @@ def variance_markdown(results: list[tuple[str, str, VarianceSplit]]) -> str:
     for label, metric, v in results:
         scale = display_scale(metric)
         digits = 1 if scale == 100.0 else decimals(max(v.sd_seed, v.sd_split, 1e-12))
-        body.append([label, metric_header(metric), f"{v.splits} × {v.runs // v.splits}" if v.runs % v.splits == 0 else
+        body.append([label, metric_header(metric), f"{v.splits} × {v.seeds[0]}" if len(set(v.seeds)) == 1 else
                      f"{v.splits} ({v.runs} runs)", interval_cell(metric, v.mean), f"{scale * v.sd_split:.{digits}f}",
                      f"{scale * v.sd_seed:.{digits}f}", _share(v), f"{v.p_split:.3f}"])
     note = ("Each metric over data splits × training seeds (one-way random-effects ANOVA, seeds nested in splits): "

@@ -7,6 +7,7 @@ import json
 import netrc
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -63,25 +64,52 @@ def sweep_labels(name: str, group: str | None, job_type: str | None, run_name: s
     }
 
 
-def wandb_logger(save_dir: str, name: str, mode: str = "auto", project: str = "clipmem", entity: str | None = None,
-                 group: str | None = None, job_type: str | None = None, tags: Sequence[str] = (),
-                 run_name: str | None = None):
+@dataclass(frozen=True)
+class WandbOptions:
+    """The keys of ``logger.wandb`` beside ``save_dir`` and ``name`` (conf/logger/wandb.yaml).
+
+    mode: auto | online | offline | disabled (``resolve_mode``). project, entity, tags: as W&B names them.
+    group, job_type: None: the jobs of one sweep share a group, each job its overrides as type (``sweep_labels``).
+    run_name: None: ``<name>/<run directory name>``.
+    """
+
+    mode: str = "auto"
+    project: str = "clipmem"
+    entity: str | None = None
+    group: str | None = None
+    job_type: str | None = None
+    tags: Sequence[str] = ()
+    run_name: str | None = None
+
+
+def wandb_options(options: dict[str, Any]) -> WandbOptions:
+    """``options`` as ``WandbOptions``; an unknown key stops with the allowed ones."""
+    allowed = [f.name for f in fields(WandbOptions)]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ConfigError(f"logger.wandb: unknown key(s) {unknown}; allowed: save_dir, name, {', '.join(allowed)}")
+    return WandbOptions(**options)
+
+
+def wandb_logger(save_dir: str, name: str, **options: Any):
     """``logger.wandb``: a Lightning WandbLogger writing under ``<save_dir>/wandb``, or None when disabled.
 
-    ``name`` is the experiment name; the W&B run is called ``<name>/<run directory name>`` (or ``run_name``),
-    and jobs of one sweep share a group. ``mode``: auto | online | offline | disabled (``resolve_mode``).
+    ``name`` is the experiment name; ``options`` are ``WandbOptions``' keys. The W&B run is called
+    ``<name>/<run directory name>`` (or ``run_name``), and jobs of one sweep share a group.
     """
-    resolved = resolve_mode(mode)
+    opts = wandb_options(options)
+    resolved = resolve_mode(opts.mode)
     if resolved == "disabled":
         return None
     os.environ.setdefault("WANDB_SILENT", "true")
     from lightning.pytorch.loggers import WandbLogger
 
-    own_name = run_name or f"{name}/{Path(save_dir).name}"
-    labels = sweep_labels(name, group, job_type, own_name)
+    own_name = opts.run_name or f"{name}/{Path(save_dir).name}"
+    labels = sweep_labels(name, opts.group, opts.job_type, own_name)
     logger = WandbLogger(
-        project=project, entity=entity, group=labels["group"], job_type=labels["job_type"], tags=list(tags or []),
-        name=labels["run_name"] or own_name, save_dir=str(save_dir), offline=resolved == "offline", log_model=False,
+        project=opts.project, entity=opts.entity, group=labels["group"], job_type=labels["job_type"],
+        tags=list(opts.tags or []), name=labels["run_name"] or own_name, save_dir=str(save_dir),
+        offline=resolved == "offline", log_model=False,
     )
     logger._wandb_init.pop("anonymous", None)  # W&B warns about the setting whenever it is passed, even as None
     return logger

@@ -25,13 +25,14 @@ from clipmem.reporting.intervals import Interval
 
 @dataclass(frozen=True)
 class VarianceSplit:
-    """One metric over a split × seed layout: ``splits`` (a) and ``runs`` (N); the mean over runs with its
-    interval over the split means; standard deviations between splits (``sd_split``) and between seeds within
-    a split (``sd_seed``), in the metric's unit; the split's share of the variance with its interval; the F
-    test's p-value of no split effect."""
+    """One metric over a split × seed layout: ``splits`` (a), ``runs`` (N) and ``seeds`` (runs per split); the
+    mean over runs with its interval over the split means; standard deviations between splits (``sd_split``)
+    and between seeds within a split (``sd_seed``), in the metric's unit; the split's share of the variance with
+    its interval; the F test's p-value of no split effect."""
 
     splits: int
     runs: int
+    seeds: tuple[int, ...]
     mean: Interval
     sd_split: float
     sd_seed: float
@@ -67,5 +68,5 @@ def split_variance(groups: list[list[float]], kind: str = "score", level: float 
         f_high = f / float(scipy_stats.f.ppf(tail, df1, df2))
         low = min(1.0, max(0.0, (f_low - 1) / (f_low + n0 - 1)))
         high = min(1.0, max(0.0, (f_high - 1) / (f_high + n0 - 1)))
-    return VarianceSplit(a, total, Interval.of(means, level, kind), math.sqrt(var_split), math.sqrt(msw), share,
-                         low, high, p)
+    return VarianceSplit(a, total, tuple(sizes), Interval.of(means, level, kind), math.sqrt(var_split),
+                         math.sqrt(msw), share, low, high, p)

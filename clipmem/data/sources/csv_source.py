@@ -11,7 +11,14 @@ from typing import ClassVar
 from clipmem.data.sources.bad_samples import BadSamples
 from clipmem.data.sources.base import SourceFeatures
 from clipmem.data.sources.images import cached_decode_many, stat_fingerprint
-from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
+from clipmem.data.sources.records import (
+    DecodedFileFields,
+    DuplicateFinder,
+    assemble_table,
+    check_file_source,
+    key_to_id,
+    split_captions,
+)
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 
@@ -83,7 +90,7 @@ class _Rows:
 
 
 @dataclass(frozen=True)
-class CsvSource:
+class CsvSource(DecodedFileFields):
     """Pairs listed in a CSV/TSV file with a header row (open_clip's ``--csv-img-key/--csv-caption-key`` format).
 
     Args:
@@ -109,12 +116,7 @@ class CsvSource:
     sep: str | None = None
     image_key: str = "filepath"
     caption_keys: str | list[str] = "title"
-    caption_sep: str | None = None
     id_key: str | None = None
-    resolution: int = 64
-    on_bad_sample: str = "error"
-    num_threads: int | None = None
-    cache_dir: str | None = None
     _caption_list: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -17,7 +17,14 @@ from clipmem.data.sources.bad_samples import BadSamples
 from clipmem.data.sources.base import SourceFeatures
 from clipmem.data.sources.csv_source import _as_list, _Rows
 from clipmem.data.sources.images import bytes_fingerprint, cached_decode_many, stat_fingerprint
-from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
+from clipmem.data.sources.records import (
+    DecodedFileFields,
+    DuplicateFinder,
+    assemble_table,
+    check_file_source,
+    key_to_id,
+    split_captions,
+)
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError, one_line
 from clipmem.progress import interactive
@@ -53,7 +60,7 @@ def _image_item(value: Any, folder: Path) -> bytes | Path | None:
 
 
 @dataclass(frozen=True)
-class HFSource:
+class HFSource(DecodedFileFields):
     """Pairs from a Hugging Face ``datasets`` dataset, loaded into memory.
 
     Args:
@@ -77,12 +84,7 @@ class HFSource:
     split: str | None = "train"
     image_key: str = "image"
     caption_keys: str | list[str] = "text"
-    caption_sep: str | None = None
     id_key: str | None = None
-    resolution: int = 64
-    on_bad_sample: str = "error"
-    num_threads: int | None = None
-    cache_dir: str | None = None
     _caption_list: list[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -50,6 +51,19 @@ def visible(text: str) -> bool:
     """Whether ``text`` holds a character that shows: zero-width spaces, joiners and other format or separator
     characters alone make an empty caption."""
     return any(unicodedata.category(c)[0] not in ("C", "Z") for c in text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodedFileFields:
+    """The fields every source that decodes image files shares (CSV, Hugging Face, webdataset; each documents
+    them in its own docstring): ``caption_sep``, the cache ``resolution`` in px, ``on_bad_sample``, decoding
+    ``num_threads`` and the decoded-image ``cache_dir``. Checked by ``check_file_source``."""
+
+    caption_sep: str | None = None
+    resolution: int = 64
+    on_bad_sample: str = "error"
+    num_threads: int | None = None
+    cache_dir: str | None = None
 
 
 def check_file_source(on_bad_sample: str, resolution: int, caption_sep: str | None) -> None:

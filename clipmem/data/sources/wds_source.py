@@ -19,7 +19,14 @@ import numpy as np
 from clipmem.data.sources.bad_samples import SHARD_ROW, BadSamples
 from clipmem.data.sources.base import SourceFeatures
 from clipmem.data.sources.images import bytes_fingerprint, cached_decode_many, verify_image
-from clipmem.data.sources.records import DuplicateFinder, assemble_table, check_file_source, key_to_id, split_captions
+from clipmem.data.sources.records import (
+    DecodedFileFields,
+    DuplicateFinder,
+    assemble_table,
+    check_file_source,
+    key_to_id,
+    split_captions,
+)
 from clipmem.data.sources.tar_shards import REPEATED_MEMBERS, Shard, TruncatedShard, iter_samples, shard_paths
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
@@ -93,7 +100,7 @@ class ShardIndex:
 
 
 @dataclass(frozen=True)
-class WebDatasetSource:
+class WebDatasetSource(DecodedFileFields):
     """Pairs from webdataset tar shards, loaded into memory (one pass over the shards).
 
     Args:
@@ -121,12 +128,7 @@ class WebDatasetSource:
 
     urls: str | list[str] | None = None
     caption_keys: str | list[str] = field(default_factory=lambda: ["txt", "json.caption"])
-    caption_sep: str | None = None
     image_exts: tuple[str, ...] | list[str] = ("jpg", "jpeg", "png", "webp")
-    resolution: int = 64
-    on_bad_sample: str = "error"
-    num_threads: int | None = None
-    cache_dir: str | None = None
     streaming: bool = False
     shuffle_buffer: int = 2048
 
