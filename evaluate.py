@@ -15,7 +15,7 @@ def main(cfg: DictConfig) -> float | None:
     from clipmem.run import evaluate_entry
 
     overrides = {k: v for k, v in OmegaConf.to_container(cfg.scoring, resolve=True).items() if v is not None}
-    return run_cli(lambda: evaluate_entry(cfg.run_dir, cfg.sweep_dir, overrides, cfg.device, cfg.wandb, cfg.analysis))
+    return run_cli(lambda: evaluate_entry(cfg, overrides))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from clipmem.config.schema import EvaluateConfig
 from clipmem.errors import ConfigError, RunDirError
 from clipmem.reporting.sweep import aggregate_sweep
 from clipmem.reporting.sweep_jobs import read_job
@@ -88,11 +89,11 @@ def test_evaluate_sweep_dir_and_its_errors(sweep, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "1 of 2 jobs complete" in done.stdout and (sweep_dir / "sweep_results.csv").is_file()
     with pytest.raises(ConfigError, match="exactly one of run_dir"):
-        evaluate_entry(None, None)
+        evaluate_entry(EvaluateConfig())
     with pytest.raises(ConfigError, match="got both"):
-        evaluate_entry(str(sweep_dir / "1"), str(sweep_dir))
+        evaluate_entry(EvaluateConfig(run_dir=str(sweep_dir / "1"), sweep_dir=str(sweep_dir)))
     with pytest.raises(RunDirError, match="holds no job directories"):
-        evaluate_entry(None, str(tmp_path))
+        evaluate_entry(EvaluateConfig(sweep_dir=str(tmp_path)))
 
 
 def _wandb_records(path: Path):

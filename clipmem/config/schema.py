@@ -81,6 +81,9 @@ class EvaluateConfig:
     wandb: null (default) logs the recomputed results (or the analysis) to a W&B run when the training run logged
         to W&B; true always, false never. The W&B run lives in the evaluation folder and joins the training run's group
         with job type ``evaluate``.
+    reference: with ``sweep_dir``, a finished sweep one of whose settings is the reference of a further paired
+        table, ``sweep_differences_vs_reference.csv/.md`` (e.g. a removal sweep against the runs it removed from);
+        ``reference_setting`` names that setting by its label in the reference's sweep_settings.md (null: its first).
     """
 
     run_dir: Optional[str] = None  # noqa: UP045  (OmegaConf reads typing.Optional, not `X | None`)
@@ -89,6 +92,8 @@ class EvaluateConfig:
     scoring: ScoringOverrides = field(default_factory=ScoringOverrides)  # type: ignore[valid-type]
     wandb: Optional[bool] = None  # noqa: UP045  (not `logger`: that name is train.py's config group)
     analysis: Optional[str] = None  # noqa: UP045
+    reference: Optional[str] = None  # noqa: UP045
+    reference_setting: Optional[str] = None  # noqa: UP045
 
 
 def register_schemas() -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 from clipmem.io import atomic_write_text
 from clipmem.reporting.search import write_trials
-from clipmem.reporting.sweep_jobs import JobRecord, find_jobs, read_job
+from clipmem.reporting.sweep_jobs import JobRecord, find_jobs, read_job, swept_keys
+from clipmem.reporting.sweep_reference import REFERENCE_TABLE, SweepReference, compare_with_reference
 from clipmem.reporting.sweep_settings import (
     FAMILY_AUC_SUFFIXES,
     Setting,
@@ -43,16 +44,6 @@ METRIC_COLUMNS = (
     "val_loss_f",
     "num_removed_miscaptioned_candidate",
 )
-
-
-def swept_keys(records: list[JobRecord]) -> list[str]:
-    """Override keys whose value differs between jobs (all keys when there is a single job), in order."""
-    keys: list[str] = []
-    for record in records:
-        keys += [k for k in record.overrides if k not in keys]
-    if len(records) < 2:
-        return keys
-    return [k for k in keys if len({r.overrides.get(k) for r in records}) > 1]
 
 
 def setting_label(record: JobRecord, keys: list[str]) -> str:
@@ -122,9 +113,11 @@ class SweepReport:
         return [r for r in self.records if r.state != "complete"]
 
 
-def aggregate_sweep(sweep_dir: str | Path, search: bool = False) -> SweepReport:
+def aggregate_sweep(sweep_dir: str | Path, search: bool = False, reference: SweepReference | None = None
+                    ) -> SweepReport:
     """Read every job of ``sweep_dir``; write sweep_results.csv/.md and the PNG plots into it; then either the
-    settings with their paired differences, or (``search``: a hyper-parameter search) the trials table."""
+    settings with their paired differences (and, with ``reference``, their differences from a setting of another
+    sweep), or (``search``: a hyper-parameter search) the trials table."""
     from clipmem.reporting import sweep_plots
 
     sweep_dir = Path(sweep_dir)
@@ -141,7 +134,7 @@ def aggregate_sweep(sweep_dir: str | Path, search: bool = False) -> SweepReport:
     atomic_write_text(table_md, header + markdown_table(columns, rows))
     labels = [setting_label(r, keys) for r in records]
     tables = [table_csv, table_md]
-    settings = [] if search else write_settings(sweep_dir, records, keys, header, tables)
+    settings = [] if search else write_settings(sweep_dir, records, keys, header, tables, reference)
     if search:
         tables.append(write_trials(sweep_dir, records, keys, header))
     plots = {
@@ -155,10 +148,11 @@ def aggregate_sweep(sweep_dir: str | Path, search: bool = False) -> SweepReport:
     return SweepReport(records, table_csv, table_md, plots, settings, tables)
 
 
-def write_settings(sweep_dir: Path, records: list[JobRecord], keys: list[str], header: str, written: list[Path]
-                   ) -> list[Setting]:
-    """sweep_settings.csv/.md, sweep_differences.csv/.md and, for a sweep over splits and seeds,
-    sweep_variance.csv/.md; appends their paths to ``written``; returns the settings."""
+def write_settings(sweep_dir: Path, records: list[JobRecord], keys: list[str], header: str, written: list[Path],
+                   reference: SweepReference | None = None) -> list[Setting]:
+    """sweep_settings.csv/.md, sweep_differences.csv/.md, for a sweep over splits and seeds sweep_variance.csv/.md,
+    and with ``reference`` sweep_differences_vs_reference.csv/.md; appends their paths to ``written``; returns the
+    settings."""
     settings = group_settings(records, keys)
     columns, rows = setting_rows(settings)
     _write(written, sweep_dir / "sweep_settings.csv", _csv_text(columns, rows))
@@ -171,6 +165,10 @@ def write_settings(sweep_dir: Path, records: list[JobRecord], keys: list[str], h
     if variance:  # the sweep varies the split and the seed: how much of the spread each accounts for
         _write(written, sweep_dir / "sweep_variance.csv", _csv_text(list(VARIANCE_COLUMNS), variance_rows(variance)))
         _write(written, sweep_dir / "sweep_variance.md", header + variance_markdown(variance))
+    if reference is not None:
+        columns, rows, markdown = compare_with_reference(settings, records, reference)
+        _write(written, sweep_dir / f"{REFERENCE_TABLE}.csv", _csv_text(columns, rows))
+        _write(written, sweep_dir / f"{REFERENCE_TABLE}.md", markdown)
     return settings
 
 

@@ -100,6 +100,16 @@ def read_job(job_dir: Path) -> JobRecord:
     return record
 
 
+def swept_keys(records: list[JobRecord]) -> list[str]:
+    """Override keys whose value differs between jobs (all keys when there is a single job), in order."""
+    keys: list[str] = []
+    for record in records:
+        keys += [k for k in record.overrides if k not in keys]
+    if len(records) < 2:
+        return keys
+    return [k for k in keys if len({r.overrides.get(k) for r in records}) > 1]
+
+
 def _job_order(path: Path) -> tuple[int, str]:
     return (int(path.name), "") if path.name.isdigit() else (1 << 30, path.name)
 

@@ -28,9 +28,11 @@ def _colours(records: list[JobRecord]) -> dict[str, str]:
 def plot_memorization_vs_utility(records: list[JobRecord], labels: list[str], path: Path) -> Path | None:
     """Mean CLIPMem (y) against each available utility metric of f (x, %), one point per complete job.
 
-    Points are coloured by mitigation and labelled with the job's swept values. None if no job completed.
+    Points are coloured by mitigation and labelled with the job's swept values. None if no complete job has a mean
+    CLIPMem (a job of experiment=paradigms has its families' means instead).
     """
-    done = [(r, label) for r, label in zip(records, labels, strict=True) if r.state == "complete"]
+    done = [(r, label) for r, label in zip(records, labels, strict=True)
+            if r.state == "complete" and "clipmem_mean" in r.metrics]
     metrics = [m for m in UTILITY_LABELS if any(m in r.metrics for r, _ in done)]
     if not done or not metrics:
         return None

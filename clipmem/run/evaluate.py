@@ -24,6 +24,7 @@ from clipmem.plan.spec import Plan
 from clipmem.reporting import tracking
 from clipmem.reporting.paradigms import log_layer_curves
 from clipmem.reporting.summary import format_layers, format_summary
+from clipmem.reporting.sweep_reference import SweepReference
 from clipmem.run.context import RunContext
 from clipmem.run.steps import analysis_job, estimate_and_report, run_plan
 from clipmem.rundir import RunDir
@@ -141,11 +142,12 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     return metrics
 
 
-def evaluate_sweep_dir(sweep_dir: str | Path) -> dict[str, Any]:
-    """Write sweep_results.csv/.md and the sweep plots into ``sweep_dir``; print which jobs did not complete."""
+def evaluate_sweep_dir(sweep_dir: str | Path, reference: SweepReference | None = None) -> dict[str, Any]:
+    """Write sweep_results.csv/.md and the sweep plots into ``sweep_dir`` (with ``reference``, the differences from a
+    setting of another sweep too); print which jobs did not complete."""
     from clipmem.reporting.sweep import aggregate_sweep, format_sweep_summary
 
-    report = aggregate_sweep(sweep_dir)
+    report = aggregate_sweep(sweep_dir, reference=reference)
     print(format_sweep_summary(Path(sweep_dir), report.records), flush=True)
     written = [*report.tables, *(p for p in report.plots.values() if p is not None)]
     print("  wrote " + ", ".join(p.name for p in written), flush=True)
@@ -153,17 +155,22 @@ def evaluate_sweep_dir(sweep_dir: str | Path) -> dict[str, Any]:
             "not_complete": [r.job for r in report.failed]}
 
 
-def evaluate_entry(run_dir: str | None, sweep_dir: str | None, scoring_overrides: dict[str, Any] | None = None,
-                   device: str = "auto", log_to_wandb: bool | None = None, analysis: str | None = None
-                   ) -> dict[str, Any]:
-    """What ``evaluate.py`` does: exactly one of ``run_dir`` (re-score one run, or with ``analysis`` analyse its
-    models) or ``sweep_dir`` (tabulate)."""
+def evaluate_entry(cfg: Any, scoring_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``evaluate.py`` does with its config (an ``EvaluateConfig`` or the composed one): exactly one of
+    ``run_dir`` (re-score one run, or with ``analysis`` analyse its models) or ``sweep_dir`` (tabulate, against
+    ``reference``'s ``reference_setting`` too where given)."""
+    run_dir, sweep_dir = cfg.run_dir, cfg.sweep_dir
     if (run_dir is None) == (sweep_dir is None):
         given = "both" if run_dir is not None else "neither"
         raise ConfigError(f"evaluate.py needs exactly one of run_dir=<run directory> or sweep_dir=<multirun "
                           f"directory>; got {given}")
+    if sweep_dir is None and (cfg.reference is not None or cfg.reference_setting is not None):
+        raise ConfigError("reference= and reference_setting= apply to sweep_dir=..., not run_dir=...")
     if sweep_dir is not None:
         if scoring_overrides:
             raise ConfigError(f"scoring.* overrides apply to run_dir=..., not sweep_dir=... (got {scoring_overrides})")
-        return evaluate_sweep_dir(sweep_dir)
-    return evaluate_run_dir(run_dir, scoring_overrides, device, log_to_wandb, analysis)
+        if cfg.reference is None and cfg.reference_setting is not None:
+            raise ConfigError("reference_setting= needs reference=<the sweep directory it is a setting of>")
+        reference = None if cfg.reference is None else SweepReference(Path(cfg.reference), cfg.reference_setting)
+        return evaluate_sweep_dir(sweep_dir, reference)
+    return evaluate_run_dir(run_dir, scoring_overrides, cfg.device, cfg.wandb, cfg.analysis)
