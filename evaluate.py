@@ -14,8 +14,7 @@ def main(cfg: DictConfig) -> float | None:
     from clipmem.cli import run_cli
     from clipmem.run import evaluate_entry
 
-    overrides = {k: v for k, v in OmegaConf.to_container(cfg.scoring, resolve=True).items() if v is not None}
-    return run_cli(lambda: evaluate_entry(cfg, overrides))
+    return run_cli(lambda: evaluate_entry(OmegaConf.to_object(cfg)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Layout (docs/configuration.md, "The run directory")::
 
     .hydra/config.yaml, overrides.yaml   splits.json   status.json   metrics.json   scores.csv
+    run.lock   (only while a process writes into the directory)
     models/<name>/   open_clip local-dir model + clipmem_meta.json + sample_stats-<key>.safetensors + utility.json
     checkpoints/<name>/   report/*.png   removed.csv   skipped_samples.csv   sample_keys.csv   wandb/   csv/
     audit.csv   clean.csv   (experiment=audit)
@@ -37,6 +38,7 @@ MODEL_WEIGHTS_NAME = "open_clip_model.safetensors"
 MODEL_META_NAME = "clipmem_meta.json"
 MODEL_UTILITY_NAME = "utility.json"
 LAST_CHECKPOINT = "last"  # checkpoints/<name>/last.ckpt, rewritten every epoch
+LOCK_NAME = "run.lock"  # the writing process (clipmem/run/runlock.py); gone once the run ends
 EVALUATION_RECORD = "evaluation.json"  # in evaluations/<stamp>/: what was re-scored, how
 
 
@@ -162,11 +164,12 @@ class RunDir:
         return RunDir(max(folders, key=lambda p: p.stat().st_mtime_ns)) if folders else None
 
     def archive_attempt(self) -> Path:
-        """Move everything but ``.hydra/`` into ``attempts/<date>_<time>/`` (a failed attempt, kept for reading)."""
+        """Move everything but ``.hydra/`` (and the lock of the run now starting) into ``attempts/<date>_<time>/``
+        (a failed attempt, kept for reading)."""
         target = self.root / "attempts" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
         target.mkdir(parents=True)
         for path in self.root.iterdir():
-            if path.name not in (".hydra", "attempts"):
+            if path.name not in (".hydra", "attempts", LOCK_NAME):
                 shutil.move(str(path), str(target / path.name))
         return target
 

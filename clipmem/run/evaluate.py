@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from clipmem import hardware
 from clipmem.analysis.layermem_run import analyse_layermem
 from clipmem.analysis.run import analyse_unitmem
 from clipmem.config import legacy
+from clipmem.config.schema import EvaluateConfig
 from clipmem.config.settings import ExperimentSettings, load_settings
 from clipmem.data.build import build_data
 from clipmem.data.experiment_data import ExperimentData
@@ -155,22 +157,24 @@ def evaluate_sweep_dir(sweep_dir: str | Path, reference: SweepReference | None =
             "not_complete": [r.job for r in report.failed]}
 
 
-def evaluate_entry(cfg: Any, scoring_overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What ``evaluate.py`` does with its config (an ``EvaluateConfig`` or the composed one): exactly one of
-    ``run_dir`` (re-score one run, or with ``analysis`` analyse its models) or ``sweep_dir`` (tabulate, against
-    ``reference``'s ``reference_setting`` too where given)."""
-    run_dir, sweep_dir = cfg.run_dir, cfg.sweep_dir
+def evaluate_entry(request: EvaluateConfig) -> dict[str, Any]:
+    """What ``evaluate.py`` does with its config (as the ``EvaluateConfig`` object): exactly one of ``run_dir``
+    (re-score one run, its ``scoring.*`` keys given a value overriding the run's own, or with ``analysis`` analyse
+    its models) or ``sweep_dir`` (tabulate, against ``reference``'s ``reference_setting`` too where given)."""
+    run_dir, sweep_dir = request.run_dir, request.sweep_dir
+    overrides = {k: v for k, v in dataclasses.asdict(request.scoring).items() if v is not None}
     if (run_dir is None) == (sweep_dir is None):
         given = "both" if run_dir is not None else "neither"
         raise ConfigError(f"evaluate.py needs exactly one of run_dir=<run directory> or sweep_dir=<multirun "
                           f"directory>; got {given}")
-    if sweep_dir is None and (cfg.reference is not None or cfg.reference_setting is not None):
+    if sweep_dir is None and (request.reference is not None or request.reference_setting is not None):
         raise ConfigError("reference= and reference_setting= apply to sweep_dir=..., not run_dir=...")
     if sweep_dir is not None:
-        if scoring_overrides:
-            raise ConfigError(f"scoring.* overrides apply to run_dir=..., not sweep_dir=... (got {scoring_overrides})")
-        if cfg.reference is None and cfg.reference_setting is not None:
+        if overrides:
+            raise ConfigError(f"scoring.* overrides apply to run_dir=..., not sweep_dir=... (got {overrides})")
+        if request.reference is None and request.reference_setting is not None:
             raise ConfigError("reference_setting= needs reference=<the sweep directory it is a setting of>")
-        reference = None if cfg.reference is None else SweepReference(Path(cfg.reference), cfg.reference_setting)
+        reference = None if request.reference is None else SweepReference(Path(request.reference),
+                                                                           request.reference_setting)
         return evaluate_sweep_dir(sweep_dir, reference)
-    return evaluate_run_dir(run_dir, scoring_overrides, cfg.device, cfg.wandb, cfg.analysis)
+    return evaluate_run_dir(run_dir, overrides, request.device, request.wandb, request.analysis)

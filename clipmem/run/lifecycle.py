@@ -4,11 +4,14 @@
 silently, records ``running`` and saves the config; leaving it records ``failed`` (or ``interrupted`` on
 Ctrl-C) with the error when the body raised, and closes the loggers (a W&B run is marked failed too).
 ``complete`` records success with the config's fingerprint. Only global rank 0 writes; under DDP the
-other ranks run the same steps and wait for rank 0 at ``finish_other_rank``.
+other ranks run the same steps and wait for rank 0 at ``finish_other_rank``. Rank 0 holds the directory's
+``run.lock`` from the start (before it reads what the directory holds) to the end: a second process refuses
+to write into it (clipmem/run/runlock.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -22,6 +25,7 @@ from clipmem.config.settings import RunOptions
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_text
 from clipmem.reporting import tracking
+from clipmem.run.runlock import RunLock
 from clipmem.rundir import RunDir, failure_details
 
 log = logging.getLogger(__name__)
@@ -81,13 +85,32 @@ class RunLifecycle:
         self.loggers: list = []
         self.log_file: logging.Handler | None = None
         self.started = time.monotonic()
+        self.lock = RunLock(self.run.root) if self.is_zero else None
+        existed = self.run.root.is_dir()
+        if self.lock is not None:  # first: what the directory holds is only read once no other process writes it
+            self.lock.acquire()
+        try:
+            self.resume = self._accept_directory()
+        except BaseException:
+            self._release_lock()
+            if not existed:
+                with contextlib.suppress(OSError):
+                    self.run.root.rmdir()
+            raise
+
+    def _accept_directory(self) -> bool:
+        """Refuse a directory that must not be reused, or recover a sweep job's; returns whether the run resumes."""
         job = distributed.hydra_job()
-        asked = options.resume or distributed.slurm_requeued()
+        asked = self.options.resume or distributed.slurm_requeued()
         if job is not None and not asked and self.is_zero:  # a (re-run) sweep finishes every unfinished job
             asked = self._recover_sweep_job(job["num"])
         elif self.is_zero:
             prepare_run_dir(self.run, asked)  # before entering: a refused directory keeps its own status
-        self.resume = asked and self.run.splits.is_file()  # nothing to continue from: start afresh
+        return asked and self.run.splits.is_file()  # nothing to continue from: start afresh
+
+    def _release_lock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def _recover_sweep_job(self, num: int) -> bool:
         """Say in one line what this sweep job does with its directory; returns whether it resumes."""
@@ -115,6 +138,7 @@ class RunLifecycle:
             distributed.pin_hydra_run_dir(str(self.run.root.resolve()))
         except BaseException:
             close_run_log(self.log_file)
+            self._release_lock()
             self.interrupts.__exit__(None, None, None)
             raise
         return self
@@ -134,6 +158,8 @@ class RunLifecycle:
         """Record success (rank 0) once every result file is written, with the wall time and each model's
         ``seconds`` (training, statistics, utility: bookkeeping, not results); returns ``metrics``."""
         interrupts.check()  # never record success after a Ctrl-C, even one a finaliser swallowed
+        if self.lock is not None:
+            self.lock.ensure_held()  # another process took the directory: its files are not this run's
         if self.is_zero:
             self.run.write_status("complete", config_sha256=self.options.fingerprint,
                                   wall_s=round(time.monotonic() - self.started, 1), seconds=seconds or {})
@@ -146,10 +172,11 @@ class RunLifecycle:
 
     def __exit__(self, kind, err, tb) -> None:
         try:
-            if err is not None and self.is_zero:
+            if err is not None and self.is_zero and not (self.lock is not None and self.lock.lost):
                 self.run.write_status("interrupted" if was_interrupted(err) else "failed", **failure_details(err))
             tracking.finish(self.loggers, 0 if err is None else 1)
         finally:
+            self._release_lock()
             close_run_log(self.log_file)
             self.interrupts.__exit__(None, None, None)
 
