@@ -3,12 +3,13 @@ folder can be created."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,23 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)  # read once at import: os.umask can only be read by setting it
 
 
+_WRITE_GUARDS: list[Callable[[Path], None]] = []
+
+
+@contextlib.contextmanager
+def write_guard(guard: Callable[[Path], None]) -> Iterator[None]:
+    """While the context is open, every atomic write calls ``guard(path)`` before it publishes ``path``; a guard
+    that raises refuses the write (the run lock: a run that lost its directory writes nothing more into it)."""
+    _WRITE_GUARDS.append(guard)
+    try:
+        yield
+    finally:
+        _WRITE_GUARDS.remove(guard)
+
+
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then (each write guard agreeing) rename it over
+    ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -25,6 +41,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes owner-only files; outputs get the usual permissions
     try:
         write(Path(tmp))
+        for guard in _WRITE_GUARDS:
+            guard(path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

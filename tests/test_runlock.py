@@ -105,3 +105,19 @@ def test_a_run_into_a_directory_another_process_writes_stops_before_writing(tmp_
     assert f"in use by another run (pid {os.getpid()}" in done.stderr, done.stderr[-1500:]
     assert not RunDir(run_dir).status.exists()  # nothing written: no status of its own, no failure recorded
     assert sorted(p.name for p in run_dir.iterdir()) == []
+
+
+def test_a_run_that_lost_its_directory_publishes_no_file_into_it(tmp_path):
+    from clipmem.io import atomic_write_text, write_guard
+
+    lock = RunLock(tmp_path / "run")
+    lock.acquire()
+    with write_guard(lock.guard):
+        atomic_write_text(tmp_path / "run" / "scores.csv", "ours\n")  # held: written
+        _foreign_lock(tmp_path / "run", pid=1, host="elsewhere")
+        with pytest.raises(RunDirError, match="deleted or taken over"):
+            atomic_write_text(tmp_path / "run" / "scores.csv", "late\n")
+        atomic_write_text(tmp_path / "elsewhere.txt", "fine\n")  # outside the run directory: not its business
+    lock.release()
+    assert (tmp_path / "run" / "scores.csv").read_text() == "ours\n"
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [LOCK_NAME, "scores.csv"]  # no temporary left

@@ -23,7 +23,7 @@ from omegaconf import OmegaConf
 from clipmem import distributed, interrupts
 from clipmem.config.settings import RunOptions
 from clipmem.errors import ConfigError
-from clipmem.io import atomic_write_text
+from clipmem.io import atomic_write_text, write_guard
 from clipmem.reporting import tracking
 from clipmem.run.runlock import RunLock
 from clipmem.rundir import RunDir, failure_details
@@ -87,8 +87,10 @@ class RunLifecycle:
         self.started = time.monotonic()
         self.lock = RunLock(self.run.root) if self.is_zero else None
         existed = self.run.root.is_dir()
+        self.guard = contextlib.ExitStack()
         if self.lock is not None:  # first: what the directory holds is only read once no other process writes it
             self.lock.acquire()
+            self.guard.enter_context(write_guard(self.lock.guard))  # and no file is published once it is lost
         try:
             self.resume = self._accept_directory()
         except BaseException:
@@ -109,6 +111,7 @@ class RunLifecycle:
         return asked and self.run.splits.is_file()  # nothing to continue from: start afresh
 
     def _release_lock(self) -> None:
+        self.guard.close()
         if self.lock is not None:
             self.lock.release()
 

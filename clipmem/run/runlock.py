@@ -6,8 +6,9 @@ before it decides anything about the directory, refreshes its time stamp from a 
 it when the run ends. A second process finds the lock and stops with the holder's pid, host and start time,
 unless the holder is gone: its pid no longer exists (same host), its time stamp is older than ``stale_s``
 (any host: a live holder refreshes it every ``heartbeat_s``), or it is the earlier attempt of this requeued
-SLURM job. A holder whose lock was taken from it (deleted, or taken over as stale) notices at its next refresh,
-records neither success nor failure, and leaves the new holder's lock in place.
+SLURM job. A holder whose lock was taken from it (deleted, or taken over as stale) publishes no further file
+into the directory (``guard``, checked by every atomic write), records neither success nor failure, and leaves
+the new holder's lock in place.
 """
 
 from __future__ import annotations
@@ -156,6 +157,20 @@ class RunLock:
         if self.lost:
             raise RunDirError(f"{self.root}: this run's lock ({self.path}) was deleted or taken over by another "
                               "process; its results are not recorded (another run writes into this directory)")
+
+    def guard(self, path: Path) -> None:
+        """A write guard (clipmem.io.write_guard): refuse to publish a file inside this run directory once the
+        lock is no longer this process's.
+
+        Raises:
+            RunDirError: ``path`` lies inside the run directory and the lock was deleted or taken over.
+        """
+        if Path(path).resolve().is_relative_to(self.root_resolved):
+            self.ensure_held()
+
+    @property
+    def root_resolved(self) -> Path:
+        return Path(self.root).resolve()
 
     def release(self) -> None:
         """Stop refreshing; delete the lock where it is still this process's."""
