@@ -12,7 +12,9 @@ Measures, each in a fresh subprocess (so the RSS high-water mark belongs to one 
     experiment, and an audit of 1,000 pairs: wall time and AUC at the defaults and with fewer models or epochs;
   * start-up: ``python train.py --help`` in fresh processes (the cost of importing the package);
   * on a CUDA GPU: ViT-B-32 samples/s at batch 256 in bf16 and the fraction of the card's peak bf16
-    matrix throughput (``gpu.py``).
+    matrix throughput (``gpu.py``);
+  * ``experiment=coco_vitb32``: its FLOPs per run and the time per run, from the GPU rate where measured, else
+    at assumed fractions of an H100's peak (``coco.py``).
 Warm-up steps are excluded; each timing is the median of several repeats. Writes ``bench.md`` and
 ``bench.json`` under ``--out`` (default ``outputs/bench/<date>_<time>``) and prints the table.
 """
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import children
+import coco
 import gpu
 import pipeline
 import profile_step
@@ -39,8 +42,8 @@ from table import format_table
 
 CHILDREN = {"train_lightning": children.train_lightning, "train_bare": children.train_bare,
             "train_pairs": children.train_pairs, "score": children.score, "encode": children.encode, "gpu": gpu.gpu,
-            "profile": profile_step.profile}
-PARTS = ("train", "profile", "score", "cost", "audit", "startup", "gpu")
+            "profile": profile_step.profile, "coco_flops": coco.coco_flops}
+PARTS = ("train", "profile", "score", "cost", "audit", "startup", "gpu", "coco")
 
 
 def measure(kind: str, overrides: list[str] | None = None) -> dict[str, Any]:
@@ -109,6 +112,8 @@ def run_benchmark(out_dir: Path, parts: tuple[str, ...] = PARTS) -> dict[str, An
     if "startup" in parts:
         results["startup"] = pipeline.startup_section()
     results["gpu"] = measure("gpu") if "gpu" in parts else {"gpu": None}
+    if "coco" in parts:  # after the GPU part: its measured rate gives the time per run where it ran
+        results["coco"] = coco.coco_section(measure("coco_flops"), results["gpu"])
     results["wall_seconds"] = time.perf_counter() - started
     results["load_average_end"] = list(os.getloadavg())
     atomic_write_json(out_dir / "bench.json", results)

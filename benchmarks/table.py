@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from coco import coco_rows
 from common import REPEATS, STEPS, WARMUP, median
 
 
@@ -116,6 +117,8 @@ def format_table(r: dict[str, Any]) -> str:
         lines += _audit_rows(r["audit"])
     if r.get("startup"):
         lines += _startup_rows(r["startup"])
+    if r.get("coco"):
+        lines += coco_rows(r["coco"])
     return "\n".join(lines) + "\n"
 
 
