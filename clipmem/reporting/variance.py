@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from scipy import stats as scipy_stats
 
 from clipmem.reporting.intervals import Interval
+from clipmem.scoring.uncertainty import oneway_anova
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,12 @@ def split_variance(groups: list[list[float]], kind: str = "score", level: float 
     least 2 seeds). ``kind``: the metric's kind for the mean's interval (``score``, ``proportion``, ``count``)."""
     if len(groups) < 2 or any(len(g) < 2 for g in groups):
         raise ValueError("a split × seed decomposition needs ≥ 2 splits with ≥ 2 seeds each")
-    a, sizes = len(groups), [len(g) for g in groups]
-    total = sum(sizes)
+    anova = oneway_anova(groups)
+    a, sizes, total, msb, msw, n0 = anova.groups, [len(g) for g in groups], anova.total, anova.msb, anova.msw, anova.n0
     means = [statistics.fmean(g) for g in groups]
-    grand = sum(sum(g) for g in groups) / total
-    msb = sum(n * (m - grand) ** 2 for n, m in zip(sizes, means, strict=True)) / (a - 1)
-    msw = sum((x - m) ** 2 for g, m in zip(groups, means, strict=True) for x in g) / (total - a)
+    grand = math.fsum(math.fsum(g) for g in groups) / total
     if msw <= (1e-12 * max(1.0, abs(grand))) ** 2:  # equal up to float rounding: no spread between seeds
         msw = 0.0
-    n0 = (total - sum(n * n for n in sizes) / total) / (a - 1)
     var_split = max(0.0, (msb - msw) / n0)
     share = var_split / (var_split + msw) if var_split + msw > 0 else math.nan
     df1, df2 = a - 1, total - a

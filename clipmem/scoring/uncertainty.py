@@ -15,6 +15,7 @@ is one unit, so every unit holds exactly one model that saw x and one that did n
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -132,14 +133,39 @@ def mean_pairwise_spearman(differences: torch.Tensor) -> float:
     return float(sum(pairs) / len(pairs)) if pairs else float("nan")
 
 
+@dataclass(frozen=True)
+class OneWayAnova:
+    """Mean squares of a one-way random-effects ANOVA over ``groups`` groups of ``total`` values: between groups
+    (``msb``, a − 1 degrees of freedom), within (``msw``, N − a), and the mean group size
+    n₀ = (N − Σ n_i² / N) / (a − 1) (n when balanced)."""
+
+    groups: int
+    total: int
+    msb: float
+    msw: float
+    n0: float
+
+
+def oneway_anova(groups: Sequence[Sequence[float]]) -> OneWayAnova:
+    """The mean squares of ``groups`` (one sequence of values per group; sizes may differ; ≥ 2 groups and more
+    values than groups)."""
+    a, sizes = len(groups), [len(g) for g in groups]
+    total = sum(sizes)
+    if a < 2 or total <= a:
+        raise ValueError(f"a one-way ANOVA needs ≥ 2 groups and more values than groups (got sizes {sizes})")
+    means = [math.fsum(g) / len(g) for g in groups]
+    grand = math.fsum(math.fsum(g) for g in groups) / total
+    msb = math.fsum(n * (m - grand) ** 2 for n, m in zip(sizes, means, strict=True)) / (a - 1)
+    msw = math.fsum((x - m) ** 2 for g, m in zip(groups, means, strict=True) for x in g) / (total - a)
+    n0 = (total - sum(n * n for n in sizes) / total) / (a - 1)
+    return OneWayAnova(a, total, msb, msw, n0)
+
+
 def icc_oneway(differences: torch.Tensor) -> float:
     """ICC(1) of K repeated scores per sample (K, N): the share of score variance that is between samples,
     (MSB − MSW) / (MSB + (K − 1)·MSW) from a one-way random-effects ANOVA. NaN for K < 2."""
     k, n = differences.shape
     if k < 2 or n < 2:
         return float("nan")
-    x = differences.double()
-    sample_means = x.mean(0)
-    msb = k * ((sample_means - x.mean()) ** 2).sum() / (n - 1)
-    msw = ((x - sample_means) ** 2).sum() / (n * (k - 1))
-    return float((msb - msw) / (msb + (k - 1) * msw))
+    anova = oneway_anova(differences.double().T.tolist())
+    return float((anova.msb - anova.msw) / (anova.msb + (k - 1) * anova.msw))
