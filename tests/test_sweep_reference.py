@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,10 @@ def test_the_first_setting_is_the_default_and_an_unknown_label_lists_the_setting
     assert {r["reference"] for r in rows} == {"reference: mitigation.sigma=0"}
     with pytest.raises(ConfigError, match=r"'mitigation.sigma=0.3' is no setting .*'mitigation.sigma=0.15'"):
         aggregate_sweep(removal, reference=SweepReference(noise, "mitigation.sigma=0.3"))
+    for job in ("1", "3", "5"):  # one ranking left: a sweep of one setting, over seeds only
+        shutil.rmtree(removal / job)
+    aggregate_sweep(removal, reference=SweepReference(noise))
+    assert [r["setting"] for r in _rows(removal / "sweep_differences_vs_reference.csv")] == ["this sweep"]
 
 
 def test_evaluate_reads_reference_keys_and_refuses_them_without_a_sweep(sweeps):

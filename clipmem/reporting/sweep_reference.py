@@ -90,7 +90,8 @@ def compare_with_reference(settings: list[Setting], records: list[JobRecord], re
     if not complete:
         raise ConfigError("no job of this sweep is complete: nothing to compare with the reference")
     label = f"reference: {chosen.label}"
-    differences = paired_differences([replace(chosen, label=label), *settings])
+    ours = [replace(s, label="this sweep") if s.label == "all" else s for s in settings]  # one setting: no label
+    differences = paired_differences([replace(chosen, label=label), *ours])
     columns, rows = difference_rows(differences)
     markdown = reference_markdown(reference, chosen.label, differing_overrides(complete, members),
                                   differences_markdown(differences))
