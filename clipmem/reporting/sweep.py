@@ -13,7 +13,7 @@ from typing import Any
 
 from clipmem.io import atomic_write_text
 from clipmem.reporting.search import write_trials
-from clipmem.reporting.sweep_jobs import JobRecord, find_jobs, read_job, swept_keys
+from clipmem.reporting.sweep_jobs import JobRecord, common_overrides, find_jobs, read_job, swept_keys
 from clipmem.reporting.sweep_reference import REFERENCE_TABLE, SweepReference, compare_with_reference
 from clipmem.reporting.sweep_settings import (
     FAMILY_AUC_SUFFIXES,
@@ -68,14 +68,6 @@ def sweep_rows(records: list[JobRecord]) -> tuple[list[str], list[dict[str, Any]
         row.update({m: record.metrics.get(m) for m in metrics})
         rows.append(row)
     return columns, rows
-
-
-def common_overrides(records: list[JobRecord], keys: list[str]) -> dict[str, str]:
-    """Overrides every job shares (not swept): shown above the table."""
-    if not records:
-        return {}
-    first = records[0].overrides
-    return {k: v for k, v in first.items() if k not in keys and all(r.overrides.get(k) == v for r in records)}
 
 
 def format_sweep_summary(sweep_dir: Path, records: list[JobRecord]) -> str:

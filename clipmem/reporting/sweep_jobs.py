@@ -110,6 +110,14 @@ def swept_keys(records: list[JobRecord]) -> list[str]:
     return [k for k in keys if len({r.overrides.get(k) for r in records}) > 1]
 
 
+def common_overrides(records: list[JobRecord], keys: list[str]) -> dict[str, str]:
+    """Overrides every job shares (not swept): shown above the table."""
+    if not records:
+        return {}
+    first = records[0].overrides
+    return {k: v for k, v in first.items() if k not in keys and all(r.overrides.get(k) == v for r in records)}
+
+
 def _job_order(path: Path) -> tuple[int, str]:
     return (int(path.name), "") if path.name.isdigit() else (1 << 30, path.name)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from clipmem.errors import ConfigError
-from clipmem.reporting.sweep_jobs import JobRecord, find_jobs, read_job, swept_keys
+from clipmem.reporting.sweep_jobs import JobRecord, common_overrides, find_jobs, read_job, swept_keys
 from clipmem.reporting.sweep_settings import (
     SEED_KEYS,
     Setting,
@@ -58,12 +58,7 @@ def differing_overrides(records: list[JobRecord], reference: list[JobRecord]) ->
     """(key, value in the sweep, value in the reference) for every override, seeds left out, that is the same in all
     jobs on each side but differs between the sides (``–``: not given); what the comparison changes besides the
     sweep's own settings."""
-    def shared(jobs: list[JobRecord]) -> dict[str, str]:
-        keys = dict.fromkeys(k for r in jobs for k in r.overrides if k not in SEED_KEYS)
-        return {k: jobs[0].overrides.get(k, "–") for k in keys
-                if all(r.overrides.get(k, "–") == jobs[0].overrides.get(k, "–") for r in jobs)}
-
-    ours, theirs = shared(records), shared(reference)
+    ours, theirs = common_overrides(records, list(SEED_KEYS)), common_overrides(reference, list(SEED_KEYS))
     keys = list(dict.fromkeys([*ours, *theirs]))
     return [(k, ours.get(k, "–"), theirs.get(k, "–")) for k in keys if ours.get(k, "–") != theirs.get(k, "–")]
 

@@ -15,7 +15,6 @@ logit scale for proportions, as everywhere else in the sweep tables).
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
 from scipy import stats as scipy_stats
@@ -50,9 +49,7 @@ def split_variance(groups: list[list[float]], kind: str = "score", level: float 
         raise ValueError("a split × seed decomposition needs ≥ 2 splits with ≥ 2 seeds each")
     anova = oneway_anova(groups)
     a, sizes, total, msb, msw, n0 = anova.groups, [len(g) for g in groups], anova.total, anova.msb, anova.msw, anova.n0
-    means = [statistics.fmean(g) for g in groups]
-    grand = math.fsum(math.fsum(g) for g in groups) / total
-    if msw <= (1e-12 * max(1.0, abs(grand))) ** 2:  # equal up to float rounding: no spread between seeds
+    if msw <= (1e-12 * max(1.0, abs(anova.grand))) ** 2:  # equal up to float rounding: no spread between seeds
         msw = 0.0
     var_split = max(0.0, (msb - msw) / n0)
     share = var_split / (var_split + msw) if var_split + msw > 0 else math.nan
@@ -66,5 +63,5 @@ def split_variance(groups: list[list[float]], kind: str = "score", level: float 
         f_high = f / float(scipy_stats.f.ppf(tail, df1, df2))
         low = min(1.0, max(0.0, (f_low - 1) / (f_low + n0 - 1)))
         high = min(1.0, max(0.0, (f_high - 1) / (f_high + n0 - 1)))
-    return VarianceSplit(a, total, tuple(sizes), Interval.of(means, level, kind), math.sqrt(var_split),
+    return VarianceSplit(a, total, tuple(sizes), Interval.of(list(anova.means), level, kind), math.sqrt(var_split),
                          math.sqrt(msw), share, low, high, p)

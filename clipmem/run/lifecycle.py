@@ -161,9 +161,7 @@ class RunLifecycle:
         """Record success (rank 0) once every result file is written, with the wall time and each model's
         ``seconds`` (training, statistics, utility: bookkeeping, not results); returns ``metrics``."""
         interrupts.check()  # never record success after a Ctrl-C, even one a finaliser swallowed
-        if self.lock is not None:
-            self.lock.ensure_held()  # another process took the directory: its files are not this run's
-        if self.is_zero:
+        if self.is_zero:  # the status write, like every atomic write, fails once the run's lock was taken
             self.run.write_status("complete", config_sha256=self.options.fingerprint,
                                   wall_s=round(time.monotonic() - self.started, 1), seconds=seconds or {})
         distributed.barrier()
@@ -175,7 +173,7 @@ class RunLifecycle:
 
     def __exit__(self, kind, err, tb) -> None:
         try:
-            if err is not None and self.is_zero and not (self.lock is not None and self.lock.lost):
+            if err is not None and self.lock is not None and not self.lock.lost:  # the lock is rank 0's
                 self.run.write_status("interrupted" if was_interrupted(err) else "failed", **failure_details(err))
             tracking.finish(self.loggers, 0 if err is None else 1)
         finally:

@@ -66,9 +66,12 @@ class RunLock:
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).resolve()  # once: the write guard compares every written path with it
+
     @property
     def path(self) -> Path:
-        return Path(self.root) / LOCK_NAME
+        return self.root / LOCK_NAME
 
     def _record(self) -> dict[str, Any]:
         return {"token": self.token, "pid": os.getpid(), "host": socket.gethostname(),
@@ -102,7 +105,7 @@ class RunLock:
         Raises:
             RunDirError: another live process holds the lock (the message names it and how to clear it).
         """
-        Path(self.root).mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -165,12 +168,8 @@ class RunLock:
         Raises:
             RunDirError: ``path`` lies inside the run directory and the lock was deleted or taken over.
         """
-        if Path(path).resolve().is_relative_to(self.root_resolved):
+        if Path(path).resolve().is_relative_to(self.root):
             self.ensure_held()
-
-    @property
-    def root_resolved(self) -> Path:
-        return Path(self.root).resolve()
 
     def release(self) -> None:
         """Stop refreshing; delete the lock where it is still this process's."""

@@ -137,13 +137,15 @@ def mean_pairwise_spearman(differences: torch.Tensor) -> float:
 class OneWayAnova:
     """Mean squares of a one-way random-effects ANOVA over ``groups`` groups of ``total`` values: between groups
     (``msb``, a − 1 degrees of freedom), within (``msw``, N − a), and the mean group size
-    n₀ = (N − Σ n_i² / N) / (a − 1) (n when balanced)."""
+    n₀ = (N − Σ n_i² / N) / (a − 1) (n when balanced); with the group ``means`` and the ``grand`` mean."""
 
     groups: int
     total: int
     msb: float
     msw: float
     n0: float
+    means: tuple[float, ...]
+    grand: float
 
 
 def oneway_anova(groups: Sequence[Sequence[float]]) -> OneWayAnova:
@@ -158,7 +160,7 @@ def oneway_anova(groups: Sequence[Sequence[float]]) -> OneWayAnova:
     msb = math.fsum(n * (m - grand) ** 2 for n, m in zip(sizes, means, strict=True)) / (a - 1)
     msw = math.fsum((x - m) ** 2 for g, m in zip(groups, means, strict=True) for x in g) / (total - a)
     n0 = (total - sum(n * n for n in sizes) / total) / (a - 1)
-    return OneWayAnova(a, total, msb, msw, n0)
+    return OneWayAnova(a, total, msb, msw, n0, tuple(means), grand)
 
 
 def icc_oneway(differences: torch.Tensor) -> float:
