@@ -70,7 +70,8 @@ def _cost_rows(cost: dict[str, Any]) -> list[str]:
 
 def _audit_rows(audit: list[dict[str, Any]]) -> list[str]:
     lines = ["", "Audit of 1,000 pairs (`experiment=audit`, emoji captions, 10 % exchanged) by setting:", "",
-             "| setting | models | wall s | train s | statistics s | mis-caption AUC [95 %] | target |",
+             "| setting | models | wall s | training s (sum over models) | statistics s | mis-caption AUC [95 %] | "
+             "target |",
              "|---|---|---|---|---|---|---|"]
     for r in audit:
         ok = "" if r["setting"] != "defaults" else ("≤ 300 s ✓" if r["wall_s"] <= 300 else "≤ 300 s ✗")

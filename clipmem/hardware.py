@@ -30,6 +30,9 @@ class HardwareSettings:
     threads: torch's intra-op threads per process: ``auto`` (``threads_for(cores, processes)``: the available
         cores shared by the jobs a parallel launcher runs at once and, on CPU, the devices of a DDP run; a lower
         ``OMP_NUM_THREADS`` wins) or a number ≥ 1.
+    models_at_once: models of a plan trained at once in forked processes of one thread each (CPU, one device,
+        ``callbacks=none``; ``clipmem.plan.side_by_side``): 1 (in turn), a number, or ``auto`` (the cores this
+        process may use, shared with parallel sweep jobs; 1 where side by side does not apply).
     """
 
     accelerator: str
@@ -42,6 +45,7 @@ class HardwareSettings:
     gpu_per_job: bool
     slurm_auto_requeue: bool
     threads: Any = "auto"
+    models_at_once: Any = 1
 
     def __post_init__(self) -> None:
         if self.accelerator not in ACCELERATORS:
@@ -54,6 +58,39 @@ class HardwareSettings:
         if self.threads != "auto" and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                        or self.threads < 1):
             raise ConfigError(f"hardware.threads must be auto or a whole number ≥ 1, got {self.threads!r}")
+        at_once = self.models_at_once
+        if at_once != "auto" and (isinstance(at_once, bool) or not isinstance(at_once, int) or at_once < 1):
+            raise ConfigError(f"hardware.models_at_once must be auto or a whole number ≥ 1, got {at_once!r}")
+
+    def side_by_side_blocker(self, callbacks: bool) -> str | None:
+        """Why models cannot train side by side here (None: they can)."""
+        if self.accelerator != "cpu" or self.devices not in (1, "1") or int(self.num_nodes) != 1:
+            return (f"it trains in CPU processes of one device (hardware.accelerator={self.accelerator}, "
+                    f"devices={self.devices}, num_nodes={self.num_nodes})")
+        if callbacks:
+            return ("callbacks evaluate during training, comparing a model with the one before it and logging to "
+                    "this run's loggers: set callbacks=none")
+        return None
+
+    def models_side_by_side(self, models: int, callbacks: bool, launcher: Any = None) -> int:
+        """How many of a plan's ``models`` train at once (``models_at_once``); ``callbacks``: whether the run
+        evaluates during training.
+
+        Raises:
+            ConfigError: a number above 1 where side by side does not apply (``side_by_side_blocker``).
+        """
+        if self.models_at_once == 1 or models <= 1:
+            return 1
+        blocker = self.side_by_side_blocker(callbacks)
+        if blocker is not None:
+            if self.models_at_once == "auto":
+                log.info("hardware.models_at_once=auto: models train in turn, as %s", blocker)
+                return 1
+            raise ConfigError(f"hardware.models_at_once={self.models_at_once} trains models side by side, but {blocker}"
+                              "; or set hardware.models_at_once=1")
+        wanted = (available_cores() // self.processes_per_machine(launcher) if self.models_at_once == "auto"
+                  else int(self.models_at_once))
+        return max(1, min(wanted, models))
 
     def processes_per_machine(self, launcher: Any = None) -> int:
         """Processes that share this machine's cores: parallel sweep jobs × (CPU DDP devices)."""

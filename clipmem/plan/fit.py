@@ -18,6 +18,7 @@ from clipmem.data.experiment_data import ExperimentData
 from clipmem.families import default_families
 from clipmem.io import atomic_write_json
 from clipmem.plan.seeds import model_seed
+from clipmem.plan.side_by_side import train_side_by_side
 from clipmem.plan.spec import Plan
 from clipmem.plan.training import TrainingContext, TrainingRecipe, finished_model, train_model
 from clipmem.progress import PlanProgress, step
@@ -137,14 +138,16 @@ def saved_statistics(plan: Plan, manifest_sha256: str, scoring: ScoringConfig, r
 @dataclass(frozen=True)
 class FitSetup:
     """How every model of a plan is trained and measured: the training ``recipe``, the ``scoring`` settings, the
-    ``device`` statistics are computed on, the ``families`` (name -> family object; None: CLIP alone) and whether
-    finished models are reused (``resume``)."""
+    ``device`` statistics are computed on, the ``families`` (name -> family object; None: CLIP alone), whether
+    finished models are reused (``resume``) and how many train at once in forked CPU processes
+    (``models_at_once``, ``clipmem.plan.side_by_side``; 1: in turn, in this process)."""
 
     recipe: TrainingRecipe
     scoring: ScoringConfig
     device: torch.device
     families: dict[str, Any] | None = None
     resume: bool = False
+    models_at_once: int = 1
 
 
 def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, loggers: list
@@ -155,13 +158,20 @@ def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, log
     recipe, device, resume = setup.recipe, setup.device, setup.resume
     peers = [spec.train_ids for spec in plan.specs]
     fitted: dict[str, FittedModel] = {}
+    plan_contexts = contexts(plan, data, setup.scoring, run, setup.families)
+    reused = {c.spec.name for c in plan_contexts if resume and finished_model(c.spec, data, recipe, run, c.family)}
+    side = train_side_by_side([c for c in plan_contexts if c.spec.name not in reused], recipe,
+                              setup.models_at_once, resume, peers) if setup.models_at_once > 1 else {}
     plan_progress = PlanProgress(len(plan.specs))
-    for index, context in enumerate(contexts(plan, data, setup.scoring, run, setup.families)):
+    for index, context in enumerate(plan_contexts):
         spec, family = context.spec, context.family
         plan_progress.begin(index, spec.name)
         begun = time.perf_counter()
-        if resume and finished_model(spec, data, recipe, run, family):
+        trained: float | None = side.get(spec.name)
+        if spec.name in reused:
             log.info("resume: %s is finished (%s), not retrained", spec.name, run.model(spec.name))
+            module, history = None, saved_history(run, spec.name)
+        elif trained is not None:  # trained side by side, saved by its worker
             module, history = None, saved_history(run, spec.name)
         else:
             started = time.perf_counter()
@@ -170,9 +180,9 @@ def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, log
         if distributed.is_global_zero():
             model = family.trained_model(module) if module is not None else family.load(run.model(spec.name))
             fitted[spec.name] = measure_model(model, context, device, history)
-            if module is not None:
+            if trained is not None:
                 fitted[spec.name].seconds["train"] = trained
         distributed.barrier()  # the statistics exist before the next model's callbacks look for them
-        plan_progress.done(time.perf_counter() - begun, module is not None)
+        plan_progress.done(time.perf_counter() - begun, spec.name not in reused and spec.name not in side)
         interrupts.check()
     return fitted

@@ -13,6 +13,7 @@ from clipmem.config.paths import absolute_paths
 from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.data.splits.manifest import SplitManifest
+from clipmem.distributed import launcher_config
 from clipmem.errors import ConfigError
 from clipmem.plan.checks import check_plan_steps
 from clipmem.plan.fit import FitSetup, fit_plan
@@ -75,7 +76,10 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         plan = run_plan(settings, data.manifest)
         check_plan_steps(plan, data, getattr(settings.design, "folds", None))
-        setup = FitSetup(settings.recipe, settings.scoring, settings.eval_device(), settings.families, life.resume)
+        at_once = settings.hardware.models_side_by_side(len(plan.specs), bool(settings.recipe.make_callbacks()),
+                                                        launcher_config())
+        setup = FitSetup(settings.recipe, settings.scoring, settings.eval_device(), settings.families, life.resume,
+                         at_once)
         fitted = fit_plan(plan, data, setup, life.run, loggers)
         if not life.is_zero:
             life.finish_other_rank()
