@@ -26,7 +26,8 @@ from tabulate import tabulate
 from clipmem.evaluation.delong import paired_auc
 from clipmem.io import atomic_write_csv, atomic_write_text
 
-KEPT = ("sample_id", "rank_joint", "low_alignment", "clipscore", "neighbours", "miscaptioned", "base_overlap")
+KEPT = ("sample_id", "rank_joint", "low_alignment", "clipscore", "neighbours", "miscaptioned", "base_overlap",
+        "reference_overlap")
 STATISTIC = "rank_joint"
 
 
@@ -57,7 +58,7 @@ def compare(out: Path, lever: str, reference: str) -> dict:
         raise SystemExit(f"{lever} and {reference} did not inject the same mis-captions: not the same pairs")
     row = {"lever": lever, "reference": reference, "pairs": len(ids), "wrong": int(flags.sum())}
     for subset, keep in (("all", np.ones(len(ids), bool)),
-                         ("unseen_by_base", np.array([a[i]["base_overlap"] in ("", "none") for i in ids]))):
+                         ("unseen_by_base", np.array([unseen(a[i]) for i in ids]))):
         if flags[keep].all() or not flags[keep].any():  # e.g. a base without an image list: overlap unknown
             row.update({f"{subset}_{k}": float("nan") for k in ("auc_lever", "auc_reference", "diff", "low", "high",
                                                                   "p")}, **{f"{subset}_n": int(keep.sum())})
@@ -75,8 +76,15 @@ def compare(out: Path, lever: str, reference: str) -> dict:
     return row
 
 
+def unseen(row: dict[str, str]) -> bool:
+    """Whether neither the base model nor the reference pairs showed this pair's image (copies made before
+    reference pairs existed have no ``reference_overlap`` column: none)."""
+    return row["base_overlap"] in ("", "none") and row.get("reference_overlap", "") in ("", "none")
+
+
 def _unseen(row: dict) -> str:
-    """How many pairs the base model never saw: all (no base), a count, or unknown (the base lists no images)."""
+    """How many pairs neither the base model nor the reference showed: all, a count, or unknown (the base lists no
+    images)."""
     if row["unseen_by_base_n"] == row["pairs"]:
         return "all"
     return str(row["unseen_by_base_n"]) if row["unseen_by_base_n"] else "unknown"
@@ -84,7 +92,7 @@ def _unseen(row: dict) -> str:
 
 def markdown(rows: list[dict]) -> str:
     head = ["lever", "reference", "pairs", f"AUC {STATISTIC}: lever / reference", "paired diff [95 %]", "p",
-            "pairs unseen by the base", "diff on those [95 %]", "reliability (lever)", "train s (lever)"]
+            "pairs unseen by base / reference", "diff on those [95 %]", "reliability (lever)", "train s (lever)"]
     body = [[r["lever"], r["reference"], r["pairs"], f"{r['all_auc_lever']:.3f} / {r['all_auc_reference']:.3f}",
              f"{r['all_diff']:+.3f} [{r['all_low']:+.3f}, {r['all_high']:+.3f}]", f"{r['all_p']:.3f}",
              _unseen(r),

@@ -13,6 +13,7 @@ from clipmem.audit.config import AuditConfig
 from clipmem.audit.estimate import AuditResult, estimate_audit
 from clipmem.audit.statistics import STATISTICS
 from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.reference import reference_ids, reference_overlap
 from clipmem.data.sources.base import features_of
 from clipmem.data.splits.near_duplicates import HASHES_FILE, load_hashes, overlap
 from clipmem.evaluation.auc import auc_interval, flag_auc
@@ -27,7 +28,7 @@ from clipmem.scoring.statistics import SampleStatistics
 AUDIT_COLUMNS = ("sample_id", "key", "path", "caption", "block", "p_miscaptioned", "flagged", "suspicion",
                  "rank_joint", "rank_caption", "rank_image", "neighbours", "low_alignment", "clipscore",
                  "memorization", "memorization_low", "memorization_high", "consistency", "compared", "base_overlap",
-                 "miscaptioned")
+                 "reference_overlap", "miscaptioned")
 NUMERIC_COLUMNS = ("p_miscaptioned", "suspicion", "rank_joint", "rank_caption", "rank_image", "neighbours",
                    "low_alignment", "clipscore", "memorization", "memorization_low", "memorization_high", "consistency")
 
@@ -78,8 +79,9 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def audit_rows(inputs: AuditInputs, result: AuditResult) -> list[dict[str, Any]]:
-    """One row per audited pair, most suspicious first."""
+def audit_rows(inputs: AuditInputs, result: AuditResult, seen_in_reference: list[str]) -> list[dict[str, Any]]:
+    """One row per audited pair, most suspicious first; ``seen_in_reference``: per audited pair (plan order) whether
+    a reference pair shows its image (``reference_overlap``)."""
     ids = list(inputs.plan.scored_ids)
     keys = dict(zip(inputs.data.table.sample_ids.tolist(), inputs.data.table.keys or [], strict=False))
     paths = locations(inputs.request.source, ids)
@@ -97,7 +99,8 @@ def audit_rows(inputs: AuditInputs, result: AuditResult) -> list[dict[str, Any]]
             "memorization_low": _number(scores["clipmem_low"][i]),
             "memorization_high": _number(scores["clipmem_high"][i]),
             "consistency": _number(scores["consistency"][i]), "compared": int(stats["compared"][i]),
-            "base_overlap": result.overlap[i], "miscaptioned": int(pairs.miscaptioned[i]),
+            "base_overlap": result.overlap[i], "reference_overlap": seen_in_reference[i],
+            "miscaptioned": int(pairs.miscaptioned[i]),
         })
     return rows
 
@@ -120,6 +123,15 @@ def write_clean(source: Any, flagged_ids: set[int], audited_ids: set[int], path:
     kept = [row for row in rows if id(row) in keep]
     _write_csv(path, header, kept, sep=source.delimiter())
     return len(kept)
+
+
+def reference_metrics(data: ExperimentData, seen_in_reference: list[str]) -> dict[str, int]:
+    """With reference pairs (``data.reference_path``): how many, and how many audited images they show."""
+    count = len(reference_ids(data.table))
+    if not count:
+        return {}
+    return {"audit_reference_pairs": count,
+            "audit_reference_overlap": sum(o in ("exact", "near") for o in seen_in_reference)}
 
 
 def injected_metrics(result: AuditResult, miscaptioned: torch.Tensor) -> dict[str, float]:
@@ -175,12 +187,14 @@ def write_audit(run: RunDir, inputs: AuditInputs, stats: dict[str, SampleStatist
     config = inputs.request.config
     overlap = base_overlap(inputs.request.base, inputs.data, inputs.plan.scored_ids)
     result = estimate_audit([stats[spec.name] for spec in inputs.plan.specs], inputs.plan, config, overlap)
-    rows = audit_rows(inputs, result)
+    seen_in_reference = reference_overlap(inputs.data, inputs.plan.scored_ids)
+    rows = audit_rows(inputs, result, seen_in_reference)
     _write_csv(run.audit, AUDIT_COLUMNS, rows)
     gallery = write_gallery(run, inputs, result, rows, report.gallery_size)
     log_audit(loggers, run, inputs, rows, gallery, report)
     miscaptioned = inputs.data.pairs_of(inputs.plan.scored_ids).miscaptioned
-    metrics = {**result.metrics(), **injected_metrics(result, miscaptioned)}
+    metrics = {**result.metrics(), **injected_metrics(result, miscaptioned), **reference_metrics(inputs.data,
+                                                                                                 seen_in_reference)}
     if config.write_clean:  # the settings checked that the source is a CSV
         ids = inputs.plan.scored_ids
         flagged_ids = {ids[i] for i in result.flagged.nonzero().flatten().tolist()}

@@ -256,6 +256,13 @@ def check_held_out(design: Design, data: DataSettings, families: dict[str, Any])
         raise ConfigError(f"design={design.name} scores CLIP models only; families are {sorted(families)}")
 
 
+def check_reference(data: DataSettings, families: dict[str, Any]) -> None:
+    """Reference pairs carry no labels: only the CLIP family trains with them."""
+    if data.reference_path is not None and set(families) != {"clip"}:
+        raise ConfigError(f"data.reference_path adds pairs without labels, which only the CLIP family can train on; "
+                          f"families are {sorted(families)}")
+
+
 def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
     """An audit needs every pair scored out of fold (design=crossfit), and clean.csv a CSV source."""
     if not audit.enabled:
@@ -286,6 +293,7 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     families = load_families(cfg.get("families"))
     check_objective(str(cfg.get("optimized_metric") or "clipmem_raw_mean"), data, tuple(families))
     check_held_out(design, data, families)
+    check_reference(data, families)
     recipe = build_recipe(cfg, mitigation, hardware, families)
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))

@@ -10,6 +10,7 @@ import torch
 
 from clipmem.data.batches.text import build_tokenizer, tokenize_captions
 from clipmem.data.experiment_data import ExperimentData
+from clipmem.data.reference import add_reference, join_reference, reference_source
 from clipmem.data.settings import DataSettings
 from clipmem.data.sources.base import features_of
 from clipmem.data.sources.wds_stream import load_for_streaming
@@ -20,6 +21,7 @@ from clipmem.data.splits.miscaption import inject_miscaptions
 from clipmem.data.splits.near_duplicates import duplicate_groups, image_hashes
 from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
+from clipmem.progress import step
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,11 @@ def build_data(settings: DataSettings) -> ExperimentData:
     else:
         table = settings.source.load()
         manifest = make_splits(table.sample_ids.numpy(), settings.splits, settings.split_seed)
+        if settings.reference_path is not None:  # trusted pairs: in S_S, trained on by every model, never scored
+            with step(f"reference pairs: {settings.reference_path}"):
+                reference = reference_source(settings.source, settings.reference_path).load()
+            table = join_reference(table, reference)
+            manifest = add_reference(manifest, table)
     counts = {**table.counts, "near_duplicate_images": near_duplicate_count(table.images)}
     table = dataclasses.replace(table, counts=counts)
     table = inject_ground_truth(table, manifest, settings)

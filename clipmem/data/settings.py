@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clipmem.data.batches.transforms import BatchTransform
+from clipmem.data.reference import reference_source
 from clipmem.data.sources.bad_samples import check_policy
 from clipmem.data.sources.base import features_of
 from clipmem.data.sources.synthetic import ATYPICAL_STYLES
@@ -94,6 +95,8 @@ class DataSettings:
         on_bad_sample: ``error`` or ``skip`` (what file-based sources do with a bad sample).
         caption_augment: set by the ``text_augment`` mitigation: ``(captions, sample_id) -> extra captions``
             with a ``copies`` attribute; never from YAML.
+        reference_path: a CSV of trusted pairs with the columns of ``source``, read by it: every model trains on
+            them (they join S_S), none is scored or audited (``clipmem.data.reference``); None: no reference.
     """
 
     source: Any
@@ -112,9 +115,12 @@ class DataSettings:
     atypical: dict[str, Any] = field(default_factory=lambda: {"fraction": 0.0, "sets": list(MISCAPTION_SETS),
                                                                   "style": ATYPICAL_STYLES[0]})
     caption_augment: Any = None
+    reference_path: str | None = None
 
     def __post_init__(self) -> None:
         check_policy(self.on_bad_sample)
+        if self.reference_path is not None:
+            reference_source(self.source, None)  # a CSV source read into memory, or a ConfigError
         self._check_splits()
         for key, minimum in (("split_seed", None), ("batch_size", 1), ("image_size", 8), ("context_length", 1),
                              ("train_captions", 1), ("num_workers", 0), ("eval_batch_size", 1)):
@@ -165,6 +171,8 @@ class DataSettings:
             check = getattr(source, "check", None)
             if callable(check):
                 check()
+        if self.reference_path is not None:
+            reference_source(self.source, self.reference_path)
 
     @property
     def streaming(self) -> bool:

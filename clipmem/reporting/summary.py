@@ -70,6 +70,8 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
     rows, flagged = metrics["audit_rows"], metrics["audit_num_flagged"]
     lines = ["Audit",
              f"  rows audited             {rows} (every pair of the data; skipped rows are listed, not audited)",
+             *([f"  reference pairs          {metrics['audit_reference_pairs']} (trusted: every model trained on them, "
+                "none audited)"] if metrics.get("audit_reference_pairs") else []),
              *_count_lines(metrics, rows),
              f"  {'flagged (p ≥ ' + format(metrics['audit_min_probability'], '.2f') + ')':<24} {flagged}"
              + (f": expected precision {_num(metrics['audit_expected_precision'], 2)}, expected recall "
@@ -90,6 +92,10 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
     if metrics.get("audit_base_overlap"):
         lines.append(f"  WARNING: {metrics['audit_base_overlap']} audited images are in the base model's training data "
                      "(base_overlap in audit.csv): those rows are not audited out of sample")
+    if metrics.get("audit_reference_overlap"):
+        lines.append(f"  WARNING: {metrics['audit_reference_overlap']} audited images are also reference pairs' images "
+                     "(reference_overlap in audit.csv): every model trained on them, so those rows are not audited out "
+                     "of sample")
     files = "audit.csv" + (", clean.csv" if "audit_clean_rows" in metrics else "")
     lines.append(f"  files                    {run_dir / 'audit.csv'} ({files}, report/most_suspicious.png)")
     return lines
