@@ -1,7 +1,7 @@
 """Train several models of a plan at once in forked CPU processes (``hardware.models_at_once``).
 
 Small models on a CPU use several threads poorly: two nano models side by side with one thread each finish sooner
-than the same two in turn with two threads each (docs/audit.md, "Choosing the defaults"). Each worker trains one
+than the same two in turn with two threads each (docs/audit.md, "Time"). Each worker trains one
 model exactly as ``train_model`` does in the main process (same seed, data and recipe) and saves it in
 ``models/<name>``; the main process then loads and measures every model in plan order, as it does for models a
 resumed run finds finished.
