@@ -70,6 +70,9 @@ class HardwareSettings:
         if callbacks:
             return ("callbacks evaluate during training, comparing a model with the one before it and logging to "
                     "this run's loggers: set callbacks=none")
+        if self.slurm_auto_requeue and "SLURM_JOB_ID" in os.environ:
+            return ("in a SLURM job the requeue signal must reach the process that trains "
+                    "(hardware.slurm_auto_requeue=true)")
         return None
 
     def models_side_by_side(self, models: int, callbacks: bool, launcher: Any = None) -> int:

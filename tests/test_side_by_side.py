@@ -53,7 +53,7 @@ def test_a_model_that_fails_side_by_side_fails_the_run_naming_it(tmp_path, monke
     assert json.loads((tmp_path / "failing" / "status.json").read_text())["state"] == "failed"
 
 
-def test_models_at_once_resolves_or_says_why_not():
+def test_models_at_once_resolves_or_says_why_not(monkeypatch):
     cpu = HardwareSettings(**BASE, models_at_once="auto")
     assert 1 <= cpu.models_side_by_side(10, callbacks=False) <= 10
     assert cpu.models_side_by_side(10, callbacks=True) == 1  # auto falls back: callbacks evaluate during training
@@ -63,6 +63,12 @@ def test_models_at_once_resolves_or_says_why_not():
         HardwareSettings(**BASE, models_at_once=2).models_side_by_side(10, callbacks=True)
     with pytest.raises(ConfigError, match="CPU processes of one device"):
         HardwareSettings(**{**BASE, "devices": 2}, models_at_once=2).models_side_by_side(10, callbacks=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    assert cpu.models_side_by_side(10, callbacks=False) == 1  # the requeue signal must reach the training process
+    with pytest.raises(ConfigError, match="SLURM job"):
+        HardwareSettings(**BASE, models_at_once=2).models_side_by_side(10, callbacks=False)
+    no_requeue = HardwareSettings(**{**BASE, "slurm_auto_requeue": False}, models_at_once=2)
+    assert no_requeue.models_side_by_side(10, callbacks=False) == 2
     for bad in (0, "two", True, 1.5):
         with pytest.raises(ConfigError, match="hardware.models_at_once must be auto or a whole number"):
             HardwareSettings(**BASE, models_at_once=bad)

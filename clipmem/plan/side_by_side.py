@@ -72,6 +72,8 @@ def train_side_by_side(contexts: list[TrainingContext], recipe: TrainingRecipe, 
                     name = pending.pop(future)
                     try:
                         seconds[name] = future.result()[1]
+                    except KeyboardInterrupt:  # Ctrl-C reached the workers too: the run is interrupted, not failed
+                        raise
                     except BaseException as err:
                         for other in pending:
                             other.cancel()
