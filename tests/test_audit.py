@@ -63,7 +63,8 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert (run_dir / "report" / "most_suspicious.png").is_file()
     summary = format_summary(metrics, run_dir)
     assert f"at most {metrics['audit_wrong_upper']:.0f}" in summary
-    assert ("estimated count is unstable" in summary) == (not metrics["audit_estimate_stable"])
+    warned = "ran to 0" if metrics["audit_estimate_at_bound"] else "estimated count is unstable"
+    assert (warned in summary) == (not metrics["audit_estimate_stable"])
     assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
 
 
@@ -84,3 +85,7 @@ def test_a_prior_replaces_the_estimate_in_the_summary():
                 "audit_estimated_wrong_high": 400.0, "audit_estimate_stable": False}
     lines = _count_lines(unstable, 1000)
     assert "[10.0, 400.0]" in lines[0] and "unstable" in lines[1] and "audit.wrong_fraction" in lines[1]
+    at_bound = {**unstable, "audit_estimated_wrong": 0.001, "audit_estimated_wrong_low": 0.001,
+                "audit_estimated_wrong_high": 0.001, "audit_estimate_at_bound": True}
+    lines = _count_lines(at_bound, 1000)
+    assert len(lines) == 2 and "ran to 0" in lines[1] and "not evidence that none are" in lines[1]

@@ -186,6 +186,22 @@ def test_stable_means_a_bootstrap_interval_narrower_than_the_estimate():
     assert not result((0.0, 2 * estimate)).estimate_stable()
 
 
+def test_an_estimate_at_the_lower_bound_is_never_called_stable():
+    """Ranks a Beta can take in whole (here: no wrong pair at all) send π to its bound, and every bootstrap resample
+    with it: a zero-width interval that must not read as a stable count of zero."""
+    u = np.random.default_rng(0).beta(0.6, 1.6, size=1000)
+    fit = fit_mixture(u)
+    assert fit.at_lower_bound
+    probability = torch.from_numpy(local_probability(u, fit.wrong_fraction))
+    result = AuditResult(statistic="rank_joint", statistics={}, suspicion=torch.zeros(1000), probability=probability,
+                         flagged=probability >= 0.5, block=torch.zeros(1000), fit=fit, reliability={},
+                         wrong_interval=wrong_count_interval(u, fit, 20, seed=0), min_probability=0.5,
+                         ranks=torch.from_numpy(u))
+    low, high = result.wrong_interval
+    assert high - low < 1.0 and result.estimate_at_bound() and not result.estimate_stable()
+    assert not fit_mixture(u, wrong_fraction=0.1).at_lower_bound
+
+
 def test_a_given_share_is_kept_by_the_mixture():
     u, _ = _ranks(300, 2700)
     fit = fit_mixture(u, wrong_fraction=0.25)

@@ -48,10 +48,17 @@ class AuditResult:
     prior: float | None = None
     overlap: list[str] = field(default_factory=list)
 
+    def estimate_at_bound(self) -> bool:
+        """Whether the estimated share (not a prior) ran to the fit's lower bound (``MixtureFit.at_lower_bound``)."""
+        return self.prior is None and self.fit.at_lower_bound
+
     def estimate_stable(self) -> bool:
-        """Whether the estimated count is statistically stable: its bootstrap interval is narrower than the estimate.
-        Stable is not unbiased: correct pairs the models cannot predict rank like wrong ones and are counted with
-        them, so the count is an upper estimate whatever this says (docs/audit.md, "How many are wrong")."""
+        """Whether the estimated count is statistically stable: its bootstrap interval is narrower than the estimate,
+        and the estimate is not at the fit's lower bound (where every resample stays too, however many pairs are
+        wrong). Stable is not unbiased: correct pairs the models cannot predict rank like wrong ones and are counted
+        with them, so the count is an upper estimate whatever this says (docs/audit.md, "How many are wrong")."""
+        if self.estimate_at_bound():
+            return False
         low, high = self.wrong_interval
         return bool(high - low <= max(float(self.probability.sum()), 1.0))
 
@@ -67,7 +74,8 @@ class AuditResult:
             "audit_estimated_wrong": float(self.probability.sum()), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
             "audit_estimated_wrong_high": self.wrong_interval[1],
-            "audit_estimate_stable": self.estimate_stable(), "audit_correct_rank_mean": self.fit.correct_mean,
+            "audit_estimate_stable": self.estimate_stable(), "audit_estimate_at_bound": self.estimate_at_bound(),
+            "audit_correct_rank_mean": self.fit.correct_mean,
             "audit_num_flagged": flagged,
             "audit_expected_precision": expected,
             "audit_expected_flagged_wrong": float(self.probability[self.flagged].sum()),

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import optimize, special
 
 SHAPE_BOUNDS = ((0.02, 1.0), (1.0, 200.0))  # a ≤ 1 ≤ b: the correct pairs' density falls from u = 0 to u = 1
+SHARE_BOUNDS = (1e-6, 1 - 1e-6)
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ class MixtureFit:
     b: float
     converged: bool
     loglik: float
+
+    @property
+    def at_lower_bound(self) -> bool:
+        """Whether π ran to (within 10 times) its lower bound: the Beta took in every low rank, which happens with or
+        without wrong pairs, so the fit says nothing about how many there are."""
+        return self.wrong_fraction <= 10 * SHARE_BOUNDS[0]
 
     @property
     def correct_mean(self) -> float:
@@ -58,7 +65,7 @@ def fit_mixture(u: np.ndarray, start: MixtureFit | None = None, wrong_fraction: 
         raise ValueError(f"the mixture needs at least 2 ranked pairs, got {u.size}")
     log_u, log_v = np.log(u), np.log1p(-u)
     fixed = wrong_fraction is not None
-    bounds = ((wrong_fraction, wrong_fraction) if fixed else (1e-6, 1 - 1e-6), *SHAPE_BOUNDS)
+    bounds = ((wrong_fraction, wrong_fraction) if fixed else SHARE_BOUNDS, *SHAPE_BOUNDS)
     if fixed:
         start = MixtureFit(float(wrong_fraction), 0.5, 2.0, True, 0.0)
     points = [(0.05, 0.5, 2.0), (0.2, 0.5, 2.0), (0.5, 0.5, 2.0)] if start is None else \

@@ -55,7 +55,12 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
     lines = [f"  estimated wrong pairs    {_num(estimate, 1)} [{_num(low, 1)}, {_num(high, 1)}] "
              f"({_pct(estimate / max(rows, 1))} of the rows; an upper estimate: correct pairs the models cannot "
              f"predict count as wrong); {upper}"]
-    if not metrics["audit_estimate_stable"]:
+    if metrics.get("audit_estimate_at_bound"):
+        lines.append("  WARNING: the estimated count ran to 0, the lower bound of its fit: the correct pairs' fitted "
+                     "density took in every low rank, so the ranks do not say how many pairs are wrong; this is not "
+                     "evidence that none are, and nothing is flagged at this estimate; read audit.csv as a ranking, or "
+                     "set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
+    elif not metrics["audit_estimate_stable"]:
         lines.append("  WARNING: the estimated count is unstable (its interval is wider than the estimate): the models "
                      "separate correct from wrong captions too weakly to count them; read p_miscaptioned as a ranking, "
                      "or set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
