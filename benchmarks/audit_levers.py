@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from audit_ablation import combined_difference, logit_mean_interval
 from tabulate import tabulate
 
 from clipmem.evaluation.delong import paired_auc
@@ -68,7 +69,8 @@ def compare(out: Path, lever: str, reference: str) -> dict:
         paired = paired_auc(scores_a, scores_b, flags[keep])
         row.update({f"{subset}_n": int(keep.sum()), f"{subset}_auc_lever": paired.auc_a,
                     f"{subset}_auc_reference": paired.auc_b, f"{subset}_diff": paired.difference,
-                    f"{subset}_low": paired.low, f"{subset}_high": paired.high, f"{subset}_p": paired.p_value})
+                    f"{subset}_se": paired.stderr, f"{subset}_low": paired.low, f"{subset}_high": paired.high,
+                    f"{subset}_p": paired.p_value})
     metrics = json.loads((out / lever / "metrics.json").read_text())
     row["reliability_lever"] = metrics.get("audit_reliability")
     row["train_s_lever"] = sum(v.get("train", 0.0) for v in json.loads(
@@ -88,6 +90,31 @@ def _unseen(row: dict) -> str:
     if row["unseen_by_base_n"] == row["pairs"]:
         return "all"
     return str(row["unseen_by_base_n"]) if row["unseen_by_base_n"] else "unknown"
+
+
+def pooled(name: str, rows: list[dict]) -> dict:
+    """One lever over several seeds (``rows``: its per-seed comparisons, each seed its own pairs, mis-captions and
+    training): mean AUCs with a t-interval on the logit scale, and the paired differences (all pairs, and those the
+    base or reference never showed) as the inverse-variance weighted mean of the per-seed DeLong differences."""
+    out = {"lever": name, "seeds": len(rows), "comparisons": " ".join(f"{r['lever']}:{r['reference']}" for r in rows)}
+    for side in ("lever", "reference"):
+        out[f"auc_{side}"], out[f"auc_{side}_low"], out[f"auc_{side}_high"] = logit_mean_interval(
+            [r[f"all_auc_{side}"] for r in rows])
+    for subset in ("all", "unseen_by_base"):
+        out[f"{subset}_diff"], out[f"{subset}_low"], out[f"{subset}_high"] = combined_difference(
+            [r[f"{subset}_diff"] for r in rows], [r[f"{subset}_se"] for r in rows])
+    return out
+
+
+def pooled_markdown(rows: list[dict]) -> str:
+    head = ["lever", "seeds", f"AUC {STATISTIC}: lever [95 %]", "reference [95 %]", "paired diff [95 %]",
+            "diff on pairs unseen by base / reference [95 %]"]
+    body = [[r["lever"], r["seeds"], f"{r['auc_lever']:.3f} [{r['auc_lever_low']:.3f}, {r['auc_lever_high']:.3f}]",
+             f"{r['auc_reference']:.3f} [{r['auc_reference_low']:.3f}, {r['auc_reference_high']:.3f}]",
+             f"{r['all_diff']:+.3f} [{r['all_low']:+.3f}, {r['all_high']:+.3f}]",
+             f"{r['unseen_by_base_diff']:+.3f} [{r['unseen_by_base_low']:+.3f}, {r['unseen_by_base_high']:+.3f}]"]
+            for r in rows]
+    return tabulate(body, head, tablefmt="github") + "\n"
 
 
 def markdown(rows: list[dict]) -> str:
@@ -110,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="copy a finished audit run under this name (repeatable)")
     parser.add_argument("--compare", action="append", required=True, metavar="LEVER:REFERENCE",
                         help="compare two copied runs (repeatable)")
+    parser.add_argument("--pool", action="append", default=[], metavar="NAME=LEVER:REFERENCE,LEVER:REFERENCE,...",
+                        help="pool comparisons of one lever over seeds (each also given as --compare; repeatable)")
     args = parser.parse_args(argv)
     for item in args.pair:
         name, _, run = item.partition("=")
@@ -117,6 +146,17 @@ def main(argv: list[str] | None = None) -> None:
     rows = [compare(args.out, *item.split(":", 1)) for item in args.compare]
     atomic_write_csv(args.out / "levers.csv", rows, list(rows[0]))
     text = markdown(rows)
+    by_pair = {f"{r['lever']}:{r['reference']}": r for r in rows}
+    pools = []
+    for item in args.pool:
+        name, _, members = item.partition("=")
+        missing = [m for m in members.split(",") if m not in by_pair]
+        if missing:
+            raise SystemExit(f"--pool {name}: {missing} not among the --compare pairs")
+        pools.append(pooled(name, [by_pair[m] for m in members.split(",")]))
+    if pools:
+        atomic_write_csv(args.out / "levers_pooled.csv", pools, list(pools[0]))
+        text += "\nOver seeds:\n\n" + pooled_markdown(pools)
     atomic_write_text(args.out / "levers.md", text)
     sys.stdout.write(text)
 
