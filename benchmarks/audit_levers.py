@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from audit_ablation import combined_difference, logit_mean_interval
+from scipy import stats as scipy_stats
 from tabulate import tabulate
 
 from clipmem.evaluation.delong import paired_auc
@@ -103,16 +104,39 @@ def pooled(name: str, rows: list[dict]) -> dict:
     for subset in ("all", "unseen_by_base"):
         out[f"{subset}_diff"], out[f"{subset}_low"], out[f"{subset}_high"] = combined_difference(
             [r[f"{subset}_diff"] for r in rows], [r[f"{subset}_se"] for r in rows])
+    diffs, ses = np.array([r["all_diff"] for r in rows]), np.array([r["all_se"] for r in rows])
+    out["seeds_mean"], out["seeds_low"], out["seeds_high"] = seed_interval(diffs)
+    out["heterogeneity_p"] = heterogeneity_p(diffs, ses)
     return out
 
 
+def seed_interval(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of the per-seed differences with a t-interval over the seeds (clipped to [−1, 1]): what the seed-to-seed
+    spread allows, where the inverse-variance interval counts only the pairs' sampling error."""
+    mean = float(diffs.mean())
+    if len(diffs) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(scipy_stats.t.ppf(0.5 + level / 2, len(diffs) - 1)) * float(diffs.std(ddof=1)) / np.sqrt(len(diffs))
+    return mean, max(-1.0, mean - half), min(1.0, mean + half)
+
+
+def heterogeneity_p(diffs: np.ndarray, ses: np.ndarray) -> float:
+    """Cochran's Q test that every seed has the same true difference: small p, the seeds disagree beyond their
+    sampling error (then the inverse-variance interval is too narrow)."""
+    w = 1 / np.maximum(ses, 1e-12) ** 2
+    q = float((w * (diffs - (w * diffs).sum() / w.sum()) ** 2).sum())
+    return float(scipy_stats.chi2.sf(q, len(diffs) - 1)) if len(diffs) > 1 else float("nan")
+
+
 def pooled_markdown(rows: list[dict]) -> str:
-    head = ["lever", "seeds", f"AUC {STATISTIC}: lever [95 %]", "reference [95 %]", "paired diff [95 %]",
-            "diff on pairs unseen by base / reference [95 %]"]
+    head = ["lever", "seeds", f"AUC {STATISTIC}: lever [95 %]", "reference [95 %]",
+            "paired diff, inverse variance [95 %]", "diff on pairs unseen by base / reference [95 %]",
+            "diff, t over seeds [95 %]", "seeds agree (Cochran's Q p)"]
     body = [[r["lever"], r["seeds"], f"{r['auc_lever']:.3f} [{r['auc_lever_low']:.3f}, {r['auc_lever_high']:.3f}]",
              f"{r['auc_reference']:.3f} [{r['auc_reference_low']:.3f}, {r['auc_reference_high']:.3f}]",
              f"{r['all_diff']:+.3f} [{r['all_low']:+.3f}, {r['all_high']:+.3f}]",
-             f"{r['unseen_by_base_diff']:+.3f} [{r['unseen_by_base_low']:+.3f}, {r['unseen_by_base_high']:+.3f}]"]
+             f"{r['unseen_by_base_diff']:+.3f} [{r['unseen_by_base_low']:+.3f}, {r['unseen_by_base_high']:+.3f}]",
+             f"{r['seeds_mean']:+.3f} [{r['seeds_low']:+.3f}, {r['seeds_high']:+.3f}]", f"{r['heterogeneity_p']:.3f}"]
             for r in rows]
     return tabulate(body, head, tablefmt="github") + "\n"
 

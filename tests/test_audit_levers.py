@@ -45,6 +45,15 @@ def test_a_better_lever_shows_a_positive_paired_difference_pooled_over_seeds(tmp
     assert pooled["seeds"] == 3 and 0 < pooled["all_low"] < pooled["all_diff"] < pooled["all_high"] <= 1
     assert pooled["unseen_by_base_low"] > 0
     assert 0 <= pooled["auc_reference_low"] <= pooled["auc_reference"] <= pooled["auc_lever"] <= 1
+    assert pooled["seeds_low"] < pooled["seeds_mean"] < pooled["seeds_high"] and 0 <= pooled["heterogeneity_p"] <= 1
+
+
+def test_seeds_that_disagree_widen_the_interval_over_seeds():
+    diffs, ses = np.array([0.06, 0.08, -0.03]), np.array([0.02, 0.02, 0.02])
+    mean, low, high = audit_levers.seed_interval(diffs)
+    assert low < 0 < high and abs(mean - 0.0367) < 1e-3  # the inverse-variance interval would exclude 0
+    assert audit_levers.heterogeneity_p(diffs, ses) < 0.01
+    assert audit_levers.heterogeneity_p(np.array([0.05, 0.05, 0.05]), ses) == 1.0
 
 
 def test_runs_with_other_mis_captions_are_refused(tmp_path):
