@@ -25,6 +25,7 @@ from clipmem.analysis.config import AnalysisConfig
 from clipmem.audit.config import AuditConfig
 from clipmem.config.fingerprint import config_fingerprint, plain, training_config
 from clipmem.config.instantiate import entries, instantiate_checked, instantiate_entries
+from clipmem.data.reference import check_reference_families
 from clipmem.data.settings import DataSettings, whole_number
 from clipmem.data.sources.base import features_of
 from clipmem.errors import ConfigError
@@ -256,13 +257,6 @@ def check_held_out(design: Design, data: DataSettings, families: dict[str, Any])
         raise ConfigError(f"design={design.name} scores CLIP models only; families are {sorted(families)}")
 
 
-def check_reference(data: DataSettings, families: dict[str, Any]) -> None:
-    """Reference pairs carry no labels: only the CLIP family trains with them."""
-    if data.reference_path is not None and set(families) != {"clip"}:
-        raise ConfigError(f"data.reference_path adds pairs without labels, which only the CLIP family can train on; "
-                          f"families are {sorted(families)}")
-
-
 def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
     """An audit needs every pair scored out of fold (design=crossfit), and clean.csv a CSV source."""
     if not audit.enabled:
@@ -293,7 +287,7 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     families = load_families(cfg.get("families"))
     check_objective(str(cfg.get("optimized_metric") or "clipmem_raw_mean"), data, tuple(families))
     check_held_out(design, data, families)
-    check_reference(data, families)
+    check_reference_families(data.reference_path, families)
     recipe = build_recipe(cfg, mitigation, hardware, families)
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))

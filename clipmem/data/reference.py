@@ -51,6 +51,17 @@ def reference_source(source: Any, path: str | None) -> Any:
     return copy
 
 
+def check_reference_families(reference_path: str | None, families: dict[str, Any]) -> None:
+    """Reference pairs carry no labels: only the CLIP family trains with them.
+
+    Raises:
+        ConfigError: ``data.reference_path`` is set and a family other than CLIP is configured.
+    """
+    if reference_path is not None and set(families) != {"clip"}:
+        raise ConfigError(f"data.reference_path adds pairs without labels, which only the CLIP family can train on; "
+                          f"families are {sorted(families)}")
+
+
 def _reference_keys(table: ImageTextTable) -> list[str]:
     return [f"{REFERENCE_KEY_PREFIX}{k}" for k in (table.keys or [str(i) for i in table.sample_ids.tolist()])]
 
