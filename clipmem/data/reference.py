@@ -29,26 +29,30 @@ log = logging.getLogger(__name__)
 REFERENCE_KEY_PREFIX = "reference:"
 
 
-def reference_source(source: Any, path: str | None) -> Any:
-    """``source`` reading ``path`` instead of its own file (a CSV source: ``CsvSource`` or a prepared set); with
-    ``path`` None only checks that ``source`` is such a source and returns None.
+def check_reference_source(source: Any) -> None:
+    """Refuse reference pairs for a source that does not read a CSV into memory (the reference is read like it).
 
     Raises:
-        ConfigError: the source does not read a CSV, or ``path`` does not exist.
+        ConfigError: ``source`` is not a CSV source, or it streams.
     """
     if not features_of(source).csv_rows or getattr(source, "streaming", False):
         raise ConfigError(f"data.reference_path needs a CSV source read into memory (data=csv); "
                           f"{type(source).__name__} is not one")
-    if path is None:
-        return None
+
+
+def reference_source(source: Any, path: str) -> Any:
+    """A ``CsvSource`` with the settings of ``source`` (a ``CsvSource``, or a prepared set's, without its
+    attributes: mis-captions are never injected into reference pairs) reading ``path``.
+
+    Raises:
+        ConfigError: the source does not read a CSV, or ``path`` does not exist.
+    """
+    check_reference_source(source)
     if not Path(path).expanduser().is_file():
         raise ConfigError(f"data.reference_path: {path} not found (a CSV of trusted pairs with the columns of "
                           "data.source)")
-    if dataclasses.is_dataclass(source):
-        return dataclasses.replace(source, path=str(path))
-    copy = type(source).__new__(type(source))
-    copy.__dict__.update({**source.__dict__, "path": str(path), "attribute_keys": []})
-    return copy
+    csv_source = source if dataclasses.is_dataclass(source) else source.csv_source()
+    return dataclasses.replace(csv_source, path=str(path))
 
 
 def check_reference_families(reference_path: str | None, families: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clipmem.data.batches.transforms import BatchTransform
-from clipmem.data.reference import reference_source
+from clipmem.data.reference import check_reference_source, reference_source
 from clipmem.data.sources.bad_samples import check_policy
 from clipmem.data.sources.base import features_of
 from clipmem.data.sources.synthetic import ATYPICAL_STYLES
@@ -120,7 +120,7 @@ class DataSettings:
     def __post_init__(self) -> None:
         check_policy(self.on_bad_sample)
         if self.reference_path is not None:
-            reference_source(self.source, None)  # a CSV source read into memory, or a ConfigError
+            check_reference_source(self.source)
         self._check_splits()
         for key, minimum in (("split_seed", None), ("batch_size", 1), ("image_size", 8), ("context_length", 1),
                              ("train_captions", 1), ("num_workers", 0), ("eval_batch_size", 1)):
