@@ -61,6 +61,7 @@ def _rank(rank: int, port: int, out: str) -> None:
         ddp = DistributedDataParallel(module.clip)
         loss, grads = _loss_and_grads(module, ddp, images[shard], tokens[shard])
         torch.save({"loss": loss, "grads": grads}, Path(out) / f"rank{rank}.pt")
+        del ddp  # its reducer holds the process group: freed after destroy_process_group, gloo's teardown can hang
     finally:
         dist.destroy_process_group()
 
