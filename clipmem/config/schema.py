@@ -84,6 +84,9 @@ class EvaluateConfig:
     reference: with ``sweep_dir``, a finished sweep one of whose settings is the reference of a further paired
         table, ``sweep_differences_vs_reference.csv/.md`` (e.g. a removal sweep against the runs it removed from);
         ``reference_setting`` names that setting by its label in the reference's sweep_settings.md (null: its first).
+    review: with ``run_dir`` of an audit, a CSV of your verdicts on some of its audit.csv rows (a ``verdict`` column:
+        wrong, correct or empty, and the row's ``sample_id`` or ``key``): the number of wrong pairs estimated from
+        them, written with the reviewed audit.csv into a new evaluation folder (docs/audit.md, "Review the top").
     """
 
     run_dir: Optional[str] = None  # noqa: UP045  (OmegaConf reads typing.Optional, not `X | None`)
@@ -94,6 +97,7 @@ class EvaluateConfig:
     analysis: Optional[str] = None  # noqa: UP045
     reference: Optional[str] = None  # noqa: UP045
     reference_setting: Optional[str] = None  # noqa: UP045
+    review: Optional[str] = None  # noqa: UP045
 
 
 def register_schemas() -> None:

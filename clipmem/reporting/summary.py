@@ -103,6 +103,8 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
                      "of sample")
     files = "audit.csv" + (", clean.csv" if "audit_clean_rows" in metrics else "")
     lines.append(f"  files                    {run_dir / 'audit.csv'} ({files}, report/most_suspicious.png)")
+    lines.append(f"  to count the wrong pairs: mark wrong/correct in a 'verdict' column for the top rows of audit.csv, "
+                 f"then  python evaluate.py run_dir={run_dir} review=<that file>  (docs/audit.md, \"Review the top\")")
     return lines
 
 

@@ -159,8 +159,9 @@ def evaluate_sweep_dir(sweep_dir: str | Path, reference: SweepReference | None =
 
 def evaluate_entry(request: EvaluateConfig) -> dict[str, Any]:
     """What ``evaluate.py`` does with its config (as the ``EvaluateConfig`` object): exactly one of ``run_dir``
-    (re-score one run, its ``scoring.*`` keys given a value overriding the run's own, or with ``analysis`` analyse
-    its models) or ``sweep_dir`` (tabulate, against ``reference``'s ``reference_setting`` too where given)."""
+    (re-score one run, its ``scoring.*`` keys given a value overriding the run's own, with ``analysis`` analyse
+    its models, or with ``review`` count an audit's wrong pairs from a review) or ``sweep_dir`` (tabulate, against
+    ``reference``'s ``reference_setting`` too where given)."""
     run_dir, sweep_dir = request.run_dir, request.sweep_dir
     overrides = {k: v for k, v in dataclasses.asdict(request.scoring).items() if v is not None}
     if (run_dir is None) == (sweep_dir is None):
@@ -169,6 +170,13 @@ def evaluate_entry(request: EvaluateConfig) -> dict[str, Any]:
                           f"directory>; got {given}")
     if sweep_dir is None and (request.reference is not None or request.reference_setting is not None):
         raise ConfigError("reference= and reference_setting= apply to sweep_dir=..., not run_dir=...")
+    if request.review is not None:
+        if run_dir is None or overrides or request.analysis is not None:
+            raise ConfigError("review= reads an audit run's audit.csv: give it with run_dir=<audit run> alone (no "
+                              "sweep_dir, scoring.* or analysis)")
+        from clipmem.run.review import evaluate_review
+
+        return evaluate_review(run_dir, request.review)
     if sweep_dir is not None:
         if overrides:
             raise ConfigError(f"scoring.* overrides apply to run_dir=..., not sweep_dir=... (got {overrides})")

@@ -1,0 +1,113 @@
+"""``python evaluate.py run_dir=<audit run> review=<verdicts.csv>``: the count of wrong pairs from a curator's review.
+
+Reads the run's audit.csv and the verdicts, and writes into a new ``evaluations/<date>_<time>/`` folder (the run's
+own files are never touched): audit.csv with a ``verdict`` column and the reviewed probabilities and flags,
+review.csv (the verdicts read), clean.csv (the source CSV's rows not flagged), metrics.json (``audit_review_*``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from clipmem.audit.review import (
+    Ranks,
+    Review,
+    ReviewEstimate,
+    estimate_from_review,
+    expected_unreviewed_wrong,
+    next_rows,
+    reviewed_probability,
+)
+from clipmem.audit.review_files import ID_COLUMNS, VERDICT_COLUMN, read_audit_table, read_verdicts, reviewed_rows
+from clipmem.audit.writer import write_clean
+from clipmem.config import legacy
+from clipmem.config.settings import load_settings
+from clipmem.errors import RunDirError
+from clipmem.io import atomic_write_csv, atomic_write_json
+from clipmem.rundir import RunDir
+
+
+def flag_metrics(ranks: Ranks, review: Review, estimate: ReviewEstimate, flagged: np.ndarray) -> dict[str, Any]:
+    """The flags after the review: how many, how many of them not reviewed, the wrong pairs expected among those
+    and so their expected precision (NaN when none is flagged); and what reviewing as many rows again on down the
+    ranking would find (``audit_review_next_*``)."""
+    open_flags = flagged & ~review.reviewed
+    expected = math.nan
+    if open_flags.any():
+        lowest = float(ranks.p[open_flags].min())
+        there = int(((ranks.p >= lowest) & ~review.reviewed).sum())
+        expected = expected_unreviewed_wrong(ranks, review, estimate, lowest) / there
+    chosen, next_wrong = next_rows(ranks, review, estimate, estimate.reviewed)
+    return {"audit_review_flagged": int(flagged.sum()), "audit_review_flagged_unreviewed": int(open_flags.sum()),
+            "audit_review_flagged_expected_precision": expected, "audit_review_next_rows": int(chosen.size),
+            "audit_review_next_expected_wrong": next_wrong,
+            "audit_review_next_precision": next_wrong / chosen.size if chosen.size else math.nan}
+
+
+def format_review(metrics: dict[str, Any], estimate: ReviewEstimate, out: RunDir, wrote: list[str]) -> str:
+    """The lines printed at the end of a review."""
+    where = ("no contiguous top" if math.isnan(estimate.top)
+             else f"the top of audit.csv down to rank {estimate.top:.3f}")
+    if estimate.sampled:
+        where += f", and {estimate.sampled} of the {estimate.between} rows below it down to {estimate.lowest:.3f}"
+    lines = [
+        f"clipmem review: {estimate.reviewed} rows reviewed ({where}): {estimate.found} wrong",
+        f"  estimated wrong pairs in the set: {estimate.estimated_wrong:.0f} [{estimate.low:.0f}, {estimate.high:.0f}] "
+        f"({estimate.level:.0%}), about {estimate.remaining:.0f} of them among the "
+        f"{estimate.rows - estimate.reviewed} rows not reviewed",
+    ]
+    if metrics["audit_review_next_rows"]:
+        lines.append(f"  reviewing the next {metrics['audit_review_next_rows']} rows of audit.csv would find about "
+                     f"{metrics['audit_review_next_expected_wrong']:.0f} wrong "
+                     f"(precision {metrics['audit_review_next_precision']:.2f})")
+    lines.append(f"  flagged: {metrics['audit_review_flagged']} ({metrics['audit_review_flagged_unreviewed']} not "
+                 "reviewed" + (f", expected precision {metrics['audit_review_flagged_expected_precision']:.2f})"
+                               if metrics["audit_review_flagged_unreviewed"] else ")"))
+    if not estimate.random_sample:
+        lines.append(f"  warning: the {estimate.sampled} rows reviewed below the top are not a random sample of the "
+                     f"{estimate.between} rows there (p = {estimate.sample_p:.3g}); the count assumes they are: "
+                     "review from the top of audit.csv without gaps, or a random sample below it")
+    lines.append(f"  wrote {', '.join(wrote)} in {out.root}")
+    return "\n".join(lines)
+
+
+def evaluate_review(run_dir: str | Path, review_path: str | Path) -> dict[str, Any]:
+    """The review of a finished audit run (module docstring); returns the metrics written."""
+    run, path = RunDir(run_dir), Path(review_path).expanduser()
+    if not run.audit.is_file():
+        raise RunDirError(f"{run.root} has no audit.csv: review= needs a finished experiment=audit run")
+    if run.read_status().get("state") != "complete":
+        raise RunDirError(f"{run.root} is {run.read_status().get('state', 'without a status')}, not complete: its "
+                          "audit.csv may not hold every row")
+    settings = load_settings(legacy.saved_run_config(run.config, run.root))
+    table = read_audit_table(run.audit)
+    review = read_verdicts(path, table)
+    statistic = settings.audit.probability_statistic
+    ranks = table.ranks(statistic)
+    estimate = estimate_from_review(ranks, review)
+    probability = reviewed_probability(table.mid_ranks(statistic), review, estimate.wrong_fraction)
+    flagged = np.where(review.reviewed, review.wrong, probability >= settings.audit.min_probability)
+    out = run.new_evaluation()
+    atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "review": str(path.resolve()),
+                                              "review_sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    header, rows = reviewed_rows(table, review, probability, flagged)
+    atomic_write_csv(out.audit, rows, header)
+    atomic_write_csv(out.root / "review.csv", [{c: row[c] for c in (*ID_COLUMNS, VERDICT_COLUMN)} for row in rows
+                                              if row[VERDICT_COLUMN]], [*ID_COLUMNS, VERDICT_COLUMN])
+    metrics = {**estimate.metrics(), **flag_metrics(ranks, review, estimate, flagged),
+               "audit_rows": len(rows), "audit_min_probability": settings.audit.min_probability}
+    wrote = [out.audit.name, "review.csv"]
+    if hasattr(settings.data.source, "rows_by_id"):
+        ids = [int(row["sample_id"]) for row in rows]
+        dropped = {i for i, f in zip(ids, flagged, strict=True) if f}
+        metrics["audit_clean_rows"] = write_clean(settings.data.source, dropped, set(ids), out.clean)
+        wrote.append(out.clean.name)
+    atomic_write_json(out.metrics, metrics)
+    out.write_status("complete")
+    print(format_review(metrics, estimate, out, [*wrote, out.metrics.name]), flush=True)
+    return metrics
