@@ -44,6 +44,9 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     suspicion = [float(r["suspicion"]) for r in rows]
     assert suspicion == sorted(suspicion, reverse=True)  # most suspicious first
     assert all((float(r["p_miscaptioned"]) >= 0.2) == (r["flagged"] == "1") for r in rows)
+    probability = [float(r["p_miscaptioned"]) for r in rows]
+    assert probability == sorted(probability, reverse=True)  # p = π · suspicion (at most 1): flags are the top rows
+    assert {r["familiarity_group"] for r in rows} == {"0"}  # 121 pairs: one group of the default 250
     blocks = {}
     for r in rows:  # each pair is ranked among the pairs of its block (blocks of ~20 unseen by the same models)
         blocks.setdefault(r["block"], []).append(int(r["compared"]))
@@ -54,7 +57,7 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert metrics["audit_estimated_wrong_low"] <= metrics["audit_estimated_wrong_high"] <= 121
     assert metrics["audit_estimated_wrong"] <= metrics["audit_wrong_upper"] + 1e-9 or metrics["audit_wrong_upper"] >= 0
     assert 0 <= metrics["audit_expected_recall"] <= 1 and metrics["audit_wrong_fraction_prior"] is None
-    assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "rank_joint"
+    assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "rank_by_familiarity"
     with paths["csv"].open() as f:
         source = list(csv.reader(f))
     with (run_dir / "clean.csv").open() as f:

@@ -111,7 +111,7 @@ def test_the_next_rows_hold_the_predicted_share_of_wrong_pairs_and_verdicts_are_
         predicted.append(expected / 100)
         measured.append(wrong[chosen].mean())
     assert abs(np.mean(predicted) - np.mean(measured)) < 0.03
-    probability = reviewed_probability(u, review, estimate.wrong_fraction)
+    probability = reviewed_probability(Ranks(u), review, estimate.wrong_fraction)
     assert np.array_equal(probability[review.reviewed], wrong[review.reviewed].astype(float))
     assert ((probability >= 0) & (probability <= 1)).all()
 
@@ -162,8 +162,8 @@ def test_evaluate_review_counts_an_audits_wrong_pairs_without_touching_the_run(t
     _write_review(verdicts, rows, len(rows))  # every row reviewed: the count is what was found
     full = evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
     assert full["audit_review_estimated_wrong"] == full["audit_review_estimated_wrong_low"] == injected
-    ranks = [float(r["rank_joint"]) for r in rows]
-    top = sum(p >= ranks[59] for p in ranks)  # the top half of audit.csv, to the end of the ties at its 60th row
+    suspicion = [float(r["suspicion"]) for r in rows]
+    top = sum(s >= suspicion[59] for s in suspicion)  # the top half of audit.csv, to the end of the ties at row 60
     _write_review(verdicts, rows, top)
     half = evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
     assert half["audit_review_rows"] == top and half["audit_review_sampled"] == 0

@@ -16,23 +16,28 @@ class AuditConfig:
     enabled: write audit.csv, the gallery of suspicious pairs and (``write_clean``) clean.csv after scoring;
         needs ``design=crossfit``.
     statistic: what ``suspicion`` (the order of audit.csv) is: one of ``STATISTICS``
-        (docs/audit.md, "The statistics"); the default was chosen by paired comparisons on three prepared sets.
+        (docs/audit.md, "The statistics"); the default, ``rank_joint`` read within groups of like familiarity, was
+        chosen by paired comparisons on three prepared sets.
     min_probability: a pair is ``flagged`` when its probability of a wrong caption (``p_miscaptioned``, from the
-        mixture fitted to a rank statistic: the suspicion when it is one, else ``rank_joint``) is at least this.
+        mixture fitted to a rank statistic: the suspicion when it is one, else ``rank_joint``; within familiarity
+        groups for ``rank_by_familiarity``) is at least this.
     wrong_fraction: your prior share of wrong pairs (e.g. 0.05), or null to estimate it from the ranks. The ranks
         identify the wrong pairs' distribution (uniform) but not always the share: weak models leave correct pairs
         ranked low and the estimate then runs high (docs/audit.md, "How many are wrong"); a prior fixes it.
     write_clean: also write clean.csv: the input CSV's rows minus the flagged ones, same columns and separator.
+    group_size: pairs per familiarity group of ``rank_by_familiarity`` (round(N / group_size) groups, at least 1):
+        smaller groups follow familiarity more closely, larger ones estimate each group's rank density better.
     reliability_partitions: split-halves of the repeats averaged by the ranking's reliability.
     bootstrap_draws: resamples of the audited pairs behind the intervals of the reliability and of the estimated
         number of wrong pairs.
     """
 
     enabled: bool = False
-    statistic: str = "rank_joint"
+    statistic: str = "rank_by_familiarity"
     min_probability: float = 0.5
     wrong_fraction: float | None = None
     write_clean: bool = False
+    group_size: int = 250
     reliability_partitions: int = 10
     bootstrap_draws: int = 200
 
@@ -45,9 +50,14 @@ class AuditConfig:
         prior = self.wrong_fraction
         if prior is not None and (math.isnan(float(prior)) or not 0.0 < float(prior) < 1.0):
             raise ConfigError(f"audit.wrong_fraction must be null (estimate it) or in (0, 1), got {prior}")
-        for key in ("reliability_partitions", "bootstrap_draws"):
+        for key in ("group_size", "reliability_partitions", "bootstrap_draws"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"audit.{key} must be ≥ 1, got {getattr(self, key)}")
+
+    @property
+    def grouped(self) -> bool:
+        """Whether probabilities and flags are read within familiarity groups (``rank_by_familiarity``)."""
+        return self.statistic == "rank_by_familiarity"
 
     @property
     def probability_statistic(self) -> str:

@@ -11,12 +11,12 @@ import numpy as np
 import torch
 
 from clipmem.audit.config import AuditConfig
+from clipmem.audit.familiarity import grouped_probability
 from clipmem.audit.mixture import (
     MixtureFit,
     expected_precision,
     fit_mixture,
     flag_recall,
-    local_probability,
     wrong_upper_bound,
 )
 from clipmem.audit.ranks import mid_rank
@@ -32,7 +32,8 @@ class AuditResult:
     wrong caption, ``flagged``, ``block`` (the pairs it was ranked among) and ``overlap`` with the base model's data
     ("" none, ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability``, the bootstrap
     interval of the estimated number of wrong pairs (NaN when the user's ``prior`` fixed the share) and the mid-ranks
-    ``ranks`` the mixture was fitted to."""
+    ``ranks`` the mixture was fitted to, with the ``groups`` (N,) they are read in (None: one group, as for every
+    statistic but ``rank_by_familiarity``)."""
 
     statistic: str
     statistics: dict[str, torch.Tensor]
@@ -46,6 +47,7 @@ class AuditResult:
     min_probability: float
     ranks: torch.Tensor
     prior: float | None = None
+    groups: torch.Tensor | None = None
     overlap: list[str] = field(default_factory=list)
 
     def estimate_at_bound(self) -> bool:
@@ -66,11 +68,13 @@ class AuditResult:
         """metrics.json's ``audit_*`` keys."""
         n, flagged = len(self.suspicion), int(self.flagged.sum())
         u = self.ranks.numpy()
-        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction)
+        groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else self.groups.numpy()
+        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups)
         return {
             "audit_statistic": self.statistic, "audit_rows": n, "audit_min_probability": self.min_probability,
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
-            "audit_expected_recall": flag_recall(u, self.flagged.numpy()),
+            "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups),
+            "audit_familiarity_groups": len(np.unique(groups)),
             "audit_estimated_wrong": float(self.probability.sum()), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
             "audit_estimated_wrong_high": self.wrong_interval[1],
@@ -103,17 +107,18 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
                    overlap: list[str] | None = None) -> AuditResult:
     """The audit of ``plan``'s scored pairs from its models' ``stats`` (in plan order)."""
     membership = plan.membership()
-    values = audit_statistics(stats, membership)
+    values = audit_statistics(stats, membership, config.group_size)
     u = mid_rank(values[config.probability_statistic], values["compared"]).numpy()
+    read_in = values["familiarity_group"].long().numpy() if config.grouped else np.zeros(len(u), dtype=np.int64)
     prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
     fit = fit_mixture(u, wrong_fraction=prior)
-    probability = torch.from_numpy(local_probability(u, fit.wrong_fraction))
+    probability = torch.from_numpy(grouped_probability(u, read_in, fit.wrong_fraction))
     groups = torch.tensor(plan.groups) if plan.groups else torch.arange(len(plan.specs))
 
     def suspicion_of(units: list[int]) -> torch.Tensor:
         chosen = torch.isin(groups, torch.tensor(units))
         subset = [s for s, keep in zip(stats, chosen.tolist(), strict=True) if keep]
-        return audit_statistics(subset, membership[chosen])[config.statistic]
+        return audit_statistics(subset, membership[chosen], config.group_size)[config.statistic]
 
     reliability = split_half(suspicion_of, torch.unique(groups).tolist(), config.reliability_partitions,
                              seed=plan.seed)
@@ -122,5 +127,6 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
         flagged=probability >= config.min_probability, block=values["cell"].long(), fit=fit, reliability=reliability,
         wrong_interval=(math.nan, math.nan) if prior is not None else
         wrong_count_interval(u, fit, config.bootstrap_draws, plan.seed),
-        min_probability=float(config.min_probability), ranks=torch.from_numpy(u), prior=prior,
+        min_probability=float(config.min_probability), ranks=torch.from_numpy(u), groups=torch.from_numpy(read_in),
+        prior=prior,
         overlap=overlap or [""] * len(values["compared"]))

@@ -9,7 +9,8 @@ with the uniform (wrong-caption) component fixed and π, a, b fitted by maximum 
 N·π is the estimated number of wrong pairs (the analogue of cleanlab's count of label issues), an upper estimate
 when correct pairs rank low. The audit's probability per pair is ``local_probability``: π / f(u) with f estimated
 without the Beta shape (Grenander); ``expected_precision`` and ``flag_recall`` follow from the uniform component
-alone; ``posterior`` is the Beta mixture's own posterior (its mean over all pairs is π at the maximum).
+alone (within groups of like familiarity too: ``clipmem.audit.familiarity``); ``posterior`` is the Beta mixture's own
+posterior (its mean over all pairs is π at the maximum).
 """
 
 from __future__ import annotations
@@ -121,13 +122,15 @@ def local_probability(u: np.ndarray, wrong_fraction: float) -> np.ndarray:
         return np.minimum(1.0, wrong_fraction / np.maximum(density, 1e-12))
 
 
-def expected_precision(u: np.ndarray, flagged: np.ndarray, wrong_fraction: float) -> float:
-    """Expected share of wrong pairs among ``flagged`` (N,) bool, flags being every u ≥ the smallest flagged one:
-    π · N · (1 − that u) wrong pairs lie there (they rank uniformly), out of the number flagged."""
-    u, flagged = np.asarray(u, dtype=np.float64), np.asarray(flagged, dtype=bool)
+def expected_precision(u: np.ndarray, flagged: np.ndarray, wrong_fraction: float,
+                       groups: np.ndarray | None = None) -> float:
+    """Expected share of wrong pairs among ``flagged`` (N,) bool, flags being every u ≥ the smallest flagged one
+    (within each of ``groups`` (N,), when given): π · N · ``flag_recall`` wrong pairs lie there (they rank uniformly,
+    in every group alike), out of the number flagged."""
+    flagged = np.asarray(flagged, dtype=bool)
     if not flagged.any():
         return float("nan")
-    return float(min(1.0, wrong_fraction * u.size * (1 - u[flagged].min()) / flagged.sum()))
+    return float(min(1.0, wrong_fraction * flagged.size * flag_recall(u, flagged, groups) / flagged.sum()))
 
 
 def wrong_upper_bound(u: np.ndarray, threshold: float = 0.5) -> float:
@@ -138,8 +141,15 @@ def wrong_upper_bound(u: np.ndarray, threshold: float = 0.5) -> float:
     return float(min(1.0, (u > threshold).sum() / (u.size * (1 - threshold))))
 
 
-def flag_recall(u: np.ndarray, flagged: np.ndarray) -> float:
+def flag_recall(u: np.ndarray, flagged: np.ndarray, groups: np.ndarray | None = None) -> float:
     """The expected share of the wrong pairs that ``flagged`` (N,) bool catches, when flags are all pairs with
-    u ≥ the smallest flagged u: 1 − that u (wrong captions rank uniformly; no assumption on the correct ones)."""
+    u ≥ the smallest flagged u (within each of ``groups`` (N,), when given): 1 − that u, or Σ_g N_g / N · (1 − t_g)
+    over the groups (wrong captions rank uniformly, and are as common in every group; no assumption on the correct
+    ones)."""
     u, flagged = np.asarray(u, dtype=np.float64), np.asarray(flagged, dtype=bool)
-    return float(1 - u[flagged].min()) if flagged.any() else 0.0
+    groups = np.zeros(u.size, dtype=np.int64) if groups is None else np.asarray(groups)
+    recall = 0.0
+    for group in np.unique(groups[flagged]):
+        chosen = groups == group
+        recall += chosen.mean() * (1 - u[flagged & chosen].min())
+    return float(recall)

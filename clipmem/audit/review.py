@@ -3,12 +3,13 @@
 Without a review the number of wrong pairs is not identified: correct pairs the models cannot predict rank exactly
 like wrong ones (docs/audit.md, "How many are wrong"). A review identifies it. The review covers
 
-* every row at or above the rank ``t_top`` (the top of audit.csv: w_top wrong found there), and
-* optionally a random sample of m of the N_b rows between the lowest reviewed rank t and ``t_top`` (w found).
+* the first rows of audit.csv, down to ``t_top`` in its order (w_top wrong found there), and
+* optionally a random sample of m of the N_b rows between the lowest reviewed row t and ``t_top`` (w found).
 
-The wrong pairs ranked at or above t are then counted by design, without a model: A = w_top + w · N_b / m. Below
-t nothing was reviewed; there the audit's null fills in: wrong captions rank uniformly, so a share s ≈ 1 − t of
-all K wrong pairs lies at or above t, whatever the correct pairs do, and K̂ = A / s (s exactly: ``Ranks.null_share``).
+The wrong pairs at or above t are then counted by design, without a model: A = w_top + w · N_b / m. Below t nothing
+was reviewed; there the audit's null fills in: wrong captions rank uniformly (and are as common among familiar as
+among unfamiliar pairs), so a known share s of all K wrong pairs lies at or above t, whatever the correct pairs do
+(s ≈ 1 − t for ``rank_joint``; ``Ranks.null_share``), and K̂ = A / s.
 The interval is the posterior of K under a Jeffreys prior on the sampled share and a flat prior on K
 (A ~ Binomial(K, s)), drawn by Monte Carlo. A review that reaches the bottom (a random sample of every row below the
 top) leans on no model; one of the top alone leans on the uniform null, and a set whose wrong captions rank unlike
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from clipmem.audit.mixture import local_probability
+from clipmem.audit.familiarity import grouped_probability
 
 RANDOM_SAMPLE_ALPHA = 0.01  # below this p-value the rows reviewed below the top do not look like a random sample
 
@@ -49,11 +50,11 @@ class Review:
 class ReviewEstimate:
     """The number of wrong pairs in the audited set estimated from a review.
 
-    rows: N audited; reviewed: rows reviewed; found: wrong among them; top: the rank (audit.csv's rank statistic) down
-    to which every row was reviewed (NaN when the highest-ranked row was not: then ``sampled`` holds every reviewed
-    row); lowest: the lowest reviewed rank t; sampled / between: the rows reviewed / there are between t and
-    ``top``; above: A, the wrong pairs ranked at or above t (counted by design); share: the share of all wrong pairs
-    ranked there under the uniform null (about 1 − t); estimated_wrong: K̂ = A / share; low, high: its interval at
+    rows: N audited; reviewed: rows reviewed; found: wrong among them; top: the value of audit.csv's order down to
+    which every row was reviewed (NaN when the first row was not: then ``sampled`` holds every reviewed row);
+    top_rows: the rows there; lowest: the lowest reviewed value t; sampled / between: the rows reviewed / there are
+    between t and ``top``; above: A, the wrong pairs at or above t (counted by design); share: the share of all wrong
+    pairs there under the uniform null; estimated_wrong: K̂ = A / share; low, high: its interval at
     ``level``; sample_p: a Kolmogorov–Smirnov p-value that the rows reviewed below the top are a random sample of
     the rows there (1.0 when there are none).
     """
@@ -62,6 +63,7 @@ class ReviewEstimate:
     reviewed: int
     found: int
     top: float
+    top_rows: int
     lowest: float
     sampled: int
     between: int
@@ -96,6 +98,7 @@ class ReviewEstimate:
     def metrics(self) -> dict[str, float | int | bool]:
         """metrics.json's ``audit_review_*`` keys."""
         return {"audit_review_rows": self.reviewed, "audit_review_wrong": self.found, "audit_review_top": self.top,
+                "audit_review_top_rows": self.top_rows,
                 "audit_review_lowest": self.lowest, "audit_review_sampled": self.sampled,
                 "audit_review_between": self.between, "audit_review_wrong_above": self.above,
                 "audit_review_share": self.share,
@@ -107,29 +110,53 @@ class ReviewEstimate:
 
 @dataclass(frozen=True)
 class Ranks:
-    """Every audited row's rank p-value ``p`` (N,) in (0, 1] (audit.csv's rank statistic: 1 the least predicted) and
-    ``steps`` (N,), the number of values it can take (2n − 1 for ``rank_joint`` in a block of n, n for the others);
-    None: continuous ranks."""
+    """Every audited row's rank p-value ``p`` (N,) in (0, 1] (the rank statistic the audit's probabilities come from:
+    1 the least predicted), ``steps`` (N,), the number of values it can take (2n − 1 for ``rank_joint`` in a block of
+    n, n for the others; None: continuous ranks), ``compared`` (N,) the block sizes n (the audit's mid-rank is
+    u = p − ½ / n; None: u = p), ``order`` (N,) audit.csv's order, most suspicious first (None: p) and ``groups``
+    (N,) the familiarity groups the order reads the ranks in (None: one group). Within a group the order must rise
+    with u, as every rank statistic's and ``rank_by_familiarity``'s does."""
 
     p: np.ndarray
     steps: np.ndarray | None = None
+    compared: np.ndarray | None = None
+    order: np.ndarray | None = None
+    groups: np.ndarray | None = None
+
+    @property
+    def u(self) -> np.ndarray:
+        return self.p if self.compared is None else self.p - 0.5 / self.compared
+
+    @property
+    def ordering(self) -> np.ndarray:
+        return self.p if self.order is None else self.order
 
     def null_share(self, threshold: float) -> float:
-        """The chance that a wrong pair, ranked uniformly on its row's grid {1/J, …, 1}, ranks at or above
-        ``threshold``, averaged over the rows (1 − threshold for continuous ranks)."""
+        """The chance that a wrong pair, ranked uniformly on its row's grid {1/J, …, 1} and as likely in every group,
+        lies among the rows ordered at or above ``threshold``: in each group those are the rows with u ≥ the group's
+        lowest u there, so the share is the mean over rows of P(u ≥ that u) (1 − u for continuous ranks)."""
+        u, inside = self.u, self.ordering >= threshold
+        groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else np.asarray(self.groups)
+        lowest = np.full(len(u), np.inf)
+        for group in np.unique(groups[inside]):
+            chosen = groups == group
+            lowest[chosen] = u[inside & chosen].min()
+        cut = lowest + (self.p - u)  # the p each row needs to reach its group's lowest u
         if self.steps is None:
-            return float(min(1.0, max(0.0, 1 - threshold)))
+            return float(np.clip(1 - cut, 0.0, 1.0).mean())
         steps = np.asarray(self.steps, dtype=np.float64)
-        at_or_above = steps - np.ceil(threshold * steps - 1e-9) + 1
+        with np.errstate(invalid="ignore"):
+            at_or_above = np.where(np.isinf(cut), 0.0, steps - np.ceil(cut * steps - 1e-9) + 1)
         return float(np.clip(at_or_above / steps, 0.0, 1.0).mean())
 
 
-def top_threshold(p: np.ndarray, reviewed: np.ndarray) -> float:
-    """The lowest rank t_top such that every row ranked at or above it was reviewed (above 1 when the highest-ranked
-    row was not): how far down the top of audit.csv the review reached without a gap. Tied rows count together."""
-    unreviewed = p[~reviewed]
+def top_threshold(order: np.ndarray, reviewed: np.ndarray) -> float:
+    """The lowest value t_top of audit.csv's ``order`` (N,) such that every row at or above it was reviewed (inf when
+    the first row was not): how far down the top of audit.csv the review reached without a gap. Tied rows count
+    together."""
+    unreviewed = order[~reviewed]
     ceiling = float(unreviewed.max()) if unreviewed.size else -np.inf
-    above = p[reviewed & (p > ceiling)]
+    above = order[reviewed & (order > ceiling)]
     return float(above.min()) if above.size else np.inf
 
 
@@ -169,7 +196,7 @@ def count_interval(counts: ReviewCounts, level: float = 0.95, draws: int = 20_00
 def estimate_from_review(ranks: Ranks, review: Review, level: float = 0.95) -> ReviewEstimate:
     """K̂ = A / share with its interval from every audited row's ``ranks`` and the ``review`` of some of them (module
     docstring); at least one row must be reviewed."""
-    p = np.asarray(ranks.p, dtype=np.float64)
+    p = np.asarray(ranks.ordering, dtype=np.float64)
     reviewed, found = review.reviewed.astype(bool), review.found.astype(bool)
     if not reviewed.any():
         raise ValueError("the review has no reviewed row")
@@ -183,8 +210,8 @@ def estimate_from_review(ranks: Ranks, review: Review, level: float = 0.95) -> R
     low, high = count_interval(counts, level)
     return ReviewEstimate(
         rows=len(p), reviewed=int(reviewed.sum()), found=int(found.sum()), lowest=lowest,
-        top=top if np.isfinite(top) else float("nan"),
-        sampled=counts.sampled, between=counts.between, above=above, share=counts.share,
+        top=top if np.isfinite(top) else float("nan"), top_rows=int((p >= top).sum()), sampled=counts.sampled,
+        between=counts.between, above=above, share=counts.share,
         estimated_wrong=min(float(counts.most), above / counts.share), low=low, high=high, level=level,
         sample_p=sample_check(p[reviewed & below_top], p[~reviewed & below_top]))
 
@@ -197,10 +224,11 @@ def sample_check(sampled: np.ndarray, rest: np.ndarray) -> float:
     return float(stats.ks_2samp(sampled, rest).pvalue)
 
 
-def reviewed_probability(u: np.ndarray, review: Review, wrong_fraction: float) -> np.ndarray:
+def reviewed_probability(ranks: Ranks, review: Review, wrong_fraction: float) -> np.ndarray:
     """(N,) probability of a wrong caption: the verdict (1 or 0) where reviewed, else the uniform share of the
-    density of the audit's mid-ranks ``u`` at u (``local_probability``) at the reviewed share of wrong pairs."""
-    probability = local_probability(u, wrong_fraction)
+    density of the mid-ranks at u in the row's group (``grouped_probability``) at the reviewed share of wrong pairs."""
+    groups = np.zeros(len(ranks.p), dtype=np.int64) if ranks.groups is None else ranks.groups
+    probability = grouped_probability(ranks.u, groups, wrong_fraction)
     return np.where(review.reviewed, review.wrong.astype(np.float64), probability)
 
 
@@ -208,14 +236,14 @@ def expected_unreviewed_wrong(ranks: Ranks, review: Review, estimate: ReviewEsti
     """Expected wrong pairs among the unreviewed rows ranked at or above ``lowest``: K̂ · null share of the wrong
     pairs rank there, less those the review found there (at least 0). For the rows just below the reviewed top this
     is what the next batch of review would find."""
-    found_there = int((review.found & (ranks.p >= lowest)).sum())
+    found_there = int((review.found & (ranks.ordering >= lowest)).sum())
     return max(0.0, estimate.estimated_wrong * ranks.null_share(lowest) - found_there)
 
 
 def next_rows(ranks: Ranks, review: Review, estimate: ReviewEstimate, size: int) -> tuple[np.ndarray, float]:
     """The ``size`` highest-ranked unreviewed rows (indices, highest first) and the wrong pairs expected among them:
     what reviewing on down the ranking would find."""
-    p = ranks.p
+    p = ranks.ordering
     candidates = np.flatnonzero(~review.reviewed)
     chosen = candidates[np.argsort(-p[candidates], kind="stable")[:size]]
     if chosen.size == 0:

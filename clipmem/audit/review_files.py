@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from clipmem.audit.config import AuditConfig
+from clipmem.audit.names import RANK_STATISTICS
 from clipmem.audit.review import Ranks, Review
 from clipmem.errors import ConfigError
 
@@ -32,13 +34,18 @@ class AuditTable:
         except (KeyError, ValueError) as err:
             raise ConfigError(f"{self.path}: column {name!r} is missing or not numeric ({err})") from err
 
-    def mid_ranks(self, statistic: str) -> np.ndarray:
-        """(N,) mid-ranks u = p − ½ / compared of the rank ``statistic``, as the audit fitted its mixture to."""
-        return self.column(statistic) - 0.5 / self.column("compared")
-
-    def ranks(self, statistic: str) -> Ranks:
-        """The rank ``statistic``'s p-values with the number of values each can take (``rank_steps``)."""
-        return Ranks(self.column(statistic), rank_steps(statistic, self.column("compared")))
+    def ranks(self, config: AuditConfig) -> Ranks:
+        """The rows' ranks as the audit read them: its probability statistic's p-values with their grids and block
+        sizes, audit.csv's ``suspicion`` as the order and, for ``rank_by_familiarity``, the familiarity groups.
+        Refused for a suspicion that is not a rank (its order says nothing a wrong caption's rank is known to do)."""
+        if config.statistic not in RANK_STATISTICS and not config.grouped:
+            allowed = [*RANK_STATISTICS, "rank_by_familiarity"]
+            raise ConfigError(f"{self.path} is ordered by audit.statistic={config.statistic}, which is not a rank: a "
+                              f"review counts wrong pairs from a rank order ({allowed}); audit again with one of those")
+        compared = self.column("compared")
+        statistic = config.probability_statistic
+        return Ranks(self.column(statistic), rank_steps(statistic, compared), compared, self.column("suspicion"),
+                     self.column("familiarity_group").astype(np.int64) if config.grouped else None)
 
 
 def rank_steps(statistic: str, compared: np.ndarray) -> np.ndarray:

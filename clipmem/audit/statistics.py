@@ -5,6 +5,7 @@ embeddings and membership (model m trained on x):
 
 * ``rank_joint``, ``rank_caption``, ``rank_image``: where the pair's own caption (image) ranks among the pairs
   the same models never saw (``clipmem.audit.ranks``): uniform for a wrong caption;
+* ``rank_by_familiarity``: ``rank_joint`` read among pairs of like familiarity (``clipmem.audit.familiarity``);
 * ``neighbours``: the LEMoN-style neighbourhood score (``clipmem.audit.ranks``);
 * ``memorization``: mean L of the models that trained on x minus that of the models that did not;
 * ``low_consistency``: −(mean L of the models that did not): the rest of the data predicts x poorly;
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import torch
 
+from clipmem.audit.familiarity import GROUP_SIZE, familiarity, familiarity_groups, grouped_suspicion
 from clipmem.audit.names import STATISTICS
-from clipmem.audit.ranks import out_of_sample_statistics
+from clipmem.audit.ranks import mid_rank, out_of_sample_statistics
 from clipmem.scoring.clipmem import clipmem_raw, model_value
 from clipmem.scoring.statistics import SampleStatistics
 from clipmem.scoring.uncertainty import in_out_means
@@ -61,11 +63,26 @@ def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership
     }
 
 
-def audit_statistics(stats: list[SampleStatistics], membership: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every statistic of ``STATISTICS`` and ``compared`` (the size of the set each pair was ranked in), each (N,)
-    float64, from the models' statistics (in plan order, with embeddings) and ``membership`` (M, N)."""
+def familiarity_statistics(ranks: dict[str, torch.Tensor], image: torch.Tensor, text: torch.Tensor,
+                           membership: torch.Tensor, group_size: int) -> dict[str, torch.Tensor]:
+    """``familiarity``, its ``familiarity_group`` and ``rank_by_familiarity`` (each (N,) float64) from the rank
+    statistics ``ranks`` (``rank_joint`` and ``compared``), embeddings (M, N, D) and ``membership`` (M, N)."""
+    known = familiarity(image, text, membership)
+    groups = familiarity_groups(known.numpy(), group_size)
+    u = mid_rank(ranks["rank_joint"], ranks["compared"]).numpy()
+    return {"familiarity": known, "familiarity_group": torch.from_numpy(groups).double(),
+            "rank_by_familiarity": torch.from_numpy(grouped_suspicion(u, groups))}
+
+
+def audit_statistics(stats: list[SampleStatistics], membership: torch.Tensor, group_size: int = GROUP_SIZE
+                     ) -> dict[str, torch.Tensor]:
+    """Every statistic of ``STATISTICS``, ``compared`` (the size of the set each pair was ranked in), ``cell``,
+    ``familiarity`` and ``familiarity_group`` (groups of about ``group_size`` pairs), each (N,) float64, from the
+    models' statistics (in plan order, with embeddings) and ``membership`` (M, N)."""
     if any(s.image is None or s.text is None for s in stats):
         raise ValueError("the audit's rank statistics need each model's embeddings (design=crossfit keeps them)")
     align, contrast = torch.stack([s.align for s in stats]), torch.stack([s.contrast for s in stats])
     image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
-    return {**out_of_sample_statistics(image, text, membership), **suspicion_statistics(align, contrast, membership)}
+    ranks = out_of_sample_statistics(image, text, membership)
+    return {**ranks, **familiarity_statistics(ranks, image, text, membership, group_size),
+            **suspicion_statistics(align, contrast, membership)}

@@ -26,10 +26,12 @@ from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import SampleStatistics
 
 AUDIT_COLUMNS = ("sample_id", "key", "path", "caption", "block", "p_miscaptioned", "flagged", "suspicion",
-                 "rank_joint", "rank_caption", "rank_image", "neighbours", "low_alignment", "clipscore",
+                 "rank_joint", "rank_caption", "rank_image", "rank_by_familiarity", "familiarity", "familiarity_group",
+                 "neighbours", "low_alignment", "clipscore",
                  "memorization", "memorization_low", "memorization_high", "consistency", "compared", "base_overlap",
                  "reference_overlap", "miscaptioned")
-NUMERIC_COLUMNS = ("p_miscaptioned", "suspicion", "rank_joint", "rank_caption", "rank_image", "neighbours",
+NUMERIC_COLUMNS = ("p_miscaptioned", "suspicion", "rank_joint", "rank_caption", "rank_image", "rank_by_familiarity",
+                   "familiarity", "neighbours",
                    "low_alignment", "clipscore", "memorization", "memorization_low", "memorization_high", "consistency")
 
 
@@ -94,8 +96,10 @@ def audit_rows(inputs: AuditInputs, result: AuditResult, seen_in_reference: list
             "caption": pairs.captions[i][0], "block": int(result.block[i]),
             "p_miscaptioned": _number(result.probability[i]), "flagged": int(result.flagged[i]),
             "suspicion": _number(result.suspicion[i]),
-            **{name: _number(stats[name][i]) for name in ("rank_joint", "rank_caption", "rank_image", "neighbours",
+            **{name: _number(stats[name][i]) for name in ("rank_joint", "rank_caption", "rank_image",
+                                                          "rank_by_familiarity", "familiarity", "neighbours",
                                                           "low_alignment", "clipscore", "memorization")},
+            "familiarity_group": int(stats["familiarity_group"][i]),
             "memorization_low": _number(scores["clipmem_low"][i]),
             "memorization_high": _number(scores["clipmem_high"][i]),
             "consistency": _number(scores["consistency"][i]), "compared": int(stats["compared"][i]),

@@ -39,8 +39,8 @@ def flag_metrics(ranks: Ranks, review: Review, estimate: ReviewEstimate, flagged
     open_flags = flagged & ~review.reviewed
     expected = math.nan
     if open_flags.any():
-        lowest = float(ranks.p[open_flags].min())
-        there = int(((ranks.p >= lowest) & ~review.reviewed).sum())
+        lowest = float(ranks.ordering[open_flags].min())
+        there = int(((ranks.ordering >= lowest) & ~review.reviewed).sum())
         expected = expected_unreviewed_wrong(ranks, review, estimate, lowest) / there
     chosen, next_wrong = next_rows(ranks, review, estimate, estimate.reviewed)
     return {"audit_review_flagged": int(flagged.sum()), "audit_review_flagged_unreviewed": int(open_flags.sum()),
@@ -51,10 +51,9 @@ def flag_metrics(ranks: Ranks, review: Review, estimate: ReviewEstimate, flagged
 
 def format_review(metrics: dict[str, Any], estimate: ReviewEstimate, out: RunDir, wrote: list[str]) -> str:
     """The lines printed at the end of a review."""
-    where = ("no contiguous top" if math.isnan(estimate.top)
-             else f"the top of audit.csv down to rank {estimate.top:.3f}")
+    where = (f"the first {estimate.top_rows} rows of audit.csv" if estimate.top_rows else "none of the first rows")
     if estimate.sampled:
-        where += f", and {estimate.sampled} of the {estimate.between} rows below it down to {estimate.lowest:.3f}"
+        where += f", and {estimate.sampled} of the {estimate.between} rows below down to the lowest reviewed"
     lines = [
         f"clipmem review: {estimate.reviewed} rows reviewed ({where}): {estimate.found} wrong",
         f"  estimated wrong pairs in the set: {estimate.estimated_wrong:.0f} [{estimate.low:.0f}, {estimate.high:.0f}] "
@@ -87,10 +86,9 @@ def evaluate_review(run_dir: str | Path, review_path: str | Path) -> dict[str, A
     settings = load_settings(legacy.saved_run_config(run.config, run.root))
     table = read_audit_table(run.audit)
     review = read_verdicts(path, table)
-    statistic = settings.audit.probability_statistic
-    ranks = table.ranks(statistic)
+    ranks = table.ranks(settings.audit)
     estimate = estimate_from_review(ranks, review)
-    probability = reviewed_probability(table.mid_ranks(statistic), review, estimate.wrong_fraction)
+    probability = reviewed_probability(ranks, review, estimate.wrong_fraction)
     flagged = np.where(review.reviewed, review.wrong, probability >= settings.audit.min_probability)
     out = run.new_evaluation()
     atomic_write_json(out.evaluation_record, {"run_dir": str(run.root), "review": str(path.resolve()),
