@@ -61,9 +61,10 @@ def setting_of(cfg, settings, repeats: int, base: str | None) -> dict:
             "views": int(cfg.scoring.num_views)}
 
 
-def run_rows(root: Path, statistic: str, scoring: dict | None = None) -> list[dict]:
-    """One row per number of repeats r (1 .. R) of one run (``scoring``: the statistics saved under other
-    ``scoring.*`` settings, from ``evaluate.py run_dir=<run> scoring.<key>=<value>``)."""
+def saved_run(root: Path, scoring: dict | None = None):
+    """(config, settings, plan, every model's saved statistics in plan order, injected flags (N,)) of a finished
+    audit run (``scoring``: the statistics saved under other ``scoring.*`` settings, from ``evaluate.py
+    run_dir=<run> scoring.<key>=<value>``)."""
     run = RunDir(root)
     cfg = saved_run_config(run.config, run.root, scoring)
     settings = load_settings(cfg)
@@ -74,6 +75,13 @@ def run_rows(root: Path, statistic: str, scoring: dict | None = None) -> list[di
         stats = saved_statistics(plan, manifest.sha256, settings.scoring, run)
     except RunDirError:  # a run from before each repeat drew its own views: its models share one statistics key
         stats = [load_statistics(next(run.model(spec.name).glob("sample_stats-*.safetensors"))) for spec in plan.specs]
+    return cfg, settings, plan, stats, flags
+
+
+def run_rows(root: Path, statistic: str, scoring: dict | None = None) -> list[dict]:
+    """One row per number of repeats r (1 .. R) of one run (``scoring``: as ``saved_run``)."""
+    run = RunDir(root)
+    cfg, settings, plan, stats, flags = saved_run(root, scoring)
     status = json.loads(run.status.read_text())
     rows = []
     for repeats in range(1, settings.design.repeats + 1):
@@ -112,7 +120,7 @@ def measure(root: Path, setting: dict, result, flags: torch.Tensor, status: dict
         "measured_precision": float(flags[flagged].double().mean()) if flagged.any() else math.nan,
         "recall": float((flags & flagged).sum() / max(n_pos, 1)), "reliability": metrics["audit_reliability"],
         "expected_recall": metrics["audit_expected_recall"], "upper": metrics["audit_wrong_upper"],
-        **at_true_share(result.ranks.numpy(), flags.numpy()),
+        **at_true_share(result, flags.numpy()),
         "oof_r1": metrics["audit_oof_r1"], "wall_s": status.get("wall_s"),
         "train_s": sum(v.get("train", 0.0) for v in status.get("seconds", {}).values()),
     })
@@ -122,16 +130,19 @@ def measure(root: Path, setting: dict, result, flags: torch.Tensor, status: dict
 TOP_SHARES = (0.1, 0.3)
 
 
-def at_true_share(u: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+def at_true_share(result, truth: np.ndarray) -> dict[str, float]:
     """Calibration given the true share of wrong pairs (what a user's correct ``audit.wrong_fraction`` gives): for
-    the top 10 % and 30 % of the ranks, the predicted and measured precision and recall."""
+    the top 10 % and 30 % of audit.csv (by the suspicion; within familiarity groups where it reads ranks there), the
+    predicted and measured precision and recall."""
+    u, suspicion = result.ranks.numpy(), result.suspicion.numpy()
+    groups = None if result.groups is None else result.groups.numpy()
     share, out = float(truth.mean()), {}
     for top in TOP_SHARES:
-        flagged = u >= np.quantile(u, 1 - top)
+        flagged = suspicion >= np.quantile(suspicion, 1 - top)
         tag = f"top{round(top * 100)}"
-        out[f"{tag}_precision_pred"] = expected_precision(u, flagged, share)
+        out[f"{tag}_precision_pred"] = expected_precision(u, flagged, share, groups)
         out[f"{tag}_precision"] = float(truth[flagged].mean())
-        out[f"{tag}_recall_pred"] = flag_recall(u, flagged)
+        out[f"{tag}_recall_pred"] = flag_recall(u, flagged, groups)
         out[f"{tag}_recall"] = float(truth[flagged].sum() / max(truth.sum(), 1))
     return out
 
@@ -206,17 +217,20 @@ def _fmt(value) -> str:
 
 def markdown(settings: list[dict], default: str) -> str:
     """The settings table (AUC of the default with interval, the baseline, the paired difference, calibration)."""
+    pooled = "rank_joint" if default != "rank_joint" else None  # what the default reads within groups, if it does
     head = ["data", "epochs", "folds", "repeats", "px/patch", "base", "lr", "seeds", f"AUC {default}",
-            f"AUC {BASELINE}", "paired diff vs baseline", "wrong: est / injected", "precision: pred / measured",
-            "reliability", "train s"]
+            f"AUC {BASELINE}", "paired diff vs baseline", *([f"paired diff vs {pooled}"] if pooled else []),
+            "wrong: est / injected", "precision: pred / measured", "reliability", "train s"]
     body = []
     for s in settings:
+        versus = [f"{s[f'diff_vs_{pooled}']:+.3f} [{s[f'diff_vs_{pooled}_low']:+.3f}, "
+                  f"{s[f'diff_vs_{pooled}_high']:+.3f}]"] if pooled else []
         body.append([s["data"], s["epochs"], s["folds"], s["repeats"], f"{s['image_size']}/{s['patch']}", s["base"],
                      f"{s['lr']:g}", s["seeds"],
                      f"{_fmt(s[f'auc_{default}'])} [{_fmt(s[f'auc_{default}_low'])}, {_fmt(s[f'auc_{default}_high'])}]",
                      f"{_fmt(s[f'auc_{BASELINE}'])}",
                      f"{s[f'diff_vs_{BASELINE}']:+.3f} [{s[f'diff_vs_{BASELINE}_low']:+.3f}, "
-                     f"{s[f'diff_vs_{BASELINE}_high']:+.3f}]",
+                     f"{s[f'diff_vs_{BASELINE}_high']:+.3f}]", *versus,
                      f"{s['estimated_wrong']:.0f} / {s['injected']:.0f}",
                      f"{_fmt(s['predicted_precision'])} / {_fmt(s['measured_precision'])}",
                      _fmt(s["reliability"]), f"{s['train_s']:.0f}"])

@@ -4,10 +4,11 @@ For each finished audit run with injected mis-captions, a curator who reviews th
 random sample of it) is simulated with the run's own ``miscaptioned`` column as the verdicts, and the count of
 ``evaluate.py review=`` (``clipmem.audit.review``) is compared with the injected count and with the audit's own
 estimate (no review); the precision it predicts for the next rows of the ranking is compared with what they hold.
-Each run's audit.csv is reduced to ``ranks.csv`` (sample_id, rank_joint, compared, miscaptioned) beside its
-metrics.json and config under ``--out``, and the tables are computed from those copies::
+Each run's audit.csv is reduced to ``ranks.csv`` (sample_id, rank_joint, compared, suspicion, familiarity_group,
+miscaptioned, in audit.csv's order) beside its metrics.json and config under ``--out`` (``--rescore``: as the
+current estimator audits the run from its saved statistics), and the tables are computed from those copies::
 
-    python benchmarks/audit_review.py --out outputs/examples/audit/review --run tux_s0=/tmp/runs/tux_s0 ...
+    python benchmarks/audit_review.py --out outputs/examples/audit/review --rescore --run tux_s0=/tmp/runs/tux_s0 ...
     python benchmarks/audit_review.py --out outputs/examples/audit/review          # from the copies
 """
 
@@ -21,13 +22,17 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+from audit_ablation import saved_run
 from tabulate import tabulate
 
+from clipmem.audit.config import AuditConfig
+from clipmem.audit.estimate import estimate_audit
 from clipmem.audit.review import Ranks, Review, estimate_from_review, next_rows
 from clipmem.audit.review_files import rank_steps
 from clipmem.io import atomic_write_csv, atomic_write_text
 
-KEPT = ("sample_id", "rank_joint", "compared", "miscaptioned")
+KEPT = ("sample_id", "rank_joint", "compared", "suspicion", "familiarity_group", "miscaptioned")
 TOP_SHARES = (0.05, 0.1, 0.2, 0.3)
 RANDOM_SHARES = (0.1, 0.2)
 MIXED = (0.1, 0.1)  # the top 10 %, and a random 10 % of the rows below it
@@ -35,16 +40,36 @@ RANDOM_DRAWS = 20
 WITHIN = 0.25  # the issue's target: the count within 25 % of the injected
 
 
-def copy_run(name: str, run: Path, out: Path) -> None:
-    """``ranks.csv`` (the kept columns of audit.csv) and the run's metrics/status/config into out/name."""
+def copy_run(name: str, run: Path, out: Path, rescore: bool) -> None:
+    """``ranks.csv`` (the kept columns of audit.csv, in its order) and the run's metrics/status/config into out/name;
+    with ``rescore``, audit.csv and metrics.json as the current estimator computes them from the run's saved
+    statistics (at its defaults), for runs audited before it."""
     target = out / name
     (target / ".hydra").mkdir(parents=True, exist_ok=True)
-    with (run / "audit.csv").open(newline="") as f:
-        rows = [{k: r[k] for k in KEPT} for r in csv.DictReader(f)]
-    atomic_write_csv(target / "ranks.csv", rows, list(KEPT))
     for part in ("metrics.json", "status.json", ".hydra/config.yaml"):
         if (run / part).is_file():
             shutil.copyfile(run / part, target / part)
+    if rescore:
+        rows, metrics = rescored(run)
+        atomic_write_text(target / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    else:
+        with (run / "audit.csv").open(newline="") as f:
+            rows = [{k: r.get(k, "") for k in KEPT} for r in csv.DictReader(f)]
+    atomic_write_csv(target / "ranks.csv", rows, list(KEPT))
+
+
+def rescored(run: Path) -> tuple[list[dict], dict]:
+    """The kept columns of the run's audit as the current estimator computes it (most suspicious first) and its
+    metrics."""
+    _, settings, plan, stats, flags = saved_run(run)
+    result = estimate_audit(stats, plan, AuditConfig())
+    values = result.statistics
+    rows = [{"sample_id": plan.scored_ids[i], "rank_joint": repr(float(values["rank_joint"][i])),
+             "compared": int(values["compared"][i]), "suspicion": repr(float(result.suspicion[i])),
+             "familiarity_group": int(result.groups[i]) if result.groups is not None else 0,
+             "miscaptioned": int(flags[i])}
+            for i in torch.argsort(result.suspicion, descending=True, stable=True).tolist()]
+    return rows, result.metrics()
 
 
 def load(folder: Path) -> tuple[Ranks, np.ndarray, dict]:
@@ -52,7 +77,10 @@ def load(folder: Path) -> tuple[Ranks, np.ndarray, dict]:
     with (folder / "ranks.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     compared = np.array([float(r["compared"]) for r in rows])
-    ranks = Ranks(np.array([float(r["rank_joint"]) for r in rows]), rank_steps("rank_joint", compared))
+    p = np.array([float(r["rank_joint"]) for r in rows])
+    order = np.array([float(r["suspicion"]) for r in rows]) if rows[0].get("suspicion") else None
+    groups = np.array([int(r["familiarity_group"]) for r in rows]) if rows[0].get("familiarity_group") else None
+    ranks = Ranks(p, rank_steps("rank_joint", compared), compared, order, groups)
     wrong = np.array([r["miscaptioned"] == "1" for r in rows])
     return ranks, wrong, json.loads((folder / "metrics.json").read_text())
 
@@ -150,10 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder of the compact run copies and review.csv/.md")
     parser.add_argument("--run", action="append", default=[], metavar="NAME=RUN_DIR",
                         help="copy a finished audit run with injected mis-captions under this name (repeatable)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="copy each --run as the current estimator audits it from its saved statistics")
     args = parser.parse_args(argv)
     for item in args.run:
         name, _, run = item.partition("=")
-        copy_run(name, Path(run), args.out)
+        copy_run(name, Path(run), args.out, args.rescore)
     folders = sorted(p.parent for p in args.out.glob("*/ranks.csv"))
     if not folders:
         raise SystemExit(f"{args.out} holds no run copy (<name>/ranks.csv): give --run NAME=RUN_DIR")
