@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,6 +104,9 @@ def test_split_half_reliability_tracks_signal_and_noise():
 
 def test_spearman_brown_and_icc_against_textbook_values():
     assert spearman_brown(0.5) == pytest.approx(2 / 3) and spearman_brown(0.8) == pytest.approx(1.6 / 1.8)
+    # halves that disagree are not stepped up past −1: a reliability stays on its scale
+    steps = [spearman_brown(r) for r in np.linspace(-1, 1, 41)]
+    assert all(-1 <= v <= 1 for v in steps) and steps == sorted(steps) and spearman_brown(-0.6) == -0.6
     # Shrout and Fleiss (1979), Table 2: 6 targets rated by 4 judges; ICC(1, 1) = 0.17
     ratings = torch.tensor([[9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7]],
                            dtype=torch.float64)

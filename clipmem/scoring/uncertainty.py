@@ -122,8 +122,12 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def spearman_brown(rho: float) -> float:
-    """The reliability of the full set from the correlation ρ of its two halves: 2ρ / (1 + ρ)."""
-    return 2 * rho / (1 + rho) if rho > -1 else float("nan")
+    """The reliability of the full set from the correlation ρ of its two halves: 2ρ / (1 + ρ) for ρ ≥ 0, and ρ itself
+    below 0, where there is no agreement to step up (2ρ / (1 + ρ) would leave [−1, 1] for ρ < −⅓); continuous and
+    increasing in ρ, so a bootstrap interval maps through it. NaN for NaN."""
+    if rho != rho:
+        return float("nan")
+    return 2 * rho / (1 + rho) if rho >= 0 else float(rho)
 
 
 def mean_pairwise_spearman(differences: torch.Tensor) -> float:
