@@ -95,3 +95,8 @@ def test_unit_embeddings_give_familiarity_in_its_range():
     image, text, membership = two_models(n=12)
     known = familiarity(F.normalize(image, dim=-1), F.normalize(text, dim=-1), membership, k=3)
     assert ((known >= -2) & (known <= 2)).all()
+
+
+def test_the_auc_keeps_a_tie_break_finer_than_float32():
+    scores = torch.tensor([1.0, 1.0 + 1e-9, 1.0 + 2e-9, 0.5], dtype=torch.float64)
+    assert flag_auc(scores, torch.tensor([False, True, True, False])) == 1.0  # float32 would tie them: 0.75

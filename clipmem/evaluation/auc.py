@@ -7,11 +7,12 @@ from torchmetrics.functional.classification import binary_auroc
 
 
 def flag_auc(scores: torch.Tensor, flags: torch.Tensor) -> float | None:
-    """AUROC of ``scores`` (N,) for predicting boolean ``flags`` (N,); None when one class is absent."""
+    """AUROC of ``scores`` (N,) for predicting boolean ``flags`` (N,), in float64 (float32 would tie scores that differ
+    by less than its precision, such as ``rank_by_familiarity``'s tie-break); None when one class is absent."""
     flags = flags.bool()
     if bool(flags.all()) or not bool(flags.any()):
         return None
-    return float(binary_auroc(scores.float(), flags.long()))
+    return float(binary_auroc(scores.double(), flags.long()))
 
 
 def auc_interval(auc: float, positives: int, negatives: int, z: float = 1.959964) -> tuple[float, float, float]:
