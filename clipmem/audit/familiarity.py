@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from clipmem.audit.mixture import decreasing_density
+from clipmem.audit.mixture import decreasing_density, local_probability
 from clipmem.audit.ranks import ensemble_similarity, unseen_cells
 
 NEIGHBOURS = 5  # the familiarity of an image (caption) is its mean similarity to its 5 nearest other images (captions)
@@ -72,6 +72,10 @@ def grouped_suspicion(u: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def grouped_probability(u: np.ndarray, groups: np.ndarray, wrong_fraction: float) -> np.ndarray:
-    """(N,) probability of a wrong caption, π / f_g(u) (at most 1): the uniform share of the rank density at u in the
-    pair's group (one group: ``clipmem.audit.mixture.local_probability``)."""
-    return np.minimum(1.0, wrong_fraction / np.maximum(grouped_density(u, groups), 1e-12))
+    """(N,) probability of a wrong caption, π / f_g(u) (at most 1): ``local_probability`` within each pair's group."""
+    u, groups = np.asarray(u, dtype=np.float64), np.asarray(groups)
+    probability = np.empty(len(u))
+    for group in np.unique(groups):
+        chosen = groups == group
+        probability[chosen] = local_probability(u[chosen], wrong_fraction)
+    return probability

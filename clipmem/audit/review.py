@@ -240,15 +240,19 @@ def expected_unreviewed_wrong(ranks: Ranks, review: Review, estimate: ReviewEsti
     return max(0.0, estimate.estimated_wrong * ranks.null_share(lowest) - found_there)
 
 
+def unreviewed_wrong_rate(ranks: Ranks, review: Review, estimate: ReviewEstimate, lowest: float) -> float:
+    """Expected share of wrong pairs among the unreviewed rows ordered at or above ``lowest`` (rows tied there share
+    its expectation): ``expected_unreviewed_wrong`` per such row."""
+    there = int(((ranks.ordering >= lowest) & ~review.reviewed).sum())
+    return expected_unreviewed_wrong(ranks, review, estimate, lowest) / max(there, 1)
+
+
 def next_rows(ranks: Ranks, review: Review, estimate: ReviewEstimate, size: int) -> tuple[np.ndarray, float]:
     """The ``size`` highest-ranked unreviewed rows (indices, highest first) and the wrong pairs expected among them:
     what reviewing on down the ranking would find."""
-    p = ranks.ordering
+    order = ranks.ordering
     candidates = np.flatnonzero(~review.reviewed)
-    chosen = candidates[np.argsort(-p[candidates], kind="stable")[:size]]
+    chosen = candidates[np.argsort(-order[candidates], kind="stable")[:size]]
     if chosen.size == 0:
         return chosen, 0.0
-    lowest = float(p[chosen].min())
-    above = expected_unreviewed_wrong(ranks, review, estimate, lowest)
-    there = int(((p >= lowest) & ~review.reviewed).sum())
-    return chosen, above * chosen.size / max(there, 1)  # rows tied at the lowest rank share its expectation
+    return chosen, unreviewed_wrong_rate(ranks, review, estimate, float(order[chosen].min())) * chosen.size

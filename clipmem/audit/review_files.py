@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.names import RANK_STATISTICS
 from clipmem.audit.review import Ranks, Review
+from clipmem.data.sources.csv_source import non_utf8_place
 from clipmem.errors import ConfigError
 
 VERDICT_COLUMN = "verdict"
@@ -54,7 +56,9 @@ def rank_steps(statistic: str, compared: np.ndarray) -> np.ndarray:
     return 2 * compared - 1 if statistic == "rank_joint" else compared.copy()
 
 
-def _separator(path: Path, first_line: str) -> str:
+def _separator(first_line: str) -> str:
+    """The most frequent of comma, semicolon and tab in the header (comma when none occurs): a spreadsheet saves
+    semicolons in some locales, which ``csv_source.detect_sep`` (tab or comma) does not look for."""
     counts = {sep: first_line.count(sep) for sep in SEPARATORS}
     return max(counts, key=counts.get) if any(counts.values()) else ","
 
@@ -63,11 +67,13 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     """(header, rows) of a CSV whose separator is a comma, semicolon or tab (what a spreadsheet saves)."""
     if not path.is_file():
         raise ConfigError(f"{path} does not exist (or is not a file)")
-    text = path.read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
-    if not lines:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text: {non_utf8_place(path)}; save it as UTF-8") from None
+    if not text.strip():
         raise ConfigError(f"{path} is empty")
-    reader = csv.DictReader(lines, delimiter=_separator(path, lines[0]))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_separator(text.splitlines()[0]))
     rows = [{k: (v or "") for k, v in row.items() if k is not None} for row in reader]
     return list(reader.fieldnames or []), rows
 

@@ -19,9 +19,9 @@ from clipmem.audit.review import (
     Review,
     ReviewEstimate,
     estimate_from_review,
-    expected_unreviewed_wrong,
     next_rows,
     reviewed_probability,
+    unreviewed_wrong_rate,
 )
 from clipmem.audit.review_files import ID_COLUMNS, VERDICT_COLUMN, read_audit_table, read_verdicts, reviewed_rows
 from clipmem.audit.writer import write_clean
@@ -39,9 +39,7 @@ def flag_metrics(ranks: Ranks, review: Review, estimate: ReviewEstimate, flagged
     open_flags = flagged & ~review.reviewed
     expected = math.nan
     if open_flags.any():
-        lowest = float(ranks.ordering[open_flags].min())
-        there = int(((ranks.ordering >= lowest) & ~review.reviewed).sum())
-        expected = expected_unreviewed_wrong(ranks, review, estimate, lowest) / there
+        expected = unreviewed_wrong_rate(ranks, review, estimate, float(ranks.ordering[open_flags].min()))
     chosen, next_wrong = next_rows(ranks, review, estimate, estimate.reviewed)
     return {"audit_review_flagged": int(flagged.sum()), "audit_review_flagged_unreviewed": int(open_flags.sum()),
             "audit_review_flagged_expected_precision": expected, "audit_review_next_rows": int(chosen.size),
