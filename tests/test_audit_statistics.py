@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from clipmem.audit.estimate import AuditResult, wrong_count_interval
+from clipmem.audit.familiarity import grouped_probability
 from clipmem.audit.mixture import (
     decreasing_density,
     expected_precision,
@@ -184,6 +185,24 @@ def test_stable_means_a_bootstrap_interval_narrower_than_the_estimate():
     estimate = float(local_probability(u, fit.wrong_fraction).sum())
     assert result(wrong_count_interval(u, fit, 100, seed=0)).estimate_stable()
     assert not result((0.0, 2 * estimate)).estimate_stable()
+
+
+def test_the_count_is_the_quantity_its_interval_is_for():
+    """Seen on Open Clip Art: the probabilities' sum (π / f_g(u) capped at 1) lay below the whole bootstrap interval
+    of N·π (895 against [921, 1132]). The count is N·π, inside its interval."""
+    u, _ = _ranks(700, 6200, a=0.2, b=6.0)
+    fit = fit_mixture(u)
+    groups = np.arange(len(u)) % 7
+    probability = torch.from_numpy(grouped_probability(u, groups, fit.wrong_fraction))
+    result = AuditResult(statistic="rank_by_familiarity", statistics={}, suspicion=torch.zeros(len(u)),
+                         probability=probability, flagged=probability >= 0.5, block=torch.zeros(len(u)), fit=fit,
+                         reliability={"reliability": 1.0, "low": 1.0, "high": 1.0, "rho": 1.0},
+                         wrong_interval=wrong_count_interval(u, fit, 100, seed=0), min_probability=0.5,
+                         ranks=torch.from_numpy(u), groups=torch.from_numpy(groups))
+    low, high = result.wrong_interval
+    assert result.wrong_count() == pytest.approx(fit.wrong_fraction * len(u))
+    assert low <= result.wrong_count() <= high
+    assert float(probability.sum()) < result.wrong_count()  # capped: the sum is not the count
 
 
 def test_an_estimate_at_the_lower_bound_is_never_called_stable():

@@ -50,6 +50,11 @@ class AuditResult:
     groups: torch.Tensor | None = None
     overlap: list[str] = field(default_factory=list)
 
+    def wrong_count(self) -> float:
+        """N·π: the mixture's number of wrong pairs (the quantity its bootstrap interval is for). The probabilities
+        sum to less where π / f_g(u) is capped at 1, so their sum is not used as the count."""
+        return float(self.fit.wrong_fraction) * len(self.suspicion)
+
     def estimate_at_bound(self) -> bool:
         """Whether the estimated share (not a prior) ran to the fit's lower bound (``MixtureFit.at_lower_bound``)."""
         return self.prior is None and self.fit.at_lower_bound
@@ -62,7 +67,7 @@ class AuditResult:
         if self.estimate_at_bound():
             return False
         low, high = self.wrong_interval
-        return bool(high - low <= max(float(self.probability.sum()), 1.0))
+        return bool(high - low <= max(self.wrong_count(), 1.0))
 
     def metrics(self) -> dict[str, Any]:
         """metrics.json's ``audit_*`` keys."""
@@ -75,7 +80,7 @@ class AuditResult:
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
             "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups),
             "audit_familiarity_groups": len(np.unique(groups)),
-            "audit_estimated_wrong": float(self.probability.sum()), "audit_estimated_wrong_fraction":
+            "audit_estimated_wrong": self.wrong_count(), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
             "audit_estimated_wrong_high": self.wrong_interval[1],
             "audit_estimate_stable": self.estimate_stable(), "audit_estimate_at_bound": self.estimate_at_bound(),

@@ -10,6 +10,7 @@ import open_clip
 from open_clip.model import CLIP, CustomTextCLIP
 
 from clipmem.errors import ConfigError
+from clipmem.models.sentence_text import SentenceTextTower
 
 
 def resolve_model_cfg(arch: str | dict[str, Any], image_size: int, context_length: int) -> dict[str, Any]:
@@ -45,6 +46,21 @@ def build_clip(model_cfg: dict[str, Any]) -> CLIP | CustomTextCLIP:
     if "timm_model_name" in config.get("vision_cfg", {}) and config["vision_cfg"].get("timm_model_pretrained"):
         raise ConfigError("model.arch: timm_model_pretrained downloads the tower from a model hub; set "
                           "timm_model_pretrained: false and load the whole model with model.pretrained=<file>")
+    encoder = text_cfg.pop("sentence_encoder", None)
+    if encoder is not None:
+        return sentence_text_clip(config, str(encoder))
     custom = config.pop("custom_text", False)
     cls = CustomTextCLIP if custom else CLIP
     return cls(**config)
+
+
+def sentence_text_clip(config: dict[str, Any], encoder: str) -> CustomTextCLIP:
+    """A CustomTextCLIP whose text tower is a frozen sentence encoder plus a trainable projection
+    (``text_cfg.sentence_encoder``; ``clipmem.models.sentence_text``)."""
+    config.pop("custom_text", None)
+    context_length = int(config["text_cfg"].get("context_length", 77))
+    # open_clip builds a text transformer first; the smallest one, replaced at once
+    config["text_cfg"] = {"context_length": context_length, "vocab_size": 1, "width": 8, "heads": 1, "layers": 1}
+    clip = CustomTextCLIP(**config)
+    clip.text = SentenceTextTower(encoder, int(config["embed_dim"]))
+    return clip

@@ -17,6 +17,7 @@ from clipmem import distributed, interrupts
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.families import default_families
 from clipmem.io import atomic_write_json
+from clipmem.models.sentence_text import sentence_encoder_of, warm_cache
 from clipmem.plan.seeds import model_seed
 from clipmem.plan.side_by_side import train_side_by_side
 from clipmem.plan.spec import Plan
@@ -135,6 +136,17 @@ def saved_statistics(plan: Plan, manifest_sha256: str, scoring: ScoringConfig, r
         for spec, group in zip(plan.specs, groups, strict=True)]
 
 
+def warm_text_features(recipe: TrainingRecipe, data: ExperimentData) -> None:
+    """With a sentence-encoder text tower (``clipmem.models.sentence_text``), encode every caption of the data once,
+    before any model trains or a worker forks: all models of the run then read the same caption embeddings."""
+    encoder = sentence_encoder_of((recipe.training_config.get("model") or {}).get("arch"))
+    if encoder is None or data.tokens.numel() == 0:
+        return
+    started = time.perf_counter()
+    count = warm_cache(encoder, data.tokens)
+    log.info("text tower: %d captions encoded by %s in %.1f s", count, encoder, time.perf_counter() - started)
+
+
 @dataclass(frozen=True)
 class FitSetup:
     """How every model of a plan is trained and measured: the training ``recipe``, the ``scoring`` settings, the
@@ -159,6 +171,7 @@ def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, log
     peers = [spec.train_ids for spec in plan.specs]
     fitted: dict[str, FittedModel] = {}
     plan_contexts = contexts(plan, data, setup.scoring, run, setup.families)
+    warm_text_features(recipe, data)
     reused = {c.spec.name for c in plan_contexts if resume and finished_model(c.spec, data, recipe, run, c.family)}
     side = train_side_by_side([c for c in plan_contexts if c.spec.name not in reused], recipe,
                               setup.models_at_once, resume, peers) if setup.models_at_once > 1 else {}
