@@ -63,7 +63,8 @@ class AuditResult:
         """Whether the estimated count is statistically stable: its bootstrap interval is narrower than the estimate,
         and the estimate is not at the fit's lower bound (where every resample stays too, however many pairs are
         wrong). Stable is not unbiased: correct pairs the models cannot predict rank like wrong ones and are counted
-        with them, so the count is an upper estimate whatever this says (docs/audit.md, "How many are wrong")."""
+        with them, and the correct pairs' fitted density can take in wrong ones, so the count can be far off whatever
+        this says (docs/audit.md, "How many are wrong")."""
         if self.estimate_at_bound():
             return False
         low, high = self.wrong_interval

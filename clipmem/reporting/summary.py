@@ -53,8 +53,9 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
                 f"(audit.wrong_fraction={metrics['audit_wrong_fraction_prior']}); the ranks allow {upper}"]
     estimate, low, high = (metrics[f"audit_estimated_wrong{k}"] for k in ("", "_low", "_high"))
     lines = [f"  estimated wrong pairs    {_num(estimate, 1)} [{_num(low, 1)}, {_num(high, 1)}] "
-             f"({_pct(estimate / max(rows, 1))} of the rows; an upper estimate: correct pairs the models cannot "
-             f"predict count as wrong); {upper}"]
+             f"({_pct(estimate / max(rows, 1))} of the rows; a rough estimate: correct pairs the models cannot "
+             f"predict count as wrong, and the fitted density of the correct pairs can take in wrong ones; for a "
+             f"count, review the top rows, below); {upper}"]
     if metrics.get("audit_estimate_at_bound"):
         lines.append("  WARNING: the estimated count ran to 0, the lower bound of its fit: the correct pairs' fitted "
                      "density took in every low rank, so the ranks do not say how many pairs are wrong; this is not "
