@@ -42,6 +42,7 @@ from clipmem.errors import RunDirError
 from clipmem.evaluation.auc import auc_interval, flag_auc
 from clipmem.evaluation.delong import paired_auc
 from clipmem.io import atomic_write_csv, atomic_write_text
+from clipmem.models.sentence_text import sentence_encoder_of
 from clipmem.plan.fit import saved_statistics
 from clipmem.rundir import RunDir
 from clipmem.scoring.statistics import load_statistics
@@ -52,11 +53,13 @@ BASELINE = "low_alignment"
 
 
 def setting_of(cfg, settings, repeats: int, base: str | None) -> dict:
-    """What distinguishes a setting: data, epochs, folds, repeats used, model input, base weights, scoring views."""
+    """What distinguishes a setting: data, epochs, folds, repeats used, model input, text tower, base weights, scoring
+    views."""
     model = cfg.model
     return {"data": str(cfg.name), "epochs": int(cfg.trainer.max_epochs), "folds": settings.design.folds,
             "repeats": repeats, "image_size": int(model.image_size),
             "patch": int(model.arch.vision_cfg.patch_size) if not isinstance(model.arch, str) else 0,
+            "text": sentence_encoder_of(model.arch) or "scratch",
             "base": Path(base.split(":", 1)[-1]).parent.parent.name if base else "no", "lr": float(model.optimizer.lr),
             "views": int(cfg.scoring.num_views)}
 
@@ -169,7 +172,7 @@ def combined_difference(diffs: list[float], ses: list[float], level: float = 0.9
     return mean, max(-1.0, mean - half), min(1.0, mean + half)
 
 
-SETTING_KEYS = ("data", "epochs", "folds", "repeats", "image_size", "patch", "base", "lr", "views")
+SETTING_KEYS = ("data", "epochs", "folds", "repeats", "image_size", "patch", "text", "base", "lr", "views")
 
 
 def settings_rows(rows: list[dict], default: str) -> list[dict]:
@@ -218,14 +221,15 @@ def _fmt(value) -> str:
 def markdown(settings: list[dict], default: str) -> str:
     """The settings table (AUC of the default with interval, the baseline, the paired difference, calibration)."""
     pooled = "rank_joint" if default != "rank_joint" else None  # what the default reads within groups, if it does
-    head = ["data", "epochs", "folds", "repeats", "px/patch", "base", "lr", "seeds", f"AUC {default}",
+    head = ["data", "epochs", "folds", "repeats", "px/patch", "text", "base", "lr", "seeds", f"AUC {default}",
             f"AUC {BASELINE}", "paired diff vs baseline", *([f"paired diff vs {pooled}"] if pooled else []),
             "wrong: est / injected", "precision: pred / measured", "reliability", "train s"]
     body = []
     for s in settings:
         versus = [f"{s[f'diff_vs_{pooled}']:+.3f} [{s[f'diff_vs_{pooled}_low']:+.3f}, "
                   f"{s[f'diff_vs_{pooled}_high']:+.3f}]"] if pooled else []
-        body.append([s["data"], s["epochs"], s["folds"], s["repeats"], f"{s['image_size']}/{s['patch']}", s["base"],
+        body.append([s["data"], s["epochs"], s["folds"], s["repeats"], f"{s['image_size']}/{s['patch']}",
+                     s.get("text", "scratch"), s["base"],
                      f"{s['lr']:g}", s["seeds"],
                      f"{_fmt(s[f'auc_{default}'])} [{_fmt(s[f'auc_{default}_low'])}, {_fmt(s[f'auc_{default}_high'])}]",
                      f"{_fmt(s[f'auc_{BASELINE}'])}",
@@ -234,17 +238,17 @@ def markdown(settings: list[dict], default: str) -> str:
                      f"{s['estimated_wrong']:.0f} / {s['injected']:.0f}",
                      f"{_fmt(s['predicted_precision'])} / {_fmt(s['measured_precision'])}",
                      _fmt(s["reliability"]), f"{s['train_s']:.0f}"])
-    statistics = [[s["data"], s["epochs"], s["repeats"], s["seeds"], *(_fmt(s[f"auc_{n}"]) for n in STATISTICS)]
-                  for s in settings]
+    statistics = [[s["data"], s["epochs"], s["repeats"], s.get("text", "scratch"), s["seeds"],
+                   *(_fmt(s[f"auc_{n}"]) for n in STATISTICS)] for s in settings]
     return (tabulate(body, head, tablefmt="github") + "\n\nMean AUC of every statistic:\n\n"
-            + tabulate(statistics, ["data", "epochs", "repeats", "seeds", *STATISTICS], tablefmt="github")
+            + tabulate(statistics, ["data", "epochs", "repeats", "text", "seeds", *STATISTICS], tablefmt="github")
             + "\n\nCalibration (means over seeds):\n\n" + calibration_markdown(settings) + "\n")
 
 
 def calibration_markdown(settings: list[dict]) -> str:
     """Wrong pairs estimated, bounded and injected; the flags' predicted and measured precision and recall; and, given
     the true share, predicted against measured precision and recall of the top 10 % and 30 % of the ranks."""
-    head = ["data", "epochs", "repeats", "seeds", "wrong: est / upper / injected", "flagged",
+    head = ["data", "epochs", "repeats", "text", "seeds", "wrong: est / upper / injected", "flagged",
             "flag precision: pred / measured", "flag recall: pred / measured",
             *(f"top {round(t * 100)} %, true share: precision; recall (pred / measured)" for t in TOP_SHARES)]
     body = []
@@ -252,7 +256,7 @@ def calibration_markdown(settings: list[dict]) -> str:
         tops = [f"{_fmt(s[f'top{round(t * 100)}_precision_pred'])} / {_fmt(s[f'top{round(t * 100)}_precision'])}; "
                 f"{_fmt(s[f'top{round(t * 100)}_recall_pred'])} / {_fmt(s[f'top{round(t * 100)}_recall'])}"
                 for t in TOP_SHARES]
-        body.append([s["data"], s["epochs"], s["repeats"], s["seeds"],
+        body.append([s["data"], s["epochs"], s["repeats"], s.get("text", "scratch"), s["seeds"],
                      f"{s['estimated_wrong']:.0f} / {s['upper']:.0f} / {s['injected']:.0f}", f"{s['flagged']:.0f}",
                      f"{_fmt(s['predicted_precision'])} / {_fmt(s['measured_precision'])}",
                      f"{_fmt(s['expected_recall'])} / {_fmt(s['recall'])}", *tops])

@@ -21,24 +21,35 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from audit_ablation import combined_difference, logit_mean_interval
+from audit_ablation import combined_difference, logit_mean_interval, saved_run
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
+from clipmem.audit.estimate import estimate_audit
+from clipmem.audit.statistics import STATISTICS
 from clipmem.evaluation.delong import paired_auc
 from clipmem.io import atomic_write_csv, atomic_write_text
 
-KEPT = ("sample_id", "rank_joint", "low_alignment", "clipscore", "neighbours", "miscaptioned", "base_overlap",
-        "reference_overlap")
-STATISTIC = "rank_joint"
+KEPT = ("sample_id", "rank_joint", "rank_by_familiarity", "low_alignment", "clipscore", "neighbours", "miscaptioned",
+        "base_overlap", "reference_overlap")
+STATISTIC = "rank_joint"  # the statistic compared, unless --statistic names another
 
 
-def copy_run(name: str, run: Path, out: Path) -> None:
-    """``ranks.csv`` (the kept columns of audit.csv, audited rows only) and the run's small files into out/name."""
+def copy_run(name: str, run: Path, out: Path, rescore: bool = False) -> None:
+    """``ranks.csv`` (the kept columns of audit.csv, audited rows only) and the run's small files into out/name;
+    with ``rescore`` the statistics are recomputed from the run's saved per-model statistics by the current
+    estimator (runs written before a statistic existed), the overlap columns still read from its audit.csv."""
     target = out / name
     (target / ".hydra").mkdir(parents=True, exist_ok=True)
     with (run / "audit.csv").open(newline="") as f:
-        rows = [{k: r.get(k, "") for k in KEPT} for r in csv.DictReader(f) if r.get(STATISTIC, "") != ""]
+        rows = [{k: r.get(k, "") for k in KEPT} for r in csv.DictReader(f) if r.get("rank_joint", "") != ""]
+    if rescore:
+        _, settings, plan, stats, _ = saved_run(run)
+        result = estimate_audit(stats, plan, settings.audit)
+        position = {int(i): n for n, i in enumerate(plan.scored_ids)}
+        for row in rows:
+            n = position[int(row["sample_id"])]
+            row.update({k: repr(float(result.statistics[k][n])) for k in KEPT if k in result.statistics})
     atomic_write_csv(target / "ranks.csv", rows, list(KEPT))
     for part in ("metrics.json", "status.json", ".hydra/config.yaml"):
         if (run / part).is_file():
@@ -155,18 +166,23 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    global STATISTIC
     parser = argparse.ArgumentParser(prog="python benchmarks/audit_levers.py", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder of the compact run copies and levers.csv/.md")
     parser.add_argument("--pair", action="append", default=[], metavar="NAME=RUN_DIR",
                         help="copy a finished audit run under this name (repeatable)")
+    parser.add_argument("--rescore", action="store_true",
+                        help="with --pair: recompute the statistics from the run's saved statistics (current code)")
+    parser.add_argument("--statistic", default=STATISTIC, choices=STATISTICS, help="the statistic compared")
     parser.add_argument("--compare", action="append", required=True, metavar="LEVER:REFERENCE",
                         help="compare two copied runs (repeatable)")
     parser.add_argument("--pool", action="append", default=[], metavar="NAME=LEVER:REFERENCE,LEVER:REFERENCE,...",
                         help="pool comparisons of one lever over seeds (each also given as --compare; repeatable)")
     args = parser.parse_args(argv)
+    STATISTIC = args.statistic  # the tables' column titles and the comparisons read it
     for item in args.pair:
         name, _, run = item.partition("=")
-        copy_run(name, Path(run), args.out)
+        copy_run(name, Path(run), args.out, args.rescore)
     rows = [compare(args.out, *item.split(":", 1)) for item in args.compare]
     atomic_write_csv(args.out / "levers.csv", rows, list(rows[0]))
     text = markdown(rows)
