@@ -81,6 +81,13 @@ def saved_run(root: Path, scoring: dict | None = None):
     return cfg, settings, plan, stats, flags
 
 
+def rescored_audit(root: Path, config: AuditConfig | None = None):
+    """(plan, the audit as the current estimator computes it from the run's saved statistics, injected flags (N,)):
+    for runs audited before a statistic or estimator existed. ``config``: the audit settings (default: defaults)."""
+    _, _, plan, stats, flags = saved_run(root)
+    return plan, estimate_audit(stats, plan, config or AuditConfig()), flags
+
+
 def run_rows(root: Path, statistic: str, scoring: dict | None = None) -> list[dict]:
     """One row per number of repeats r (1 .. R) of one run (``scoring``: as ``saved_run``)."""
     run = RunDir(root)

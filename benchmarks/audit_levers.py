@@ -21,11 +21,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from audit_ablation import combined_difference, logit_mean_interval, saved_run
+from audit_ablation import combined_difference, logit_mean_interval, rescored_audit
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
-from clipmem.audit.estimate import estimate_audit
 from clipmem.audit.statistics import STATISTICS
 from clipmem.evaluation.delong import paired_auc
 from clipmem.io import atomic_write_csv, atomic_write_text
@@ -44,8 +43,7 @@ def copy_run(name: str, run: Path, out: Path, rescore: bool = False) -> None:
     with (run / "audit.csv").open(newline="") as f:
         rows = [{k: r.get(k, "") for k in KEPT} for r in csv.DictReader(f) if r.get("rank_joint", "") != ""]
     if rescore:
-        _, settings, plan, stats, _ = saved_run(run)
-        result = estimate_audit(stats, plan, settings.audit)
+        plan, result, _ = rescored_audit(run)
         position = {int(i): n for n, i in enumerate(plan.scored_ids)}
         for row in rows:
             n = position[int(row["sample_id"])]
@@ -61,7 +59,7 @@ def load(out: Path, name: str) -> dict[int, dict[str, str]]:
         return {int(r["sample_id"]): r for r in csv.DictReader(f)}
 
 
-def compare(out: Path, lever: str, reference: str) -> dict:
+def compare(out: Path, lever: str, reference: str, statistic: str = STATISTIC) -> dict:
     """AUCs of both runs and their paired difference on the pairs both audited (and, where the lever started from a
     base model, on the pairs whose images that base never saw)."""
     a, b = load(out, lever), load(out, reference)
@@ -69,15 +67,16 @@ def compare(out: Path, lever: str, reference: str) -> dict:
     flags = np.array([a[i]["miscaptioned"] == "1" for i in ids])
     if any((a[i]["miscaptioned"] == "1") != (b[i]["miscaptioned"] == "1") for i in ids):
         raise SystemExit(f"{lever} and {reference} did not inject the same mis-captions: not the same pairs")
-    row = {"lever": lever, "reference": reference, "pairs": len(ids), "wrong": int(flags.sum())}
+    row = {"lever": lever, "reference": reference, "statistic": statistic, "pairs": len(ids),
+           "wrong": int(flags.sum())}
     for subset, keep in (("all", np.ones(len(ids), bool)),
                          ("unseen_by_base", np.array([unseen(a[i]) for i in ids]))):
         if flags[keep].all() or not flags[keep].any():  # e.g. a base without an image list: overlap unknown
             row.update({f"{subset}_{k}": float("nan") for k in ("auc_lever", "auc_reference", "diff", "low", "high",
                                                                   "p")}, **{f"{subset}_n": int(keep.sum())})
             continue
-        scores_a = np.array([float(a[i][STATISTIC]) for i in ids])[keep]
-        scores_b = np.array([float(b[i][STATISTIC]) for i in ids])[keep]
+        scores_a = np.array([float(a[i][statistic]) for i in ids])[keep]
+        scores_b = np.array([float(b[i][statistic]) for i in ids])[keep]
         paired = paired_auc(scores_a, scores_b, flags[keep])
         row.update({f"{subset}_n": int(keep.sum()), f"{subset}_auc_lever": paired.auc_a,
                     f"{subset}_auc_reference": paired.auc_b, f"{subset}_diff": paired.difference,
@@ -108,7 +107,8 @@ def pooled(name: str, rows: list[dict]) -> dict:
     """One lever over several seeds (``rows``: its per-seed comparisons, each seed its own pairs, mis-captions and
     training): mean AUCs with a t-interval on the logit scale, and the paired differences (all pairs, and those the
     base or reference never showed) as the inverse-variance weighted mean of the per-seed DeLong differences."""
-    out = {"lever": name, "seeds": len(rows), "comparisons": " ".join(f"{r['lever']}:{r['reference']}" for r in rows)}
+    out = {"lever": name, "statistic": rows[0]["statistic"], "seeds": len(rows),
+           "comparisons": " ".join(f"{r['lever']}:{r['reference']}" for r in rows)}
     for side in ("lever", "reference"):
         out[f"auc_{side}"], out[f"auc_{side}_low"], out[f"auc_{side}_high"] = logit_mean_interval(
             [r[f"all_auc_{side}"] for r in rows])
@@ -140,7 +140,7 @@ def heterogeneity_p(diffs: np.ndarray, ses: np.ndarray) -> float:
 
 
 def pooled_markdown(rows: list[dict]) -> str:
-    head = ["lever", "seeds", f"AUC {STATISTIC}: lever [95 %]", "reference [95 %]",
+    head = ["lever", "seeds", f"AUC {rows[0]['statistic']}: lever [95 %]", "reference [95 %]",
             "paired diff, inverse variance [95 %]", "diff on pairs unseen by base / reference [95 %]",
             "diff, t over seeds [95 %]", "seeds agree (Cochran's Q p)"]
     body = [[r["lever"], r["seeds"], f"{r['auc_lever']:.3f} [{r['auc_lever_low']:.3f}, {r['auc_lever_high']:.3f}]",
@@ -153,7 +153,7 @@ def pooled_markdown(rows: list[dict]) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    head = ["lever", "reference", "pairs", f"AUC {STATISTIC}: lever / reference", "paired diff [95 %]", "p",
+    head = ["lever", "reference", "pairs", f"AUC {rows[0]['statistic']}: lever / reference", "paired diff [95 %]", "p",
             "pairs unseen by base / reference", "diff on those [95 %]", "reliability (lever)", "train s (lever)"]
     body = [[r["lever"], r["reference"], r["pairs"], f"{r['all_auc_lever']:.3f} / {r['all_auc_reference']:.3f}",
              f"{r['all_diff']:+.3f} [{r['all_low']:+.3f}, {r['all_high']:+.3f}]", f"{r['all_p']:.3f}",
@@ -166,7 +166,6 @@ def markdown(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    global STATISTIC
     parser = argparse.ArgumentParser(prog="python benchmarks/audit_levers.py", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder of the compact run copies and levers.csv/.md")
     parser.add_argument("--pair", action="append", default=[], metavar="NAME=RUN_DIR",
@@ -179,11 +178,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", action="append", default=[], metavar="NAME=LEVER:REFERENCE,LEVER:REFERENCE,...",
                         help="pool comparisons of one lever over seeds (each also given as --compare; repeatable)")
     args = parser.parse_args(argv)
-    STATISTIC = args.statistic  # the tables' column titles and the comparisons read it
     for item in args.pair:
         name, _, run = item.partition("=")
         copy_run(name, Path(run), args.out, args.rescore)
-    rows = [compare(args.out, *item.split(":", 1)) for item in args.compare]
+    rows = [compare(args.out, *item.split(":", 1), args.statistic) for item in args.compare]
     atomic_write_csv(args.out / "levers.csv", rows, list(rows[0]))
     text = markdown(rows)
     by_pair = {f"{r['lever']}:{r['reference']}": r for r in rows}

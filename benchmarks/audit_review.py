@@ -23,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from audit_ablation import saved_run
+from audit_ablation import rescored_audit
 from tabulate import tabulate
 
-from clipmem.audit.config import AuditConfig
-from clipmem.audit.estimate import estimate_audit
 from clipmem.audit.review import Ranks, Review, estimate_from_review, next_rows
 from clipmem.audit.review_files import rank_steps
 from clipmem.io import atomic_write_csv, atomic_write_text
@@ -61,8 +59,7 @@ def copy_run(name: str, run: Path, out: Path, rescore: bool) -> None:
 def rescored(run: Path) -> tuple[list[dict], dict]:
     """The kept columns of the run's audit as the current estimator computes it (most suspicious first) and its
     metrics."""
-    _, settings, plan, stats, flags = saved_run(run)
-    result = estimate_audit(stats, plan, AuditConfig())
+    plan, result, flags = rescored_audit(run)
     values = result.statistics
     rows = [{"sample_id": plan.scored_ids[i], "rank_joint": repr(float(values["rank_joint"][i])),
              "compared": int(values["compared"][i]), "suspicion": repr(float(result.suspicion[i])),

@@ -104,15 +104,16 @@ def encode_captions(path: str, captions: dict[Any, str]) -> dict[Any, torch.Tens
     tests/test_sentence_text.py).
     """
     tokenizer, model = load_encoder(path)
-    by_length: dict[int, list[Any]] = {}
-    for key, text in captions.items():
-        length = len(tokenizer(text, truncation=True)["input_ids"])
-        by_length.setdefault(length, []).append(key)
+    keys = list(captions)
+    encoded = tokenizer([captions[k] for k in keys], truncation=True)  # lists of ids, unpadded
+    by_length: dict[int, list[int]] = {}
+    for i, ids in enumerate(encoded["input_ids"]):
+        by_length.setdefault(len(ids), []).append(i)
     out: dict[Any, torch.Tensor] = {}
-    for keys in by_length.values():
-        batch = tokenizer([captions[k] for k in keys], truncation=True, return_tensors="pt")
+    for rows in by_length.values():
+        batch = {name: torch.tensor([values[i] for i in rows]) for name, values in encoded.items()}
         pooled = nn.functional.normalize(model(**batch).last_hidden_state.float().mean(dim=1), dim=-1)
-        out.update(zip(keys, pooled, strict=True))
+        out.update(zip((keys[i] for i in rows), pooled, strict=True))
     return out
 
 
