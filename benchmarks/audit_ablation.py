@@ -53,8 +53,7 @@ BASELINE = "low_alignment"
 
 
 def setting_of(cfg, settings, repeats: int, base: str | None) -> dict:
-    """What distinguishes a setting: data, epochs, folds, repeats used, model input, text tower, base weights, scoring
-    views."""
+    """What distinguishes a setting: data, epochs, folds, repeats, model input, text tower, base, lr, scoring views."""
     model = cfg.model
     return {"data": str(cfg.name), "epochs": int(cfg.trainer.max_epochs), "folds": settings.design.folds,
             "repeats": repeats, "image_size": int(model.image_size),
@@ -82,8 +81,7 @@ def saved_run(root: Path, scoring: dict | None = None):
 
 
 def rescored_audit(root: Path, config: AuditConfig | None = None):
-    """(plan, the audit as the current estimator computes it from the run's saved statistics, injected flags (N,)):
-    for runs audited before a statistic or estimator existed. ``config``: the audit settings (default: defaults)."""
+    """(plan, the current estimator's audit from the run's saved statistics under ``config``, injected flags (N,))."""
     _, _, plan, stats, flags = saved_run(root)
     return plan, estimate_audit(stats, plan, config or AuditConfig()), flags
 
