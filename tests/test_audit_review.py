@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 
+from clipmem.audit.config import AuditConfig
 from clipmem.audit.mixture import fit_mixture
 from clipmem.audit.review import Ranks, Review, estimate_from_review, next_rows, reviewed_probability, top_threshold
 from clipmem.audit.review_files import AuditTable, read_verdicts
@@ -120,6 +121,17 @@ def test_the_next_rows_hold_the_predicted_share_of_wrong_pairs_and_verdicts_are_
 def _table(tmp_path, n: int = 4) -> AuditTable:
     rows = [{"sample_id": str(i), "key": f"k{i}", "rank_joint": "0.5", "compared": "10"} for i in range(n)]
     return AuditTable(tmp_path / "audit.csv", list(rows[0]), rows)
+
+
+def test_a_consensus_audit_is_counted_in_its_rank_order_and_a_plain_score_is_refused(tmp_path):
+    rows = [{"sample_id": str(i), "key": f"k{i}", "rank_joint": str((i + 1) / 10), "compared": "5",
+             "suspicion": str(i % 3), "rank_by_familiarity": str(i), "familiarity_group": "0"} for i in range(5)]
+    table = AuditTable(tmp_path / "audit.csv", list(rows[0]), rows)
+    ranks = table.ranks(AuditConfig(statistic="consensus"))
+    assert np.array_equal(ranks.ordering, np.arange(5.0)) and ranks.groups is not None
+    assert np.array_equal(table.ranks(AuditConfig(statistic="rank_joint")).ordering, np.array([0, 1, 2, 0, 1.0]))
+    with pytest.raises(ConfigError, match="low_alignment, which is not a rank"):
+        table.ranks(AuditConfig(statistic="low_alignment"))
 
 
 def test_verdicts_are_read_by_key_or_sample_id_and_every_mistake_names_the_line(tmp_path):

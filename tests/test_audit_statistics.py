@@ -20,7 +20,7 @@ from clipmem.audit.mixture import (
     wrong_upper_bound,
 )
 from clipmem.audit.ranks import mid_rank, neighbour_score, out_of_sample_statistics, rank_pvalues, unseen_cells
-from clipmem.audit.statistics import suspicion_statistics
+from clipmem.audit.statistics import consensus, percentile, suspicion_statistics
 from clipmem.data.splits.manifest import SplitManifest
 from clipmem.data.splits.near_duplicates import difference_hashes, hamming, image_hashes, overlap
 from clipmem.errors import ConfigError
@@ -252,6 +252,23 @@ def test_suspicion_statistics_from_the_right_models():
     assert torch.allclose(values["memorization"], torch.tensor([0.8 - 0.3, 0.7 - 0.2], dtype=torch.float64))
     assert torch.allclose(values["low_consistency"], torch.tensor([-0.3, -0.2], dtype=torch.float64))
     assert torch.allclose(values["clipscore"], torch.tensor([-0.2, -0.1], dtype=torch.float64))  # first out model
+    assert torch.allclose(values["low_fit"], torch.tensor([-0.8, -0.7], dtype=torch.float64))  # models that trained
+
+
+def test_consensus_is_the_mean_percentile_and_ignores_each_views_scale():
+    g = torch.Generator().manual_seed(0)
+    views = {name: torch.randn(50, generator=g, dtype=torch.float64) for name in ("a", "b", "c")}
+    mean = consensus(views, ("a", "b", "c"))
+    assert ((mean > 0) & (mean <= 1)).all()
+    assert torch.allclose(mean, (percentile(views["a"]) + percentile(views["b"]) + percentile(views["c"])) / 3)
+    rescaled = {**views, "a": torch.exp(100 * views["a"])}  # any increasing map of one view: the same consensus
+    assert torch.equal(consensus(rescaled, ("a", "b", "c")), mean)
+    top = torch.stack(list(views.values())).sum(0).argmax()
+    for view in views.values():
+        view[top] = 10.0  # the most suspicious in every view: the top of the consensus, at 1
+    assert float(consensus(views, ("a", "b", "c"))[top]) == 1.0
+    ties = torch.tensor([2.5, 1.0, 2.5], dtype=torch.float64) / 3  # tied values share their mean rank
+    assert torch.equal(percentile(torch.tensor([2.0, 1.0, 2.0])), ties)
 
 
 def test_image_hashes_find_exact_and_near_copies():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from clipmem.audit.names import RANK_STATISTICS, STATISTICS
+from clipmem.audit.names import GROUPED_STATISTICS, RANK_STATISTICS, STATISTICS
 from clipmem.errors import ConfigError
 
 
@@ -56,8 +56,15 @@ class AuditConfig:
 
     @property
     def grouped(self) -> bool:
-        """Whether probabilities and flags are read within familiarity groups (``rank_by_familiarity``)."""
-        return self.statistic == "rank_by_familiarity"
+        """Whether probabilities and flags are read within familiarity groups (``rank_by_familiarity``,
+        ``consensus``)."""
+        return self.statistic in GROUPED_STATISTICS
+
+    @property
+    def rank_order(self) -> bool:
+        """Whether the suspicion orders pairs by their rank within each group (every rank statistic and
+        ``rank_by_familiarity``), so that where wrong pairs lie in audit.csv's order is known (a review's count)."""
+        return self.statistic in RANK_STATISTICS or self.statistic == "rank_by_familiarity"
 
     @property
     def probability_statistic(self) -> str:

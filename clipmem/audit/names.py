@@ -1,5 +1,7 @@
 """The names of the audit's statistics (a light module: config validation reads them without torch)."""
 
 RANK_STATISTICS = ("rank_joint", "rank_caption", "rank_image")
-STATISTICS = (*RANK_STATISTICS, "rank_by_familiarity", "neighbours", "low_consistency", "low_alignment", "memorization",
-              "combined", "clipscore")
+CONSENSUS_OF = ("rank_by_familiarity", "low_alignment", "neighbours", "low_fit")  # what ``consensus`` averages
+STATISTICS = (*RANK_STATISTICS, "rank_by_familiarity", "consensus", "neighbours", "low_consistency", "low_alignment",
+              "low_fit", "memorization", "combined", "clipscore")
+GROUPED_STATISTICS = ("rank_by_familiarity", "consensus")  # probabilities read within familiarity groups

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from clipmem.audit.config import AuditConfig
-from clipmem.audit.names import RANK_STATISTICS
+from clipmem.audit.names import GROUPED_STATISTICS, RANK_STATISTICS
 from clipmem.audit.review import Ranks, Review
 from clipmem.data.sources.csv_source import non_utf8_place
 from clipmem.errors import ConfigError
@@ -38,15 +38,17 @@ class AuditTable:
 
     def ranks(self, config: AuditConfig) -> Ranks:
         """The rows' ranks as the audit read them: its probability statistic's p-values with their grids and block
-        sizes, audit.csv's ``suspicion`` as the order and, for ``rank_by_familiarity``, the familiarity groups.
-        Refused for a suspicion that is not a rank (its order says nothing a wrong caption's rank is known to do)."""
-        if config.statistic not in RANK_STATISTICS and not config.grouped:
-            allowed = [*RANK_STATISTICS, "rank_by_familiarity"]
+        sizes, the rank order (audit.csv's ``suspicion`` for a rank statistic, its ``rank_by_familiarity`` column for
+        ``consensus``, whose own order is not a rank) and, where read in groups, the familiarity groups. Refused for
+        any other suspicion (its order says nothing a wrong caption's rank is known to do)."""
+        if not (config.rank_order or config.grouped):
+            allowed = [*RANK_STATISTICS, *GROUPED_STATISTICS]
             raise ConfigError(f"{self.path} is ordered by audit.statistic={config.statistic}, which is not a rank: a "
                               f"review counts wrong pairs from a rank order ({allowed}); audit again with one of those")
         compared = self.column("compared")
         statistic = config.probability_statistic
-        return Ranks(self.column(statistic), rank_steps(statistic, compared), compared, self.column("suspicion"),
+        order = self.column("suspicion" if config.rank_order else "rank_by_familiarity")
+        return Ranks(self.column(statistic), rank_steps(statistic, compared), compared, order,
                      self.column("familiarity_group").astype(np.int64) if config.grouped else None)
 
 

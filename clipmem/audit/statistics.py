@@ -11,6 +11,10 @@ embeddings and membership (model m trained on x):
 * ``low_consistency``: −(mean L of the models that did not): the rest of the data predicts x poorly;
 * ``low_alignment``: −(mean A of the models that did not): the same models' ensemble CLIP score, the fair
   baseline of every statistic above;
+* ``low_fit``: −(mean A of the models that trained on x): a pair they could not fit in training (the small-loss
+  criterion of learning with noisy labels: wrong pairs are fitted late, Arpit et al. 2017; Han et al. 2018);
+* ``consensus``: the mean percentile (in (0, 1]) of ``rank_by_familiarity``, ``low_alignment``, ``neighbours`` and
+  ``low_fit``: four views of a pair, with equal weights (``CONSENSUS_OF``; docs/audit.md, "Choosing the defaults");
 * ``combined``: robust z of memorization + robust z of low consistency;
 * ``clipscore``: −A of the audit's own first model that did not train on x (one model's CLIP score; not an
   external model).
@@ -19,9 +23,10 @@ embeddings and membership (model m trained on x):
 from __future__ import annotations
 
 import torch
+from scipy import stats as scipy_stats
 
 from clipmem.audit.familiarity import GROUP_SIZE, familiarity, familiarity_groups, grouped_suspicion
-from clipmem.audit.names import STATISTICS
+from clipmem.audit.names import CONSENSUS_OF, STATISTICS
 from clipmem.audit.ranks import mid_rank, out_of_sample_statistics
 from clipmem.scoring.clipmem import clipmem_raw, model_value
 from clipmem.scoring.statistics import SampleStatistics
@@ -46,18 +51,19 @@ def first_out_model(membership: torch.Tensor) -> torch.Tensor:
 
 def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership: torch.Tensor
                          ) -> dict[str, torch.Tensor]:
-    """The statistics of A and C (memorization, low_consistency, low_alignment, combined, clipscore), each (N,)
-    float64, from (M, N) ``align``, ``contrast`` and ``membership``; every sample must have at least one model
+    """The statistics of A and C (memorization, low_consistency, low_alignment, low_fit, combined, clipscore), each
+    (N,) float64, from (M, N) ``align``, ``contrast`` and ``membership``; every sample must have at least one model
     that did and one that did not train on it."""
     values = model_value(align, contrast).double()
     in_mean, out_mean = in_out_means(values, membership)
-    _, out_align = in_out_means(align.double(), membership)
+    in_align, out_align = in_out_means(align.double(), membership)
     memorization = clipmem_raw(in_mean, out_mean)
     columns = torch.arange(values.shape[1])
     return {
         "memorization": memorization,
         "low_consistency": -out_mean,
         "low_alignment": -out_align,
+        "low_fit": -in_align,
         "combined": robust_z(memorization) + robust_z(-out_mean),
         "clipscore": -align.double()[first_out_model(membership), columns],
     }
@@ -74,6 +80,17 @@ def familiarity_statistics(ranks: dict[str, torch.Tensor], image: torch.Tensor, 
             "rank_by_familiarity": torch.from_numpy(grouped_suspicion(u, groups))}
 
 
+def percentile(values: torch.Tensor) -> torch.Tensor:
+    """(N,) float64 rank of each value among ``values`` (N,) divided by N, in (0, 1]; ties share their mean rank."""
+    return torch.from_numpy(scipy_stats.rankdata(values.double().numpy()) / len(values))
+
+
+def consensus(statistics: dict[str, torch.Tensor], names: tuple[str, ...] = CONSENSUS_OF) -> torch.Tensor:
+    """(N,) float64 mean percentile of the statistics ``names`` (each (N,), higher = more suspicious): a pair ranks
+    high when the views agree, and no view's scale outweighs another's."""
+    return torch.stack([percentile(statistics[name]) for name in names]).mean(0)
+
+
 def audit_statistics(stats: list[SampleStatistics], membership: torch.Tensor, group_size: int = GROUP_SIZE
                      ) -> dict[str, torch.Tensor]:
     """Every statistic of ``STATISTICS``, ``compared`` (the size of the set each pair was ranked in), ``cell``,
@@ -84,5 +101,6 @@ def audit_statistics(stats: list[SampleStatistics], membership: torch.Tensor, gr
     align, contrast = torch.stack([s.align for s in stats]), torch.stack([s.contrast for s in stats])
     image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
     ranks = out_of_sample_statistics(image, text, membership)
-    return {**ranks, **familiarity_statistics(ranks, image, text, membership, group_size),
-            **suspicion_statistics(align, contrast, membership)}
+    values = {**ranks, **familiarity_statistics(ranks, image, text, membership, group_size),
+              **suspicion_statistics(align, contrast, membership)}
+    return {**values, "consensus": consensus(values)}
