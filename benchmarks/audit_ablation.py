@@ -140,9 +140,9 @@ TOP_SHARES = (0.1, 0.3)
 
 def at_true_share(result, truth: np.ndarray) -> dict[str, float]:
     """Calibration given the true share of wrong pairs (what a user's correct ``audit.wrong_fraction`` gives): for
-    the top 10 % and 30 % of audit.csv (by the suspicion; within familiarity groups where it reads ranks there), the
-    predicted and measured precision and recall."""
-    u, suspicion = result.ranks.numpy(), result.suspicion.numpy()
+    the top 10 % and 30 % of the rank order (the suspicion, or ``rank_by_familiarity`` for ``consensus``; within
+    familiarity groups where it reads ranks there), the predicted and measured precision and recall."""
+    u, suspicion = result.ranks.numpy(), result.rank_order().numpy()
     groups = None if result.groups is None else result.groups.numpy()
     share, out = float(truth.mean()), {}
     for top in TOP_SHARES:

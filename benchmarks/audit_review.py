@@ -4,9 +4,12 @@ For each finished audit run with injected mis-captions, a curator who reviews th
 random sample of it) is simulated with the run's own ``miscaptioned`` column as the verdicts, and the count of
 ``evaluate.py review=`` (``clipmem.audit.review``) is compared with the injected count and with the audit's own
 estimate (no review); the precision it predicts for the next rows of the ranking is compared with what they hold.
-Each run's audit.csv is reduced to ``ranks.csv`` (sample_id, rank_joint, compared, suspicion, familiarity_group,
-miscaptioned, in audit.csv's order) beside its metrics.json and config under ``--out`` (``--rescore``: as the
-current estimator audits the run from its saved statistics), and the tables are computed from those copies::
+Each run's audit.csv is reduced to ``ranks.csv`` (sample_id, rank_joint, compared, suspicion, order (the rank order a
+review counts along: the suspicion, or ``rank_by_familiarity`` for a ``consensus`` audit), familiarity_group,
+miscaptioned, in the rank order) beside its metrics.json and config under ``--out`` (``--rescore``: as the current
+estimator audits the run from its saved statistics), and the tables are computed from those copies. "top x %" reviews
+the top of the rank order; for a consensus audit, "consensus top 10 %, then to_review.csv" reviews the top tenth of
+audit.csv and then the rows ``evaluate.py review=`` lists to close the rank order's top tenth::
 
     python benchmarks/audit_review.py --out outputs/examples/audit/review --rescore --run tux_s0=/tmp/runs/tux_s0 ...
     python benchmarks/audit_review.py --out outputs/examples/audit/review          # from the copies
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import shutil
 import sys
@@ -26,11 +30,13 @@ import torch
 from audit_ablation import rescored_audit
 from tabulate import tabulate
 
+from clipmem.audit.config import AuditConfig
 from clipmem.audit.review import Ranks, Review, estimate_from_review, next_rows
 from clipmem.audit.review_files import rank_steps
 from clipmem.io import atomic_write_csv, atomic_write_text
+from clipmem.run.review import rows_to_review
 
-KEPT = ("sample_id", "rank_joint", "compared", "suspicion", "familiarity_group", "miscaptioned")
+KEPT = ("sample_id", "rank_joint", "compared", "suspicion", "order", "familiarity_group", "miscaptioned")
 TOP_SHARES = (0.05, 0.1, 0.2, 0.3)
 RANDOM_SHARES = (0.1, 0.2)
 MIXED = (0.1, 0.1)  # the top 10 %, and a random 10 % of the rows below it
@@ -51,8 +57,11 @@ def copy_run(name: str, run: Path, out: Path, rescore: bool) -> None:
         rows, metrics = rescored(run)
         atomic_write_text(target / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     else:
+        statistic = json.loads((run / "metrics.json").read_text()).get("audit_statistic", "rank_joint")
+        column = "suspicion" if AuditConfig(statistic=statistic).rank_order else "rank_by_familiarity"
         with (run / "audit.csv").open(newline="") as f:
-            rows = [{k: r.get(k, "") for k in KEPT} for r in csv.DictReader(f)]
+            rows = [{**{k: r.get(k, "") for k in KEPT}, "order": r[column]} for r in csv.DictReader(f)]
+        rows.sort(key=lambda r: -float(r["order"]))
     atomic_write_csv(target / "ranks.csv", rows, list(KEPT))
 
 
@@ -61,32 +70,47 @@ def rescored(run: Path) -> tuple[list[dict], dict]:
     metrics."""
     plan, result, flags = rescored_audit(run)
     values = result.statistics
+    order = result.rank_order()
     rows = [{"sample_id": plan.scored_ids[i], "rank_joint": repr(float(values["rank_joint"][i])),
              "compared": int(values["compared"][i]), "suspicion": repr(float(result.suspicion[i])),
+             "order": repr(float(order[i])),
              "familiarity_group": int(result.groups[i]) if result.groups is not None else 0,
              "miscaptioned": int(flags[i])}
-            for i in torch.argsort(result.suspicion, descending=True, stable=True).tolist()]
+            for i in torch.argsort(order, descending=True, stable=True).tolist()]
     return rows, result.metrics()
 
 
-def load(folder: Path) -> tuple[Ranks, np.ndarray, dict]:
-    """The rows' ranks (in audit.csv's order), the injected mis-captions (N,) bool and the run's metrics."""
+def load(folder: Path) -> tuple[Ranks, np.ndarray, dict, np.ndarray]:
+    """The rows' ranks (in the rank order), the injected mis-captions (N,) bool, the run's metrics and audit.csv's
+    suspicion (N,)."""
     with (folder / "ranks.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     compared = np.array([float(r["compared"]) for r in rows])
     p = np.array([float(r["rank_joint"]) for r in rows])
-    order = np.array([float(r["suspicion"]) for r in rows]) if rows[0].get("suspicion") else None
+    key = "order" if rows[0].get("order") else "suspicion"
+    order = np.array([float(r[key]) for r in rows]) if rows[0].get(key) else None
     groups = np.array([int(r["familiarity_group"]) for r in rows]) if rows[0].get("familiarity_group") else None
     ranks = Ranks(p, rank_steps("rank_joint", compared), compared, order, groups)
     wrong = np.array([r["miscaptioned"] == "1" for r in rows])
-    return ranks, wrong, json.loads((folder / "metrics.json").read_text())
+    suspicion = np.array([float(r["suspicion"]) for r in rows])
+    return ranks, wrong, json.loads((folder / "metrics.json").read_text()), suspicion
 
 
 def top_review(rows: int, share: float) -> np.ndarray:
-    """(N,) bool: the first ``share`` of the ``rows`` rows of audit.csv (most suspicious first)."""
+    """(N,) bool: the first ``share`` of the ``rows`` rows of the rank order (most suspicious first)."""
     reviewed = np.zeros(rows, bool)
     reviewed[: max(1, round(share * rows))] = True
     return reviewed
+
+
+def consensus_review(ranks: Ranks, suspicion: np.ndarray, share: float) -> tuple[Ranks, np.ndarray]:
+    """(ranks counted along the rank order only, (N,) bool): the top ``share`` of audit.csv by ``suspicion`` (N,)
+    (consensus), then the rows ``rows_to_review`` lists to close the rank order's top of as many rows."""
+    reviewed, size = np.zeros(len(suspicion), bool), max(1, round(share * len(suspicion)))
+    reviewed[np.argsort(-suspicion, kind="stable")[:size]] = True
+    ranks = dataclasses.replace(ranks, sampled_below_top=False)
+    reviewed[rows_to_review(ranks, Review(reviewed, reviewed), size)] = True
+    return ranks, reviewed
 
 
 def measure(ranks: Ranks, wrong: np.ndarray, reviewed: np.ndarray) -> dict[str, float]:
@@ -105,13 +129,16 @@ def measure(ranks: Ranks, wrong: np.ndarray, reviewed: np.ndarray) -> dict[str, 
 
 def evaluate_run(name: str, folder: Path) -> list[dict]:
     """One row per review design of one run (random designs: the mean over ``RANDOM_DRAWS`` samples)."""
-    ranks, wrong, metrics = load(folder)
+    ranks, wrong, metrics, suspicion = load(folder)
     n = len(wrong)
     base = {"run": name, "rows": n, "injected": int(wrong.sum()),
             "audit_estimate": metrics.get("audit_estimated_wrong", float("nan"))}
     rows = [{**base, **no_review(metrics, int(wrong.sum()))}]
     rows += [{**base, "design": f"top {share:.0%}", **measure(ranks, wrong, top_review(n, share))}
             for share in TOP_SHARES]
+    if metrics.get("audit_statistic") == "consensus":
+        counted, reviewed = consensus_review(ranks, suspicion, 0.1)
+        rows.append({**base, "design": "consensus top 10%, then to_review.csv", **measure(counted, wrong, reviewed)})
     rng = np.random.default_rng(0)
     designs = {f"random {share:.0%}": (0.0, share) for share in RANDOM_SHARES}
     designs[f"top {MIXED[0]:.0%} + random {MIXED[1]:.0%} of the rest"] = MIXED

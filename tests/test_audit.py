@@ -44,8 +44,10 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     suspicion = [float(r["suspicion"]) for r in rows]
     assert suspicion == sorted(suspicion, reverse=True)  # most suspicious first
     assert all((float(r["p_miscaptioned"]) >= 0.2) == (r["flagged"] == "1") for r in rows)
-    probability = [float(r["p_miscaptioned"]) for r in rows]
-    assert probability == sorted(probability, reverse=True)  # p = π · suspicion (at most 1): flags are the top rows
+    assert suspicion == [float(r["consensus"]) for r in rows]  # the default suspicion
+    by_rank = sorted(rows, key=lambda r: -float(r["rank_by_familiarity"]))
+    probability = [float(r["p_miscaptioned"]) for r in by_rank]
+    assert probability == sorted(probability, reverse=True)  # p = π / f_g(u) (at most 1): the top of the rank order
     assert {r["familiarity_group"] for r in rows} == {"0"}  # 121 pairs: one group of the default 250
     blocks = {}
     for r in rows:  # each pair is ranked among the pairs of its block (blocks of ~20 unseen by the same models)
@@ -57,7 +59,7 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert metrics["audit_estimated_wrong_low"] <= metrics["audit_estimated_wrong_high"] <= 121
     assert metrics["audit_estimated_wrong"] == pytest.approx(metrics["audit_estimated_wrong_fraction"] * 121)
     assert 0 <= metrics["audit_expected_recall"] <= 1 and metrics["audit_wrong_fraction_prior"] is None
-    assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "rank_by_familiarity"
+    assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "consensus"
     with paths["csv"].open() as f:
         source = list(csv.reader(f))
     with (run_dir / "clean.csv").open() as f:

@@ -17,6 +17,7 @@ from clipmem.config.schema import EvaluateConfig
 from clipmem.errors import ConfigError, RunDirError
 from clipmem.run import run_experiment
 from clipmem.run.evaluate import evaluate_entry
+from clipmem.run.review import rows_to_review
 
 from .conftest import compose_config
 from .data_fixtures import write_pairs
@@ -101,6 +102,30 @@ def test_the_top_ends_at_the_first_unreviewed_row_and_gaps_are_not_a_random_samp
     assert estimate.sampled == 250 and estimate.between == 300 and not estimate.random_sample
 
 
+def test_rows_picked_below_the_rank_top_by_another_order_are_found_not_sampled():
+    """A consensus audit is reviewed down another order: its rows below the rank order's top are picked by
+    wrongness-related statistics, so they only floor the count, and to_review lists what closes the top."""
+    rng = np.random.default_rng(4)
+    u, wrong = simulated_ranks(rng)
+    order = np.argsort(-u, kind="stable")
+    reviewed = np.zeros(len(u), bool)
+    reviewed[order[:60]] = True
+    reviewed[order[61:100]] = True  # a gap at row 60, and extra wrong rows found far below
+    extra = np.flatnonzero(wrong & ~reviewed)[:5]
+    reviewed[extra] = True
+    review = Review(reviewed, wrong)
+    closed = estimate_from_review(Ranks(u), Review(np.isin(np.arange(len(u)), order[:60]), wrong))
+    picked = estimate_from_review(Ranks(u, sampled_below_top=False), review)
+    assert picked.sampled == 0 and picked.top_rows == 60 and picked.reviewed == int(reviewed.sum())
+    assert picked.found == int((reviewed & wrong).sum()) >= closed.found + 5
+    assert picked.estimated_wrong == pytest.approx(max(picked.found, closed.estimated_wrong))
+    assert estimate_from_review(Ranks(u), review).sampled > 0  # read as a sample when the order is audit.csv's
+    missing = rows_to_review(Ranks(u, sampled_below_top=False), review, 100)
+    assert set(missing) == set(order[:100]) - set(np.flatnonzero(reviewed)) and list(missing) == [order[60]]
+    with pytest.raises(ValueError, match="first row of the rank order"):
+        estimate_from_review(Ranks(u, sampled_below_top=False), Review(~np.isin(np.arange(len(u)), order[:1]), wrong))
+
+
 def test_the_next_rows_hold_the_predicted_share_of_wrong_pairs_and_verdicts_are_probabilities():
     rng = np.random.default_rng(4)
     predicted, measured = [], []
@@ -171,7 +196,8 @@ def _write_review(path, rows: list[dict], count: int) -> None:
 def test_evaluate_review_counts_an_audits_wrong_pairs_without_touching_the_run(tmp_path):
     paths = write_pairs(tmp_path / "pairs", 121)
     run_dir = tmp_path / "run"
-    metrics = run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", f"run_dir={run_dir}"]))
+    metrics = run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", f"run_dir={run_dir}",
+                                             "audit.statistic=rank_by_familiarity"]))  # audit.csv in its rank order
     injected = metrics["audit_injected_wrong"]
     own = (run_dir / "audit.csv").read_bytes()
     with (run_dir / "audit.csv").open() as f:
@@ -205,3 +231,42 @@ def test_evaluate_review_counts_an_audits_wrong_pairs_without_touching_the_run(t
         evaluate_entry(EvaluateConfig(sweep_dir=str(tmp_path), review=str(verdicts)))
     with pytest.raises(RunDirError, match="has no audit.csv"):
         evaluate_entry(EvaluateConfig(run_dir=str(tmp_path), review=str(verdicts)))
+
+
+def test_a_consensus_audit_is_counted_along_its_rank_order_and_lists_the_rows_a_count_needs(tmp_path):
+    paths = write_pairs(tmp_path / "pairs", 121)
+    run_dir = tmp_path / "run"
+    run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", f"run_dir={run_dir}"]))
+    with (run_dir / "audit.csv").open() as f:
+        rows = list(csv.DictReader(f))  # in consensus order, the default
+    ids = [r["sample_id"] for r in rows]
+    verdicts = tmp_path / "verdicts.csv"
+    by_rank = sorted(range(len(rows)), key=lambda i: -float(rows[i]["rank_by_familiarity"]))
+    if by_rank[0] != 0:  # the first row of the rank order is not audit.csv's first: refused before writing anything
+        _write_review(verdicts, rows, 1)
+        with pytest.raises(ConfigError, match="first row of the rank order was not reviewed"):
+            evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
+        assert not (run_dir / "evaluations").exists()
+    reviewed = sorted(set(range(30)) | {by_rank[0]})
+    order_rows = [rows[i] for i in reviewed] + [r for i, r in enumerate(rows) if i not in reviewed]
+    _write_review(verdicts, order_rows, len(reviewed))
+    partial = evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
+    folder = sorted((run_dir / "evaluations").iterdir())[-1]
+    with (folder / "to_review.csv").open() as f:
+        listed = [r["sample_id"] for r in csv.DictReader(f)]
+    prefix = next(i for i in range(len(rows)) if i not in reviewed)  # audit.csv's top reviewed without a gap
+    missing = [rows[i]["sample_id"] for i in by_rank[:prefix] if i not in reviewed]
+    assert listed == missing and partial["audit_review_to_review"] == len(missing)
+    assert partial["audit_review_sampled"] == 0 and partial["audit_review_rows"] == len(reviewed)
+    closed, result = list(reviewed), partial
+    for _ in range(5):  # review the listed rows too; audit.csv's reviewed top may grow with them, and the list with it
+        folder = sorted((run_dir / "evaluations").iterdir())[-1]
+        with (folder / "to_review.csv").open() as f:
+            closed += [ids.index(r["sample_id"]) for r in csv.DictReader(f)]
+        order_rows = [rows[i] for i in closed] + [r for i, r in enumerate(rows) if i not in closed]
+        _write_review(verdicts, order_rows, len(closed))
+        result = evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
+        if result["audit_review_to_review"] == 0:
+            break
+    assert result["audit_review_to_review"] == 0 and result["audit_review_top_rows"] >= prefix
+    assert result["audit_review_wrong"] >= partial["audit_review_wrong"]

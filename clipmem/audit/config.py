@@ -16,11 +16,11 @@ class AuditConfig:
     enabled: write audit.csv, the gallery of suspicious pairs and (``write_clean``) clean.csv after scoring;
         needs ``design=crossfit``.
     statistic: what ``suspicion`` (the order of audit.csv) is: one of ``STATISTICS``
-        (docs/audit.md, "The statistics"); the default, ``rank_joint`` read within groups of like familiarity, was
-        chosen by paired comparisons on three prepared sets.
+        (docs/audit.md, "The statistics"); the default, ``consensus`` (the mean percentile of four views of a pair),
+        was chosen by paired comparisons on three prepared sets and confirmed on three new seeds of each.
     min_probability: a pair is ``flagged`` when its probability of a wrong caption (``p_miscaptioned``, from the
         mixture fitted to a rank statistic: the suspicion when it is one, else ``rank_joint``; within familiarity
-        groups for ``rank_by_familiarity``) is at least this.
+        groups for ``rank_by_familiarity`` and ``consensus``) is at least this.
     wrong_fraction: your prior share of wrong pairs (e.g. 0.05), or null to estimate it from the ranks. The ranks
         identify the wrong pairs' distribution (uniform) but not always the share: weak models leave correct pairs
         ranked low and the estimate then runs high (docs/audit.md, "How many are wrong"); a prior fixes it.
@@ -33,7 +33,7 @@ class AuditConfig:
     """
 
     enabled: bool = False
-    statistic: str = "rank_by_familiarity"
+    statistic: str = "consensus"
     min_probability: float = 0.5
     wrong_fraction: float | None = None
     write_clean: bool = False

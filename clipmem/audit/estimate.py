@@ -50,6 +50,12 @@ class AuditResult:
     groups: torch.Tensor | None = None
     overlap: list[str] = field(default_factory=list)
 
+    def rank_order(self) -> torch.Tensor:
+        """(N,) the order a review counts along: the suspicion where it is a rank order, else (``consensus``) the
+        ``rank_by_familiarity`` its probabilities come from."""
+        rank = AuditConfig(statistic=self.statistic).rank_order
+        return self.suspicion if rank else self.statistics["rank_by_familiarity"]
+
     def wrong_count(self) -> float:
         """N·π: the mixture's number of wrong pairs (the quantity its bootstrap interval is for). The probabilities
         sum to less where π / f_g(u) is capped at 1, so their sum is not used as the count."""

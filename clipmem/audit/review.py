@@ -113,15 +113,18 @@ class Ranks:
     """Every audited row's rank p-value ``p`` (N,) in (0, 1] (the rank statistic the audit's probabilities come from:
     1 the least predicted), ``steps`` (N,), the number of values it can take (2n − 1 for ``rank_joint`` in a block of
     n, n for the others; None: continuous ranks), ``compared`` (N,) the block sizes n (the audit's mid-rank is
-    u = p − ½ / n; None: u = p), ``order`` (N,) audit.csv's order, most suspicious first (None: p) and ``groups``
+    u = p − ½ / n; None: u = p), ``order`` (N,) the rank order, most suspicious first (None: p) and ``groups``
     (N,) the familiarity groups the order reads the ranks in (None: one group). Within a group the order must rise
-    with u, as every rank statistic's and ``rank_by_familiarity``'s does."""
+    with u, as every rank statistic's and ``rank_by_familiarity``'s does. ``sampled_below_top``: whether rows
+    reviewed below the fully reviewed top of the rank order may be read as a sample of the rows there (False when
+    audit.csv is in another order, ``consensus``: a curator going down it picks rows there by other statistics)."""
 
     p: np.ndarray
     steps: np.ndarray | None = None
     compared: np.ndarray | None = None
     order: np.ndarray | None = None
     groups: np.ndarray | None = None
+    sampled_below_top: bool = True
 
     @property
     def u(self) -> np.ndarray:
@@ -200,19 +203,26 @@ def estimate_from_review(ranks: Ranks, review: Review, level: float = 0.95) -> R
     reviewed, found = review.reviewed.astype(bool), review.found.astype(bool)
     if not reviewed.any():
         raise ValueError("the review has no reviewed row")
-    top, lowest = top_threshold(p, reviewed), float(p[reviewed].min())
+    top = top_threshold(p, reviewed)
+    if not ranks.sampled_below_top:
+        if not np.isfinite(top):
+            raise ValueError("the first row of the rank order was not reviewed: the count starts from the top of it")
+        reviewed = reviewed & (p >= top)  # rows picked below it by another order are found, not a sample
+    lowest = float(p[reviewed].min())
     below_top = (p >= lowest) & (p < top)
     counts = ReviewCounts(
         top_found=int((found & (p >= top)).sum()), sample_found=int((found & below_top).sum()),
         sampled=int((reviewed & below_top).sum()), between=int(below_top.sum()),
-        share=max(ranks.null_share(lowest), 1e-12), most=len(p) - int((reviewed & ~found).sum()))
+        share=max(ranks.null_share(lowest), 1e-12), most=len(p) - int((review.reviewed & ~found).sum()))
     above = counts.top_found + (counts.sample_found * counts.between / counts.sampled if counts.sampled else 0.0)
     low, high = count_interval(counts, level)
+    found_anywhere = int(found.sum())  # with rows reviewed outside the rank order's top: a floor on the count
     return ReviewEstimate(
-        rows=len(p), reviewed=int(reviewed.sum()), found=int(found.sum()), lowest=lowest,
+        rows=len(p), reviewed=int(review.reviewed.sum()), found=found_anywhere, lowest=lowest,
         top=top if np.isfinite(top) else float("nan"), top_rows=int((p >= top).sum()), sampled=counts.sampled,
         between=counts.between, above=above, share=counts.share,
-        estimated_wrong=min(float(counts.most), above / counts.share), low=low, high=high, level=level,
+        estimated_wrong=max(found_anywhere, min(float(counts.most), above / counts.share)),
+        low=max(low, found_anywhere), high=max(high, found_anywhere), level=level,
         sample_p=sample_check(p[reviewed & below_top], p[~reviewed & below_top]))
 
 

@@ -49,7 +49,8 @@ class AuditTable:
         statistic = config.probability_statistic
         order = self.column("suspicion" if config.rank_order else "rank_by_familiarity")
         return Ranks(self.column(statistic), rank_steps(statistic, compared), compared, order,
-                     self.column("familiarity_group").astype(np.int64) if config.grouped else None)
+                     self.column("familiarity_group").astype(np.int64) if config.grouped else None,
+                     sampled_below_top=config.rank_order)
 
 
 def rank_steps(statistic: str, compared: np.ndarray) -> np.ndarray:

@@ -104,8 +104,11 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
                      "of sample")
     files = "audit.csv" + (", clean.csv" if "audit_clean_rows" in metrics else "")
     lines.append(f"  files                    {run_dir / 'audit.csv'} ({files}, report/most_suspicious.png)")
+    listed = (" (it lists in to_review.csv the rows of the rank order the count also needs)"
+              if metrics.get("audit_statistic") == "consensus" else "")
     lines.append(f"  to count the wrong pairs: mark wrong/correct in a 'verdict' column for the top rows of audit.csv, "
-                 f"then  python evaluate.py run_dir={run_dir} review=<that file>  (docs/audit.md, \"Review the top\")")
+                 f"then  python evaluate.py run_dir={run_dir} review=<that file>{listed}  (docs/audit.md, \"Review "
+                 f"the top\")")
     return lines
 
 

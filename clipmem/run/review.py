@@ -3,6 +3,9 @@
 Reads the run's audit.csv and the verdicts, and writes into a new ``evaluations/<date>_<time>/`` folder (the run's
 own files are never touched): audit.csv with a ``verdict`` column and the reviewed probabilities and flags,
 review.csv (the verdicts read), clean.csv (the source CSV's rows not flagged), metrics.json (``audit_review_*``).
+An audit ordered by ``consensus`` is counted along its rank order (``rank_by_familiarity``): to_review.csv then lists
+the rows of that order's first T not yet reviewed (T: the rows of audit.csv reviewed from its top without a gap),
+which a count from a top of T rows needs.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from clipmem.audit.review_files import ID_COLUMNS, VERDICT_COLUMN, read_audit_ta
 from clipmem.audit.writer import write_clean
 from clipmem.config import legacy
 from clipmem.config.settings import load_settings
-from clipmem.errors import RunDirError
+from clipmem.errors import ConfigError, RunDirError
 from clipmem.io import atomic_write_csv, atomic_write_json
 from clipmem.rundir import RunDir
 
@@ -47,9 +50,27 @@ def flag_metrics(ranks: Ranks, review: Review, estimate: ReviewEstimate, flagged
             "audit_review_next_precision": next_wrong / chosen.size if chosen.size else math.nan}
 
 
-def format_review(metrics: dict[str, Any], estimate: ReviewEstimate, out: RunDir, wrote: list[str]) -> str:
-    """The lines printed at the end of a review."""
-    where = (f"the first {estimate.top_rows} rows of audit.csv" if estimate.top_rows else "none of the first rows")
+def reviewed_prefix(review: Review) -> int:
+    """How many rows of audit.csv (``review`` in its order) were reviewed from its first row on without a gap."""
+    gaps = np.flatnonzero(~review.reviewed)
+    return int(gaps[0]) if gaps.size else len(review.reviewed)
+
+
+def rows_to_review(ranks: Ranks, review: Review, size: int) -> np.ndarray:
+    """(M,) indices, in rank order, of the rows among the rank order's first ``size`` not yet reviewed: what a count
+    from a fully reviewed top of that many rows still needs."""
+    first = np.argsort(-np.asarray(ranks.ordering), kind="stable")[: int(size)]
+    return first[~review.reviewed[first]]
+
+
+def format_review(metrics: dict[str, Any], estimate: ReviewEstimate, out: RunDir, wrote: list[str],
+                  in_rank_order: bool = True) -> str:
+    """The lines printed at the end of a review (``in_rank_order``: audit.csv's order is the rank order)."""
+    table = "audit.csv" if in_rank_order else "the rank order (audit.csv by rank_by_familiarity)"
+    where = (f"the first {estimate.top_rows} rows of {table}" if estimate.top_rows else "none of the first rows")
+    others = estimate.reviewed - estimate.top_rows - estimate.sampled
+    if not in_rank_order and others:
+        where += f", and {others} below them, counted as found only"
     if estimate.sampled:
         where += f", and {estimate.sampled} of the {estimate.between} rows below down to the lowest reviewed"
     lines = [
@@ -59,12 +80,16 @@ def format_review(metrics: dict[str, Any], estimate: ReviewEstimate, out: RunDir
         f"{estimate.rows - estimate.reviewed} rows not reviewed",
     ]
     if metrics["audit_review_next_rows"]:
-        lines.append(f"  reviewing the next {metrics['audit_review_next_rows']} rows of audit.csv would find about "
+        lines.append(f"  reviewing the next {metrics['audit_review_next_rows']} rows of {table} would find about "
                      f"{metrics['audit_review_next_expected_wrong']:.0f} wrong "
                      f"(precision {metrics['audit_review_next_precision']:.2f})")
     lines.append(f"  flagged: {metrics['audit_review_flagged']} ({metrics['audit_review_flagged_unreviewed']} not "
                  "reviewed" + (f", expected precision {metrics['audit_review_flagged_expected_precision']:.2f})"
                                if metrics["audit_review_flagged_unreviewed"] else ")"))
+    if metrics.get("audit_review_to_review"):
+        lines.append(f"  the count reads the first {estimate.top_rows} rows of {table}: review the "
+                     f"{metrics['audit_review_to_review']} rows of to_review.csv too, and it reads at least the "
+                     f"first {metrics['audit_review_to_review'] + estimate.top_rows}")
     if not estimate.random_sample:
         lines.append(f"  warning: the {estimate.sampled} rows reviewed below the top are not a random sample of the "
                      f"{estimate.between} rows there (p = {estimate.sample_p:.3g}); the count assumes they are: "
@@ -85,7 +110,13 @@ def evaluate_review(run_dir: str | Path, review_path: str | Path) -> dict[str, A
     table = read_audit_table(run.audit)
     review = read_verdicts(path, table)
     ranks = table.ranks(settings.audit)
-    estimate = estimate_from_review(ranks, review)
+    missing = rows_to_review(ranks, review, reviewed_prefix(review))
+    try:
+        estimate = estimate_from_review(ranks, review)
+    except ValueError as err:
+        raise ConfigError(f"{path}: {err} ({settings.audit.statistic} audit: the count reads audit.csv in its "
+                          f"rank_by_familiarity order; review its first rows, e.g. these: "
+                          f"{[table.rows[i]['key'] for i in missing[:10]]})") from None
     probability = reviewed_probability(ranks, review, estimate.wrong_fraction)
     flagged = np.where(review.reviewed, review.wrong, probability >= settings.audit.min_probability)
     out = run.new_evaluation()
@@ -98,6 +129,10 @@ def evaluate_review(run_dir: str | Path, review_path: str | Path) -> dict[str, A
     metrics = {**estimate.metrics(), **flag_metrics(ranks, review, estimate, flagged),
                "audit_rows": len(rows), "audit_min_probability": settings.audit.min_probability}
     wrote = [out.audit.name, "review.csv"]
+    if not ranks.sampled_below_top:
+        metrics["audit_review_to_review"] = int(missing.size)
+        atomic_write_csv(out.root / "to_review.csv", [table.rows[i] for i in missing], table.header)
+        wrote.append("to_review.csv")
     if hasattr(settings.data.source, "rows_by_id"):
         ids = [int(row["sample_id"]) for row in rows]
         dropped = {i for i, f in zip(ids, flagged, strict=True) if f}
@@ -105,5 +140,5 @@ def evaluate_review(run_dir: str | Path, review_path: str | Path) -> dict[str, A
         wrote.append(out.clean.name)
     atomic_write_json(out.metrics, metrics)
     out.write_status("complete")
-    print(format_review(metrics, estimate, out, [*wrote, out.metrics.name]), flush=True)
+    print(format_review(metrics, estimate, out, [*wrote, out.metrics.name], ranks.sampled_below_top), flush=True)
     return metrics

@@ -11,10 +11,12 @@ from clipmem.data.table import ImageTextTable
 from clipmem.errors import ConfigError
 
 
-def _derangement(keys: np.ndarray, rng: np.random.Generator, max_rounds: int = 1000) -> np.ndarray:
+def _derangement(keys: np.ndarray, rng: np.random.Generator, max_rounds: int = 1000,
+                 names: tuple[str, ...] = ()) -> np.ndarray:
     """donor[i] for each receiver i such that donor != i and keys differ in every column.
 
-    keys: (M, A) attributes a caption mentions; a donor must differ from its receiver in all A.
+    keys: (M, A) attributes a caption mentions (``names``, for the error); a donor must differ from its receiver in
+    all A.
     """
     m = len(keys)
     order = rng.permutation(m)
@@ -33,9 +35,22 @@ def _derangement(keys: np.ndarray, rng: np.random.Generator, max_rounds: int = 1
             if ok_i and ok_j:
                 donor[i], donor[j] = a, b
     raise ConfigError(
-        f"could not exchange captions among {m} mis-captioned pairs so that none describes its image; "
-        "lower data.miscaption.fraction or use data with more varied attributes (or captions)"
+        f"could not exchange captions among {m} mis-captioned pairs so that none describes its image"
+        f"{_crowded(keys, names)}; lower data.miscaption.fraction, try another seed or use data with more varied "
+        "attributes (or captions)"
     )
+
+
+def _crowded(keys: np.ndarray, names: tuple[str, ...] = ()) -> str:
+    """Why no exchange can exist: an attribute value held by more than half of the ``keys`` (M, A) rows leaves some
+    of them only donors with that value ("" when none is)."""
+    for column in range(keys.shape[1]):
+        _, counts = np.unique(keys[:, column], return_counts=True)
+        if counts.max() * 2 > len(keys):
+            name = names[column] if column < len(names) else f"attribute {column + 1}"
+            return (f": {counts.max()} of them share one {name}, more than half, so some would have to take a caption "
+                    "that shares it")
+    return ""
 
 
 def caption_groups(captions: list[list[str]]) -> np.ndarray:
@@ -68,10 +83,11 @@ def inject_miscaptions(table: ImageTextTable, candidate_ids: list[int], fraction
     chosen_ids = np.sort(rng.choice(np.asarray(candidate_ids), size=count, replace=False))
     pos = table.positions(chosen_ids).numpy()
     if table.attributes:
-        keys = np.stack([table.attributes[name][pos] for name in sorted(table.attributes)], axis=1)
+        names = tuple(sorted(table.attributes))
+        keys = np.stack([table.attributes[name][pos] for name in names], axis=1)
     else:
-        keys = caption_groups([table.captions[p] for p in pos])[:, None]
-    donor = _derangement(keys, rng)
+        names, keys = ("primary caption",), caption_groups([table.captions[p] for p in pos])[:, None]
+    donor = _derangement(keys, rng, names=names)
 
     captions = list(table.captions)
     miscaptioned = table.miscaptioned.clone()
