@@ -65,7 +65,7 @@ def plot_gallery(gallery: Gallery, path: Path, title: str) -> Path:
     m = len(images)
     cols = min(m, 6)
     rows = max(1, -(-m // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 2.7 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.3 * cols, 3.5 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for i in range(m):
@@ -84,6 +84,7 @@ def plot_gallery(gallery: Gallery, path: Path, title: str) -> Path:
                 spine.set_edgecolor(colour)
                 spine.set_linewidth(2.5)
     fig.suptitle(title)
+    fig.tight_layout()  # leaves room for the title above the panels' own (up to five-line) titles
     return _save(fig, path)
 
 
