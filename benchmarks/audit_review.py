@@ -136,7 +136,7 @@ def evaluate_run(name: str, folder: Path) -> list[dict]:
     rows = [{**base, **no_review(metrics, int(wrong.sum()))}]
     rows += [{**base, "design": f"top {share:.0%}", **measure(ranks, wrong, top_review(n, share))}
             for share in TOP_SHARES]
-    if metrics.get("audit_statistic") == "consensus":
+    if not AuditConfig(statistic=metrics.get("audit_statistic", "rank_joint")).rank_order:
         counted, reviewed = consensus_review(ranks, suspicion, 0.1)
         rows.append({**base, "design": "consensus top 10%, then to_review.csv", **measure(counted, wrong, reviewed)})
     rng = np.random.default_rng(0)

@@ -242,11 +242,11 @@ def test_a_consensus_audit_is_counted_along_its_rank_order_and_lists_the_rows_a_
     ids = [r["sample_id"] for r in rows]
     verdicts = tmp_path / "verdicts.csv"
     by_rank = sorted(range(len(rows)), key=lambda i: -float(rows[i]["rank_by_familiarity"]))
-    if by_rank[0] != 0:  # the first row of the rank order is not audit.csv's first: refused before writing anything
-        _write_review(verdicts, rows, 1)
-        with pytest.raises(ConfigError, match="first row of the rank order was not reviewed"):
-            evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
-        assert not (run_dir / "evaluations").exists()
+    last = rows[by_rank[-1]]  # only the rank order's last row reviewed: refused before writing anything
+    _write_review(verdicts, [last] + [r for r in rows if r is not last], 1)
+    with pytest.raises(ConfigError, match="first row of the rank order was not reviewed"):
+        evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
+    assert not (run_dir / "evaluations").exists()
     reviewed = sorted(set(range(30)) | {by_rank[0]})
     order_rows = [rows[i] for i in reviewed] + [r for i, r in enumerate(rows) if i not in reviewed]
     _write_review(verdicts, order_rows, len(reviewed))

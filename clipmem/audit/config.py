@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from clipmem.audit.names import GROUPED_STATISTICS, RANK_STATISTICS, STATISTICS
+from clipmem.audit.names import GROUPED_STATISTICS, RANK_ORDER_STATISTICS, RANK_STATISTICS, STATISTICS
 from clipmem.errors import ConfigError
 
 
@@ -64,7 +64,7 @@ class AuditConfig:
     def rank_order(self) -> bool:
         """Whether the suspicion orders pairs by their rank within each group (every rank statistic and
         ``rank_by_familiarity``), so that where wrong pairs lie in audit.csv's order is known (a review's count)."""
-        return self.statistic in RANK_STATISTICS or self.statistic == "rank_by_familiarity"
+        return self.statistic in RANK_ORDER_STATISTICS
 
     @property
     def probability_statistic(self) -> str:

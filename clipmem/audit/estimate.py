@@ -19,6 +19,7 @@ from clipmem.audit.mixture import (
     flag_recall,
     wrong_upper_bound,
 )
+from clipmem.audit.names import RANK_ORDER_STATISTICS
 from clipmem.audit.ranks import mid_rank
 from clipmem.audit.statistics import audit_statistics
 from clipmem.plan.spec import Plan
@@ -53,8 +54,7 @@ class AuditResult:
     def rank_order(self) -> torch.Tensor:
         """(N,) the order a review counts along: the suspicion where it is a rank order, else (``consensus``) the
         ``rank_by_familiarity`` its probabilities come from."""
-        rank = AuditConfig(statistic=self.statistic).rank_order
-        return self.suspicion if rank else self.statistics["rank_by_familiarity"]
+        return self.suspicion if self.statistic in RANK_ORDER_STATISTICS else self.statistics["rank_by_familiarity"]
 
     def wrong_count(self) -> float:
         """N·π: the mixture's number of wrong pairs (the quantity its bootstrap interval is for). The probabilities
