@@ -70,6 +70,9 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert f"at most {metrics['audit_wrong_upper']:.0f}" in summary
     warned = "ran to 0" if metrics["audit_estimate_at_bound"] else "estimated count is unstable"
     assert (warned in summary) == (not metrics["audit_estimate_stable"])
+    assert metrics["audit_rank_order"] == "rank_by_familiarity" and "to_review.csv" in summary  # consensus: not ranks
+    ranked = {**metrics, "audit_statistic": "rank_joint", "audit_rank_order": "rank_joint"}
+    assert "to_review.csv" not in format_summary(ranked, run_dir)  # a rank order is counted from audit.csv alone
     assert json.loads((run_dir / "status.json").read_text())["state"] == "complete"
 
 

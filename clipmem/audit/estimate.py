@@ -51,10 +51,14 @@ class AuditResult:
     groups: torch.Tensor | None = None
     overlap: list[str] = field(default_factory=list)
 
-    def rank_order(self) -> torch.Tensor:
-        """(N,) the order a review counts along: the suspicion where it is a rank order, else (``consensus``) the
+    def rank_order_name(self) -> str:
+        """The statistic a review counts along: the suspicion where it is a rank order, else (``consensus``) the
         ``rank_by_familiarity`` its probabilities come from."""
-        return self.suspicion if self.statistic in RANK_ORDER_STATISTICS else self.statistics["rank_by_familiarity"]
+        return self.statistic if self.statistic in RANK_ORDER_STATISTICS else "rank_by_familiarity"
+
+    def rank_order(self) -> torch.Tensor:
+        """(N,) the values of ``rank_order_name``, higher = earlier in a review."""
+        return self.statistics[self.rank_order_name()]
 
     def wrong_count(self) -> float:
         """N·π: the mixture's number of wrong pairs (the quantity its bootstrap interval is for). The probabilities
@@ -83,7 +87,8 @@ class AuditResult:
         groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else self.groups.numpy()
         expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups)
         return {
-            "audit_statistic": self.statistic, "audit_rows": n, "audit_min_probability": self.min_probability,
+            "audit_statistic": self.statistic, "audit_rank_order": self.rank_order_name(), "audit_rows": n,
+            "audit_min_probability": self.min_probability,
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
             "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups),
             "audit_familiarity_groups": len(np.unique(groups)),

@@ -23,24 +23,26 @@ NEIGHBOURS = 5  # the familiarity of an image (caption) is its mean similarity t
 GROUP_SIZE = 250  # pairs per familiarity group (docs/audit.md, "Choosing the defaults")
 
 
-def familiarity(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor, k: int = NEIGHBOURS
-                ) -> torch.Tensor:
-    """(N,) float64: the mean cosine similarity of each pair's image to its ``k`` nearest other images plus that of
-    its caption to its ``k`` nearest other captions, in [−2, 2], under the ensemble of the models that never saw the
-    pair (``unseen_cells``), from embeddings ``image`` and ``text`` (M, N, D) and ``membership`` (M, N)."""
+def side_familiarity(embeddings: torch.Tensor, membership: torch.Tensor, k: int = NEIGHBOURS) -> torch.Tensor:
+    """(N,) float64: the mean cosine similarity of each pair's image (or caption) to its ``k`` nearest other images
+    (captions), in [−1, 1], under the ensemble of the models that never saw the pair (``unseen_cells``), from one
+    side's embeddings (M, N, D) and ``membership`` (M, N)."""
     n = membership.shape[1]
     k = max(1, min(int(k), n - 1))
     out = torch.full((n,), torch.nan, dtype=torch.float64)
     for models, rows in unseen_cells(membership):
         index = rows.nonzero().flatten()
-        own = (torch.arange(len(index)), index)
-        total = torch.zeros(len(index), dtype=torch.float64)
-        for embeddings in (image[models], text[models]):
-            similarity = ensemble_similarity(embeddings[:, rows], embeddings)
-            similarity[own] = -torch.inf
-            total += similarity.topk(k, dim=1).values.mean(1)
-        out[rows] = total
+        similarity = ensemble_similarity(embeddings[models][:, rows], embeddings[models])
+        similarity[torch.arange(len(index)), index] = -torch.inf
+        out[rows] = similarity.topk(k, dim=1).values.mean(1)
     return out
+
+
+def familiarity(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor, k: int = NEIGHBOURS
+                ) -> torch.Tensor:
+    """(N,) float64 in [−2, 2]: the image's ``side_familiarity`` plus the caption's, from embeddings ``image`` and
+    ``text`` (M, N, D) and ``membership`` (M, N)."""
+    return side_familiarity(image, membership, k) + side_familiarity(text, membership, k)
 
 
 def familiarity_groups(values: np.ndarray, size: int = GROUP_SIZE) -> np.ndarray:

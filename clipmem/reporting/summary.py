@@ -105,7 +105,8 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
     files = "audit.csv" + (", clean.csv" if "audit_clean_rows" in metrics else "")
     lines.append(f"  files                    {run_dir / 'audit.csv'} ({files}, report/most_suspicious.png)")
     listed = (" (it lists in to_review.csv the rows of the rank order the count also needs)"
-              if metrics.get("audit_statistic") == "consensus" else "")
+              if metrics.get("audit_rank_order", metrics.get("audit_statistic")) != metrics.get("audit_statistic")
+              else "")
     lines.append(f"  to count the wrong pairs: mark wrong/correct in a 'verdict' column for the top rows of audit.csv, "
                  f"then  python evaluate.py run_dir={run_dir} review=<that file>{listed}  (docs/audit.md, \"Review "
                  f"the top\")")
