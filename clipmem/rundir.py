@@ -163,13 +163,15 @@ class RunDir:
         folders = sorted(p for p in self.evaluations.glob("*") if p.is_dir()) if self.evaluations.is_dir() else []
         return RunDir(max(folders, key=lambda p: p.stat().st_mtime_ns)) if folders else None
 
-    def archive_attempt(self) -> Path:
-        """Move everything but ``.hydra/`` (and the lock of the run now starting) into ``attempts/<date>_<time>/``
+    def archive_attempt(self, keep_config: bool = True) -> Path:
+        """Move everything but ``.hydra/`` (a sweep job's, which Hydra wrote for the attempt now starting; with
+        ``keep_config=False`` it moves too) and the lock of the run now starting into ``attempts/<date>_<time>/``
         (a failed attempt, kept for reading)."""
         target = self.root / "attempts" / dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
         target.mkdir(parents=True)
+        kept = (".hydra", "attempts", LOCK_NAME) if keep_config else ("attempts", LOCK_NAME)
         for path in self.root.iterdir():
-            if path.name not in (".hydra", "attempts", LOCK_NAME):
+            if path.name not in kept:
                 shutil.move(str(path), str(target / path.name))
         return target
 

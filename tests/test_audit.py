@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from clipmem.audit.writer import short_path, write_clean
+from clipmem.data.sources.csv_source import CsvSource
 from clipmem.errors import ConfigError
 from clipmem.reporting.summary import _count_lines, format_summary
 from clipmem.run import run_experiment
@@ -97,3 +99,19 @@ def test_a_prior_replaces_the_estimate_in_the_summary():
                 "audit_estimated_wrong_high": 0.001, "audit_estimate_at_bound": True}
     lines = _count_lines(at_bound, 1000)
     assert len(lines) == 2 and "ran to 0" in lines[1] and "not evidence that none are" in lines[1]
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_clean_csv_keeps_the_source_bytes_of_every_kept_row(tmp_path, line_end):
+    lines = ["filepath;title", "a.png;A cat.", "b.png;A dog", "c.png;A ship."]
+    source_path = tmp_path / "pairs.csv"
+    source_path.write_bytes(line_end.join(lines).encode() + line_end.encode())
+    kept = write_clean(CsvSource(path=str(source_path), sep=";"), {1}, {0, 1, 2}, tmp_path / "clean.csv")
+    expected = line_end.join([lines[0], lines[1], lines[3]]) + line_end
+    assert kept == 2 and (tmp_path / "clean.csv").read_bytes() == expected.encode()
+
+
+def test_gallery_panels_show_the_end_of_a_long_path():
+    assert short_path("images/a.png") == "images/a.png"
+    assert short_path("/work/main/data/tuxpaint/images/military/fireman240a.png") == "…/images/military/fireman240a.png"
+    assert short_path("/d/" + "x" * 50 + ".png") == "…/" + "x" * 50 + ".png"  # the file name, however long

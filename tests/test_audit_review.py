@@ -244,9 +244,11 @@ def test_a_consensus_audit_is_counted_along_its_rank_order_and_lists_the_rows_a_
     by_rank = sorted(range(len(rows)), key=lambda i: -float(rows[i]["rank_by_familiarity"]))
     last = rows[by_rank[-1]]  # only the rank order's last row reviewed: refused before writing anything
     _write_review(verdicts, [last] + [r for r in rows if r is not last], 1)
-    with pytest.raises(ConfigError, match="first row of the rank order was not reviewed"):
+    with pytest.raises(ConfigError, match="first row of the rank order was not reviewed") as refused:
         evaluate_entry(EvaluateConfig(run_dir=str(run_dir), review=str(verdicts)))
     assert not (run_dir / "evaluations").exists()
+    named = [rows[i]["key"] for i in by_rank[:30]]  # audit.csv's top is not reviewed: the rank order's first rows
+    assert f"review its first rows (audit.csv's key column): {named}; add their verdicts" in str(refused.value)
     reviewed = sorted(set(range(30)) | {by_rank[0]})
     order_rows = [rows[i] for i in reviewed] + [r for i, r in enumerate(rows) if i not in reviewed]
     _write_review(verdicts, order_rows, len(reviewed))
@@ -258,6 +260,7 @@ def test_a_consensus_audit_is_counted_along_its_rank_order_and_lists_the_rows_a_
     missing = [rows[i]["sample_id"] for i in by_rank[:prefix] if i not in reviewed]
     assert listed == missing and partial["audit_review_to_review"] == len(missing)
     assert partial["audit_review_sampled"] == 0 and partial["audit_review_rows"] == len(reviewed)
+    assert partial["audit_review_random_sample"] is None  # no row below the top: nothing to check for randomness
     closed, result = list(reviewed), partial
     for _ in range(5):  # review the listed rows too; audit.csv's reviewed top may grow with them, and the list with it
         folder = sorted((run_dir / "evaluations").iterdir())[-1]

@@ -58,3 +58,25 @@ def test_killed_run_resumes_to_the_same_scores(tmp_path):
 
     run_experiment(compose_config([*CONFIG, f"run_dir={tmp_path / 'straight'}"]))
     assert (killed / "scores.csv").read_text() == (tmp_path / "straight" / "scores.csv").read_text()
+
+
+def test_a_run_that_failed_before_its_splits_starts_again_on_resume_keeping_the_attempt(tmp_path, capsys):
+    from clipmem.run.lifecycle import prepare_run_dir
+    from clipmem.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    (run.root / ".hydra").mkdir(parents=True)
+    run.config.write_text("seed: 0\n")
+    run.status.write_text('{"state": "failed"}')
+    (run.root / "train.log").write_text("bad sample at row 3\n")
+    with pytest.raises(ConfigError, match="already holds a run .* pass resume=true"):
+        prepare_run_dir(run, resume=False)
+    prepare_run_dir(run, resume=True)  # nothing was trained: it starts again in place
+    (attempt,) = (run.root / "attempts").iterdir()
+    assert sorted(p.name for p in run.root.iterdir()) == ["attempts"]
+    assert (attempt / "train.log").read_text() == "bad sample at row 3\n" and (attempt / ".hydra/config.yaml").is_file()
+    assert "starting it again" in capsys.readouterr().out
+    run.splits.write_text("{}")
+    run.status.write_text('{"state": "failed"}')
+    prepare_run_dir(run, resume=True)  # with splits there is something to continue: nothing moves
+    assert run.status.is_file() and len(list((run.root / "attempts").iterdir())) == 1

@@ -71,7 +71,7 @@ class AuditResult:
 
     def estimate_stable(self) -> bool:
         """Whether the estimated count is statistically stable: its bootstrap interval is narrower than the estimate,
-        and the estimate is not at the fit's lower bound (where every resample stays too, however many pairs are
+        and the estimate is not at the fit's lower bound (where most resamples stay too, however many pairs are
         wrong). Stable is not unbiased: correct pairs the models cannot predict rank like wrong ones and are counted
         with them, and the correct pairs' fitted density can take in wrong ones, so the count can be far off whatever
         this says (docs/audit.md, "How many are wrong")."""

@@ -95,8 +95,8 @@ class ReviewEstimate:
         """Whether the rows reviewed below the top may be a random sample of the rows there (the count assumes so)."""
         return self.sample_p >= RANDOM_SAMPLE_ALPHA
 
-    def metrics(self) -> dict[str, float | int | bool]:
-        """metrics.json's ``audit_review_*`` keys."""
+    def metrics(self) -> dict[str, float | int | bool | None]:
+        """metrics.json's ``audit_review_*`` keys (the sample check's null when no row was reviewed below the top)."""
         return {"audit_review_rows": self.reviewed, "audit_review_wrong": self.found, "audit_review_top": self.top,
                 "audit_review_top_rows": self.top_rows,
                 "audit_review_lowest": self.lowest, "audit_review_sampled": self.sampled,
@@ -105,7 +105,8 @@ class ReviewEstimate:
                 "audit_review_estimated_wrong": self.estimated_wrong, "audit_review_estimated_wrong_low": self.low,
                 "audit_review_estimated_wrong_high": self.high, "audit_review_level": self.level,
                 "audit_review_remaining_wrong": self.remaining, "audit_review_extrapolated": self.extrapolated,
-                "audit_review_sample_p": self.sample_p, "audit_review_random_sample": self.random_sample}
+                **({"audit_review_sample_p": self.sample_p, "audit_review_random_sample": self.random_sample}
+                   if self.sampled else {"audit_review_sample_p": None, "audit_review_random_sample": None})}
 
 
 @dataclass(frozen=True)

@@ -110,10 +110,12 @@ def audit_rows(inputs: AuditInputs, result: AuditResult, seen_in_reference: list
     return rows
 
 
-def _write_csv(path: Path, fieldnames: list[str] | tuple[str, ...], rows: list[dict], sep: str = ",") -> None:
+def _write_csv(path: Path, fieldnames: list[str] | tuple[str, ...], rows: list[dict], sep: str = ",",
+               line_end: str = "\r\n") -> None:
     def write(tmp: Path) -> None:
         with tmp.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=list(fieldnames), delimiter=sep, extrasaction="ignore")
+            writer = csv.DictWriter(f, fieldnames=list(fieldnames), delimiter=sep, extrasaction="ignore",
+                                    lineterminator=line_end)
             writer.writeheader()
             writer.writerows(rows)
 
@@ -121,12 +123,12 @@ def _write_csv(path: Path, fieldnames: list[str] | tuple[str, ...], rows: list[d
 
 
 def write_clean(source: Any, flagged_ids: set[int], audited_ids: set[int], path: Path) -> int:
-    """The source CSV's rows that were audited and not flagged, same columns, separator and order; rows the audit
-    never scored (skipped as bad or duplicate) are left out too. Returns the rows kept."""
+    """The source CSV's rows that were audited and not flagged, same columns, separator, line ending and order; rows
+    the audit never scored (skipped as bad or duplicate) are left out too. Returns the rows kept."""
     header, by_id, rows = source.rows_by_id()
     keep = {id(by_id[sid]) for sid in audited_ids - flagged_ids if sid in by_id}
     kept = [row for row in rows if id(row) in keep]
-    _write_csv(path, header, kept, sep=source.delimiter())
+    _write_csv(path, header, kept, sep=source.delimiter(), line_end=source.line_end())
     return len(kept)
 
 
@@ -156,13 +158,27 @@ def injected_metrics(result: AuditResult, miscaptioned: torch.Tensor) -> dict[st
     return out
 
 
+def short_path(path: str, width: int = 36) -> str:
+    """``path`` as a gallery panel shows it: whole when at most ``width`` characters, else ``…/`` and as many of its
+    last components as fit (at least the file name)."""
+    if len(path) <= width:
+        return path
+    parts = path.replace("\\", "/").split("/")
+    shown = parts[-1]
+    for part in reversed(parts[:-1]):
+        if len(part) + len(shown) + 3 > width:
+            break
+        shown = f"{part}/{shown}"
+    return f"…/{shown}"
+
+
 def write_gallery(run: RunDir, inputs: AuditInputs, result: AuditResult, rows: list[dict], size: int) -> Path:
     """report/most_suspicious.png: the ``size`` most suspicious pairs with their path (or key), caption and
     probability of a wrong caption."""
     ids = list(inputs.plan.scored_ids)
     top = torch.argsort(result.suspicion, descending=True, stable=True)[:size]
     pairs = inputs.data.pairs_of([ids[int(i)] for i in top])
-    labels = [f"{row['path'] or row['key']}\n{row['caption']}" for row in rows[:size]]
+    labels = [f"{short_path(row['path']) if row['path'] else row['key']}\n{row['caption']}" for row in rows[:size]]
     gallery = plots.Gallery(pairs.images, labels, result.probability[top].float(), pairs.miscaptioned)
     return plots.plot_gallery(gallery, run.report_file("most_suspicious"),
                               f"Most suspicious pairs ({result.statistic}; number: probability of a wrong caption)")

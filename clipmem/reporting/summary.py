@@ -35,8 +35,9 @@ def _design_lines(metrics: dict[str, Any]) -> list[str]:
         lines.append(f"  AUC of low consistency   {metrics['consistency_miscaption_auc']:.3f}")
     brown = metrics.get("reliability_spearman_brown")
     if brown is not None and brown == brown:  # present and not NaN
-        lines.append(f"  split-half reliability   {metrics['reliability_spearman_brown']:.3f} "
-                     f"(Spearman–Brown; halves ρ = {metrics['reliability_spearman']:.3f})")
+        lines.append(f"  CLIPMem reliability      {metrics['reliability_spearman_brown']:.3f} "
+                     f"(of the memorization scores, split-half, Spearman–Brown; halves ρ = "
+                     f"{metrics['reliability_spearman']:.3f})")
     return lines
 
 
@@ -87,7 +88,8 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
         lines.append("  ranking reliability      n/a (needs design.repeats ≥ 2)")
     else:
         lines.append(f"  ranking reliability      {_num(reliability)} [{_num(metrics['audit_reliability_low'])}, "
-                     f"{_num(metrics['audit_reliability_high'])}] (split-half, Spearman–Brown)")
+                     f"{_num(metrics['audit_reliability_high'])}] (of the suspicion ranking, split-half, "
+                     "Spearman–Brown)")
         if reliability < 0.5:
             lines.append("  WARNING: the ranking is unreliable (below 0.5): another training seed would reorder it; "
                          "train longer, add repeats or start from a base model")

@@ -43,16 +43,19 @@ def completed_metrics(run: RunDir, fingerprint: str) -> dict[str, Any] | None:
 
 
 def prepare_run_dir(run: RunDir, resume: bool) -> None:
-    """A single run: refuse to reuse a run directory silently; on resume, require the run's split manifest."""
+    """A single run: refuse to reuse a run directory silently; on resume, a run that stopped before its splits were
+    drawn (nothing trained, nothing to continue) starts again there, its files kept under ``attempts/``."""
     if resume:
         if run.status.is_file() and not run.splits.is_file():
-            raise ConfigError(f"resume=true: {run.root} stopped before its splits were drawn (no splits.json); "
-                              "start it again without resume=true in a new run directory")
+            moved = run.archive_attempt(keep_config=False)
+            print(f"clipmem: resume=true: {run.root} stopped before its splits were drawn, so nothing is continued: "
+                  f"starting it again (the earlier attempt is in {moved})", flush=True)
         return  # resume=true on a directory that holds no run yet (e.g. a sweep job not reached) starts afresh
     if run.status.is_file():
         state = json.loads(run.status.read_text()).get("state")
+        again = "" if run.splits.is_file() else " (it stopped before its splits were drawn: it starts again there)"
         raise ConfigError(
-            f"run_dir={run.root} already holds a run (status {state!r}); pass resume=true to continue it, "
+            f"run_dir={run.root} already holds a run (status {state!r}); pass resume=true to continue it{again}, "
             "or leave run_dir unset for a new directory"
         )
 

@@ -63,6 +63,20 @@ def rows_to_review(ranks: Ranks, review: Review, size: int) -> np.ndarray:
     return first[~review.reviewed[first]]
 
 
+def _still_needed(table: Any, ranks: Ranks, review: Review, prefix: int, shown: int = 30) -> str:
+    """Which rows (audit.csv's ``key``) a refused review should add: the rank order's first ``prefix`` rows not
+    reviewed, or, when audit.csv's top was not reviewed either, the rank order's first rows."""
+    missing = rows_to_review(ranks, review, prefix)
+    if missing.size:
+        head = f"of its first {prefix} rows these {missing.size} are not reviewed"
+    else:
+        missing, head = rows_to_review(ranks, review, len(review.reviewed))[:shown], "review its first rows"
+    keys = [table.rows[i]["key"] for i in missing[:shown]]
+    more = f" and {missing.size - shown} more (to_review.csv of a later review lists them)" \
+        if missing.size > shown else ""
+    return f"{head} (audit.csv's key column): {keys}{more}"
+
+
 def format_review(metrics: dict[str, Any], estimate: ReviewEstimate, out: RunDir, wrote: list[str],
                   in_rank_order: bool = True) -> str:
     """The lines printed at the end of a review (``in_rank_order``: audit.csv's order is the rank order)."""
@@ -110,13 +124,14 @@ def evaluate_review(run_dir: str | Path, review_path: str | Path) -> dict[str, A
     table = read_audit_table(run.audit)
     review = read_verdicts(path, table)
     ranks = table.ranks(settings.audit)
-    missing = rows_to_review(ranks, review, reviewed_prefix(review))
+    prefix = reviewed_prefix(review)
+    missing = rows_to_review(ranks, review, prefix)
     try:
         estimate = estimate_from_review(ranks, review)
     except ValueError as err:
         raise ConfigError(f"{path}: {err} ({settings.audit.statistic} audit: the count reads audit.csv in its "
-                          f"rank_by_familiarity order; review its first rows, e.g. these: "
-                          f"{[table.rows[i]['key'] for i in missing[:10]]})") from None
+                          f"rank_by_familiarity order; {_still_needed(table, ranks, review, prefix)}; add their "
+                          "verdicts and run the review again)") from None
     probability = reviewed_probability(ranks, review, estimate.wrong_fraction)
     flagged = np.where(review.reviewed, review.wrong, probability >= settings.audit.min_probability)
     out = run.new_evaluation()

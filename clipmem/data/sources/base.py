@@ -42,7 +42,8 @@ class SourceFeatures:
 
     decodes_files: it decodes image files and caches them at its own ``resolution`` (a warning when that is
         below the model's input).
-    csv_rows: ``rows_by_id()`` and ``delimiter()`` hand back its CSV rows (what ``audit.write_clean`` copies).
+    csv_rows: ``rows_by_id()``, ``delimiter()`` and ``line_end()`` hand back its CSV rows, separator and line ending
+        (what ``audit.write_clean`` copies).
     image_locations: ``image_locations()`` names each pair's image file (the image column of audit.csv).
     builds_from_data: a zero-shot set that ``build(table, manifest, source)`` makes from the run's own pairs and
         split, instead of ``load()`` (the held-out probe).

@@ -53,6 +53,13 @@ def detect_sep(path: Path, image_key: str) -> str:
     return "\t" if header.count("\t") > header.count(",") else ","
 
 
+def line_ending(path: Path) -> str:
+    """The line ending of ``path``'s first line: ``"\\r\\n"`` (Windows, the csv module's default) or ``"\\n"``."""
+    with path.open("rb") as f:
+        first = f.readline()
+    return "\r\n" if first.endswith(b"\r\n") else "\n"
+
+
 def non_utf8_place(path: Path) -> str:
     """Where the first byte sequence that is not UTF-8 sits: line (1-based, as an editor counts) and column."""
     raw = path.read_bytes()
@@ -127,6 +134,10 @@ class CsvSource(DecodedFileFields):
     def delimiter(self) -> str:
         """The separator in use: ``sep``, or the one detected from the header of ``path``."""
         return self.sep if self.sep is not None else detect_sep(self.check(), self.image_key)
+
+    def line_end(self) -> str:
+        """The line ending of ``path`` (``line_ending``): what a copy of its rows keeps."""
+        return line_ending(self.check())
 
     def _read_rows(self, path: Path) -> tuple[list[str], list[tuple[int, dict[str, str | None]]]]:
         """Header and (line number, row dict) of every data row."""

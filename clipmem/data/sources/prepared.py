@@ -77,6 +77,10 @@ class PreparedCsvSource:
         """The separator of pairs.csv (given, or detected from its header)."""
         return self.csv_source().delimiter()
 
+    def line_end(self) -> str:
+        """As ``CsvSource.line_end``."""
+        return self.csv_source().line_end()
+
     def load(self) -> ImageTextTable:
         from clipmem.data.sources.csv_source import CsvSource
 
