@@ -173,15 +173,18 @@ def short_path(path: str, width: int = 36) -> str:
 
 
 def write_gallery(run: RunDir, inputs: AuditInputs, result: AuditResult, rows: list[dict], size: int) -> Path:
-    """report/most_suspicious.png: the ``size`` most suspicious pairs with their path (or key), caption and
-    probability of a wrong caption."""
+    """report/most_suspicious.png: the ``size`` most suspicious pairs with their row of audit.csv, path (or key),
+    caption and probability of a wrong caption."""
     ids = list(inputs.plan.scored_ids)
     top = torch.argsort(result.suspicion, descending=True, stable=True)[:size]
     pairs = inputs.data.pairs_of([ids[int(i)] for i in top])
-    labels = [f"{short_path(row['path']) if row['path'] else row['key']}\n{row['caption']}" for row in rows[:size]]
+    labels = [f"#{k} {short_path(row['path']) if row['path'] else row['key']}\n{row['caption']}"
+              for k, row in enumerate(rows[:size], start=1)]
     gallery = plots.Gallery(pairs.images, labels, result.probability[top].float(), pairs.miscaptioned)
+    bound = "; the count ran to 0, so every probability is 0: read the order" if result.estimate_at_bound() else ""
     return plots.plot_gallery(gallery, run.report_file("most_suspicious"),
-                              f"Most suspicious pairs ({result.statistic}; number: probability of a wrong caption)")
+                              f"Most suspicious pairs ({result.statistic}; #row of audit.csv; number: probability of "
+                              f"a wrong caption{bound})")
 
 
 def log_audit(loggers: list, run: RunDir, inputs: AuditInputs, rows: list[dict], gallery: Path,

@@ -71,7 +71,7 @@ def plot_gallery(gallery: Gallery, path: Path, title: str) -> Path:
     for i in range(m):
         ax = axes.flat[i]
         ax.imshow(images[i].permute(1, 2, 0).numpy(), interpolation="nearest")
-        caption = textwrap.fill(captions[i], 26)
+        caption = "\n".join(textwrap.fill(line, 26) for line in captions[i].split("\n"))  # keep its own lines
         odd = atypical is not None and bool(atypical[i])
         mark = " (mis-captioned)" if bool(flags[i]) else " (atypical)" if odd else ""
         colour = "tab:red" if bool(flags[i]) else "tab:orange"
@@ -83,7 +83,7 @@ def plot_gallery(gallery: Gallery, path: Path, title: str) -> Path:
             for spine in ax.spines.values():
                 spine.set_edgecolor(colour)
                 spine.set_linewidth(2.5)
-    fig.suptitle(title)
+    fig.suptitle(textwrap.fill(title, 16 * cols))
     fig.tight_layout()  # leaves room for the title above the panels' own (up to five-line) titles
     return _save(fig, path)
 
