@@ -9,8 +9,7 @@ one, the flagged set's predicted and measured precision, the ranking's reliabili
 the same setting over several seeds are then combined: AUCs as means with a t-interval on the logit scale (bounded
 to [0, 1]) and paired differences as an inverse-variance weighted mean of the per-seed DeLong differences (each
 seed is an independent injection, partition and training). Reads only the runs' files: nothing is retrained.
-Writes ``ablation.csv`` (one row per run and r), ``ablation.md`` and ``ablation_settings.csv``, and prints the
-tables.
+Writes ``ablation.csv`` (one row per run and r), ``ablation.md`` and ``ablation_settings.csv``; prints the tables.
 """
 
 from __future__ import annotations
@@ -90,8 +89,8 @@ def run_rows(root: Path, statistic: str, scoring: dict | None = None) -> list[di
     """One row per number of repeats r (1 .. R) of one run (``scoring``: as ``saved_run``)."""
     run = RunDir(root)
     cfg, settings, plan, stats, flags = saved_run(root, scoring)
-    status = json.loads(run.status.read_text())
-    rows = []
+    status, rows = json.loads(run.status.read_text()), []  # trained: the epochs audit.min_steps may have raised
+    trained = json.loads(run.metrics.read_text()).get("max_epochs") if run.metrics.is_file() else None
     for repeats in range(1, settings.design.repeats + 1):
         keep = [g < repeats for g in plan.groups]
         sub = plan.__class__(specs=tuple(s for s, k in zip(plan.specs, keep, strict=True) if k),
@@ -101,7 +100,8 @@ def run_rows(root: Path, statistic: str, scoring: dict | None = None) -> list[di
         result = estimate_audit([s for s, k in zip(stats, keep, strict=True) if k], sub,
                                 AuditConfig(statistic=statistic))
         base = OmegaConf.load(run.config).model.get("pretrained")
-        rows.append(measure(root, setting_of(cfg, settings, repeats, base), result, flags, status))
+        setting = {**setting_of(cfg, settings, repeats, base), **({"epochs": trained} if trained else {})}
+        rows.append(measure(root, setting, result, flags, status))
     return rows
 
 

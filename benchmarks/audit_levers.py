@@ -29,8 +29,8 @@ from clipmem.audit.statistics import STATISTICS
 from clipmem.evaluation.delong import paired_auc
 from clipmem.io import atomic_write_csv, atomic_write_text
 
-KEPT = ("sample_id", "rank_joint", "rank_by_familiarity", "low_alignment", "clipscore", "neighbours", "miscaptioned",
-        "base_overlap", "reference_overlap")
+KEPT = ("sample_id", "rank_joint", "rank_by_familiarity", "consensus", "low_alignment", "clipscore", "neighbours",
+        "miscaptioned", "base_overlap", "reference_overlap")
 STATISTIC = "rank_joint"  # the statistic compared, unless --statistic names another
 
 

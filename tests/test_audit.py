@@ -19,7 +19,7 @@ from .data_fixtures import write_pairs
 
 TINY = ["experiment=audit", "design.folds=3", "design.repeats=2", "trainer.max_epochs=2", "scoring.num_views=2",
         "logger=none", "checkpoints=false", "data.source.resolution=32", "data.batch_size=16",
-        "data.miscaption.fraction=0.1", "audit.bootstrap_draws=20"]
+        "data.miscaption.fraction=0.1", "audit.bootstrap_draws=20", "audit.min_steps=0"]
 
 
 def test_an_audit_needs_the_crossfit_design_and_clean_needs_a_csv():
@@ -115,3 +115,29 @@ def test_gallery_panels_show_the_end_of_a_long_path():
     assert short_path("images/a.png") == "images/a.png"
     assert short_path("/work/main/data/tuxpaint/images/military/fireman240a.png") == "…/images/military/fireman240a.png"
     assert short_path("/d/" + "x" * 50 + ".png") == "…/" + "x" * 50 + ".png"  # the file name, however long
+
+
+def test_a_small_set_trains_for_more_epochs_until_each_model_takes_min_steps(tmp_path):
+    paths = write_pairs(tmp_path / "pairs", 121)
+    run_dir = tmp_path / "run"
+    metrics = run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", "audit.min_steps=14",
+                                             f"run_dir={run_dir}"]))
+    steps = [json.loads(meta.read_text())["global_step"] for meta in run_dir.glob("models/*/clipmem_meta.json")]
+    epochs = metrics["max_epochs"]
+    assert metrics["max_epochs_configured"] == 2 and epochs > 2 and len(steps) == 6
+    assert min(steps) >= 14 > min(steps) * (epochs - 1) / epochs  # the fewest epochs that give every model 14 steps
+    assert f"epochs                   {epochs}, raised from 2" in format_summary(metrics, run_dir)
+    meta = json.loads(next(run_dir.glob("models/*/clipmem_meta.json")).read_text())
+    assert meta["training_config"]["trainer"]["max_epochs"] == epochs  # the record says what the model trained for
+
+
+def test_epochs_for_steps_counts_whole_batches_of_the_smallest_model():
+    from types import SimpleNamespace
+
+    from clipmem.plan.checks import epochs_for_steps
+
+    plan = SimpleNamespace(specs=[SimpleNamespace(train_ids=range(200)), SimpleNamespace(train_ids=range(190))])
+    assert epochs_for_steps(plan, 64, 16, 160) == 80  # 190 rows: 2 whole batches of 64 per epoch
+    assert epochs_for_steps(plan, 64, 100, 160) == 100  # enough steps already: never lowered
+    assert epochs_for_steps(plan, 64, 16, 0) == 16  # 0: keep the configured epochs
+    assert epochs_for_steps(plan, 32, 16, 161) == 33  # 5 batches of 32: 33 epochs give 165 ≥ 161, 32 give 160

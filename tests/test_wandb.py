@@ -141,7 +141,8 @@ def test_an_audit_logs_its_suspicion_ranked_table_gallery_and_audit_csv(tmp_path
     run = tmp_path / "run"
     done = run_script("train.py", "experiment=audit", f"data.source.path={paths['csv']}", "design.folds=2",
                       "design.repeats=2", "trainer.max_epochs=1", "data.batch_size=16", "data.source.resolution=32",
-                      "data.miscaption.fraction=0.1", "audit.bootstrap_draws=10", "logger=wandb", "checkpoints=false",
+                      "data.miscaption.fraction=0.1", "audit.bootstrap_draws=10", "audit.min_steps=0", "logger=wandb",
+                      "checkpoints=false",
                       f"run_dir={run}", cwd=tmp_path, env={"WANDB_API_KEY": "", "WANDB_SILENT": ""})
     assert done.returncode == 0, done.stderr[-3000:]
     artifacts = {r.artifact.name: [m.path for m in r.artifact.manifest.contents]

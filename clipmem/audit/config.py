@@ -30,6 +30,10 @@ class AuditConfig:
     reliability_partitions: split-halves of the repeats averaged by the ranking's reliability.
     bootstrap_draws: resamples of the audited pairs behind the intervals of the reliability and of the estimated
         number of wrong pairs.
+    min_steps: the fewest optimizer steps each model takes: on a set too small for ``trainer.max_epochs`` to give
+        them, the epochs are raised until the model with the fewest batches per epoch takes this many (steps of
+        ``data.batch_size`` on one device; 0: never raised). The default, 160, is below what the presets' epochs
+        give on each prepared set, so it only changes smaller sets (docs/audit.md, "How many pairs").
     """
 
     enabled: bool = False
@@ -40,6 +44,7 @@ class AuditConfig:
     group_size: int = 250
     reliability_partitions: int = 10
     bootstrap_draws: int = 200
+    min_steps: int = 160
 
     def __post_init__(self) -> None:
         if self.statistic not in STATISTICS:
@@ -53,6 +58,8 @@ class AuditConfig:
         for key in ("group_size", "reliability_partitions", "bootstrap_draws"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"audit.{key} must be ≥ 1, got {getattr(self, key)}")
+        if int(self.min_steps) < 0:
+            raise ConfigError(f"audit.min_steps must be ≥ 0 (0: keep trainer.max_epochs), got {self.min_steps}")
 
     @property
     def grouped(self) -> bool:

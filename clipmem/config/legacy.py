@@ -128,10 +128,13 @@ def saved_run_config(path: Path, run_dir: Path, scoring_overrides: dict[str, Any
 
 def _older_audit(cfg: DictConfig) -> None:
     """Audits before the cross-fitted design flagged by a robust-z ``threshold`` over ``design=inout`` models: the
-    key is gone, and re-scoring such a run recomputes its scores without redoing its audit (audit.csv is kept)."""
+    key is gone, and re-scoring such a run recomputes its scores without redoing its audit (audit.csv is kept).
+    Audits before ``audit.min_steps`` trained for ``trainer.max_epochs`` whatever the set's size: 0 says so."""
     audit = cfg.get("audit")
     if audit is None:
         return
     audit.pop("threshold", None)
+    if "min_steps" not in audit:  # trained before the epochs of small sets were raised: as it was
+        audit.min_steps = 0
     if "crossfit" not in str(cfg.design.get("_target_", "")).lower():
         audit.enabled = False

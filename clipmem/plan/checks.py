@@ -41,6 +41,15 @@ def check_plan_steps(plan: Plan, data: ExperimentData, folds: int | None = None)
                       "and take no optimizer step; lower data.batch_size or give it more pairs (data.splits)")
 
 
+def epochs_for_steps(plan: Plan, batch_size: int, epochs: int, min_steps: int) -> int:
+    """The epochs every model of ``plan`` trains for so that the one with the fewest whole batches of
+    ``batch_size`` per epoch takes at least ``min_steps`` optimizer steps: ``epochs``, or more (one device)."""
+    per_epoch = min(len(spec.train_ids) for spec in plan.specs) // max(int(batch_size), 1)
+    if min_steps <= 0 or per_epoch <= 0:
+        return int(epochs)
+    return max(int(epochs), math.ceil(min_steps / per_epoch))
+
+
 def check_trained(name: str, global_step: int, epochs: int | None) -> None:
     """After training: a model that took no optimizer step stops the run before it is scored."""
     if global_step <= 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from clipmem.data.splits.near_duplicates import HASHES_FILE, save_hashes
 from clipmem.errors import ConfigError
 from clipmem.families.base import trainer_overrides
 from clipmem.families.clip import CLIPFamily
-from clipmem.plan.checks import check_trained
+from clipmem.plan.checks import check_trained, epochs_for_steps
 from clipmem.plan.spec import ModelSpec, Plan
 from clipmem.progress import interactive
 from clipmem.rundir import LAST_CHECKPOINT, RunDir
@@ -48,6 +48,32 @@ class TrainingRecipe:
     make_callbacks: Callable[[], list[L.Callback]]
     checkpoints: bool
     training_config: dict[str, Any] = field(default_factory=dict)
+
+
+def with_min_steps(recipe: TrainingRecipe, plan: Plan, batch_size: int, min_steps: int) -> TrainingRecipe:
+    """``recipe`` with ``max_epochs`` raised so that every model of ``plan`` takes at least ``min_steps`` optimizer
+    steps (``epochs_for_steps``), in the trainer's arguments and in the training record saved with each model;
+    ``recipe`` itself when the epochs already give them (or none are set)."""
+    epochs = recipe.trainer_kwargs.get("max_epochs")
+    if epochs is None:
+        return recipe
+    needed = epochs_for_steps(plan, batch_size, int(epochs), min_steps)
+    if needed == int(epochs):
+        return recipe
+    log.info("trainer.max_epochs %d -> %d: each model takes at least %d optimizer steps (audit.min_steps)", epochs,
+             needed, min_steps)
+    trainer = {**(recipe.training_config.get("trainer") or {}), "max_epochs": needed}
+    return replace(recipe, trainer_kwargs={**recipe.trainer_kwargs, "max_epochs": needed},
+                   training_config={**recipe.training_config, "trainer": trainer})
+
+
+def epoch_metrics(configured: TrainingRecipe, used: TrainingRecipe) -> dict[str, int]:
+    """metrics.json's ``max_epochs`` the models trained for, and ``max_epochs_configured`` where ``with_min_steps``
+    raised it (nothing when no epochs are set)."""
+    epochs, given = used.trainer_kwargs.get("max_epochs"), configured.trainer_kwargs.get("max_epochs")
+    if epochs is None:
+        return {}
+    return {"max_epochs": int(epochs), **({"max_epochs_configured": int(given)} if given != epochs else {})}
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
              f"  rows audited             {rows} (every pair of the data; skipped rows are listed, not audited)",
              *([f"  reference pairs          {metrics['audit_reference_pairs']} (trusted: every model trained on them, "
                 "none audited)"] if metrics.get("audit_reference_pairs") else []),
+             *([f"  epochs                   {metrics['max_epochs']}, raised from {metrics['max_epochs_configured']}: "
+                "on a set this small those would give each model fewer than audit.min_steps optimizer steps"]
+               if "max_epochs_configured" in metrics else []),
              *_count_lines(metrics, rows),
              f"  {'flagged (p ≥ ' + format(metrics['audit_min_probability'], '.2f') + ')':<24} {flagged}"
              + (f": expected precision {_num(metrics['audit_expected_precision'], 2)}, expected recall "

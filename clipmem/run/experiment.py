@@ -17,6 +17,7 @@ from clipmem.distributed import launcher_config
 from clipmem.errors import ConfigError
 from clipmem.plan.checks import check_plan_steps
 from clipmem.plan.fit import FitSetup, fit_plan
+from clipmem.plan.training import epoch_metrics, with_min_steps
 from clipmem.progress import step
 from clipmem.reporting import tracking
 from clipmem.reporting.summary import format_summary
@@ -76,16 +77,18 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         plan = run_plan(settings, data.manifest)
         check_plan_steps(plan, data, getattr(settings.design, "folds", None))
-        at_once = settings.hardware.models_side_by_side(len(plan.specs), bool(settings.recipe.make_callbacks()),
+        recipe = with_min_steps(settings.recipe, plan, data.batch_size, settings.audit.min_steps) \
+            if settings.audit.enabled else settings.recipe
+        at_once = settings.hardware.models_side_by_side(len(plan.specs), bool(recipe.make_callbacks()),
                                                         launcher_config())
-        setup = FitSetup(settings.recipe, settings.scoring, settings.eval_device(), settings.families, life.resume,
-                         at_once)
+        setup = FitSetup(recipe, settings.scoring, settings.eval_device(), settings.families, life.resume, at_once)
         fitted = fit_plan(plan, data, setup, life.run, loggers)
         if not life.is_zero:
             life.finish_other_rank()
             return None
         curves = analyse(settings, plan, data, life.run, life.run)
-        extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics}
+        extra = {"seed": settings.seed, "manifest_sha256": data.manifest.sha256, **data_metrics,
+                 **epoch_metrics(settings.recipe, recipe)}
         ctx = RunContext(settings, data, plan, life.run, life.run, loggers)
         metrics = estimate_and_report(ctx, fitted, extra, curves=curves,
                                       audit=AuditRequest(settings.audit, settings.data.source, settings.base_weights))
