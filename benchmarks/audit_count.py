@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from audit_ablation import saved_run
+from common import write_table
 from tabulate import tabulate
 
 from clipmem.audit.config import AuditConfig
@@ -26,15 +27,9 @@ from clipmem.audit.familiarity import side_familiarity
 from clipmem.audit.mixture import wrong_upper_bound
 from clipmem.audit.ranks import mid_rank
 from clipmem.evaluation.auc import flag_auc
-from clipmem.io import atomic_write_csv, atomic_write_text
 
 TOLERANCE = 0.25  # the issue's target: within 25 % of the injected count
 FAMILIAR_SHARE = 0.2  # the most familiar fifth of the pairs
-
-
-def storey(u: np.ndarray, threshold: float) -> float:
-    """Storey's share #{u > λ} / (N (1 − λ)) of the mid-ranks ``u`` (N,)."""
-    return wrong_upper_bound(u, threshold)
 
 
 def most_familiar(values: np.ndarray, share: float = FAMILIAR_SHARE) -> np.ndarray:
@@ -68,10 +63,10 @@ def estimates(root: Path) -> tuple[dict, dict[str, float]]:
     image_familiar = most_familiar(image_side)
     found = {
         "mixture (the audit's)": result.wrong_count(),
-        "storey 0.5": storey(joint, 0.5) * n, "storey 0.8": storey(joint, 0.8) * n,
-        "storey 0.9": storey(joint, 0.9) * n,
-        "familiar fifth, storey 0.8": storey(joint[familiar], 0.8) * n,
-        "image-familiar fifth, rank_caption": storey(caption[image_familiar], 0.8) * n,
+        "storey 0.5": wrong_upper_bound(joint, 0.5) * n, "storey 0.8": wrong_upper_bound(joint, 0.8) * n,
+        "storey 0.9": wrong_upper_bound(joint, 0.9) * n,
+        "familiar fifth, storey 0.8": wrong_upper_bound(joint[familiar], 0.8) * n,
+        "image-familiar fifth, rank_caption": wrong_upper_bound(caption[image_familiar], 0.8) * n,
     }
     label = {"run": root.name, "data": settings.data.source.prepared, "seed": settings.seed,
              "rows": n, "injected": int(flags.sum())}
@@ -138,11 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     for root in args.runs:
         rows += run_rows(root)
         print(f"{root}: done", file=sys.stderr, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_csv(args.out / "count.csv", rows, list(rows[0]))
-    text = markdown(rows)
-    atomic_write_text(args.out / "count.md", text)
-    sys.stdout.write(text)
+    write_table(args.out, "count", rows, markdown(rows))
 
 
 if __name__ == "__main__":

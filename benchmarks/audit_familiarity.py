@@ -12,19 +12,18 @@ and variant) and ``variants.md``.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 from audit_ablation import saved_run
+from common import write_table
 from tabulate import tabulate
 
 from clipmem.audit.familiarity import familiarity, familiarity_groups, grouped_suspicion
 from clipmem.audit.ranks import mid_rank, out_of_sample_statistics
 from clipmem.evaluation.auc import flag_auc
 from clipmem.evaluation.delong import paired_auc
-from clipmem.io import atomic_write_csv, atomic_write_text
 
 NEIGHBOURS = (1, 5)
 GROUP_SIZES = (125, 250, 500, 1000)
@@ -79,11 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder for variants.csv and variants.md")
     args = parser.parse_args(argv)
     rows = [row for root in args.runs for row in run_variants(root)]
-    args.out.mkdir(parents=True, exist_ok=True)
-    atomic_write_csv(args.out / "variants.csv", rows, list(rows[0]))
-    text = markdown(rows)
-    atomic_write_text(args.out / "variants.md", text)
-    sys.stdout.write(text)
+    write_table(args.out, "variants", rows, markdown(rows))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import resource
 import statistics
+import sys
 from pathlib import Path
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -63,3 +64,14 @@ def windows(stamps: list[float], batch: int) -> list[float]:
         raise RuntimeError(f"the measurement ran {len(stamps)} steps, the timing windows need {needed}: give it more "
                            "training pairs (TRAIN_OVERRIDES) so that one epoch holds them")
     return [batch * STEPS / (stamps[WARMUP + (r + 1) * STEPS] - stamps[WARMUP + r * STEPS]) for r in range(REPEATS)]
+
+
+def write_table(out: Path, stem: str, rows: list[dict], text: str) -> None:
+    """``<stem>.csv`` (``rows``, the first row's keys as columns) and ``<stem>.md`` (``text``) into ``out``, and
+    ``text`` printed."""
+    from clipmem.io import atomic_write_csv, atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_csv(out / f"{stem}.csv", rows, list(rows[0]))
+    atomic_write_text(out / f"{stem}.md", text)
+    sys.stdout.write(text)

@@ -63,10 +63,11 @@ def rows_to_review(ranks: Ranks, review: Review, size: int) -> np.ndarray:
     return first[~review.reviewed[first]]
 
 
-def _still_needed(table: Any, ranks: Ranks, review: Review, prefix: int, shown: int = 30) -> str:
-    """Which rows (audit.csv's ``key``) a refused review should add: the rank order's first ``prefix`` rows not
-    reviewed, or, when audit.csv's top was not reviewed either, the rank order's first rows."""
-    missing = rows_to_review(ranks, review, prefix)
+def _still_needed(table: Any, ranks: Ranks, review: Review, prefix: int, missing: np.ndarray, shown: int = 30
+                  ) -> str:
+    """Which rows (audit.csv's ``key``) a refused review should add: ``missing``, the rank order's first ``prefix``
+    rows not reviewed (``rows_to_review``), or, when audit.csv's top was not reviewed either, the rank order's first
+    rows."""
     if missing.size:
         head = f"of its first {prefix} rows these {missing.size} are not reviewed"
     else:
@@ -130,8 +131,8 @@ def evaluate_review(run_dir: str | Path, review_path: str | Path) -> dict[str, A
         estimate = estimate_from_review(ranks, review)
     except ValueError as err:
         raise ConfigError(f"{path}: {err} ({settings.audit.statistic} audit: the count reads audit.csv in its "
-                          f"rank_by_familiarity order; {_still_needed(table, ranks, review, prefix)}; add their "
-                          "verdicts and run the review again)") from None
+                          f"rank_by_familiarity order; {_still_needed(table, ranks, review, prefix, missing)}; "
+                          "add their verdicts and run the review again)") from None
     probability = reviewed_probability(ranks, review, estimate.wrong_fraction)
     flagged = np.where(review.reviewed, review.wrong, probability >= settings.audit.min_probability)
     out = run.new_evaluation()
