@@ -100,6 +100,22 @@ class HardwareSettings:
         cpu_ddp = self.accelerator == "cpu" and isinstance(self.devices, int) and self.devices > 1
         return parallel_jobs(launcher, available_cores()) * (self.devices if cpu_ddp else 1)
 
+    def batch_processes(self) -> int:
+        """Data-parallel processes that each take a batch per training step: the devices of one node (a number,
+        a list or "0,1", or ``auto``/-1: every visible GPU, one CPU process) times ``num_nodes``."""
+        devices = self.devices
+        if isinstance(devices, str) and "," in devices:  # Lightning's "0,1": those GPUs
+            devices = [d for d in devices.split(",") if d.strip()]
+        if isinstance(devices, list | tuple):
+            count = len(devices)
+        elif str(devices).lstrip("-").isdigit() and int(devices) > 0:
+            count = int(devices)
+        elif self.accelerator in ("gpu", "cuda") or (self.accelerator == "auto" and torch.cuda.is_available()):
+            count = max(1, torch.cuda.device_count())  # auto / -1: all visible GPUs
+        else:
+            count = 1
+        return count * int(self.num_nodes)
+
     def thread_count(self, launcher: Any = None) -> tuple[int, str]:
         """(threads, why) for this process (see ``threads``)."""
         if self.threads != "auto":

@@ -141,3 +141,29 @@ def test_epochs_for_steps_counts_whole_batches_of_the_smallest_model():
     assert epochs_for_steps(plan, 64, 100, 160) == 100  # enough steps already: never lowered
     assert epochs_for_steps(plan, 64, 16, 0) == 16  # 0: keep the configured epochs
     assert epochs_for_steps(plan, 32, 16, 161) == 33  # 5 batches of 32: 33 epochs give 165 ≥ 161, 32 give 160
+
+
+def test_epochs_for_steps_counts_the_steps_of_each_data_parallel_process_and_accumulation():
+    from types import SimpleNamespace
+
+    from clipmem.plan.checks import epochs_for_steps
+
+    plan = SimpleNamespace(specs=[SimpleNamespace(train_ids=range(640))])
+    assert epochs_for_steps(plan, 32, 1, 160) == 8  # one process: 20 steps per epoch
+    assert epochs_for_steps(plan, 32, 1, 160, processes=2) == 16  # 320 pairs per process: 10 steps per epoch
+    assert epochs_for_steps(plan, 32, 1, 160, processes=2, accumulate=2) == 32  # a step every 2 batches: 5
+
+
+def test_batch_processes_are_the_devices_of_every_node():
+    from dataclasses import replace
+
+    from clipmem.hardware import HardwareSettings
+
+    cpu = HardwareSettings(accelerator="cpu", devices=1, num_nodes=1, strategy="auto", precision="32-true",
+                           matmul_precision="highest", deterministic=True, gpu_per_job=False,
+                           slurm_auto_requeue=False)
+    assert cpu.batch_processes() == 1
+    assert replace(cpu, devices=4, num_nodes=2).batch_processes() == 8
+    assert replace(cpu, devices=[0, 3]).batch_processes() == 2
+    assert replace(cpu, devices="0,1,2").batch_processes() == 3
+    assert replace(cpu, devices="auto", num_nodes=3).batch_processes() == 3  # one CPU process per node

@@ -41,10 +41,14 @@ def check_plan_steps(plan: Plan, data: ExperimentData, folds: int | None = None)
                       "and take no optimizer step; lower data.batch_size or give it more pairs (data.splits)")
 
 
-def epochs_for_steps(plan: Plan, batch_size: int, epochs: int, min_steps: int) -> int:
-    """The epochs every model of ``plan`` trains for so that the one with the fewest whole batches of
-    ``batch_size`` per epoch takes at least ``min_steps`` optimizer steps: ``epochs``, or more (one device)."""
-    per_epoch = min(len(spec.train_ids) for spec in plan.specs) // max(int(batch_size), 1)
+def epochs_for_steps(plan: Plan, batch_size: int, epochs: int, min_steps: int, processes: int = 1,
+                     accumulate: int = 1) -> int:
+    """The epochs every model of ``plan`` trains for so that the one with the fewest optimizer steps per epoch
+    takes at least ``min_steps``: ``epochs``, or more. An epoch of n training pairs gives each of ``processes``
+    data-parallel processes n // processes pairs, whole batches of ``batch_size`` (per process) of them, and an
+    optimizer step every ``accumulate`` batches."""
+    smallest = min(len(spec.train_ids) for spec in plan.specs)
+    per_epoch = smallest // max(int(processes), 1) // max(int(batch_size), 1) // max(int(accumulate), 1)
     if min_steps <= 0 or per_epoch <= 0:
         return int(epochs)
     return max(int(epochs), math.ceil(min_steps / per_epoch))

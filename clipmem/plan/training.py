@@ -50,14 +50,17 @@ class TrainingRecipe:
     training_config: dict[str, Any] = field(default_factory=dict)
 
 
-def with_min_steps(recipe: TrainingRecipe, plan: Plan, batch_size: int, min_steps: int) -> TrainingRecipe:
+def with_min_steps(recipe: TrainingRecipe, plan: Plan, batch_size: int, min_steps: int, processes: int = 1
+                   ) -> TrainingRecipe:
     """``recipe`` with ``max_epochs`` raised so that every model of ``plan`` takes at least ``min_steps`` optimizer
-    steps (``epochs_for_steps``), in the trainer's arguments and in the training record saved with each model;
+    steps (``epochs_for_steps``, with ``processes`` data-parallel processes and the recipe's
+    ``accumulate_grad_batches``), in the trainer's arguments and in the training record saved with each model;
     ``recipe`` itself when the epochs already give them (or none are set)."""
     epochs = recipe.trainer_kwargs.get("max_epochs")
     if epochs is None:
         return recipe
-    needed = epochs_for_steps(plan, batch_size, int(epochs), min_steps)
+    accumulate = int(recipe.trainer_kwargs.get("accumulate_grad_batches") or 1)
+    needed = epochs_for_steps(plan, batch_size, int(epochs), min_steps, processes, accumulate)
     if needed == int(epochs):
         return recipe
     log.info("trainer.max_epochs %d -> %d: each model takes at least %d optimizer steps (audit.min_steps)", epochs,

@@ -77,8 +77,8 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         data_metrics = record_data(data, life.run, life.resume, life.is_zero, loggers)
         plan = run_plan(settings, data.manifest)
         check_plan_steps(plan, data, getattr(settings.design, "folds", None))
-        recipe = with_min_steps(settings.recipe, plan, data.batch_size, settings.audit.min_steps) \
-            if settings.audit.enabled else settings.recipe
+        recipe = with_min_steps(settings.recipe, plan, data.batch_size, settings.audit.min_steps,
+                                settings.hardware.batch_processes()) if settings.audit.enabled else settings.recipe
         at_once = settings.hardware.models_side_by_side(len(plan.specs), bool(recipe.make_callbacks()),
                                                         launcher_config())
         setup = FitSetup(recipe, settings.scoring, settings.eval_device(), settings.families, life.resume, at_once)
