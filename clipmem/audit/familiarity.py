@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from clipmem.audit.mixture import decreasing_density, local_probability
+from clipmem.audit.mixture import decreasing_density, uniform_share
 from clipmem.audit.ranks import ensemble_similarity, unseen_cells
 
 NEIGHBOURS = 5  # the familiarity of an image (caption) is its mean similarity to its 5 nearest other images (captions)
@@ -75,9 +75,4 @@ def grouped_suspicion(u: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def grouped_probability(u: np.ndarray, groups: np.ndarray, wrong_fraction: float) -> np.ndarray:
     """(N,) probability of a wrong caption, π / f_g(u) (at most 1): ``local_probability`` within each pair's group."""
-    u, groups = np.asarray(u, dtype=np.float64), np.asarray(groups)
-    probability = np.empty(len(u))
-    for group in np.unique(groups):
-        chosen = groups == group
-        probability[chosen] = local_probability(u[chosen], wrong_fraction)
-    return probability
+    return uniform_share(grouped_density(u, groups), wrong_fraction)

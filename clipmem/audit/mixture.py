@@ -117,9 +117,12 @@ def _cross(xs: np.ndarray, ys: np.ndarray, a: int, b: int, c: int) -> float:
 def local_probability(u: np.ndarray, wrong_fraction: float) -> np.ndarray:
     """(N,) probability that each pair is wrong: π · 1 / f(u), the uniform share of the density at u (f: Grenander's
     estimate), at most 1."""
-    density = decreasing_density(u)
-    with np.errstate(divide="ignore"):
-        return np.minimum(1.0, wrong_fraction / np.maximum(density, 1e-12))
+    return uniform_share(decreasing_density(u), wrong_fraction)
+
+
+def uniform_share(density: np.ndarray, wrong_fraction: float) -> np.ndarray:
+    """(N,) π / f, at most 1: the share of a ``density`` (N,) of the ranks that the uniform wrong pairs make up."""
+    return np.minimum(1.0, wrong_fraction / np.maximum(np.asarray(density, dtype=np.float64), 1e-12))
 
 
 def expected_precision(u: np.ndarray, flagged: np.ndarray, wrong_fraction: float,
