@@ -171,8 +171,9 @@ def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, log
     peers = [spec.train_ids for spec in plan.specs]
     fitted: dict[str, FittedModel] = {}
     plan_contexts = contexts(plan, data, setup.scoring, run, setup.families)
-    warm_text_features(recipe, data)
     reused = {c.spec.name for c in plan_contexts if resume and finished_model(c.spec, data, recipe, run, c.family)}
+    if len(reused) < len(plan_contexts):  # scoring a reused model encodes the captions it needs on its own
+        warm_text_features(recipe, data)
     side = train_side_by_side([c for c in plan_contexts if c.spec.name not in reused], recipe,
                               setup.models_at_once, resume, peers) if setup.models_at_once > 1 else {}
     plan_progress = PlanProgress(len(plan.specs))
