@@ -12,6 +12,9 @@ an over-count by 1 / precision(t) in expectation, since the correct pairs above 
 
 * **oracle decoys**: infinitely many decoys ranked exactly like the injected wrong pairs (the best any decoy can
   do): the ratio estimated / injected is 1 / precision of the rows above t, no noise added;
+* **uniform null**: no decoys; the share of wrong pairs above t is what a wrong pair's uniform rank puts there
+  (``flag_recall``, within the familiarity groups for ``rank_by_familiarity``): Storey's count with its threshold at
+  the top (rank statistics only: ``consensus`` has no such null);
 * **spike-in**: half of the injected pairs (drawn at random) play the known spikes, the other half the unknown wrong
   pairs whose count is estimated, t the top share of the other rows: a set with 5 % wrong pairs to which the
   auditor added 5 % exchanged captions, ranked as the saved run ranked them (it trained on the same 10 %).
@@ -30,6 +33,8 @@ from audit_review import load
 from common import write_table
 from tabulate import tabulate
 
+from clipmem.audit.mixture import flag_recall
+
 TOLERANCE = 0.25  # the issue's target: within 25 % of the injected count
 SHARES = (0.01, 0.02, 0.05, 0.1)  # t: the score of the row at this share from the top
 SPIKE_DRAWS = 200
@@ -46,6 +51,14 @@ def oracle_ratio(score: np.ndarray, wrong: np.ndarray, share: float) -> float:
     """Estimated / injected count with decoys ranked exactly like the ``wrong`` (N,) pairs: 1 / precision."""
     above = over_threshold(score, share)
     return float(above.sum() / max(int(wrong[above].sum()), 1e-9))
+
+
+def uniform_null_ratio(score: np.ndarray, u: np.ndarray, groups: np.ndarray | None, wrong: np.ndarray,
+                       share: float) -> float:
+    """Estimated / injected count when the share of wrong pairs above t is taken from their uniform mid-ranks ``u``
+    (N,) (``flag_recall``, within ``groups`` (N,) when given) instead of from decoys."""
+    above = over_threshold(score, share)
+    return float(above.sum() / flag_recall(u, above, groups) / wrong.sum())
 
 
 def spike_ratios(score: np.ndarray, wrong: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
@@ -71,6 +84,8 @@ def run_rows(folder: Path, rng: np.random.Generator) -> list[dict]:
     scores = {"rank_joint": ranks.p, statistic: suspicion}
     if statistic != "rank_by_familiarity" and ranks.order is not None:
         scores["rank_by_familiarity"] = ranks.order  # the rank order of a consensus audit
+    u = ranks.p - 0.5 / ranks.compared  # the audit's mid-ranks of rank_joint
+    null_groups = {"rank_joint": None, "rank_by_familiarity": ranks.groups}
     data, seed = folder.name.rsplit("_seed", 1)
     rows = []
     for statistic, score in scores.items():
@@ -78,6 +93,9 @@ def run_rows(folder: Path, rng: np.random.Generator) -> list[dict]:
             spikes = spike_ratios(score, wrong, share, rng)
             rows.append({"run": folder.name, "data": data, "seed": int(seed), "statistic": statistic,
                          "share": share, "oracle_ratio": round(oracle_ratio(score, wrong, share), 3),
+                         "uniform_null_ratio": round(uniform_null_ratio(score, u, null_groups[statistic], wrong,
+                                                                        share), 3)
+                         if statistic in null_groups else None,
                          "spike_median_ratio": round(float(np.median(spikes)), 3),
                          "spike_within": round(float(np.mean(np.abs(spikes - 1) <= TOLERANCE)), 3)})
     return rows
@@ -92,20 +110,24 @@ def markdown(rows: list[dict]) -> str:
     table = []
     for (data, statistic, share), chosen in sorted(cells.items()):
         chosen.sort(key=lambda r: r["seed"])
-        oracle = [r["oracle_ratio"] for r in chosen]
+        oracle, null = [r["oracle_ratio"] for r in chosen], [r["uniform_null_ratio"] for r in chosen]
         medians, within = [r["spike_median_ratio"] for r in chosen], [r["spike_within"] for r in chosen]
         table.append([data, statistic, f"{share:.0%}", ", ".join(f"{r:.2f}" for r in oracle),
                       f"{sum(abs(r - 1) <= TOLERANCE for r in oracle)} of {len(oracle)}",
+                      "" if None in null else ", ".join(f"{r:.2f}" for r in null),
+                      "" if None in null else f"{sum(abs(r - 1) <= TOLERANCE for r in null)} of {len(null)}",
                       f"{min(medians):.2f}–{max(medians):.2f}", f"{min(within):.2f}–{max(within):.2f}"])
     runs = ", ".join(sorted({r["run"] for r in rows}))
     return ("# Counting with decoys: the target-decoy bound\n\nEstimated / injected number of wrong pairs when the "
             "count is read off the rows above the score of the row at a share from the top, against known-wrong "
             f"pairs (runs: {runs}). Target: within {TOLERANCE:.0%}.\n\n"
             + tabulate(table, ["data", "statistic", "t at top", "oracle decoys, ratio per seed", "within 25 %",
-                               "spike-in: median ratio (runs)", "spike-in: draws within 25 %"], tablefmt="github")
+                               "uniform null, ratio per seed", "within 25 % ", "spike-in: median ratio (runs)",
+                               "spike-in: draws within 25 %"], tablefmt="github")
             + "\n\n- **oracle decoys**: infinitely many decoys ranked exactly like the injected wrong pairs; the "
-              "ratio is 1 / precision of the rows above t.\n- **spike-in**: half the injected pairs known (a set "
-              f"with 5 % wrong pairs plus 5 % spiked), {SPIKE_DRAWS} random halves per run.\n")
+              "ratio is 1 / precision of the rows above t.\n- **uniform null**: no decoys, the wrong pairs' share "
+              "above t from their uniform ranks (rank statistics only).\n- **spike-in**: half the injected pairs "
+              f"known (a set with 5 % wrong pairs plus 5 % spiked), {SPIKE_DRAWS} random halves per run.\n")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -43,3 +43,14 @@ def test_correct_pairs_above_the_threshold_inflate_the_spike_in_count():
     wrong[:100] = True
     score = rng.uniform(size=1000)  # wrong pairs rank like correct ones: precision 0.1 everywhere
     assert np.median(audit_decoy.spike_ratios(score, wrong, 0.1, rng)) > 5
+
+
+def test_the_uniform_null_counts_from_the_top_and_takes_unpredictable_correct_pairs_for_wrong_ones():
+    rng = np.random.default_rng(2)
+    wrong = np.zeros(10000, dtype=bool)
+    wrong[:1000] = True
+    u = np.where(wrong, rng.uniform(size=10000), rng.uniform(0, 0.5, size=10000))
+    assert abs(audit_decoy.uniform_null_ratio(u, u, None, wrong, 0.02) - 1) < 0.15  # 200 rows above 0.8, all wrong
+    u[1000:1500] = rng.uniform(0.5, 1.0, size=500)  # 500 correct pairs the models cannot predict, on (0.5, 1)
+    # as dense there as the 1,000 uniform wrong pairs: they count as wrong, and the count doubles
+    assert 1.8 < audit_decoy.uniform_null_ratio(u, u, None, wrong, 0.02) < 2.3
