@@ -54,6 +54,20 @@ def copy_run(name: str, run: Path, out: Path, rescore: bool = False) -> None:
             shutil.copyfile(run / part, target / part)
 
 
+def import_review_copy(name: str, folder: Path, out: Path) -> None:
+    """A run copy of ``benchmarks/audit_review.py`` (its ``ranks.csv``: rank_joint, ``order`` = rank_by_familiarity,
+    ``suspicion`` = the run's statistic) as a copy of this script under out/name, the statistics it lacks empty."""
+    metrics = json.loads((folder / "metrics.json").read_text())
+    with (folder / "ranks.csv").open(newline="") as f:
+        rows = [{**dict.fromkeys(KEPT, ""), "sample_id": r["sample_id"], "rank_joint": r["rank_joint"],
+                 "rank_by_familiarity": r.get("order") or r["suspicion"], metrics["audit_statistic"]: r["suspicion"],
+                 "miscaptioned": r["miscaptioned"]} for r in csv.DictReader(f)]
+    (out / name).mkdir(parents=True, exist_ok=True)
+    atomic_write_csv(out / name / "ranks.csv", rows, list(KEPT))
+    for part in ("metrics.json", "status.json"):
+        shutil.copyfile(folder / part, out / name / part)
+
+
 def load(out: Path, name: str) -> dict[int, dict[str, str]]:
     with (out / name / "ranks.csv").open(newline="") as f:
         return {int(r["sample_id"]): r for r in csv.DictReader(f)}
@@ -170,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="folder of the compact run copies and levers.csv/.md")
     parser.add_argument("--pair", action="append", default=[], metavar="NAME=RUN_DIR",
                         help="copy a finished audit run under this name (repeatable)")
+    parser.add_argument("--review-copy", action="append", default=[], metavar="NAME=FOLDER",
+                        help="import a run copy of benchmarks/audit_review.py under this name (repeatable)")
     parser.add_argument("--rescore", action="store_true",
                         help="with --pair: recompute the statistics from the run's saved statistics (current code)")
     parser.add_argument("--statistic", default=STATISTIC, choices=STATISTICS, help="the statistic compared")
@@ -181,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     for item in args.pair:
         name, _, run = item.partition("=")
         copy_run(name, Path(run), args.out, args.rescore)
+    for item in args.review_copy:
+        name, _, folder = item.partition("=")
+        import_review_copy(name, Path(folder), args.out)
     rows = [compare(args.out, *item.split(":", 1), args.statistic) for item in args.compare]
     atomic_write_csv(args.out / "levers.csv", rows, list(rows[0]))
     text = markdown(rows)
