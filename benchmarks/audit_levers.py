@@ -73,15 +73,19 @@ def load(out: Path, name: str) -> dict[int, dict[str, str]]:
         return {int(r["sample_id"]): r for r in csv.DictReader(f)}
 
 
-def compare(out: Path, lever: str, reference: str, statistic: str = STATISTIC) -> dict:
-    """AUCs of both runs and their paired difference on the pairs both audited (and, where the lever started from a
-    base model, on the pairs whose images that base never saw)."""
+def compare(out: Path, lever: str, reference: str, statistic: str = STATISTIC, reference_statistic: str | None = None
+            ) -> dict:
+    """AUCs of both runs (``statistic`` of the lever, ``reference_statistic`` of the reference: the same by default)
+    and their paired difference on the pairs both audited (and, where the lever started from a base model, on the
+    pairs whose images that base never saw). A run against itself compares two of its statistics."""
+    reference_statistic = reference_statistic or statistic
     a, b = load(out, lever), load(out, reference)
     ids = sorted(set(a) & set(b))
     flags = np.array([a[i]["miscaptioned"] == "1" for i in ids])
     if any((a[i]["miscaptioned"] == "1") != (b[i]["miscaptioned"] == "1") for i in ids):
         raise SystemExit(f"{lever} and {reference} did not inject the same mis-captions: not the same pairs")
-    row = {"lever": lever, "reference": reference, "statistic": statistic, "pairs": len(ids),
+    label = statistic if reference_statistic == statistic else f"{statistic} / {reference_statistic}"
+    row = {"lever": lever, "reference": reference, "statistic": label, "pairs": len(ids),
            "wrong": int(flags.sum())}
     for subset, keep in (("all", np.ones(len(ids), bool)),
                          ("unseen_by_base", np.array([unseen(a[i]) for i in ids]))):
@@ -90,7 +94,7 @@ def compare(out: Path, lever: str, reference: str, statistic: str = STATISTIC) -
                                                                   "p")}, **{f"{subset}_n": int(keep.sum())})
             continue
         scores_a = np.array([float(a[i][statistic]) for i in ids])[keep]
-        scores_b = np.array([float(b[i][statistic]) for i in ids])[keep]
+        scores_b = np.array([float(b[i][reference_statistic]) for i in ids])[keep]
         paired = paired_auc(scores_a, scores_b, flags[keep])
         row.update({f"{subset}_n": int(keep.sum()), f"{subset}_auc_lever": paired.auc_a,
                     f"{subset}_auc_reference": paired.auc_b, f"{subset}_diff": paired.difference,
@@ -189,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rescore", action="store_true",
                         help="with --pair: recompute the statistics from the run's saved statistics (current code)")
     parser.add_argument("--statistic", default=STATISTIC, choices=STATISTICS, help="the statistic compared")
+    parser.add_argument("--reference-statistic", choices=STATISTICS,
+                        help="the reference's statistic, where it is not --statistic")
     parser.add_argument("--compare", action="append", required=True, metavar="LEVER:REFERENCE",
                         help="compare two copied runs (repeatable)")
     parser.add_argument("--pool", action="append", default=[], metavar="NAME=LEVER:REFERENCE,LEVER:REFERENCE,...",
@@ -200,7 +206,7 @@ def main(argv: list[str] | None = None) -> None:
     for item in args.review_copy:
         name, _, folder = item.partition("=")
         import_review_copy(name, Path(folder), args.out)
-    rows = [compare(args.out, *item.split(":", 1), args.statistic) for item in args.compare]
+    rows = [compare(args.out, *item.split(":", 1), args.statistic, args.reference_statistic) for item in args.compare]
     atomic_write_csv(args.out / "levers.csv", rows, list(rows[0]))
     text = markdown(rows)
     by_pair = {f"{r['lever']}:{r['reference']}": r for r in rows}

@@ -63,3 +63,27 @@ def test_runs_with_other_mis_captions_are_refused(tmp_path):
     _copy(tmp_path, "b", np.arange(50.0), np.roll(wrong, 1))
     with pytest.raises(SystemExit, match="did not inject the same mis-captions"):
         audit_levers.compare(tmp_path, "a", "b")
+
+
+def test_a_run_compares_two_of_its_statistics_and_a_review_copy_is_imported(tmp_path):
+    rng = np.random.default_rng(3)
+    wrong = rng.random(300) < 0.1
+    noise = rng.normal(size=300)
+    review = tmp_path / "review_copy"
+    review.mkdir()
+    with (review / "ranks.csv").open("w", newline="") as f:  # the columns audit_review.py keeps
+        writer = csv.DictWriter(f, fieldnames=["sample_id", "rank_joint", "compared", "suspicion", "order",
+                                               "familiarity_group", "miscaptioned"])
+        writer.writeheader()
+        for i in range(300):
+            writer.writerow({"sample_id": i, "rank_joint": noise[i], "compared": 50, "suspicion": wrong[i] + noise[i],
+                             "order": 2 * wrong[i] + noise[i], "familiarity_group": 0, "miscaptioned": int(wrong[i])})
+    (review / "metrics.json").write_text(json.dumps({"audit_statistic": "consensus", "audit_reliability": 0.5}))
+    (review / "status.json").write_text(json.dumps({"seconds": {}}))
+    audit_levers.import_review_copy("ref", review, tmp_path / "out")
+    with (tmp_path / "out" / "ref" / "ranks.csv").open() as f:
+        first = next(csv.DictReader(f))
+    assert first["consensus"] == str(wrong[0] + noise[0]) and first["neighbours"] == ""
+    row = audit_levers.compare(tmp_path / "out", "ref", "ref", "rank_by_familiarity", "consensus")
+    assert row["statistic"] == "rank_by_familiarity / consensus" and row["all_diff"] > 0  # 2 · wrong beats 1 · wrong
+    assert row["all_auc_lever"] > row["all_auc_reference"] > 0.5
