@@ -197,6 +197,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="the reference's statistic, where it is not --statistic")
     parser.add_argument("--compare", action="append", required=True, metavar="LEVER:REFERENCE",
                         help="compare two copied runs (repeatable)")
+    parser.add_argument("--table", default="levers",
+                        help="name of the tables written into --out: <table>.csv/.md, <table>_pooled.csv")
     parser.add_argument("--pool", action="append", default=[], metavar="NAME=LEVER:REFERENCE,LEVER:REFERENCE,...",
                         help="pool comparisons of one lever over seeds (each also given as --compare; repeatable)")
     args = parser.parse_args(argv)
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> None:
         name, _, folder = item.partition("=")
         import_review_copy(name, Path(folder), args.out)
     rows = [compare(args.out, *item.split(":", 1), args.statistic, args.reference_statistic) for item in args.compare]
-    atomic_write_csv(args.out / "levers.csv", rows, list(rows[0]))
+    atomic_write_csv(args.out / f"{args.table}.csv", rows, list(rows[0]))
     text = markdown(rows)
     by_pair = {f"{r['lever']}:{r['reference']}": r for r in rows}
     pools = []
@@ -218,9 +220,9 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"--pool {name}: {missing} not among the --compare pairs")
         pools.append(pooled(name, [by_pair[m] for m in members.split(",")]))
     if pools:
-        atomic_write_csv(args.out / "levers_pooled.csv", pools, list(pools[0]))
+        atomic_write_csv(args.out / f"{args.table}_pooled.csv", pools, list(pools[0]))
         text += "\nOver seeds:\n\n" + pooled_markdown(pools)
-    atomic_write_text(args.out / "levers.md", text)
+    atomic_write_text(args.out / f"{args.table}.md", text)
     sys.stdout.write(text)
 
 

@@ -17,7 +17,10 @@ from clipmem.run import run_experiment
 from .conftest import compose_config, load_settings_for
 from .data_fixtures import write_pairs
 
-TINY = ["experiment=audit", "design.folds=3", "design.repeats=2", "trainer.max_epochs=2", "scoring.num_views=2",
+# the audit's machinery on small models: the image tower from scratch (32 px, fast) and the consensus statistic
+# (the default model=lite0_minilm and its statistic: tests/test_image_encoder.py)
+TINY = ["experiment=audit", "model=nano_minilm", "audit.statistic=consensus",
+        "design.folds=3", "design.repeats=2", "trainer.max_epochs=2", "scoring.num_views=2",
         "logger=none", "checkpoints=false", "data.source.resolution=32", "data.batch_size=16",
         "data.miscaption.fraction=0.1", "audit.bootstrap_draws=20", "audit.min_steps=0"]
 

@@ -76,6 +76,12 @@ def test_a_model_with_the_frozen_tower_trains_and_saves_only_its_projection():
     assert features.shape == (2, 16) and features.requires_grad  # the projection trains
 
 
+def test_the_audit_defaults_to_both_towers_frozen_read_by_familiarity():
+    cfg = compose_config(["experiment=audit", "data.source.path=pairs.csv"])
+    assert cfg.model.arch.vision_cfg.image_encoder == NAME and cfg.model.arch.text_cfg.sentence_encoder == "minilm"
+    assert cfg.audit.statistic == "rank_by_familiarity" and cfg.data.source.resolution == 128
+
+
 def test_the_preset_trains_uncropped_and_a_crop_is_refused():
     assert load_settings_for(["model=lite0_minilm"]).data.augment == {"scale": [1.0, 1.0], "ratio": [1.0, 1.0]}
     with pytest.raises(ConfigError, match=r"uncropped .* data.augment.scale=\[1,1\]"):
@@ -91,13 +97,15 @@ def test_an_unknown_or_damaged_encoder_is_refused(monkeypatch):
         ie.FrozenImageTower(NAME, 16)
 
 
-def test_an_audit_with_both_towers_frozen_scores_every_row(tmp_path, caplog):
+def test_an_audit_at_the_defaults_scores_every_row_with_both_towers_frozen(tmp_path, caplog):
     paths = write_pairs(tmp_path / "pairs", 60)
     run_dir = tmp_path / "run"
     caplog.set_level("INFO")
-    metrics = run_experiment(compose_config([*TINY, "model=lite0_minilm", "model.image_size=32",
-                                             f"data.source.path={paths['csv']}", f"run_dir={run_dir}"]))
+    defaults = [o for o in TINY if not o.startswith(("model=", "audit.statistic="))]  # the audit's own model
+    metrics = run_experiment(compose_config([*defaults, "model.image_size=32", f"data.source.path={paths['csv']}",
+                                             f"run_dir={run_dir}"]))
     assert metrics["audit_rows"] == 60 and 0 <= metrics["audit_auc"] <= 1
+    assert metrics["audit_statistic"] == "rank_by_familiarity"
     assert "image tower: 60 images encoded by efficientnet_lite0" in caplog.text
     saved = json.loads(next(run_dir.glob("models/*/clipmem_meta.json")).read_text())
     assert saved["training_config"]["model"]["arch"]["vision_cfg"]["image_encoder"] == NAME

@@ -17,7 +17,9 @@ class AuditConfig:
         needs ``design=crossfit``.
     statistic: what ``suspicion`` (the order of audit.csv) is: one of ``STATISTICS``
         (docs/audit.md, "The statistics"); the default, ``consensus`` (the mean percentile of four views of a pair),
-        was chosen by paired comparisons on three prepared sets and confirmed on three new seeds of each.
+        was chosen by paired comparisons on three prepared sets and confirmed on three new seeds of each, for models
+        with an image tower trained from scratch; ``experiment=audit``, whose towers are frozen, sets
+        ``rank_by_familiarity`` (docs/audit.md, "The default statistic").
     min_probability: a pair is ``flagged`` when its probability of a wrong caption (``p_miscaptioned``, from the
         mixture fitted to a rank statistic: the suspicion when it is one, else ``rank_joint``; within familiarity
         groups for ``rank_by_familiarity`` and ``consensus``) is at least this.
@@ -31,8 +33,8 @@ class AuditConfig:
     bootstrap_draws: resamples of the audited pairs behind the intervals of the reliability and of the estimated
         number of wrong pairs.
     min_steps: the fewest optimizer steps each model takes: on a set too small for ``trainer.max_epochs`` to give
-        them, the epochs are raised until the model with the fewest batches per epoch takes this many (steps of
-        ``data.batch_size`` on one device; 0: never raised). The default, 160, is below what the presets' epochs
+        them, the epochs are raised until the model with the fewest batches per epoch takes this many (steps of each
+        data-parallel process; 0: never raised). The default, 160, is below what the presets' epochs
         give on each prepared set, so it only changes smaller sets (docs/audit.md, "How many pairs").
     """
 
