@@ -3,7 +3,8 @@
 * Tux Paint, seed 0 (a seed that played no part in choosing the defaults; about 6 minutes on 2 cores;
   ``python -m clipmem.prepare tuxpaint --out data/tuxpaint``): at the defaults (both towers frozen,
   ``rank_by_familiarity``) wrong captions are separated better than by the image tower trained from scratch
-  (``model=nano_minilm`` with ``consensus``, the defaults before) and than by the same models' ensemble CLIP score.
+  (``model=nano_minilm`` with ``consensus``, the defaults before), and no worse than by the same models' ensemble
+  CLIP score (better over three seeds, docs/audit.md; one seed cannot show that).
 * With ``model=nano_minilm`` (images at 64 px, as measured): Open Clip Art, seed 0 (about 8 minutes; needs
   ``python -m clipmem.prepare openclipart --out data/openclipart``): reading ranks within familiarity groups
   separates wrong captions better than the plain rank, and ``consensus`` better than the same models' ensemble CLIP
@@ -89,9 +90,10 @@ def test_frozen_pretrained_towers_separate_wrong_captions_better_than_an_image_t
         tmp_path, tux_nano_minilm):
     frozen = _audit(tmp_path / "lite0", "experiment=audit_tuxpaint")
     wrong = _same_pairs(frozen, tux_nano_minilm)
-    # docs/audit.md, "A pretrained image tower": seeds 3-5 +0.091 [+0.065, +0.116], AUC 0.924 against 0.832
+    # docs/audit.md, "A pretrained image tower": seeds 3-5 +0.091 [+0.065, +0.116]; this seed +0.066 [+0.024, +0.107]
     versus = paired_auc(_column(frozen, "rank_by_familiarity"), _column(tux_nano_minilm, "consensus"), wrong)
-    assert versus.low > 0.02 and versus.auc_a > 0.88
-    # seeds 3-5: +0.018 [+0.009, +0.026] over the same models' ensemble CLIP score
+    assert versus.low > 0.01 and versus.auc_a > 0.88
+    # seeds 3-5 pooled: +0.018 [+0.009, +0.026] over the same models' ensemble CLIP score; one seed is too few to
+    # exclude no gain (this one: +0.010 [-0.003, +0.023]), so only its sign is checked here
     over_clip = paired_auc(_column(frozen, "rank_by_familiarity"), _column(frozen, "low_alignment"), wrong)
-    assert over_clip.low > 0 and over_clip.auc_a > 0.88
+    assert over_clip.difference > 0 and over_clip.auc_a > 0.88
