@@ -1,6 +1,9 @@
 """The sentence-encoder text tower (model=nano_minilm): real pretrained weights from a package, batch-invariant
 cached embeddings, only a projection that trains and is saved, clear errors for a missing encoder."""
 
+import hashlib
+import os
+
 import pytest
 import torch
 from open_clip.tokenizer import SimpleTokenizer
@@ -85,3 +88,16 @@ def test_weights_other_than_the_pinned_ones_are_refused(tmp_path):
         check_weights(str(damaged), SENTENCE_ENCODERS["minilm"][2])
     with pytest.raises(ConfigError, match="cannot be read"):
         check_weights(str(tmp_path / "missing.safetensors"), SENTENCE_ENCODERS["minilm"][2])
+
+
+def test_weights_changed_after_a_check_are_refused_again(tmp_path):
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"first weights")
+    pinned = hashlib.sha256(b"first weights").hexdigest()
+    check_weights(str(weights), pinned)
+    check_weights(str(weights), pinned)  # verified: not read again
+    weights.write_bytes(b"other weights")  # same size, new content
+    stat = os.stat(weights)
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a new time even on a coarse clock
+    with pytest.raises(ConfigError, match="is not the pinned"):
+        check_weights(str(weights), pinned)

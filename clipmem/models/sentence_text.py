@@ -53,10 +53,19 @@ def packaged_path(setting: str, package: str, relative: str) -> str:
     return os.path.join(os.path.dirname(spec.origin), relative)
 
 
+# (real path, pinned sha256, size, mtime in ns) of weights files already found to have their pinned hash
+_VERIFIED: set[tuple[str, str, int, int]] = set()
+
+
 def check_weights(path: str, sha256: str) -> None:
-    """Refuse a weights file that is missing or not the pinned one (a damaged or altered package)."""
-    digest = hashlib.sha256()
+    """Refuse a weights file that is missing or not the pinned one (a damaged or altered package). A file is hashed
+    once per process while its size and modification time stay those it was verified with."""
     try:
+        stat = os.stat(path)
+        key = (os.path.realpath(path), sha256, stat.st_size, stat.st_mtime_ns)
+        if key in _VERIFIED:
+            return
+        digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 22), b""):
                 digest.update(chunk)
@@ -64,6 +73,7 @@ def check_weights(path: str, sha256: str) -> None:
         raise ConfigError(f"{path}: the encoder's weights cannot be read ({err})") from None
     if digest.hexdigest() != sha256:
         raise ConfigError(f"{path}: sha256 {digest.hexdigest()} is not the pinned {sha256}; reinstall the package")
+    _VERIFIED.add(key)
 
 
 def encoder_width(path: str) -> int:
