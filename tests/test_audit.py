@@ -64,6 +64,9 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert metrics["audit_estimated_wrong_low"] <= metrics["audit_estimated_wrong_high"] <= 121
     assert metrics["audit_estimated_wrong"] == pytest.approx(metrics["audit_estimated_wrong_fraction"] * 121)
     assert 0 <= metrics["audit_expected_recall"] <= 1 and metrics["audit_wrong_fraction_prior"] is None
+    assert metrics["audit_count_method"] == "familiar_captions" and 0 <= metrics["audit_count_observed"] <= 121
+    assert metrics["audit_estimated_wrong"] == pytest.approx(min(121, metrics["audit_count_observed"]
+                                                                  / metrics["audit_count_null_share"]))
     assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "consensus"
     with paths["csv"].open() as f:
         source = list(csv.reader(f))

@@ -23,15 +23,15 @@ class AuditConfig:
     min_probability: a pair is ``flagged`` when its probability of a wrong caption (``p_miscaptioned``, from the
         mixture fitted to a rank statistic: the suspicion when it is one, else ``rank_joint``; within familiarity
         groups for ``rank_by_familiarity`` and ``consensus``) is at least this.
-    wrong_fraction: your prior share of wrong pairs (e.g. 0.05), or null to estimate it from the ranks. The ranks
-        identify the wrong pairs' distribution (uniform) but not always the share: weak models leave correct pairs
-        ranked low and the estimate then runs high (docs/audit.md, "How many are wrong"); a prior fixes it.
+    wrong_fraction: your prior share of wrong pairs (e.g. 0.05), or null to estimate it: counted among the pairs
+        with familiar captions, where correct pairs seldom rank low, against the ranks other captions would take
+        there (``clipmem.audit.count``; docs/audit.md, "How many are wrong"); a prior fixes it.
     write_clean: also write clean.csv: the input CSV's rows minus the flagged ones, same columns and separator.
     group_size: pairs per familiarity group of ``rank_by_familiarity`` (round(N / group_size) groups, at least 1):
         smaller groups follow familiarity more closely, larger ones estimate each group's rank density better.
     reliability_partitions: split-halves of the repeats averaged by the ranking's reliability.
-    bootstrap_draws: resamples of the audited pairs behind the intervals of the reliability and of the estimated
-        number of wrong pairs.
+    bootstrap_draws: resamples of the audited pairs behind the interval of the reliability (and of the mixture's
+        count, used where no familiar caption can be counted).
     min_steps: the fewest optimizer steps each model takes: on a set too small for ``trainer.max_epochs`` to give
         them, the epochs are raised until the model with the fewest batches per epoch takes this many (steps of each
         data-parallel process; 0: never raised). The default, 160, is below what the presets' epochs

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from clipmem.audit.config import AuditConfig
-from clipmem.audit.familiarity import grouped_probability
+from clipmem.audit.count import FamiliarCount, familiar_count, familiar_count_fraction, flag_null_share
+from clipmem.audit.familiarity import group_edges, grouped_probability, side_familiarity
 from clipmem.audit.mixture import (
     MixtureFit,
     expected_precision,
@@ -34,7 +35,10 @@ class AuditResult:
     ("" none, ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability``, the bootstrap
     interval of the estimated number of wrong pairs (NaN when the user's ``prior`` fixed the share) and the mid-ranks
     ``ranks`` the mixture was fitted to, with the ``groups`` (N,) they are read in (None: one group, as for every
-    statistic but ``rank_by_familiarity``)."""
+    statistic but ``rank_by_familiarity``). The share of wrong pairs is the user's ``prior``, else the ``count``
+    among familiar captions (``clipmem.audit.count``), else (no count possible) the mixture's; ``mixture_wrong`` is
+    the free mixture's own N·π, kept for comparison; ``flag_share`` is the share of wrong pairs the flags are
+    expected to catch (``clipmem.audit.count.flag_null_share``)."""
 
     statistic: str
     statistics: dict[str, torch.Tensor]
@@ -50,6 +54,13 @@ class AuditResult:
     prior: float | None = None
     groups: torch.Tensor | None = None
     overlap: list[str] = field(default_factory=list)
+    count: FamiliarCount | None = None
+    mixture_wrong: float = math.nan
+    flag_share: float = math.nan
+
+    def count_method(self) -> str:
+        """Where the share of wrong pairs came from: ``prior``, ``familiar_captions`` or ``mixture``."""
+        return "prior" if self.prior is not None else "familiar_captions" if self.count is not None else "mixture"
 
     def rank_order_name(self) -> str:
         """The statistic a review counts along: the suspicion where it is a rank order, else (``consensus``) the
@@ -61,8 +72,10 @@ class AuditResult:
         return self.statistics[self.rank_order_name()]
 
     def wrong_count(self) -> float:
-        """N·π: the mixture's number of wrong pairs (the quantity its bootstrap interval is for). The probabilities
-        sum to less where π / f_g(u) is capped at 1, so their sum is not used as the count."""
+        """N·π: the estimated number of wrong pairs (the quantity ``wrong_interval`` is for). The probabilities sum
+        to less where π / f_g(u) is capped at 1, so their sum is not used as the count."""
+        if self.count is not None:
+            return self.count.estimate  # π is that share clipped into (0, 1), which a count of 0 is not
         return float(self.fit.wrong_fraction) * len(self.suspicion)
 
     def estimate_at_bound(self) -> bool:
@@ -70,11 +83,11 @@ class AuditResult:
         return self.prior is None and self.fit.at_lower_bound
 
     def estimate_stable(self) -> bool:
-        """Whether the estimated count is statistically stable: its bootstrap interval is narrower than the estimate,
-        and the estimate is not at the fit's lower bound (where most resamples stay too, however many pairs are
-        wrong). Stable is not unbiased: correct pairs the models cannot predict rank like wrong ones and are counted
-        with them, and the correct pairs' fitted density can take in wrong ones, so the count can be far off whatever
-        this says (docs/audit.md, "How many are wrong")."""
+        """Whether the estimated count is statistically stable: its interval is narrower than the estimate, and the
+        estimate is not at the fit's lower bound (where most resamples stay too, however many pairs are wrong).
+        Stable is not unbiased: the count among familiar captions rests on the wrong captions ranking like the
+        captions of unlike images, the mixture's on the correct pairs' fitted shape (docs/audit.md, "How many are
+        wrong")."""
         if self.estimate_at_bound():
             return False
         low, high = self.wrong_interval
@@ -85,12 +98,17 @@ class AuditResult:
         n, flagged = len(self.suspicion), int(self.flagged.sum())
         u = self.ranks.numpy()
         groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else self.groups.numpy()
-        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups)
+        recall = self.flag_share if math.isfinite(self.flag_share) else flag_recall(u, self.flagged.numpy(), groups)
+        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups) \
+            if not math.isfinite(self.flag_share) or not flagged else min(1.0, self.wrong_count() * recall / flagged)
         return {
+            "audit_count_method": self.count_method(), "audit_mixture_wrong": self.mixture_wrong,
+            **({"audit_count_observed": self.count.observed, "audit_count_null_share": self.count.null_share}
+               if self.count is not None else {}),
             "audit_statistic": self.statistic, "audit_rank_order": self.rank_order_name(), "audit_rows": n,
             "audit_min_probability": self.min_probability,
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
-            "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups),
+            "audit_expected_recall": recall,
             "audit_familiarity_groups": len(np.unique(groups)),
             "audit_estimated_wrong": self.wrong_count(), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
@@ -99,7 +117,7 @@ class AuditResult:
             "audit_correct_rank_mean": self.fit.correct_mean,
             "audit_num_flagged": flagged,
             "audit_expected_precision": expected,
-            "audit_expected_flagged_wrong": float(self.probability[self.flagged].sum()),
+            "audit_expected_flagged_wrong": expected * flagged if flagged else 0.0,
             "audit_mixture_a": self.fit.a, "audit_mixture_b": self.fit.b,
             "audit_mixture_converged": self.fit.converged,
             "audit_reliability": self.reliability["reliability"], "audit_reliability_low": self.reliability["low"],
@@ -127,9 +145,22 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     values = audit_statistics(stats, membership, config.group_size)
     u = mid_rank(values[config.probability_statistic], values["compared"]).numpy()
     read_in = values["familiarity_group"].long().numpy() if config.grouped else np.zeros(len(u), dtype=np.int64)
+    image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
+    sides = (side_familiarity(image, membership), side_familiarity(text, membership))
     prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
-    fit = fit_mixture(u, wrong_fraction=prior)
+    free = fit_mixture(u)
+    count = None if prior is not None else familiar_count(image, text, membership, sides[1])
+    share = prior if count is None else familiar_count_fraction(count, len(u))
+    if share is not None and math.isnan(share):  # no familiar caption to count with: the mixture's own share
+        count, share = None, None
+    fit = free if share is None else fit_mixture(u, wrong_fraction=share)
+    interval = (math.nan, math.nan) if prior is not None else (count.low, count.high) if count is not None else \
+        wrong_count_interval(u, free, config.bootstrap_draws, plan.seed)
     probability = torch.from_numpy(grouped_probability(u, read_in, fit.wrong_fraction))
+    flagged = probability >= config.min_probability
+    edges = group_edges(values["familiarity"].numpy(), config.group_size) if config.grouped else np.empty(0)
+    flag_share = flag_null_share(image, text, membership, config.probability_statistic, sides, edges,
+                                 group_thresholds(u, read_in, flagged.numpy(), len(edges) + 1))
     groups = torch.tensor(plan.groups) if plan.groups else torch.arange(len(plan.specs))
 
     def suspicion_of(units: list[int]) -> torch.Tensor:
@@ -141,9 +172,16 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
                              seed=plan.seed)
     return AuditResult(
         statistic=config.statistic, statistics=values, suspicion=values[config.statistic], probability=probability,
-        flagged=probability >= config.min_probability, block=values["cell"].long(), fit=fit, reliability=reliability,
-        wrong_interval=(math.nan, math.nan) if prior is not None else
-        wrong_count_interval(u, fit, config.bootstrap_draws, plan.seed),
-        min_probability=float(config.min_probability), ranks=torch.from_numpy(u), groups=torch.from_numpy(read_in),
-        prior=prior,
-        overlap=overlap or [""] * len(values["compared"]))
+        flagged=flagged, block=values["cell"].long(), fit=fit, reliability=reliability,
+        wrong_interval=interval, min_probability=float(config.min_probability), ranks=torch.from_numpy(u),
+        groups=torch.from_numpy(read_in), prior=prior, overlap=overlap or [""] * len(values["compared"]),
+        count=count, mixture_wrong=free.wrong_fraction * len(u), flag_share=flag_share)
+
+
+def group_thresholds(u: np.ndarray, groups: np.ndarray, flagged: np.ndarray, count: int) -> torch.Tensor:
+    """(``count``,) the smallest flagged mid-rank ``u`` in each group (inf where none is flagged): the flags are
+    every pair at or above it, since a pair's probability grows with its rank within its group."""
+    thresholds = torch.full((count,), math.inf, dtype=torch.float64)
+    for group in np.unique(groups[flagged]):
+        thresholds[int(group)] = float(u[flagged & (groups == group)].min())
+    return thresholds

@@ -53,10 +53,15 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
         return [f"  wrong pairs (your prior) {_num(metrics['audit_estimated_wrong'], 0)} "
                 f"(audit.wrong_fraction={metrics['audit_wrong_fraction_prior']}); the ranks allow {upper}"]
     estimate, low, high = (metrics[f"audit_estimated_wrong{k}"] for k in ("", "_low", "_high"))
+    if metrics.get("audit_count_method") == "familiar_captions":
+        how = (f"counted among the pairs with familiar captions ({metrics['audit_count_observed']} rows there), "
+               "where correct pairs seldom rank low; it assumes wrong captions rank like captions of unlike images "
+               "(docs/audit.md, \"How many are wrong\"); for a count you check, review the top rows, below")
+    else:
+        how = ("a rough estimate from the mixture: correct pairs the models cannot predict count as wrong, and the "
+               "fitted density of the correct pairs can take in wrong ones; for a count, review the top rows, below")
     lines = [f"  estimated wrong pairs    {_num(estimate, 1)} [{_num(low, 1)}, {_num(high, 1)}] "
-             f"({_pct(estimate / max(rows, 1))} of the rows; a rough estimate: correct pairs the models cannot "
-             f"predict count as wrong, and the fitted density of the correct pairs can take in wrong ones; for a "
-             f"count, review the top rows, below); {upper}"]
+             f"({_pct(estimate / max(rows, 1))} of the rows; {how}); {upper}"]
     if metrics.get("audit_estimate_at_bound"):
         lines.append("  WARNING: the estimated count ran to 0, the lower bound of its fit: the correct pairs' fitted "
                      "density took in every low rank, so the ranks do not say how many pairs are wrong; this is not "

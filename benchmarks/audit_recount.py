@@ -1,0 +1,128 @@
+"""How many pairs are wrong and how precise the flags are, recomputed from finished audits with the current code.
+
+    python benchmarks/audit_recount.py --out outputs/examples/audit/image_tower/recount <run dir> [<run dir> ...]
+
+Each run dir is a finished ``experiment=audit_*`` run with injected mis-captions. Its plan is rebuilt from its config
+and splits.json, every model's saved statistics are read and the audit's estimate (``estimate_audit``) is run again:
+nothing is trained. Per run: the injected number of wrong pairs, the estimate (among familiar captions,
+``clipmem.audit.count``) with its interval, the free mixture's N·π beside it, and the flagged set's predicted
+(``audit_expected_precision``) and measured precision, and the same for the estimator before it (the free mixture's
+π, with flags π / f_g(u) and the precision π N recall / #flagged, wrong pairs taken as common in every familiarity
+group). Per data set and pooled, the paired difference over runs of the two estimators' errors (|log(estimated /
+injected)| and |predicted − measured precision|), mean with a t-interval. Writes ``recount.csv`` and
+``recount.md``; prints the tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from audit_ablation import rescored_audit, saved_run
+from common import write_table
+from scipy import stats as scipy_stats
+from tabulate import tabulate
+
+from clipmem.audit.config import AuditConfig
+from clipmem.audit.familiarity import grouped_probability
+from clipmem.audit.mixture import expected_precision
+
+TOLERANCE = 0.25  # docs/audit.md's target: the count within 25 % of the injected one
+PRECISION_TOLERANCE = 0.10  # ... and the flags' measured precision within 0.10 of the predicted one
+
+
+def recount(root: Path) -> dict:
+    """One run's row: data, seed, injected and estimated counts, the flags' predicted and measured precision."""
+    cfg, settings, _, _, _ = saved_run(root)
+    _, result, flags = rescored_audit(root, AuditConfig(**{**vars(settings.audit), "enabled": True}))
+    metrics, injected = result.metrics(), int(flags.sum())
+    flagged = result.flagged
+    measured = float((flagged & flags).sum() / flagged.sum()) if flagged.any() else float("nan")
+    estimate = metrics["audit_estimated_wrong"]
+    return {
+        "data": str(cfg.get("name", root.name)).removeprefix("audit_"), "seed": int(settings.seed), "run": root.name,
+        "rows": len(flags), "injected": injected, "estimated": round(estimate, 1),
+        "low": round(metrics["audit_estimated_wrong_low"], 1), "high": round(metrics["audit_estimated_wrong_high"], 1),
+        "ratio": round(estimate / injected, 3), "within_25": abs(estimate / injected - 1) <= TOLERANCE,
+        "counted_rows": metrics.get("audit_count_observed"), "method": metrics["audit_count_method"],
+        "mixture_ratio": round(metrics["audit_mixture_wrong"] / injected, 3),
+        "flagged": int(flagged.sum()), "predicted_precision": round(metrics["audit_expected_precision"], 3),
+        "measured_precision": round(measured, 3),
+        "precision_within_0.10": abs(metrics["audit_expected_precision"] - measured) <= PRECISION_TOLERANCE,
+        "flag_recall": round(float((flagged & flags).sum() / max(injected, 1)), 3),
+        **mixture_flags(result, flags),
+    }
+
+
+def mixture_flags(result, flags: torch.Tensor) -> dict:
+    """The flags and predicted precision of the estimator before the count among familiar captions: the free
+    mixture's share π for every pair, wrong pairs taken as common in every familiarity group."""
+    u, groups = result.ranks.numpy(), result.groups.numpy()
+    share = result.mixture_wrong / len(u)
+    flagged = grouped_probability(u, groups, share) >= result.min_probability
+    hits = int((torch.from_numpy(flagged) & flags).sum())
+    measured = hits / flagged.sum() if flagged.any() else float("nan")
+    return {"mixture_flagged": int(flagged.sum()),
+            "mixture_predicted_precision": round(expected_precision(u, flagged, share, groups), 3),
+            "mixture_measured_precision": round(float(measured), 3)}
+
+
+def paired(rows: list[dict]) -> list[dict]:
+    """Per data set and pooled: mean paired differences (count among familiar captions minus mixture) of the count's
+    error |log(estimated / injected)| and of the flags' |predicted − measured precision|, with 95 % t-intervals
+    over runs (negative: the count among familiar captions errs less)."""
+    out = []
+    for data in [*sorted({r["data"] for r in rows}), "all"]:
+        mine = [r for r in rows if data in ("all", r["data"])]
+        count = [abs(math.log(r["ratio"])) - abs(math.log(r["mixture_ratio"])) if r["mixture_ratio"] > 0 else
+                 -math.inf for r in mine]
+        precision = [abs(r["predicted_precision"] - r["measured_precision"])
+                     - abs(r["mixture_predicted_precision"] - r["mixture_measured_precision"]) for r in mine]
+        out.append({"data": data, "runs": len(mine), **interval("count_error_difference", count),
+                    **interval("precision_error_difference", precision)})
+    return out
+
+
+def interval(name: str, values: list[float]) -> dict:
+    """``name``: mean [low, high] of ``values`` (95 % t-interval; a mixture count of 0 is an infinite error, kept
+    out of the mean and counted)."""
+    finite = np.array([v for v in values if math.isfinite(v) and not math.isnan(v)])
+    if len(finite) < 2:
+        return {name: float("nan"), f"{name}_low": float("nan"), f"{name}_high": float("nan")}
+    half = scipy_stats.t.ppf(0.975, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite))
+    return {name: round(float(finite.mean()), 3), f"{name}_low": round(float(finite.mean() - half), 3),
+            f"{name}_high": round(float(finite.mean() + half), 3), f"{name}_left_out": len(values) - len(finite)}
+
+
+def markdown(rows: list[dict]) -> str:
+    """The per-run table and, per data set, how many runs meet each target."""
+    lines = ["# The count among familiar captions, recomputed from saved audits", "",
+             tabulate(rows, headers="keys", tablefmt="github"), "", "| data | runs | count within 25 % | "
+             "precision within 0.10 | ratio range | mixture ratio range |", "|---|---|---|---|---|---|"]
+    pairs = paired(rows)
+    for data in sorted({r["data"] for r in rows}):
+        mine = [r for r in rows if r["data"] == data]
+        ratios, mixture = [r["ratio"] for r in mine], [r["mixture_ratio"] for r in mine]
+        lines.append(f"| {data} | {len(mine)} | {sum(r['within_25'] for r in mine)} | "
+                     f"{sum(r['precision_within_0.10'] for r in mine)} | {min(ratios):.2f}–{max(ratios):.2f} | "
+                     f"{min(mixture):.2f}–{max(mixture):.2f} |")
+    lines += ["", "Paired over runs, this estimator's error minus the mixture's (negative: this one errs less):", "",
+              tabulate(pairs, headers="keys", tablefmt="github")]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rows = [recount(run) for run in args.runs]
+    write_table(args.out, "recount", rows, markdown(rows))
+
+
+if __name__ == "__main__":
+    main()

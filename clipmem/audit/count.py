@@ -1,0 +1,151 @@
+"""How many pairs are wrong, counted where correct pairs seldom land: among pairs with a familiar caption.
+
+A wrong caption is one more caption written for another image, so for image i the rank of its own caption has the
+law of the rank of a caption taken from the other pairs' captions (exchangeability). What spoils a count from the
+ranks alone (Storey's bound, the mixture) are the correct pairs the models cannot predict: a caption naming a
+concept no other pair shows ranks like a wrong one. Such captions are unfamiliar: they lie far from every other
+caption. Counting only pairs whose caption is familiar (its familiarity among the top ``1 − FAMILIAR_QUANTILE`` of
+the set's captions) and ranks low (mid-rank above ``RANK_THRESHOLD``) leaves few correct pairs in the count, and the
+share of wrong pairs landing there is read off the other captions, pair by pair:
+
+    K̂ = #{i: u_ii > λ, caption i familiar} / mean_i P0_i,
+    P0_i = share of the captions k of i's cell (k ≠ i, and k not a caption of one of the ``NEAR_IMAGES`` share of
+           images most like i's, which would describe it) with u_ik > λ and caption k familiar,
+
+u_ik the mid-rank of caption k among the cell's captions for image i, under the ensemble of the models that never saw
+the cell (``clipmem.audit.ranks``). A familiar wrong caption usually names another, common concept and ranks lower
+than an arbitrary caption would: the null uses the captions of images unlike i's. The interval is the exact Poisson
+interval of the count (Garwood), scaled by the same factor; it leaves out the correct pairs that remain (a few per
+hundred wrong on the prepared sets: docs/audit.md, "How many are wrong").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import stats as scipy_stats
+
+from clipmem.audit.ranks import ensemble_similarity, unseen_cells
+
+RANK_THRESHOLD = 0.5  # λ: counted pairs rank in the lower half of their cell
+FAMILIAR_QUANTILE = 0.7  # counted pairs' captions are more familiar than 70 % of the set's
+NEAR_IMAGES = 0.3  # share of a cell's images nearest each image whose captions leave that image's null
+
+
+@dataclass(frozen=True)
+class FamiliarCount:
+    """The count's parts: ``observed`` pairs in the counting region, ``null_share`` (mean P0_i: the share of wrong
+    pairs expected there), the estimate ``observed / null_share`` and its ``low``–``high`` interval (pairs; each at
+    most the number of rows)."""
+
+    observed: int
+    null_share: float
+    estimate: float
+    low: float
+    high: float
+
+
+def caption_ranks(similarity: torch.Tensor) -> torch.Tensor:
+    """(n, n) float64 mid-rank u_ik of caption k among the captions for image i, from an image × caption
+    ``similarity`` (n, n): (#{j: S_ij ≥ S_ik} − ½) / n, so u_ii is ``rank_caption``'s mid-rank."""
+    return rank_matrix(similarity, "rank_caption")
+
+
+def rank_matrix(similarity: torch.Tensor, statistic: str) -> torch.Tensor:
+    """(n, n) float64 mid-rank of ``statistic`` (``rank_caption``, ``rank_image`` or ``rank_joint``) that pair
+    (image i, caption k) would have in its cell, from an image × caption ``similarity`` (n, n), against the cell's
+    n captions for image i and n images for caption k as they are; the diagonal is the audit's own mid-ranks
+    (``clipmem.audit.ranks.rank_pvalues``, then ``mid_rank``). (Leaving i's own caption and k's own image out of the
+    comparison, as a wrong pair's true caption and image usually lie in other cells, predicted the flags' precision
+    worse on the prepared sets: docs/audit.md, "How many are wrong".)"""
+    n = similarity.shape[0]
+    above_row = n - torch.searchsorted(similarity.sort(dim=1).values.contiguous(), similarity.contiguous(),
+                                       side="left")
+    column = similarity.T.contiguous()
+    above_column = (n - torch.searchsorted(column.sort(dim=1).values.contiguous(), column, side="left")).T
+    if statistic == "rank_caption":
+        return (above_row.double() - 0.5) / n
+    if statistic == "rank_image":
+        return (above_column.double() - 0.5) / n
+    return (above_row + above_column - 1).double() / (2 * n - 1) - 0.5 / n
+
+
+def null_mask(image_similarity: torch.Tensor, near: float = NEAR_IMAGES) -> torch.Tensor:
+    """(n, n) bool: which captions k stand in for a wrong caption of image i: k ≠ i and k's image not among the
+    ceil(``near`` · n) images most like i's (by ``image_similarity`` (n, n))."""
+    n = image_similarity.shape[0]
+    allowed = ~torch.eye(n, dtype=torch.bool)
+    nearest = min(math.ceil(near * n), n - 2)
+    if nearest > 0:
+        neighbours = image_similarity.masked_fill(~allowed, -torch.inf).topk(nearest, dim=1).indices
+        allowed = allowed.scatter(1, neighbours, False)
+    return allowed
+
+
+def observed_and_null(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor,
+                      region: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[int, float]:
+    """How many pairs lie in ``region`` and the share of wrong pairs expected there: #{i: region_ii} and the mean
+    over pairs i of the share of i's null captions k (``null_mask``) with region_ik. ``region(index, similarity)``
+    gives the (n, n) bool region of a cell from its pairs' indices (n,) and its image × caption ``similarity``
+    (n, n) under the ensemble of the models that never saw it; embeddings (M, N, D), ``membership`` (M, N)."""
+    observed, null_total = 0, 0.0
+    for models, rows in unseen_cells(membership):
+        index = rows.nonzero().flatten()
+        cell_image, cell_text = image[models][:, index], text[models][:, index]
+        inside = region(index, ensemble_similarity(cell_image, cell_text))
+        allowed = null_mask(ensemble_similarity(cell_image, cell_image))
+        observed += int(inside.diagonal().sum())
+        null_total += float(((inside & allowed).sum(1) / allowed.sum(1).clamp(min=1)).sum())
+    return observed, null_total / membership.shape[1]
+
+
+def familiar_count(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor,
+                   caption_familiarity: torch.Tensor, level: float = 0.95) -> FamiliarCount:
+    """The estimated number of wrong pairs from embeddings ``image`` and ``text`` (M, N, D), ``membership`` (M, N)
+    and each pair's ``caption_familiarity`` (N,) (``clipmem.audit.familiarity.side_familiarity`` of the captions)."""
+    values = caption_familiarity.double()
+    familiar = values > torch.quantile(values, FAMILIAR_QUANTILE)
+
+    def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
+        return (caption_ranks(similarity) > RANK_THRESHOLD) & familiar[index].unsqueeze(0)
+
+    observed, share = observed_and_null(image, text, membership, region)
+    low, high = poisson_interval(observed, level)
+    scale = 1.0 / share if share > 0 else math.nan
+    rows = membership.shape[1]  # no more wrong pairs than rows
+    return FamiliarCount(observed=observed, null_share=share, estimate=min(observed * scale, rows),
+                         low=min(low * scale, rows), high=min(high * scale, rows))
+
+
+def flag_null_share(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor, statistic: str,
+                    familiarity_sides: tuple[torch.Tensor, torch.Tensor], edges: np.ndarray,
+                    thresholds: torch.Tensor) -> float:
+    """The share of wrong pairs the flags catch: mean over pairs i of the share of i's null captions k (``null_mask``)
+    that, as i's caption, would be flagged: their mid-rank of ``statistic`` at least the ``thresholds`` (G,) of
+    their familiarity group (image i's familiarity plus caption k's, ``familiarity_sides`` (N,) each, cut at
+    ``edges`` (G − 1,)). Within a cell the same models rank every pair, so this needs no assumption that wrong pairs
+    are as common in every group."""
+    image_side, caption_side = (side.double() for side in familiarity_sides)
+
+    def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
+        familiar = image_side[index].unsqueeze(1) + caption_side[index].unsqueeze(0)
+        group = torch.from_numpy(np.searchsorted(edges, familiar.numpy(), side="right"))
+        return rank_matrix(similarity, statistic) >= thresholds.double()[group]
+
+    return observed_and_null(image, text, membership, region)[1]
+
+
+def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:
+    """Garwood's exact ``level`` interval of a Poisson mean from one ``count``."""
+    tail = (1 - level) / 2
+    low = 0.0 if count == 0 else float(scipy_stats.chi2.ppf(tail, 2 * count) / 2)
+    return low, float(scipy_stats.chi2.ppf(1 - tail, 2 * count + 2) / 2)
+
+
+def familiar_count_fraction(count: FamiliarCount, rows: int) -> float:
+    """The estimated share of wrong pairs, clipped into the mixture's open range (0, 1)."""
+    return float(np.clip(count.estimate / max(rows, 1), 1e-3, 0.999)) if math.isfinite(count.estimate) else math.nan

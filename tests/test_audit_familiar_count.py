@@ -1,0 +1,87 @@
+"""The count of wrong pairs among familiar captions (clipmem.audit.count): its ranks agree with the audit's, its null
+leaves out a pair's own caption and the captions of images like its own, and on a set where correct pairs the models
+cannot predict fool the ranks-only counts it stays near the true count."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import stats as scipy_stats
+
+from clipmem.audit.count import caption_ranks, familiar_count, null_mask, poisson_interval, rank_matrix
+from clipmem.audit.familiarity import side_familiarity
+from clipmem.audit.mixture import fit_mixture, wrong_upper_bound
+from clipmem.audit.ranks import mid_rank, out_of_sample_statistics, rank_pvalues
+
+
+def test_ranks_on_the_diagonal_are_the_audits_and_off_it_those_a_moved_caption_would_take():
+    similarity = torch.randn(30, 30, generator=torch.Generator().manual_seed(0)).double()
+    similarity[3, 7] = similarity[3, 3]  # a tie counts against the pair, as in rank_caption
+    u = caption_ranks(similarity)
+    expected = mid_rank(rank_pvalues(similarity)["rank_caption"], torch.full((30,), 30.0))
+    assert torch.allclose(u.diagonal(), expected)
+    # off the diagonal: where caption k would rank among the captions for image i, and image i among k's images
+    i, k = 4, 9
+    row = (similarity[i] >= similarity[i, k]).sum()
+    assert torch.isclose(u[i, k], (row - 0.5).double() / 30)
+    joint = rank_matrix(similarity, "rank_joint")
+    assert torch.allclose(joint.diagonal(), mid_rank(rank_pvalues(similarity)["rank_joint"], torch.full((30,), 30.0)))
+    above = row + (similarity[:, k] >= similarity[i, k]).sum()
+    assert torch.isclose(joint[i, k], (above - 1).double() / 59 - 0.5 / 30)
+    assert torch.allclose(u.sort(dim=1).values[0], (torch.arange(30).double() + 0.5) / 30)  # each row: every rank
+
+
+def test_the_null_leaves_out_the_pair_itself_and_the_captions_of_the_nearest_images():
+    image = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9], [-1.0, 0.0]])
+    allowed = null_mask(image @ image.T, near=0.2)  # ceil(0.2 · 5) = 1 nearest image left out
+    assert not allowed.diagonal().any()
+    assert not allowed[0, 1] and not allowed[2, 3] and allowed[0, 2] and allowed[0, 4]
+    assert allowed.sum(1).tolist() == [3, 3, 3, 3, 3]
+
+
+def test_the_poisson_interval_is_garwoods():
+    assert poisson_interval(0) == (0.0, float(scipy_stats.chi2.ppf(0.975, 2) / 2))
+    low, high = poisson_interval(10)
+    assert abs(low - 4.7954) < 1e-3 and abs(high - 18.3904) < 1e-3
+
+
+def concept_world(seed: int = 0, concepts: int = 240, per_concept: int = 10, unique: int = 300, wrong: int = 300,
+                  dim: int = 64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, np.ndarray]:
+    """Embeddings (2, N, dim) of two models that each trained on half of the pairs, membership (2, N) and the wrong
+    pairs (N,) bool. Common concepts have ``per_concept`` pairs the models predict; ``unique`` correct pairs name a
+    concept no other pair shows (image and caption unrelated to the models); ``wrong`` pairs show a common concept's
+    image with another common concept's caption."""
+    rng = np.random.default_rng(seed)
+    centres = F.normalize(torch.from_numpy(rng.standard_normal((concepts, dim))).float(), dim=-1)
+    concept = np.repeat(np.arange(concepts), per_concept)
+    noise = lambda n: torch.from_numpy(rng.standard_normal((n, dim))).float() * 0.05  # noqa: E731
+    image = torch.cat([centres[concept] + noise(len(concept)), noise(unique) * 20])
+    text = torch.cat([centres[concept] + noise(len(concept)), noise(unique) * 20])
+    shown = rng.choice(concepts, wrong)
+    named = (shown + rng.integers(1, concepts, wrong)) % concepts  # always another concept
+    image = torch.cat([image, centres[shown] + noise(wrong)])
+    text = torch.cat([text, centres[named] + noise(wrong)])
+    n = len(image)
+    is_wrong = np.zeros(n, dtype=bool)
+    is_wrong[-wrong:] = True
+    order = rng.permutation(n)
+    image, text, is_wrong = image[order], text[order], is_wrong[order]
+    membership = torch.zeros(2, n, dtype=torch.bool)
+    membership[0, : n // 2] = True
+    membership[1, n // 2:] = True
+    per_model = lambda x: torch.stack([x + noise(n) * 0.1, x + noise(n) * 0.1])  # noqa: E731
+    return per_model(image), per_model(text), membership, is_wrong
+
+
+def test_unpredictable_correct_pairs_fool_the_ranks_alone_but_not_the_count_among_familiar_captions():
+    image, text, membership, wrong = concept_world()
+    count = familiar_count(image, text, membership, side_familiarity(text, membership))
+    truth = int(wrong.sum())
+    assert 0.75 * truth <= count.estimate <= 1.25 * truth
+    assert count.low <= truth <= count.high
+    # the 300 unique correct pairs rank uniformly too: Storey's bound and the mixture count them with the wrong ones
+    ranks = out_of_sample_statistics(image, text, membership)
+    u = mid_rank(ranks["rank_caption"], ranks["compared"]).numpy()
+    assert wrong_upper_bound(u) * len(u) > 1.6 * truth
+    assert fit_mixture(u).wrong_fraction * len(u) > 1.5 * truth

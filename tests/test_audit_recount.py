@@ -1,0 +1,29 @@
+"""benchmarks/audit_recount.py: the paired comparison of the count among familiar captions with the mixture."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import audit_recount  # noqa: E402
+
+
+def row(data: str, ratio: float, mixture: float, errs: tuple[float, float]) -> dict:
+    return {"data": data, "ratio": ratio, "mixture_ratio": mixture, "predicted_precision": 0.8,
+            "measured_precision": 0.8 - errs[0], "mixture_predicted_precision": 1.0,
+            "mixture_measured_precision": 1.0 - errs[1]}
+
+
+def test_runs_where_the_count_errs_less_give_a_negative_interval_and_a_zero_mixture_count_is_left_out():
+    rows = [row("tux", 1.1, 2.0, (0.1, 0.4)), row("tux", 0.9, 1.8, (0.05, 0.5)), row("tux", 1.2, 2.2, (0.2, 0.45)),
+            row("emoji", 1.3, 0.0, (0.1, 0.3)), row("emoji", 1.0, 1.9, (0.0, 0.3)), row("emoji", 1.4, 1.7, (0.3, 0.2))]
+    table = {r["data"]: r for r in audit_recount.paired(rows)}
+    tux = table["tux"]
+    expected = sum(abs(math.log(r)) - abs(math.log(m)) for r, m in ((1.1, 2.0), (0.9, 1.8), (1.2, 2.2))) / 3
+    assert math.isclose(tux["count_error_difference"], round(expected, 3), abs_tol=1e-3)
+    assert tux["count_error_difference_high"] < 0 and tux["precision_error_difference_high"] < 0
+    assert table["emoji"]["count_error_difference_left_out"] == 1  # the mixture's 0: an infinite error
+    assert table["all"]["runs"] == 6 and table["all"]["count_error_difference_left_out"] == 1
