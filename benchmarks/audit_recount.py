@@ -52,6 +52,7 @@ def recount(root: Path) -> dict:
         "flagged": int(flagged.sum()), "predicted_precision": round(metrics["audit_expected_precision"], 3),
         "measured_precision": round(measured, 3),
         "precision_within_0.10": abs(metrics["audit_expected_precision"] - measured) <= PRECISION_TOLERANCE,
+        "predicted_recall": round(metrics["audit_expected_recall"], 3),
         "flag_recall": round(float((flagged & flags).sum() / max(injected, 1)), 3),
         **mixture_flags(result, flags),
     }

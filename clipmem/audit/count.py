@@ -52,26 +52,10 @@ class FamiliarCount:
 def caption_ranks(similarity: torch.Tensor) -> torch.Tensor:
     """(n, n) float64 mid-rank u_ik of caption k among the captions for image i, from an image × caption
     ``similarity`` (n, n): (#{j: S_ij ≥ S_ik} − ½) / n, so u_ii is ``rank_caption``'s mid-rank."""
-    return rank_matrix(similarity, "rank_caption")
-
-
-def rank_matrix(similarity: torch.Tensor, statistic: str) -> torch.Tensor:
-    """(n, n) float64 mid-rank of ``statistic`` (``rank_caption``, ``rank_image`` or ``rank_joint``) that pair
-    (image i, caption k) would have in its cell, from an image × caption ``similarity`` (n, n), against the cell's
-    n captions for image i and n images for caption k as they are; the diagonal is the audit's own mid-ranks
-    (``clipmem.audit.ranks.rank_pvalues``, then ``mid_rank``). (Leaving i's own caption and k's own image out of the
-    comparison, as a wrong pair's true caption and image usually lie in other cells, predicted the flags' precision
-    worse on the prepared sets: docs/audit.md, "How many are wrong".)"""
     n = similarity.shape[0]
-    above_row = n - torch.searchsorted(similarity.sort(dim=1).values.contiguous(), similarity.contiguous(),
-                                       side="left")
-    column = similarity.T.contiguous()
-    above_column = (n - torch.searchsorted(column.sort(dim=1).values.contiguous(), column, side="left")).T
-    if statistic == "rank_caption":
-        return (above_row.double() - 0.5) / n
-    if statistic == "rank_image":
-        return (above_column.double() - 0.5) / n
-    return (above_row + above_column - 1).double() / (2 * n - 1) - 0.5 / n
+    ordered = similarity.sort(dim=1).values.contiguous()
+    above = n - torch.searchsorted(ordered, similarity.contiguous(), side="left")
+    return (above.double() - 0.5) / n
 
 
 def null_mask(image_similarity: torch.Tensor, near: float = NEAR_IMAGES) -> torch.Tensor:
@@ -119,24 +103,6 @@ def familiar_count(image: torch.Tensor, text: torch.Tensor, membership: torch.Te
     rows = membership.shape[1]  # no more wrong pairs than rows
     return FamiliarCount(observed=observed, null_share=share, estimate=min(observed * scale, rows),
                          low=min(low * scale, rows), high=min(high * scale, rows))
-
-
-def flag_null_share(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor, statistic: str,
-                    familiarity_sides: tuple[torch.Tensor, torch.Tensor], edges: np.ndarray,
-                    thresholds: torch.Tensor) -> float:
-    """The share of wrong pairs the flags catch: mean over pairs i of the share of i's null captions k (``null_mask``)
-    that, as i's caption, would be flagged: their mid-rank of ``statistic`` at least the ``thresholds`` (G,) of
-    their familiarity group (image i's familiarity plus caption k's, ``familiarity_sides`` (N,) each, cut at
-    ``edges`` (G − 1,)). Within a cell the same models rank every pair, so this needs no assumption that wrong pairs
-    are as common in every group."""
-    image_side, caption_side = (side.double() for side in familiarity_sides)
-
-    def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
-        familiar = image_side[index].unsqueeze(1) + caption_side[index].unsqueeze(0)
-        group = torch.from_numpy(np.searchsorted(edges, familiar.numpy(), side="right"))
-        return rank_matrix(similarity, statistic) >= thresholds.double()[group]
-
-    return observed_and_null(image, text, membership, region)[1]
 
 
 def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from clipmem.audit.config import AuditConfig
-from clipmem.audit.count import FamiliarCount, familiar_count, familiar_count_fraction, flag_null_share
-from clipmem.audit.familiarity import group_edges, grouped_probability, side_familiarity
+from clipmem.audit.count import FamiliarCount, familiar_count, familiar_count_fraction
+from clipmem.audit.familiarity import grouped_probability, side_familiarity
 from clipmem.audit.mixture import (
     MixtureFit,
     expected_precision,
@@ -37,8 +37,7 @@ class AuditResult:
     ``ranks`` the mixture was fitted to, with the ``groups`` (N,) they are read in (None: one group, as for every
     statistic but ``rank_by_familiarity``). The share of wrong pairs is the user's ``prior``, else the ``count``
     among familiar captions (``clipmem.audit.count``), else (no count possible) the mixture's; ``mixture_wrong`` is
-    the free mixture's own N·π, kept for comparison; ``flag_share`` is the share of wrong pairs the flags are
-    expected to catch (``clipmem.audit.count.flag_null_share``)."""
+    the free mixture's own N·π, kept for comparison."""
 
     statistic: str
     statistics: dict[str, torch.Tensor]
@@ -56,7 +55,6 @@ class AuditResult:
     overlap: list[str] = field(default_factory=list)
     count: FamiliarCount | None = None
     mixture_wrong: float = math.nan
-    flag_share: float = math.nan
 
     def count_method(self) -> str:
         """Where the share of wrong pairs came from: ``prior``, ``familiar_captions`` or ``mixture``."""
@@ -98,9 +96,7 @@ class AuditResult:
         n, flagged = len(self.suspicion), int(self.flagged.sum())
         u = self.ranks.numpy()
         groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else self.groups.numpy()
-        recall = self.flag_share if math.isfinite(self.flag_share) else flag_recall(u, self.flagged.numpy(), groups)
-        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups) \
-            if not math.isfinite(self.flag_share) or not flagged else min(1.0, self.wrong_count() * recall / flagged)
+        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups)
         return {
             "audit_count_method": self.count_method(), "audit_mixture_wrong": self.mixture_wrong,
             **({"audit_count_observed": self.count.observed, "audit_count_null_share": self.count.null_share}
@@ -108,7 +104,7 @@ class AuditResult:
             "audit_statistic": self.statistic, "audit_rank_order": self.rank_order_name(), "audit_rows": n,
             "audit_min_probability": self.min_probability,
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
-            "audit_expected_recall": recall,
+            "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups),
             "audit_familiarity_groups": len(np.unique(groups)),
             "audit_estimated_wrong": self.wrong_count(), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
@@ -117,7 +113,7 @@ class AuditResult:
             "audit_correct_rank_mean": self.fit.correct_mean,
             "audit_num_flagged": flagged,
             "audit_expected_precision": expected,
-            "audit_expected_flagged_wrong": expected * flagged if flagged else 0.0,
+            "audit_expected_flagged_wrong": float(self.probability[self.flagged].sum()),
             "audit_mixture_a": self.fit.a, "audit_mixture_b": self.fit.b,
             "audit_mixture_converged": self.fit.converged,
             "audit_reliability": self.reliability["reliability"], "audit_reliability_low": self.reliability["low"],
@@ -145,11 +141,9 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     values = audit_statistics(stats, membership, config.group_size)
     u = mid_rank(values[config.probability_statistic], values["compared"]).numpy()
     read_in = values["familiarity_group"].long().numpy() if config.grouped else np.zeros(len(u), dtype=np.int64)
-    image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
-    sides = (side_familiarity(image, membership), side_familiarity(text, membership))
     prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
     free = fit_mixture(u)
-    count = None if prior is not None else familiar_count(image, text, membership, sides[1])
+    count = None if prior is not None else counted_among_familiar(stats, membership)
     share = prior if count is None else familiar_count_fraction(count, len(u))
     if share is not None and math.isnan(share):  # no familiar caption to count with: the mixture's own share
         count, share = None, None
@@ -157,10 +151,6 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     interval = (math.nan, math.nan) if prior is not None else (count.low, count.high) if count is not None else \
         wrong_count_interval(u, free, config.bootstrap_draws, plan.seed)
     probability = torch.from_numpy(grouped_probability(u, read_in, fit.wrong_fraction))
-    flagged = probability >= config.min_probability
-    edges = group_edges(values["familiarity"].numpy(), config.group_size) if config.grouped else np.empty(0)
-    flag_share = flag_null_share(image, text, membership, config.probability_statistic, sides, edges,
-                                 group_thresholds(u, read_in, flagged.numpy(), len(edges) + 1))
     groups = torch.tensor(plan.groups) if plan.groups else torch.arange(len(plan.specs))
 
     def suspicion_of(units: list[int]) -> torch.Tensor:
@@ -172,16 +162,14 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
                              seed=plan.seed)
     return AuditResult(
         statistic=config.statistic, statistics=values, suspicion=values[config.statistic], probability=probability,
-        flagged=flagged, block=values["cell"].long(), fit=fit, reliability=reliability,
+        flagged=probability >= config.min_probability, block=values["cell"].long(), fit=fit, reliability=reliability,
         wrong_interval=interval, min_probability=float(config.min_probability), ranks=torch.from_numpy(u),
         groups=torch.from_numpy(read_in), prior=prior, overlap=overlap or [""] * len(values["compared"]),
-        count=count, mixture_wrong=free.wrong_fraction * len(u), flag_share=flag_share)
+        count=count, mixture_wrong=free.wrong_fraction * len(u))
 
 
-def group_thresholds(u: np.ndarray, groups: np.ndarray, flagged: np.ndarray, count: int) -> torch.Tensor:
-    """(``count``,) the smallest flagged mid-rank ``u`` in each group (inf where none is flagged): the flags are
-    every pair at or above it, since a pair's probability grows with its rank within its group."""
-    thresholds = torch.full((count,), math.inf, dtype=torch.float64)
-    for group in np.unique(groups[flagged]):
-        thresholds[int(group)] = float(u[flagged & (groups == group)].min())
-    return thresholds
+
+def counted_among_familiar(stats: list[SampleStatistics], membership: torch.Tensor) -> FamiliarCount:
+    """``familiar_count`` from the models' embeddings (M, N, D; in plan order) and ``membership`` (M, N)."""
+    image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
+    return familiar_count(image, text, membership, side_familiarity(text, membership))

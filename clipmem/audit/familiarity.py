@@ -49,15 +49,11 @@ def familiarity_groups(values: np.ndarray, size: int = GROUP_SIZE) -> np.ndarray
     """(N,) int group of each pair: round(N / ``size``) groups (at least 1) of about equal count by ``values``
     (N,), group 0 the least familiar. Ties stay together."""
     values = np.asarray(values, dtype=np.float64)
-    return np.searchsorted(group_edges(values, size), values, side="right").astype(np.int64)
-
-
-def group_edges(values: np.ndarray, size: int = GROUP_SIZE) -> np.ndarray:
-    """The (G − 1,) familiarity values between ``familiarity_groups``' G groups (none for one group): a pair of
-    familiarity v is in group #{edges ≤ v}."""
-    values = np.asarray(values, dtype=np.float64)
     count = max(1, round(len(values) / max(int(size), 1)))
-    return np.quantile(values, np.linspace(0, 1, count + 1)[1:-1]) if count > 1 else np.empty(0)
+    if count == 1:
+        return np.zeros(len(values), dtype=np.int64)
+    edges = np.quantile(values, np.linspace(0, 1, count + 1)[1:-1])
+    return np.searchsorted(edges, values, side="right").astype(np.int64)
 
 
 def grouped_density(u: np.ndarray, groups: np.ndarray) -> np.ndarray:
