@@ -101,6 +101,10 @@ def test_a_prior_replaces_the_estimate_in_the_summary():
                 "audit_estimated_wrong_high": 400.0, "audit_estimate_stable": False}
     lines = _count_lines(unstable, 1000)
     assert "[10.0, 400.0]" in lines[0] and "unstable" in lines[1] and "audit.wrong_fraction" in lines[1]
+    counted = {**unstable, "audit_count_method": "familiar_captions", "audit_count_observed": 7}
+    lines = _count_lines(counted, 1000)
+    assert "counted among the pairs with familiar captions (7 rows there)" in lines[0] and "mixture" not in lines[0]
+    assert "only 7 rows lie where the count is made" in lines[1]
     at_bound = {**unstable, "audit_estimated_wrong": 0.001, "audit_estimated_wrong_low": 0.001,
                 "audit_estimated_wrong_high": 0.001, "audit_estimate_at_bound": True}
     lines = _count_lines(at_bound, 1000)

@@ -84,8 +84,8 @@ class AuditResult:
         """Whether the estimated count is statistically stable: its interval is narrower than the estimate, and the
         estimate is not at the fit's lower bound (where most resamples stay too, however many pairs are wrong).
         Stable is not unbiased: the count among familiar captions rests on the wrong captions ranking like the
-        captions of unlike images, the mixture's on the correct pairs' fitted shape (docs/audit.md, "How many are
-        wrong")."""
+        captions of unlike images, the mixture's on the correct pairs' fitted shape
+        (docs/audit.md, "How many are wrong")."""
         if self.estimate_at_bound():
             return False
         low, high = self.wrong_interval

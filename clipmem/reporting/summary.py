@@ -68,9 +68,12 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
                      "evidence that none are, and nothing is flagged at this estimate; read audit.csv as a ranking, or "
                      "set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
     elif not metrics["audit_estimate_stable"]:
-        lines.append("  WARNING: the estimated count is unstable (its interval is wider than the estimate): the models "
-                     "separate correct from wrong captions too weakly to count them; read p_miscaptioned as a ranking, "
-                     "or set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
+        why = (f"only {metrics['audit_count_observed']} rows lie where the count is made, too few to count on"
+               if metrics.get("audit_count_method") == "familiar_captions" else
+               "the models separate correct from wrong captions too weakly to count them")
+        lines.append(f"  WARNING: the estimated count is unstable (its interval is wider than the estimate): {why}; "
+                     "read p_miscaptioned as a ranking, review the top rows, or set audit.wrong_fraction to your "
+                     "prior (docs/audit.md, \"How many are wrong\")")
     return lines
 
 
