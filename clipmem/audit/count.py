@@ -13,10 +13,11 @@ share of wrong pairs landing there is read off the other captions, pair by pair:
            images most like i's, which would describe it) with u_ik > λ and caption k familiar,
 
 u_ik the mid-rank of caption k among the cell's captions for image i, under the ensemble of the models that never saw
-the cell (``clipmem.audit.ranks``). A familiar wrong caption usually names another, common concept and ranks lower
-than an arbitrary caption would: the null uses the captions of images unlike i's. The interval is the exact Poisson
-interval of the count (Garwood), scaled by the same factor; it leaves out the correct pairs that remain (a few per
-hundred wrong on the prepared sets: docs/audit.md, "How many are wrong").
+the cell (``clipmem.audit.ranks``). The captions of images like i's are left out of P0_i because a caption naming what
+i shows is not what a wrong caption is. The interval is the exact Poisson interval of the count (Garwood), scaled by
+the same factor; it leaves out the correct pairs that still lie in the region and assumes that the set's wrong
+captions rank like the captions of unlike images. On the prepared sets the count lands at 0.78–1.68 times the
+injected number, its misses over-counts (docs/audit.md, "How many are wrong").
 """
 
 from __future__ import annotations
