@@ -10,7 +10,8 @@ nothing is trained. Per run: the injected number of wrong pairs, the estimate (a
 π, with flags π / f_g(u) and the precision π N recall / #flagged, wrong pairs taken as common in every familiarity
 group). Per data set and pooled, the paired difference over runs of the two estimators' errors (|log(estimated /
 injected)| and |predicted − measured precision|), mean with a t-interval. Writes ``recount.csv`` and
-``recount.md``; prints the tables.
+``recount.md``; prints the tables. ``--familiar-quantile`` moves the counting region's familiarity cut
+(``clipmem.audit.count.FAMILIAR_QUANTILE``) to measure it as a lever.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from common import write_table
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
+from clipmem.audit import count
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.familiarity import grouped_probability
 from clipmem.audit.mixture import expected_precision
@@ -101,6 +103,9 @@ def interval(name: str, values: list[float]) -> dict:
 def markdown(rows: list[dict]) -> str:
     """The per-run table and, per data set, how many runs meet each target."""
     lines = ["# The count among familiar captions, recomputed from saved audits", "",
+             f"Counting region: captions more familiar than {count.FAMILIAR_QUANTILE:.0%} of the set's, rank_caption "
+             f"mid-rank above {count.RANK_THRESHOLD}; the null leaves out the captions of the {count.NEAR_IMAGES:.0%} "
+             "of each block's images most like the pair's.", "",
              tabulate(rows, headers="keys", tablefmt="github"), "", "| data | runs | count within 25 % | "
              "precision within 0.10 | ratio range | mixture ratio range |", "|---|---|---|---|---|---|"]
     pairs = paired(rows)
@@ -119,7 +124,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--familiar-quantile", type=float, default=count.FAMILIAR_QUANTILE,
+                        help="count among captions more familiar than this share of the set's (a lever to measure)")
     args = parser.parse_args(argv)
+    count.FAMILIAR_QUANTILE = args.familiar_quantile
     torch.set_num_threads(max(1, torch.get_num_threads()))
     rows = [recount(run) for run in args.runs]
     write_table(args.out, "recount", rows, markdown(rows))
