@@ -32,8 +32,9 @@ from clipmem.scoring.statistics import SampleStatistics
 class AuditResult:
     """Per audited pair (N,): every ``statistics`` value, ``suspicion`` (the configured one), ``probability`` of a
     wrong caption, ``flagged``, ``block`` (the pairs it was ranked among) and ``overlap`` with the base model's data
-    ("" none, ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability``, the bootstrap
-    interval of the estimated number of wrong pairs (NaN when the user's ``prior`` fixed the share) and the mid-ranks
+    ("" none, ``exact``, ``near``, ``unknown``); the mixture ``fit``, the ranking's ``reliability``, the interval
+    of the estimated number of wrong pairs (the count's Poisson interval, or the mixture's bootstrap one; NaN when the
+    user's ``prior`` fixed the share) and the mid-ranks
     ``ranks`` the mixture was fitted to, with the ``groups`` (N,) they are read in (None: one group, as for every
     statistic but ``rank_by_familiarity``). The share of wrong pairs is the user's ``prior``, else the ``count``
     among familiar captions (``clipmem.audit.count``), else (no count possible) the mixture's; ``mixture_wrong`` is
@@ -166,7 +167,6 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
         wrong_interval=interval, min_probability=float(config.min_probability), ranks=torch.from_numpy(u),
         groups=torch.from_numpy(read_in), prior=prior, overlap=overlap or [""] * len(values["compared"]),
         count=count, mixture_wrong=free.wrong_fraction * len(u))
-
 
 
 def counted_among_familiar(stats: list[SampleStatistics], membership: torch.Tensor) -> FamiliarCount:
