@@ -10,8 +10,9 @@ nothing is trained. Per run: the injected number of wrong pairs, the estimate (a
 π, with flags π / f_g(u) and the precision π N recall / #flagged, wrong pairs taken as common in every familiarity
 group). Per data set and pooled, the paired difference over runs of the two estimators' errors (|log(estimated /
 injected)| and |predicted − measured precision|), mean with a t-interval. Writes ``recount.csv`` and
-``recount.md``; prints the tables. ``--familiar-quantile`` moves the counting region's familiarity cut
-(``clipmem.audit.count.FAMILIAR_QUANTILE``) to measure it as a lever.
+``recount.md``; prints the tables. ``--familiar-quantile`` and ``--rank-threshold`` move the counting region's
+familiarity cut and rank threshold (``clipmem.audit.count.FAMILIAR_QUANTILE``, ``RANK_THRESHOLD``) to measure them as
+levers.
 """
 
 from __future__ import annotations
@@ -126,8 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--familiar-quantile", type=float, default=count.FAMILIAR_QUANTILE,
                         help="count among captions more familiar than this share of the set's (a lever to measure)")
+    parser.add_argument("--rank-threshold", type=float, default=count.RANK_THRESHOLD,
+                        help="count pairs whose rank_caption mid-rank is above this (a lever to measure)")
     args = parser.parse_args(argv)
-    count.FAMILIAR_QUANTILE = args.familiar_quantile
+    count.FAMILIAR_QUANTILE, count.RANK_THRESHOLD = args.familiar_quantile, args.rank_threshold
     torch.set_num_threads(max(1, torch.get_num_threads()))
     rows = [recount(run) for run in args.runs]
     write_table(args.out, "recount", rows, markdown(rows))
