@@ -12,7 +12,7 @@ import torch
 
 from clipmem.audit.config import AuditConfig
 from clipmem.audit.count import FamiliarCount, familiar_count, familiar_count_fraction
-from clipmem.audit.familiarity import grouped_probability, side_familiarity
+from clipmem.audit.familiarity import grouped_probability
 from clipmem.audit.mixture import (
     MixtureFit,
     expected_precision,
@@ -144,7 +144,7 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     read_in = values["familiarity_group"].long().numpy() if config.grouped else np.zeros(len(u), dtype=np.int64)
     prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
     free = fit_mixture(u)
-    count = None if prior is not None else counted_among_familiar(stats, membership)
+    count = None if prior is not None else counted_among_familiar(stats, membership, values["caption_familiarity"])
     share = prior if count is None else familiar_count_fraction(count, len(u))
     if share is not None and math.isnan(share):  # no familiar caption to count with: the mixture's own share
         count, share = None, None
@@ -169,7 +169,9 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
         count=count, mixture_wrong=free.wrong_fraction * len(u))
 
 
-def counted_among_familiar(stats: list[SampleStatistics], membership: torch.Tensor) -> FamiliarCount:
-    """``familiar_count`` from the models' embeddings (M, N, D; in plan order) and ``membership`` (M, N)."""
+def counted_among_familiar(stats: list[SampleStatistics], membership: torch.Tensor,
+                           caption_familiarity: torch.Tensor) -> FamiliarCount:
+    """``familiar_count`` from the models' embeddings (M, N, D; in plan order), ``membership`` (M, N) and the captions'
+    familiarity (N,) that ``audit_statistics`` computed."""
     image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
-    return familiar_count(image, text, membership, side_familiarity(text, membership))
+    return familiar_count(image, text, membership, caption_familiarity)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from scipy import stats as scipy_stats
 
-from clipmem.audit.familiarity import GROUP_SIZE, familiarity, familiarity_groups, grouped_suspicion
+from clipmem.audit.familiarity import GROUP_SIZE, familiarity_groups, grouped_suspicion, side_familiarity
 from clipmem.audit.names import CONSENSUS_OF, STATISTICS
 from clipmem.audit.ranks import mid_rank, out_of_sample_statistics
 from clipmem.scoring.clipmem import clipmem_raw, model_value
@@ -71,12 +71,15 @@ def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership
 
 def familiarity_statistics(ranks: dict[str, torch.Tensor], image: torch.Tensor, text: torch.Tensor,
                            membership: torch.Tensor, group_size: int) -> dict[str, torch.Tensor]:
-    """``familiarity``, its ``familiarity_group`` and ``rank_by_familiarity`` (each (N,) float64) from the rank
-    statistics ``ranks`` (``rank_joint`` and ``compared``), embeddings (M, N, D) and ``membership`` (M, N)."""
-    known = familiarity(image, text, membership)
+    """``familiarity``, its caption side ``caption_familiarity``, ``familiarity_group`` and ``rank_by_familiarity``
+    (each (N,) float64) from the rank statistics ``ranks`` (``rank_joint`` and ``compared``), embeddings (M, N, D)
+    and ``membership`` (M, N)."""
+    caption_side = side_familiarity(text, membership)
+    known = side_familiarity(image, membership) + caption_side  # familiarity(), keeping its caption side
     groups = familiarity_groups(known.numpy(), group_size)
     u = mid_rank(ranks["rank_joint"], ranks["compared"]).numpy()
-    return {"familiarity": known, "familiarity_group": torch.from_numpy(groups).double(),
+    return {"familiarity": known, "caption_familiarity": caption_side,
+            "familiarity_group": torch.from_numpy(groups).double(),
             "rank_by_familiarity": torch.from_numpy(grouped_suspicion(u, groups))}
 
 
