@@ -143,14 +143,14 @@ def at_true_share(result, truth: np.ndarray) -> dict[str, float]:
     the top 10 % and 30 % of the rank order (the suspicion, or ``rank_by_familiarity`` for ``consensus``; within
     familiarity groups where it reads ranks there), the predicted and measured precision and recall."""
     u, suspicion = result.ranks.numpy(), result.rank_order().numpy()
-    groups = None if result.groups is None else result.groups.numpy()
+    groups, weights = (None if v is None else v.numpy() for v in (result.groups, result.weights))
     share, out = float(truth.mean()), {}
     for top in TOP_SHARES:
         flagged = suspicion >= np.quantile(suspicion, 1 - top)
         tag = f"top{round(top * 100)}"
-        out[f"{tag}_precision_pred"] = expected_precision(u, flagged, share, groups)
+        out[f"{tag}_precision_pred"] = expected_precision(u, flagged, share, groups, weights)
         out[f"{tag}_precision"] = float(truth[flagged].mean())
-        out[f"{tag}_recall_pred"] = flag_recall(u, flagged, groups)
+        out[f"{tag}_recall_pred"] = flag_recall(u, flagged, groups, weights)
         out[f"{tag}_recall"] = float(truth[flagged].sum() / max(truth.sum(), 1))
     return out
 

@@ -7,9 +7,12 @@ and splits.json, every model's saved statistics are read and the audit's estimat
 nothing is trained. Per run: the injected number of wrong pairs, the estimate (among familiar captions,
 ``clipmem.audit.count``) with its interval, the free mixture's N·π beside it, and the flagged set's predicted
 (``audit_expected_precision``) and measured precision, and the same for the estimator before it (the free mixture's
-π, with flags π / f_g(u) and the precision π N recall / #flagged, wrong pairs taken as common in every familiarity
-group). Per data set and pooled, the paired difference over runs of the two estimators' errors (|log(estimated /
-injected)| and |predicted − measured precision|), mean with a t-interval. Writes ``recount.csv`` and
+π, with flags π w_g / f_g(u) and the precision π N recall / #flagged) and for flags that take wrong pairs as common
+in every familiarity group (``unweighted_*``: the flags before ``familiarity_weight``). Also how many counted pairs
+were injected and the count had only those been counted (``oracle_ratio``: the count's sampling noise alone), and
+where the wrong pairs lie among the familiarity groups against the groups' weights. Per
+data set and pooled, the paired difference over runs of the estimators' errors (|log(estimated / injected)| and
+|predicted − measured precision|), mean with a t-interval. Writes ``recount.csv`` and
 ``recount.md``; prints the tables. ``--familiar-quantile`` and ``--rank-threshold`` move the counting region's
 familiarity cut and rank threshold (``clipmem.audit.count.FAMILIAR_QUANTILE``, ``RANK_THRESHOLD``) to measure them as
 levers.
@@ -57,37 +60,75 @@ def recount(root: Path) -> dict:
         "precision_within_0.10": abs(metrics["audit_expected_precision"] - measured) <= PRECISION_TOLERANCE,
         "predicted_recall": round(metrics["audit_expected_recall"], 3),
         "flag_recall": round(float((flagged & flags).sum() / max(injected, 1)), 3),
-        **mixture_flags(result, flags),
+        **sampling_noise(result, flags), **where_wrong_pairs_lie(result, flags),
+        **flags_at(result, flags, "mixture", result.mixture_wrong / len(flags)),
+        **flags_at(result, flags, "unweighted", result.fit.wrong_fraction, weighted=False),
     }
 
 
-def mixture_flags(result, flags: torch.Tensor) -> dict:
-    """The flags and predicted precision of the estimator before the count among familiar captions: the free
-    mixture's share π for every pair, wrong pairs taken as common in every familiarity group."""
+def sampling_noise(result, flags: torch.Tensor) -> dict:
+    """How many of the counted pairs were injected, and the count had no correct pair been counted (``oracle_ratio``:
+    injected among counted / null share / injected): what the count's sampling noise alone leaves."""
+    if result.count is None:
+        return {"wrong_counted": None, "oracle_ratio": None}
+    wrong = int((result.count.counted & flags).sum())
+    return {"wrong_counted": wrong,
+            "oracle_ratio": round(wrong / result.count.null_share / max(int(flags.sum()), 1), 3)}
+
+
+def where_wrong_pairs_lie(result, flags: torch.Tensor) -> dict:
+    """The familiarity groups' weights (``familiarity_weight``) beside the injected pairs' own share per group over
+    their share of all pairs, and the correlation of a pair's image and caption familiarities among the injected
+    and among the other pairs (docs/audit.md, "Where wrong pairs lie")."""
+    values, wrong = result.statistics, flags.numpy()
+    caption = values["caption_familiarity"].numpy()
+    image = values["familiarity"].numpy() - caption
+    groups = values["familiarity_group"].numpy().astype(int)
+    weights = values["familiarity_weight"].numpy()
+    per_group = [(weights[groups == g][0], wrong[groups == g].mean() / wrong.mean()) for g in np.unique(groups)]
+    weight, share = np.array(per_group).T
+    return {"weight_min": round(weight.min(), 2), "weight_max": round(weight.max(), 2),
+            "wrong_share_min": round(share.min(), 2), "wrong_share_max": round(share.max(), 2),
+            "weight_share_correlation": round(float(np.corrcoef(weight, share)[0, 1]), 3) if len(weight) > 2 else None,
+            "familiarity_correlation_wrong": round(float(np.corrcoef(image[wrong], caption[wrong])[0, 1]), 3),
+            "familiarity_correlation_correct": round(float(np.corrcoef(image[~wrong], caption[~wrong])[0, 1]), 3)}
+
+
+def flags_at(result, flags: torch.Tensor, tag: str, share: float, weighted: bool = True) -> dict:
+    """The flags and predicted precision at another share π of wrong pairs (``mixture``: the free mixture's, the
+    estimator before the count among familiar captions) or with wrong pairs taken as common in every familiarity
+    group (``weighted=False``: the estimator before ``familiarity_weight``)."""
     u, groups = result.ranks.numpy(), result.groups.numpy()
-    share = result.mixture_wrong / len(u)
-    flagged = grouped_probability(u, groups, share) >= result.min_probability
+    weights = None if result.weights is None or not weighted else result.weights.numpy()
+    flagged = grouped_probability(u, groups, share, weights) >= result.min_probability
     hits = int((torch.from_numpy(flagged) & flags).sum())
     measured = hits / flagged.sum() if flagged.any() else float("nan")
-    return {"mixture_flagged": int(flagged.sum()),
-            "mixture_predicted_precision": round(expected_precision(u, flagged, share, groups), 3),
-            "mixture_measured_precision": round(float(measured), 3)}
+    return {f"{tag}_flagged": int(flagged.sum()),
+            f"{tag}_predicted_precision": round(expected_precision(u, flagged, share, groups, weights), 3),
+            f"{tag}_measured_precision": round(float(measured), 3),
+            f"{tag}_flag_recall": round(hits / max(int(flags.sum()), 1), 3)}
 
 
 def paired(rows: list[dict]) -> list[dict]:
     """Per data set and pooled: mean paired differences (count among familiar captions minus mixture) of the count's
-    error |log(estimated / injected)| and of the flags' |predicted − measured precision|, with 95 % t-intervals
-    over runs (negative: the count among familiar captions errs less)."""
+    error |log(estimated / injected)| and of the flags' |predicted − measured precision|, and of the latter with and
+    without ``familiarity_weight``, with 95 % t-intervals over runs (negative: the audit's estimator errs less)."""
     out = []
     for data in [*sorted({r["data"] for r in rows}), "all"]:
         mine = [r for r in rows if data in ("all", r["data"])]
         count = [abs(math.log(r["ratio"])) - abs(math.log(r["mixture_ratio"])) if r["mixture_ratio"] > 0 else
                  -math.inf for r in mine]
-        precision = [abs(r["predicted_precision"] - r["measured_precision"])
-                     - abs(r["mixture_predicted_precision"] - r["mixture_measured_precision"]) for r in mine]
+        precision = [precision_error(r) - precision_error(r, "mixture_") for r in mine]
+        weighted = [precision_error(r) - precision_error(r, "unweighted_") for r in mine]
         out.append({"data": data, "runs": len(mine), **interval("count_error_difference", count),
-                    **interval("precision_error_difference", precision)})
+                    **interval("precision_error_difference", precision),
+                    **interval("weights_precision_error_difference", weighted)})
     return out
+
+
+def precision_error(row: dict, tag: str = "") -> float:
+    """|predicted − measured precision| of a row's flags (``tag``: another estimator's columns)."""
+    return abs(row[f"{tag}predicted_precision"] - row[f"{tag}measured_precision"])
 
 
 def interval(name: str, values: list[float]) -> dict:
@@ -108,13 +149,17 @@ def markdown(rows: list[dict]) -> str:
              f"mid-rank above {count.RANK_THRESHOLD}; the null leaves out the captions of the {count.NEAR_IMAGES:.0%} "
              "of each block's images most like the pair's.", "",
              tabulate(rows, headers="keys", tablefmt="github"), "", "| data | runs | count within 25 % | "
-             "precision within 0.10 | ratio range | mixture ratio range |", "|---|---|---|---|---|---|"]
+             "precision within 0.10 | without weights | ratio range | oracle ratio range | mixture ratio range |",
+             "|---|---|---|---|---|---|---|---|"]
     pairs = paired(rows)
     for data in sorted({r["data"] for r in rows}):
         mine = [r for r in rows if r["data"] == data]
         ratios, mixture = [r["ratio"] for r in mine], [r["mixture_ratio"] for r in mine]
+        oracle = [r["oracle_ratio"] for r in mine if r["oracle_ratio"] is not None] or [math.nan]
+        unweighted = sum(precision_error(r, "unweighted_") <= PRECISION_TOLERANCE for r in mine)
         lines.append(f"| {data} | {len(mine)} | {sum(r['within_25'] for r in mine)} | "
-                     f"{sum(r['precision_within_0.10'] for r in mine)} | {min(ratios):.2f}–{max(ratios):.2f} | "
+                     f"{sum(r['precision_within_0.10'] for r in mine)} | {unweighted} | "
+                     f"{min(ratios):.2f}–{max(ratios):.2f} | {min(oracle):.2f}–{max(oracle):.2f} | "
                      f"{min(mixture):.2f}–{max(mixture):.2f} |")
     lines += ["", "Paired over runs, this estimator's error minus the mixture's (negative: this one errs less):", "",
               tabulate(pairs, headers="keys", tablefmt="github")]

@@ -36,7 +36,8 @@ from clipmem.audit.review_files import rank_steps
 from clipmem.io import atomic_write_csv, atomic_write_text
 from clipmem.run.review import rows_to_review
 
-KEPT = ("sample_id", "rank_joint", "compared", "suspicion", "order", "familiarity_group", "miscaptioned")
+KEPT = ("sample_id", "rank_joint", "compared", "suspicion", "order", "familiarity_group", "familiarity_weight",
+        "miscaptioned")
 TOP_SHARES = (0.05, 0.1, 0.2, 0.3)
 RANDOM_SHARES = (0.1, 0.2)
 MIXED = (0.1, 0.1)  # the top 10 %, and a random 10 % of the rows below it
@@ -75,6 +76,7 @@ def rescored(run: Path) -> tuple[list[dict], dict]:
              "compared": int(values["compared"][i]), "suspicion": repr(float(result.suspicion[i])),
              "order": repr(float(order[i])),
              "familiarity_group": int(result.groups[i]) if result.groups is not None else 0,
+             "familiarity_weight": repr(float(result.weights[i])) if result.weights is not None else "1.0",
              "miscaptioned": int(flags[i])}
             for i in torch.argsort(order, descending=True, stable=True).tolist()]
     return rows, result.metrics()
@@ -90,7 +92,8 @@ def load(folder: Path) -> tuple[Ranks, np.ndarray, dict, np.ndarray]:
     key = "order" if rows[0].get("order") else "suspicion"
     order = np.array([float(r[key]) for r in rows]) if rows[0].get(key) else None
     groups = np.array([int(r["familiarity_group"]) for r in rows]) if rows[0].get("familiarity_group") else None
-    ranks = Ranks(p, rank_steps("rank_joint", compared), compared, order, groups)
+    weights = np.array([float(r["familiarity_weight"]) for r in rows]) if rows[0].get("familiarity_weight") else None
+    ranks = Ranks(p, rank_steps("rank_joint", compared), compared, order, groups, weights)
     wrong = np.array([r["miscaptioned"] == "1" for r in rows])
     suspicion = np.array([float(r["suspicion"]) for r in rows])
     return ranks, wrong, json.loads((folder / "metrics.json").read_text()), suspicion

@@ -11,10 +11,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import audit_recount  # noqa: E402
 
 
-def row(data: str, ratio: float, mixture: float, errs: tuple[float, float]) -> dict:
+def row(data: str, ratio: float, mixture: float, errs: tuple[float, ...]) -> dict:
+    """errs: the precision errors of the audit's flags, the mixture's and (third, default 0.2) the unweighted ones."""
+    unweighted = errs[2] if len(errs) > 2 else 0.2
     return {"data": data, "ratio": ratio, "mixture_ratio": mixture, "predicted_precision": 0.8,
             "measured_precision": 0.8 - errs[0], "mixture_predicted_precision": 1.0,
-            "mixture_measured_precision": 1.0 - errs[1]}
+            "mixture_measured_precision": 1.0 - errs[1], "unweighted_predicted_precision": 0.9,
+            "unweighted_measured_precision": 0.9 + unweighted}
 
 
 def test_runs_where_the_count_errs_less_give_a_negative_interval_and_a_zero_mixture_count_is_left_out():
@@ -27,3 +30,13 @@ def test_runs_where_the_count_errs_less_give_a_negative_interval_and_a_zero_mixt
     assert tux["count_error_difference_high"] < 0 and tux["precision_error_difference_high"] < 0
     assert table["emoji"]["count_error_difference_left_out"] == 1  # the mixture's 0: an infinite error
     assert table["all"]["runs"] == 6 and table["all"]["count_error_difference_left_out"] == 1
+
+
+def test_the_weights_paired_difference_is_each_run_s_weighted_minus_unweighted_precision_error():
+    rows = [row("tux", 1.0, 1.0, (0.02, 0.1, 0.3)), row("tux", 1.0, 1.0, (0.05, 0.1, 0.2)),
+            row("tux", 1.0, 1.0, (0.30, 0.1, 0.1))]
+    tux = {r["data"]: r for r in audit_recount.paired(rows)}["tux"]
+    assert math.isclose(tux["weights_precision_error_difference"], round(((0.02 - 0.3) + (0.05 - 0.2) + 0.2) / 3, 3),
+                        abs_tol=1e-3)
+    assert tux["weights_precision_error_difference_low"] < tux["weights_precision_error_difference"] < \
+        tux["weights_precision_error_difference_high"]

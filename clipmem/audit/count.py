@@ -41,13 +41,14 @@ NEAR_IMAGES = 0.3  # share of a cell's images nearest each image whose captions 
 class FamiliarCount:
     """The count's parts: ``observed`` pairs in the counting region, ``null_share`` (mean P0_i: the share of wrong
     pairs expected there), the estimate ``observed / null_share`` and its ``low``–``high`` interval (pairs; each at
-    most the number of rows)."""
+    most the number of rows), and which pairs were ``counted`` (N,) bool."""
 
     observed: int
     null_share: float
     estimate: float
     low: float
     high: float
+    counted: torch.Tensor
 
 
 def caption_ranks(similarity: torch.Tensor) -> torch.Tensor:
@@ -72,18 +73,18 @@ def null_mask(image_similarity: torch.Tensor, near: float = NEAR_IMAGES) -> torc
 
 
 def observed_and_null(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor,
-                      region: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[int, float]:
-    """How many pairs lie in ``region`` and the share of wrong pairs expected there: #{i: region_ii} and the mean
+                      region: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, float]:
+    """Which pairs lie in ``region`` ((N,) bool: region_ii) and the share of wrong pairs expected there: the mean
     over pairs i of the share of i's null captions k (``null_mask``) with region_ik. ``region(index, similarity)``
     gives the (n, n) bool region of a cell from its pairs' indices (n,) and its image × caption ``similarity``
     (n, n) under the ensemble of the models that never saw it; embeddings (M, N, D), ``membership`` (M, N)."""
-    observed, null_total = 0, 0.0
+    observed, null_total = torch.zeros(membership.shape[1], dtype=torch.bool), 0.0
     for models, rows in unseen_cells(membership):
         index = rows.nonzero().flatten()
         cell_image, cell_text = image[models][:, index], text[models][:, index]
         inside = region(index, ensemble_similarity(cell_image, cell_text))
         allowed = null_mask(ensemble_similarity(cell_image, cell_image))
-        observed += int(inside.diagonal().sum())
+        observed[index] = inside.diagonal()
         null_total += float(((inside & allowed).sum(1) / allowed.sum(1).clamp(min=1)).sum())
     return observed, null_total / membership.shape[1]
 
@@ -98,12 +99,13 @@ def familiar_count(image: torch.Tensor, text: torch.Tensor, membership: torch.Te
     def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
         return (caption_ranks(similarity) > RANK_THRESHOLD) & familiar[index].unsqueeze(0)
 
-    observed, share = observed_and_null(image, text, membership, region)
+    counted, share = observed_and_null(image, text, membership, region)
+    observed = int(counted.sum())
     low, high = poisson_interval(observed, level)
     scale = 1.0 / share if share > 0 else math.nan
     rows = membership.shape[1]  # no more wrong pairs than rows
     return FamiliarCount(observed=observed, null_share=share, estimate=min(observed * scale, rows),
-                         low=min(low * scale, rows), high=min(high * scale, rows))
+                         low=min(low * scale, rows), high=min(high * scale, rows), counted=counted)
 
 
 def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:

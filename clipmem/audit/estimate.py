@@ -36,9 +36,10 @@ class AuditResult:
     of the estimated number of wrong pairs (the count's Poisson interval, or the mixture's bootstrap one; NaN when the
     user's ``prior`` fixed the share) and the mid-ranks
     ``ranks`` the mixture was fitted to, with the ``groups`` (N,) they are read in (None: one group, as for every
-    statistic but ``rank_by_familiarity``). The share of wrong pairs is the user's ``prior``, else the ``count``
-    among familiar captions (``clipmem.audit.count``), else (no count possible) the mixture's; ``mixture_wrong`` is
-    the free mixture's own N·π, kept for comparison."""
+    statistic but ``rank_by_familiarity`` and ``consensus``) and each pair's group's ``weights`` (N,), how common
+    wrong pairs are there (None: as common in every group). The share of wrong pairs is the user's ``prior``, else
+    the ``count`` among familiar captions (``clipmem.audit.count``), else (no count possible) the mixture's;
+    ``mixture_wrong`` is the free mixture's own N·π, kept for comparison."""
 
     statistic: str
     statistics: dict[str, torch.Tensor]
@@ -53,6 +54,7 @@ class AuditResult:
     ranks: torch.Tensor
     prior: float | None = None
     groups: torch.Tensor | None = None
+    weights: torch.Tensor | None = None
     overlap: list[str] = field(default_factory=list)
     count: FamiliarCount | None = None
     mixture_wrong: float = math.nan
@@ -97,7 +99,8 @@ class AuditResult:
         n, flagged = len(self.suspicion), int(self.flagged.sum())
         u = self.ranks.numpy()
         groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else self.groups.numpy()
-        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups)
+        weights = None if self.weights is None else self.weights.numpy()
+        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups, weights)
         return {
             "audit_count_method": self.count_method(), "audit_mixture_wrong": self.mixture_wrong,
             **({"audit_count_observed": self.count.observed, "audit_count_null_share": self.count.null_share}
@@ -105,7 +108,7 @@ class AuditResult:
             "audit_statistic": self.statistic, "audit_rank_order": self.rank_order_name(), "audit_rows": n,
             "audit_min_probability": self.min_probability,
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
-            "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups),
+            "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups, weights),
             "audit_familiarity_groups": len(np.unique(groups)),
             "audit_estimated_wrong": self.wrong_count(), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
@@ -142,6 +145,7 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     values = audit_statistics(stats, membership, config.group_size)
     u = mid_rank(values[config.probability_statistic], values["compared"]).numpy()
     read_in = values["familiarity_group"].long().numpy() if config.grouped else np.zeros(len(u), dtype=np.int64)
+    weights = values["familiarity_weight"].numpy() if config.grouped else None
     prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
     free = fit_mixture(u)
     count = None if prior is not None else counted_among_familiar(stats, membership, values["caption_familiarity"])
@@ -151,7 +155,7 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     fit = free if share is None else fit_mixture(u, wrong_fraction=share)
     interval = (math.nan, math.nan) if prior is not None else (count.low, count.high) if count is not None else \
         wrong_count_interval(u, free, config.bootstrap_draws, plan.seed)
-    probability = torch.from_numpy(grouped_probability(u, read_in, fit.wrong_fraction))
+    probability = torch.from_numpy(grouped_probability(u, read_in, fit.wrong_fraction, weights))
     groups = torch.tensor(plan.groups) if plan.groups else torch.arange(len(plan.specs))
 
     def suspicion_of(units: list[int]) -> torch.Tensor:
@@ -165,7 +169,8 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
         statistic=config.statistic, statistics=values, suspicion=values[config.statistic], probability=probability,
         flagged=probability >= config.min_probability, block=values["cell"].long(), fit=fit, reliability=reliability,
         wrong_interval=interval, min_probability=float(config.min_probability), ranks=torch.from_numpy(u),
-        groups=torch.from_numpy(read_in), prior=prior, overlap=overlap or [""] * len(values["compared"]),
+        groups=torch.from_numpy(read_in), weights=None if weights is None else torch.from_numpy(weights),
+        prior=prior, overlap=overlap or [""] * len(values["compared"]),
         count=count, mixture_wrong=free.wrong_fraction * len(u))
 
 

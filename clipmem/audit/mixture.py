@@ -126,14 +126,15 @@ def uniform_share(density: np.ndarray, wrong_fraction: float) -> np.ndarray:
 
 
 def expected_precision(u: np.ndarray, flagged: np.ndarray, wrong_fraction: float,
-                       groups: np.ndarray | None = None) -> float:
+                       groups: np.ndarray | None = None, weights: np.ndarray | None = None) -> float:
     """Expected share of wrong pairs among ``flagged`` (N,) bool, flags being every u ≥ the smallest flagged one
-    (within each of ``groups`` (N,), when given): π · N · ``flag_recall`` wrong pairs lie there (they rank uniformly,
-    in every group alike), out of the number flagged."""
+    (within each of ``groups`` (N,), when given): π · N · ``flag_recall`` wrong pairs lie there (they rank uniformly
+    within a group, as common in each as its ``weights`` say), out of the number flagged."""
     flagged = np.asarray(flagged, dtype=bool)
     if not flagged.any():
         return float("nan")
-    return float(min(1.0, wrong_fraction * flagged.size * flag_recall(u, flagged, groups) / flagged.sum()))
+    recall = flag_recall(u, flagged, groups, weights)
+    return float(min(1.0, wrong_fraction * flagged.size * recall / flagged.sum()))
 
 
 def wrong_upper_bound(u: np.ndarray, threshold: float = 0.5) -> float:
@@ -144,15 +145,17 @@ def wrong_upper_bound(u: np.ndarray, threshold: float = 0.5) -> float:
     return float(min(1.0, (u > threshold).sum() / (u.size * (1 - threshold))))
 
 
-def flag_recall(u: np.ndarray, flagged: np.ndarray, groups: np.ndarray | None = None) -> float:
+def flag_recall(u: np.ndarray, flagged: np.ndarray, groups: np.ndarray | None = None,
+                weights: np.ndarray | None = None) -> float:
     """The expected share of the wrong pairs that ``flagged`` (N,) bool catches, when flags are all pairs with
-    u ≥ the smallest flagged u (within each of ``groups`` (N,), when given): 1 − that u, or Σ_g N_g / N · (1 − t_g)
-    over the groups (wrong captions rank uniformly, and are as common in every group; no assumption on the correct
-    ones)."""
+    u ≥ the smallest flagged u (within each of ``groups`` (N,), when given): 1 − that u, or Σ_g w_g N_g / N · (1 − t_g)
+    over the groups (wrong captions rank uniformly, and are w_g times as common in group g as pairs are: ``weights``
+    (N,), each pair's group's, None: 1; no assumption on the correct ones)."""
     u, flagged = np.asarray(u, dtype=np.float64), np.asarray(flagged, dtype=bool)
     groups = np.zeros(u.size, dtype=np.int64) if groups is None else np.asarray(groups)
+    weights = np.ones(u.size) if weights is None else np.asarray(weights, dtype=np.float64)
     recall = 0.0
     for group in np.unique(groups[flagged]):
         chosen = groups == group
-        recall += chosen.mean() * (1 - u[flagged & chosen].min())
+        recall += (weights * chosen).mean() * (1 - u[flagged & chosen].min())
     return float(recall)

@@ -115,16 +115,19 @@ class Ranks:
     1 the least predicted), ``steps`` (N,), the number of values it can take (2n − 1 for ``rank_joint`` in a block of
     n, n for the others; None: continuous ranks), ``compared`` (N,) the block sizes n (the audit's mid-rank is
     u = p − ½ / n; None: u = p), ``order`` (N,) the rank order, most suspicious first (None: p) and ``groups``
-    (N,) the familiarity groups the order reads the ranks in (None: one group). Within a group the order must rise
-    with u, as every rank statistic's and ``rank_by_familiarity``'s does. ``sampled_below_top``: whether rows
-    reviewed below the fully reviewed top of the rank order may be read as a sample of the rows there (False when
-    audit.csv is in another order, ``consensus``: a curator going down it picks rows there by other statistics)."""
+    (N,) the familiarity groups the order reads the ranks in (None: one group), with ``weights`` (N,) how common wrong
+    pairs are in each row's group (audit.csv's ``familiarity_weight``; None: as common in every group). Within a
+    group the order must rise with u, as every rank statistic's and ``rank_by_familiarity``'s does.
+    ``sampled_below_top``: whether rows reviewed below the fully reviewed top of the rank order may be read as a
+    sample of the rows there (False when audit.csv is in another order, ``consensus``: a curator going down it picks
+    rows there by other statistics)."""
 
     p: np.ndarray
     steps: np.ndarray | None = None
     compared: np.ndarray | None = None
     order: np.ndarray | None = None
     groups: np.ndarray | None = None
+    weights: np.ndarray | None = None
     sampled_below_top: bool = True
 
     @property
@@ -136,9 +139,10 @@ class Ranks:
         return self.p if self.order is None else self.order
 
     def null_share(self, threshold: float) -> float:
-        """The chance that a wrong pair, ranked uniformly on its row's grid {1/J, …, 1} and as likely in every group,
-        lies among the rows ordered at or above ``threshold``: in each group those are the rows with u ≥ the group's
-        lowest u there, so the share is the mean over rows of P(u ≥ that u) (1 − u for continuous ranks)."""
+        """The chance that a wrong pair, ranked uniformly on its row's grid {1/J, …, 1} and as likely in a group as its
+        ``weights`` say, lies among the rows ordered at or above ``threshold``: in each group those are the rows with
+        u ≥ the group's lowest u there, so the share is the weighted mean over rows of P(u ≥ that u) (1 − u for
+        continuous ranks)."""
         u, inside = self.u, self.ordering >= threshold
         groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else np.asarray(self.groups)
         lowest = np.full(len(u), np.inf)
@@ -146,12 +150,13 @@ class Ranks:
             chosen = groups == group
             lowest[chosen] = u[inside & chosen].min()
         cut = lowest + (self.p - u)  # the p each row needs to reach its group's lowest u
+        weights = np.ones(len(u)) if self.weights is None else np.asarray(self.weights, dtype=np.float64)
         if self.steps is None:
-            return float(np.clip(1 - cut, 0.0, 1.0).mean())
+            return min(1.0, float((weights * np.clip(1 - cut, 0.0, 1.0)).mean()))  # the weights average to 1
         steps = np.asarray(self.steps, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             at_or_above = np.where(np.isinf(cut), 0.0, steps - np.ceil(cut * steps - 1e-9) + 1)
-        return float(np.clip(at_or_above / steps, 0.0, 1.0).mean())
+        return min(1.0, float((weights * np.clip(at_or_above / steps, 0.0, 1.0)).mean()))
 
 
 def top_threshold(order: np.ndarray, reviewed: np.ndarray) -> float:
@@ -239,7 +244,7 @@ def reviewed_probability(ranks: Ranks, review: Review, wrong_fraction: float) ->
     """(N,) probability of a wrong caption: the verdict (1 or 0) where reviewed, else the uniform share of the
     density of the mid-ranks at u in the row's group (``grouped_probability``) at the reviewed share of wrong pairs."""
     groups = np.zeros(len(ranks.p), dtype=np.int64) if ranks.groups is None else ranks.groups
-    probability = grouped_probability(ranks.u, groups, wrong_fraction)
+    probability = grouped_probability(ranks.u, groups, wrong_fraction, ranks.weights)
     return np.where(review.reviewed, review.wrong.astype(np.float64), probability)
 
 

@@ -39,7 +39,8 @@ class AuditTable:
     def ranks(self, config: AuditConfig) -> Ranks:
         """The rows' ranks as the audit read them: its probability statistic's p-values with their grids and block
         sizes, the rank order (audit.csv's ``suspicion`` for a rank statistic, its ``rank_by_familiarity`` column for
-        ``consensus``, whose own order is not a rank) and, where read in groups, the familiarity groups. Refused for
+        ``consensus``, whose own order is not a rank) and, where read in groups, the familiarity groups and their
+        weights (an audit.csv from before ``familiarity_weight``: wrong pairs as common in every group). Refused for
         any other suspicion (its order says nothing a wrong caption's rank is known to do)."""
         if not (config.rank_order or config.grouped):
             allowed = [*RANK_STATISTICS, *GROUPED_STATISTICS]
@@ -48,8 +49,10 @@ class AuditTable:
         compared = self.column("compared")
         statistic = config.probability_statistic
         order = self.column("suspicion" if config.rank_order else "rank_by_familiarity")
+        grouped, weighted = config.grouped, bool(self.rows) and "familiarity_weight" in self.rows[0]
         return Ranks(self.column(statistic), rank_steps(statistic, compared), compared, order,
-                     self.column("familiarity_group").astype(np.int64) if config.grouped else None,
+                     self.column("familiarity_group").astype(np.int64) if grouped else None,
+                     self.column("familiarity_weight") if grouped and weighted else None,
                      sampled_below_top=config.rank_order)
 
 

@@ -22,10 +22,17 @@ embeddings and membership (model m trained on x):
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from scipy import stats as scipy_stats
 
-from clipmem.audit.familiarity import GROUP_SIZE, familiarity_groups, grouped_suspicion, side_familiarity
+from clipmem.audit.familiarity import (
+    GROUP_SIZE,
+    group_edges,
+    grouped_suspicion,
+    side_familiarity,
+    wrong_pair_weights,
+)
 from clipmem.audit.names import CONSENSUS_OF, STATISTICS
 from clipmem.audit.ranks import mid_rank, out_of_sample_statistics
 from clipmem.scoring.clipmem import clipmem_raw, model_value
@@ -71,16 +78,19 @@ def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership
 
 def familiarity_statistics(ranks: dict[str, torch.Tensor], image: torch.Tensor, text: torch.Tensor,
                            membership: torch.Tensor, group_size: int) -> dict[str, torch.Tensor]:
-    """``familiarity``, its caption side ``caption_familiarity``, ``familiarity_group`` and ``rank_by_familiarity``
+    """``familiarity``, its caption side ``caption_familiarity``, ``familiarity_group``, the group's
+    ``familiarity_weight`` (how common wrong pairs are in it, ``wrong_pair_weights``) and ``rank_by_familiarity``
     (each (N,) float64) from the rank statistics ``ranks`` (``rank_joint`` and ``compared``), embeddings (M, N, D)
     and ``membership`` (M, N)."""
-    caption_side = side_familiarity(text, membership)
-    known = side_familiarity(image, membership) + caption_side  # familiarity(), keeping its caption side
-    groups = familiarity_groups(known.numpy(), group_size)
+    image_side, caption_side = side_familiarity(image, membership), side_familiarity(text, membership)
+    known = image_side + caption_side  # familiarity(), keeping its sides
+    edges = group_edges(known.numpy(), group_size)
+    groups = np.searchsorted(edges, known.numpy(), side="right").astype(np.int64)
+    weights = wrong_pair_weights(image_side.numpy(), caption_side.numpy(), edges)
     u = mid_rank(ranks["rank_joint"], ranks["compared"]).numpy()
     return {"familiarity": known, "caption_familiarity": caption_side,
-            "familiarity_group": torch.from_numpy(groups).double(),
-            "rank_by_familiarity": torch.from_numpy(grouped_suspicion(u, groups))}
+            "familiarity_group": torch.from_numpy(groups).double(), "familiarity_weight": torch.from_numpy(weights),
+            "rank_by_familiarity": torch.from_numpy(grouped_suspicion(u, groups, weights))}
 
 
 def percentile(values: torch.Tensor) -> torch.Tensor:
@@ -97,8 +107,8 @@ def consensus(statistics: dict[str, torch.Tensor], names: tuple[str, ...] = CONS
 def audit_statistics(stats: list[SampleStatistics], membership: torch.Tensor, group_size: int = GROUP_SIZE
                      ) -> dict[str, torch.Tensor]:
     """Every statistic of ``STATISTICS``, ``compared`` (the size of the set each pair was ranked in), ``cell``,
-    ``familiarity`` and ``familiarity_group`` (groups of about ``group_size`` pairs), each (N,) float64, from the
-    models' statistics (in plan order, with embeddings) and ``membership`` (M, N)."""
+    ``familiarity``, ``familiarity_group`` (groups of about ``group_size`` pairs) and ``familiarity_weight``, each
+    (N,) float64, from the models' statistics (in plan order, with embeddings) and ``membership`` (M, N)."""
     if any(s.image is None or s.text is None for s in stats):
         raise ValueError("the audit's rank statistics need each model's embeddings (design=crossfit keeps them)")
     align, contrast = torch.stack([s.align for s in stats]), torch.stack([s.contrast for s in stats])

@@ -27,12 +27,12 @@ from clipmem.scoring.statistics import SampleStatistics
 
 AUDIT_COLUMNS = ("sample_id", "key", "path", "caption", "block", "p_miscaptioned", "flagged", "suspicion",
                  "rank_joint", "rank_caption", "rank_image", "rank_by_familiarity", "consensus", "familiarity",
-                 "familiarity_group", "neighbours", "low_alignment", "low_fit", "clipscore",
+                 "familiarity_group", "familiarity_weight", "neighbours", "low_alignment", "low_fit", "clipscore",
                  "memorization", "memorization_low", "memorization_high", "consistency", "compared", "base_overlap",
                  "reference_overlap", "miscaptioned")
 NUMERIC_COLUMNS = ("p_miscaptioned", "suspicion", "rank_joint", "rank_caption", "rank_image", "rank_by_familiarity",
-                   "consensus", "familiarity", "neighbours", "low_alignment", "low_fit", "clipscore", "memorization",
-                   "memorization_low", "memorization_high", "consistency")
+                   "consensus", "familiarity", "familiarity_weight", "neighbours", "low_alignment", "low_fit",
+                   "clipscore", "memorization", "memorization_low", "memorization_high", "consistency")
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,8 @@ def audit_rows(inputs: AuditInputs, result: AuditResult, seen_in_reference: list
             "suspicion": _number(result.suspicion[i]),
             **{name: _number(stats[name][i]) for name in ("rank_joint", "rank_caption", "rank_image",
                                                           "rank_by_familiarity", "consensus", "familiarity",
-                                                          "neighbours", "low_alignment", "low_fit", "clipscore",
-                                                          "memorization")},
+                                                          "familiarity_weight", "neighbours", "low_alignment",
+                                                          "low_fit", "clipscore", "memorization")},
             "familiarity_group": int(stats["familiarity_group"][i]),
             "memorization_low": _number(scores["clipmem_low"][i]),
             "memorization_high": _number(scores["clipmem_high"][i]),

@@ -94,7 +94,7 @@ def _audit_lines(metrics: dict[str, Any], run_dir: Path) -> list[str]:
              f"  {'flagged (p ≥ ' + format(metrics['audit_min_probability'], '.2f') + ')':<24} {flagged}"
              + (f": expected precision {_num(metrics['audit_expected_precision'], 2)}, expected recall "
                 f"{_num(metrics['audit_expected_recall'], 2)} of the wrong pairs (on the prepared sets the measured "
-                "precision lay 0.34 below to 0.09 above the expected; docs/audit.md, \"How many are wrong\")"
+                "precision lay 0.40 below to 0.21 above the expected; docs/audit.md, \"Where wrong pairs lie\")"
                 if flagged else "")]
     reliability = metrics.get("audit_reliability")
     if reliability is None or reliability != reliability:
