@@ -111,8 +111,9 @@ def flags_at(result, flags: torch.Tensor, tag: str, share: float, weighted: bool
 
 def paired(rows: list[dict]) -> list[dict]:
     """Per data set and pooled: mean paired differences (count among familiar captions minus mixture) of the count's
-    error |log(estimated / injected)| and of the flags' |predicted − measured precision|, and of the latter with and
-    without ``familiarity_weight``, with 95 % t-intervals over runs (negative: the audit's estimator errs less)."""
+    error |log(estimated / injected)| and of the flags' |predicted − measured precision|, and of the latter, the
+    flags' measured recall and their measured precision with and without ``familiarity_weight``, with 95 %
+    t-intervals over runs (errors: negative when the audit's estimator errs less)."""
     out = []
     for data in [*sorted({r["data"] for r in rows}), "all"]:
         mine = [r for r in rows if data in ("all", r["data"])]
@@ -120,9 +121,13 @@ def paired(rows: list[dict]) -> list[dict]:
                  -math.inf for r in mine]
         precision = [precision_error(r) - precision_error(r, "mixture_") for r in mine]
         weighted = [precision_error(r) - precision_error(r, "unweighted_") for r in mine]
+        recall = [r["flag_recall"] - r["unweighted_flag_recall"] for r in mine]
+        measured = [r["measured_precision"] - r["unweighted_measured_precision"] for r in mine]
         out.append({"data": data, "runs": len(mine), **interval("count_error_difference", count),
                     **interval("precision_error_difference", precision),
-                    **interval("weights_precision_error_difference", weighted)})
+                    **interval("weights_precision_error_difference", weighted),
+                    **interval("weights_recall_difference", recall),
+                    **interval("weights_measured_precision_difference", measured)})
     return out
 
 

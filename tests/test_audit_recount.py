@@ -17,7 +17,7 @@ def row(data: str, ratio: float, mixture: float, errs: tuple[float, ...]) -> dic
     return {"data": data, "ratio": ratio, "mixture_ratio": mixture, "predicted_precision": 0.8,
             "measured_precision": 0.8 - errs[0], "mixture_predicted_precision": 1.0,
             "mixture_measured_precision": 1.0 - errs[1], "unweighted_predicted_precision": 0.9,
-            "unweighted_measured_precision": 0.9 + unweighted}
+            "unweighted_measured_precision": 0.9 + unweighted, "flag_recall": 0.4, "unweighted_flag_recall": 0.3}
 
 
 def test_runs_where_the_count_errs_less_give_a_negative_interval_and_a_zero_mixture_count_is_left_out():

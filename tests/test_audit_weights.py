@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clipmem.audit.familiarity import group_edges, grouped_probability, grouped_suspicion, wrong_pair_weights
+from clipmem.audit.familiarity import grouped_probability, grouped_suspicion, wrong_pair_weights
 from clipmem.audit.mixture import flag_recall
 from clipmem.audit.review import Ranks, Review, estimate_from_review
 
@@ -30,9 +30,7 @@ def simulated(rng: np.random.Generator, n: int = 2000, share: float = 0.1) -> di
 
 def grouped(data: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(groups, weights) of 8 familiarity groups of 250 pairs."""
-    known = data["image"] + data["caption"]
-    edges = group_edges(known, 250)
-    return np.searchsorted(edges, known, side="right"), wrong_pair_weights(data["image"], data["caption"], edges)
+    return wrong_pair_weights(data["image"], data["caption"], 250)
 
 
 def test_the_weights_follow_where_wrong_pairs_lie_and_average_to_one():
@@ -79,13 +77,14 @@ def test_recall_and_a_review_s_count_read_with_the_weights_are_closer_than_with_
 def test_one_group_weighs_every_pair_one():
     rng = np.random.default_rng(2)
     image, caption = rng.random(300), rng.random(300)
-    edges = group_edges(image + caption, 250)
-    assert edges.size == 0 and (wrong_pair_weights(image, caption, edges) == 1).all()
+    groups, weights = wrong_pair_weights(image, caption, 250)
+    assert (groups == 0).all() and (weights == 1).all()
 
 
 def test_the_weighted_share_of_wrong_pairs_above_the_lowest_row_is_at_most_one():
-    rng = np.random.default_rng(3)
-    data = simulated(rng)
-    groups, w = grouped(data)
-    share = Ranks(data["u"], order=data["u"], groups=groups, weights=w).null_share(float(data["u"].min()))
+    groups, w = grouped(simulated(np.random.default_rng(1)))  # weights whose float mean is 1 + 2e-16
+    n = len(w)
+    p = np.full(n, 1.0 / n)  # every row on the lowest step of its grid: each catches all of its group's wrong pairs
+    ranks = Ranks(p, steps=np.full(n, n), compared=np.full(n, n), order=p, groups=groups, weights=w)
+    share = ranks.null_share(float(p.min()))
     assert 0.99 < share <= 1.0  # every row at or above the lowest: all the wrong pairs, rounding kept inside

@@ -65,22 +65,31 @@ def familiarity_groups(values: np.ndarray, size: int = GROUP_SIZE) -> np.ndarray
     """(N,) int group of each pair: round(N / ``size``) groups (at least 1) of about equal count by ``values``
     (N,), group 0 the least familiar (``group_edges``). Ties stay together."""
     values = np.asarray(values, dtype=np.float64)
-    return np.searchsorted(group_edges(values, size), values, side="right").astype(np.int64)
+    return _group_of(values, group_edges(values, size))
 
 
-def wrong_pair_weights(image_side: np.ndarray, caption_side: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """(N,) float64 w_g of each pair's group: how much more common wrong pairs are in it than pairs are, q_g / p_g.
+def _group_of(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """(N,) int64 the group of each of ``values`` (N,) between ``edges`` (G − 1,)."""
+    return np.searchsorted(edges, values, side="right").astype(np.int64)
+
+
+def wrong_pair_weights(image_side: np.ndarray, caption_side: np.ndarray, size: int = GROUP_SIZE
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) int64 ``familiarity_groups`` of the pairs' familiarity image_side + caption_side (each (N,)) and (N,)
+    float64 w_g of each pair's group: how much more common wrong pairs are in it than pairs are, q_g / p_g.
     q_g: the share of the sums image_side[a] + caption_side[b] over all (a, b) of the audited pairs (a wrong pair's
-    image and caption familiarities, drawn independently) in the group's range of ``edges`` (G − 1,); p_g: the
-    share of the pairs (image_side + caption_side, each (N,)) in it. Σ_g p_g w_g = 1; one group: all 1."""
+    image and caption familiarities, drawn independently) in the group's range; p_g: the share of the pairs in it.
+    Σ_g p_g w_g = 1; one group: all 1."""
     image_side, caption_side = np.asarray(image_side, np.float64), np.asarray(caption_side, np.float64)
-    groups = np.searchsorted(edges, image_side + caption_side, side="right")
+    known = image_side + caption_side
+    edges = group_edges(known, size)
+    groups = _group_of(known, edges)
     captions = np.sort(caption_side)
     below = [np.searchsorted(captions, edge - image_side, side="left").sum() / image_side.size ** 2
              for edge in edges]  # share of independent sums under each edge
     q = np.diff(np.concatenate([[0.0], below, [1.0]]))
     p = np.bincount(groups, minlength=len(edges) + 1) / image_side.size
-    return (q / np.maximum(p, 1e-12))[groups]
+    return groups, (q / np.maximum(p, 1e-12))[groups]
 
 
 def grouped_density(u: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -22,17 +22,10 @@ embeddings and membership (model m trained on x):
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from scipy import stats as scipy_stats
 
-from clipmem.audit.familiarity import (
-    GROUP_SIZE,
-    group_edges,
-    grouped_suspicion,
-    side_familiarity,
-    wrong_pair_weights,
-)
+from clipmem.audit.familiarity import GROUP_SIZE, grouped_suspicion, side_familiarity, wrong_pair_weights
 from clipmem.audit.names import CONSENSUS_OF, STATISTICS
 from clipmem.audit.ranks import mid_rank, out_of_sample_statistics
 from clipmem.scoring.clipmem import clipmem_raw, model_value
@@ -84,9 +77,7 @@ def familiarity_statistics(ranks: dict[str, torch.Tensor], image: torch.Tensor, 
     and ``membership`` (M, N)."""
     image_side, caption_side = side_familiarity(image, membership), side_familiarity(text, membership)
     known = image_side + caption_side  # familiarity(), keeping its sides
-    edges = group_edges(known.numpy(), group_size)
-    groups = np.searchsorted(edges, known.numpy(), side="right").astype(np.int64)
-    weights = wrong_pair_weights(image_side.numpy(), caption_side.numpy(), edges)
+    groups, weights = wrong_pair_weights(image_side.numpy(), caption_side.numpy(), group_size)
     u = mid_rank(ranks["rank_joint"], ranks["compared"]).numpy()
     return {"familiarity": known, "caption_familiarity": caption_side,
             "familiarity_group": torch.from_numpy(groups).double(), "familiarity_weight": torch.from_numpy(weights),
