@@ -4,8 +4,10 @@
 
 Each run dir is a finished ``experiment=audit_*`` run with injected mis-captions. Its plan is rebuilt from its config
 and splits.json, every model's saved statistics are read and the audit's estimate (``estimate_audit``) is run again:
-nothing is trained. Per run: the injected number of wrong pairs, the estimate (among familiar captions,
-``clipmem.audit.count``) with its interval, the free mixture's N·π beside it, and the flagged set's predicted
+nothing is trained. Per run: the injected number of wrong pairs, the estimate (among familiar pairs,
+``clipmem.audit.count``) with its interval, the count's region before it read the image (``caption_region_*``: among
+familiar captions, by their caption rank, with the flags at its share), the free mixture's N·π beside it, and the
+flagged set's predicted
 (``audit_expected_precision``) and measured precision, and the same for the estimator before it (the free mixture's
 π, with flags π w_g / f_g(u) and the precision π N recall / #flagged) and for flags that take wrong pairs as common
 in every familiarity group (``unweighted_*``: the flags before ``familiarity_weight``). Also how many counted pairs
@@ -26,24 +28,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from audit_ablation import rescored_audit, saved_run
+from audit_ablation import saved_run
 from common import write_table
 from scipy import stats as scipy_stats
 from tabulate import tabulate
 
 from clipmem.audit import count
 from clipmem.audit.config import AuditConfig
+from clipmem.audit.estimate import estimate_audit
 from clipmem.audit.familiarity import grouped_probability
 from clipmem.audit.mixture import expected_precision
 
 TOLERANCE = 0.25  # docs/audit.md's target: the count within 25 % of the injected one
 PRECISION_TOLERANCE = 0.10  # ... and the flags' measured precision within 0.10 of the predicted one
+CAPTION_QUANTILE = 0.7  # the count's region before it read the image: captions more familiar than 70 % of the set's
 
 
 def recount(root: Path) -> dict:
     """One run's row: data, seed, injected and estimated counts, the flags' predicted and measured precision."""
-    cfg, settings, _, _, _ = saved_run(root)
-    _, result, flags = rescored_audit(root, AuditConfig(**{**vars(settings.audit), "enabled": True}))
+    cfg, settings, plan, stats, flags = saved_run(root)
+    result = estimate_audit(stats, plan, AuditConfig(**{**vars(settings.audit), "enabled": True}))
     metrics, injected = result.metrics(), int(flags.sum())
     flagged = result.flagged
     measured = float((flagged & flags).sum() / flagged.sum()) if flagged.any() else float("nan")
@@ -63,7 +67,27 @@ def recount(root: Path) -> dict:
         **sampling_noise(result, flags), **where_wrong_pairs_lie(result, flags),
         **flags_at(result, flags, "mixture", result.mixture_wrong / len(flags)),
         **flags_at(result, flags, "unweighted", result.fit.wrong_fraction, weighted=False),
+        **caption_region(stats, plan.membership(), result, flags),
     }
+
+
+def caption_region(stats: list, membership: torch.Tensor, result, flags: torch.Tensor) -> dict:
+    """The count before the region read the image too (``caption_region_*``): pairs whose caption is more familiar
+    than ``CAPTION_QUANTILE`` of the set's and whose caption mid-rank ``caption_ranks`` is above 1/2, its ratio to
+    the injected count, that ratio had only the injected pairs been counted, and the flags at its share."""
+    image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
+    captions = result.statistics["caption_familiarity"]
+    familiar = captions > torch.quantile(captions, CAPTION_QUANTILE)
+
+    def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
+        return (count.caption_ranks(similarity) > 0.5) & familiar[index].unsqueeze(0)
+
+    counted, share = count.observed_and_null(image, text, membership, region)
+    injected, rows = max(int(flags.sum()), 1), len(flags)
+    estimate = min(int(counted.sum()) / share, rows)
+    return {"caption_region_ratio": round(estimate / injected, 3),
+            "caption_region_oracle_ratio": round(int((counted & flags).sum()) / share / injected, 3),
+            **flags_at(result, flags, "caption_region", float(np.clip(estimate / rows, 1e-3, 0.999)))}
 
 
 def sampling_noise(result, flags: torch.Tensor) -> dict:
@@ -81,8 +105,7 @@ def where_wrong_pairs_lie(result, flags: torch.Tensor) -> dict:
     their share of all pairs, and the correlation of a pair's image and caption familiarities among the injected
     and among the other pairs (docs/audit.md, "Where wrong pairs lie")."""
     values, wrong = result.statistics, flags.numpy()
-    caption = values["caption_familiarity"].numpy()
-    image = values["familiarity"].numpy() - caption
+    caption, image = values["caption_familiarity"].numpy(), values["image_familiarity"].numpy()
     groups = values["familiarity_group"].numpy().astype(int)
     weights = values["familiarity_weight"].numpy()
     per_group = [(weights[groups == g][0], wrong[groups == g].mean() / wrong.mean()) for g in np.unique(groups)]
@@ -96,7 +119,7 @@ def where_wrong_pairs_lie(result, flags: torch.Tensor) -> dict:
 
 def flags_at(result, flags: torch.Tensor, tag: str, share: float, weighted: bool = True) -> dict:
     """The flags and predicted precision at another share π of wrong pairs (``mixture``: the free mixture's, the
-    estimator before the count among familiar captions) or with wrong pairs taken as common in every familiarity
+    estimator before the count) or with wrong pairs taken as common in every familiarity
     group (``weighted=False``: the estimator before ``familiarity_weight``)."""
     u, groups = result.ranks.numpy(), result.groups.numpy()
     weights = None if result.weights is None or not weighted else result.weights.numpy()
@@ -110,10 +133,11 @@ def flags_at(result, flags: torch.Tensor, tag: str, share: float, weighted: bool
 
 
 def paired(rows: list[dict]) -> list[dict]:
-    """Per data set and pooled: mean paired differences (count among familiar captions minus mixture) of the count's
-    error |log(estimated / injected)| and of the flags' |predicted − measured precision|, and of the latter, the
-    flags' measured recall and their measured precision with and without ``familiarity_weight``, with 95 %
-    t-intervals over runs (errors: negative when the audit's estimator errs less)."""
+    """Per data set and pooled: mean paired differences (the count among familiar pairs minus the mixture, and minus
+    the count among familiar captions, ``caption_region``) of the count's error |log(estimated / injected)| and of
+    the flags' |predicted − measured precision|, and of the latter, the flags' measured recall and their measured
+    precision with and without ``familiarity_weight``, with 95 % t-intervals over runs (errors: negative when the
+    audit's estimator errs less)."""
     out = []
     for data in [*sorted({r["data"] for r in rows}), "all"]:
         mine = [r for r in rows if data in ("all", r["data"])]
@@ -123,7 +147,11 @@ def paired(rows: list[dict]) -> list[dict]:
         weighted = [precision_error(r) - precision_error(r, "unweighted_") for r in mine]
         recall = [r["flag_recall"] - r["unweighted_flag_recall"] for r in mine]
         measured = [r["measured_precision"] - r["unweighted_measured_precision"] for r in mine]
+        region = [abs(math.log(r["ratio"])) - abs(math.log(r["caption_region_ratio"])) for r in mine]
+        region_precision = [precision_error(r) - precision_error(r, "caption_region_") for r in mine]
         out.append({"data": data, "runs": len(mine), **interval("count_error_difference", count),
+                    **interval("region_count_error_difference", region),
+                    **interval("region_precision_error_difference", region_precision),
                     **interval("precision_error_difference", precision),
                     **interval("weights_precision_error_difference", weighted),
                     **interval("weights_recall_difference", recall),
@@ -149,13 +177,16 @@ def interval(name: str, values: list[float]) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     """The per-run table and, per data set, how many runs meet each target."""
-    lines = ["# The count among familiar captions, recomputed from saved audits", "",
-             f"Counting region: captions more familiar than {count.FAMILIAR_QUANTILE:.0%} of the set's, rank_caption "
-             f"mid-rank above {count.RANK_THRESHOLD}; the null leaves out the captions of the {count.NEAR_IMAGES:.0%} "
-             "of each block's images most like the pair's.", "",
+    lines = ["# The count among familiar pairs, recomputed from saved audits", "",
+             f"Counting region: image + caption familiarity above {count.FAMILIAR_QUANTILE:.0%} of the pairs' sums, "
+             f"joint mid-rank above {count.RANK_THRESHOLD}; the null leaves out the captions of the "
+             f"{count.NEAR_IMAGES:.0%} of each block's images most like the pair's. caption_region_*: the region "
+             f"before (captions more familiar than {CAPTION_QUANTILE:.0%} of the set's, caption mid-rank above 0.5).",
+             "",
              tabulate(rows, headers="keys", tablefmt="github"), "", "| data | runs | count within 25 % | "
-             "precision within 0.10 | without weights | ratio range | oracle ratio range | mixture ratio range |",
-             "|---|---|---|---|---|---|---|---|"]
+             "precision within 0.10 | without weights | ratio range | oracle ratio range | mixture ratio range | "
+             "caption region: within 25 % | caption region: precision within 0.10 | caption region ratio range |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     pairs = paired(rows)
     for data in sorted({r["data"] for r in rows}):
         mine = [r for r in rows if r["data"] == data]
@@ -165,10 +196,18 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {data} | {len(mine)} | {sum(r['within_25'] for r in mine)} | "
                      f"{sum(r['precision_within_0.10'] for r in mine)} | {unweighted} | "
                      f"{min(ratios):.2f}–{max(ratios):.2f} | {min(oracle):.2f}–{max(oracle):.2f} | "
-                     f"{min(mixture):.2f}–{max(mixture):.2f} |")
+                     f"{min(mixture):.2f}–{max(mixture):.2f} | {caption_region_summary(mine)} |")
     lines += ["", "Paired over runs, this estimator's error minus the mixture's (negative: this one errs less):", "",
               tabulate(pairs, headers="keys", tablefmt="github")]
     return "\n".join(lines) + "\n"
+
+
+def caption_region_summary(rows: list[dict]) -> str:
+    """The previous region's runs within 25 %, within 0.10 of precision, and ratio range, as table cells."""
+    ratios = [r["caption_region_ratio"] for r in rows]
+    within = sum(abs(r - 1) <= TOLERANCE for r in ratios)
+    precise = sum(precision_error(r, "caption_region_") <= PRECISION_TOLERANCE for r in rows)
+    return f"{within} | {precise} | {min(ratios):.2f}–{max(ratios):.2f}"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -176,9 +215,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--familiar-quantile", type=float, default=count.FAMILIAR_QUANTILE,
-                        help="count among captions more familiar than this share of the set's (a lever to measure)")
+                        help="count among pairs whose image + caption familiarity exceeds this share of the "
+                        "pairs' sums (a lever to measure)")
     parser.add_argument("--rank-threshold", type=float, default=count.RANK_THRESHOLD,
-                        help="count pairs whose rank_caption mid-rank is above this (a lever to measure)")
+                        help="count pairs whose joint mid-rank is above this (a lever to measure)")
     args = parser.parse_args(argv)
     count.FAMILIAR_QUANTILE, count.RANK_THRESHOLD = args.familiar_quantile, args.rank_threshold
     torch.set_num_threads(max(1, torch.get_num_threads()))

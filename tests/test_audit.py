@@ -64,7 +64,7 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert metrics["audit_estimated_wrong_low"] <= metrics["audit_estimated_wrong_high"] <= 121
     assert metrics["audit_estimated_wrong"] == pytest.approx(metrics["audit_estimated_wrong_fraction"] * 121)
     assert 0 <= metrics["audit_expected_recall"] <= 1 and metrics["audit_wrong_fraction_prior"] is None
-    assert metrics["audit_count_method"] == "familiar_captions" and 0 <= metrics["audit_count_observed"] <= 121
+    assert metrics["audit_count_method"] == "familiar_pairs" and 0 <= metrics["audit_count_observed"] <= 121
     assert metrics["audit_estimated_wrong"] == pytest.approx(min(121, metrics["audit_count_observed"]
                                                                   / metrics["audit_count_null_share"]))
     assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "consensus"
@@ -101,9 +101,12 @@ def test_a_prior_replaces_the_estimate_in_the_summary():
                 "audit_estimated_wrong_high": 400.0, "audit_estimate_stable": False}
     lines = _count_lines(unstable, 1000)
     assert "[10.0, 400.0]" in lines[0] and "unstable" in lines[1] and "audit.wrong_fraction" in lines[1]
-    counted = {**unstable, "audit_count_method": "familiar_captions", "audit_count_observed": 7}
+    counted = {**unstable, "audit_count_method": "familiar_pairs", "audit_count_observed": 7}
     lines = _count_lines(counted, 1000)
-    assert "counted among the pairs with familiar captions (7 rows there)" in lines[0] and "mixture" not in lines[0]
+    assert "counted among the pairs with familiar images and captions (7 rows there)" in lines[0]
+    assert "mixture" not in lines[0]
+    older = _count_lines({**counted, "audit_count_method": "familiar_captions"}, 1000)  # a run before the rename
+    assert older == lines
     assert "only 7 rows lie where the count is made" in lines[1]
     at_bound = {**unstable, "audit_estimated_wrong": 0.001, "audit_estimated_wrong_low": 0.001,
                 "audit_estimated_wrong_high": 0.001, "audit_estimate_at_bound": True}

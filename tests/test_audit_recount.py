@@ -1,4 +1,5 @@
-"""benchmarks/audit_recount.py: the paired comparison of the count among familiar captions with the mixture."""
+"""benchmarks/audit_recount.py: the paired comparison of the count among familiar pairs with the mixture and
+with the count among familiar captions (the region before)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import audit_recount  # noqa: E402
 
 
-def row(data: str, ratio: float, mixture: float, errs: tuple[float, ...]) -> dict:
-    """errs: the precision errors of the audit's flags, the mixture's and (third, default 0.2) the unweighted ones."""
+def row(data: str, ratio: float, mixture: float, errs: tuple[float, ...], caption: tuple[float, float] = (1.0, 0.1)
+        ) -> dict:
+    """errs: the precision errors of the audit's flags, the mixture's and (third, default 0.2) the unweighted ones;
+    caption: the count among familiar captions (the region before) as a ratio to the injected count, and the
+    precision error of its flags."""
     unweighted = errs[2] if len(errs) > 2 else 0.2
-    return {"data": data, "ratio": ratio, "mixture_ratio": mixture, "predicted_precision": 0.8,
+    return {"data": data, "ratio": ratio, "mixture_ratio": mixture, "caption_region_ratio": caption[0],
+            "caption_region_predicted_precision": 0.7, "caption_region_measured_precision": 0.7 + caption[1],
+            "predicted_precision": 0.8,
             "measured_precision": 0.8 - errs[0], "mixture_predicted_precision": 1.0,
             "mixture_measured_precision": 1.0 - errs[1], "unweighted_predicted_precision": 0.9,
             "unweighted_measured_precision": 0.9 + unweighted, "flag_recall": 0.4, "unweighted_flag_recall": 0.3}
@@ -40,3 +46,14 @@ def test_the_weights_paired_difference_is_each_run_s_weighted_minus_unweighted_p
                         abs_tol=1e-3)
     assert tux["weights_precision_error_difference_low"] < tux["weights_precision_error_difference"] < \
         tux["weights_precision_error_difference_high"]
+
+
+def test_the_region_paired_difference_is_each_run_s_error_minus_the_caption_region_s():
+    rows = [row("emoji", 1.1, 1.0, (0.02, 0.1), (1.5, 0.2)), row("emoji", 0.9, 1.0, (0.05, 0.1), (1.4, 0.15)),
+            row("emoji", 1.2, 1.0, (0.1, 0.1), (1.6, 0.25))]
+    emoji = {r["data"]: r for r in audit_recount.paired(rows)}["emoji"]
+    expected = sum(abs(math.log(r)) - abs(math.log(c)) for r, c in ((1.1, 1.5), (0.9, 1.4), (1.2, 1.6))) / 3
+    assert math.isclose(emoji["region_count_error_difference"], round(expected, 3), abs_tol=1e-3)
+    assert emoji["region_count_error_difference_high"] < 0
+    assert math.isclose(emoji["region_precision_error_difference"], round(-(0.18 + 0.10 + 0.15) / 3, 3),
+                        abs_tol=1e-3)

@@ -24,8 +24,8 @@ class AuditConfig:
         mixture fitted to a rank statistic: the suspicion when it is one, else ``rank_joint``; within familiarity
         groups for ``rank_by_familiarity`` and ``consensus``) is at least this.
     wrong_fraction: your prior share of wrong pairs (e.g. 0.05), or null to estimate it: counted among the pairs
-        with familiar captions, where correct pairs seldom rank low, against the ranks other captions would take
-        there (``clipmem.audit.count``; docs/audit.md, "How many are wrong"); a prior fixes it.
+        whose image and caption are familiar, where correct pairs seldom rank low, against the ranks other captions
+        would take there (``clipmem.audit.count``; docs/audit.md, "How many are wrong"); a prior fixes it.
     write_clean: also write clean.csv: the input CSV's rows minus the flagged ones, same columns and separator.
     group_size: pairs per familiarity group of ``rank_by_familiarity`` (round(N / group_size) groups, at least 1):
         smaller groups follow familiarity more closely, larger ones estimate each group's rank density better.

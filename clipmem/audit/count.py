@@ -1,23 +1,27 @@
-"""How many pairs are wrong, counted where correct pairs seldom land: among pairs with a familiar caption.
+"""How many pairs are wrong, counted where correct pairs seldom land: among pairs whose image and caption are familiar.
 
 A wrong caption is one more caption written for another image, so for image i the rank of its own caption has the
-law of the rank of a caption taken from the other pairs' captions (exchangeability). What spoils a count from the
-ranks alone (Storey's bound, the mixture) are the correct pairs the models cannot predict: a caption naming a
-concept no other pair shows ranks like a wrong one. Such captions are unfamiliar: they lie far from every other
-caption. Counting only pairs whose caption is familiar (its familiarity among the top ``1 − FAMILIAR_QUANTILE`` of
-the set's captions) and ranks low (mid-rank above ``RANK_THRESHOLD``) leaves few correct pairs in the count, and the
-share of wrong pairs landing there is read off the other captions, pair by pair:
+law of the rank of a caption taken from the other pairs' captions (exchangeability), and so has any region that is a
+function of the (image, caption) pair. What spoils a count from the ranks alone (Storey's bound, the mixture) are the
+correct pairs the models cannot predict: a caption naming a concept no other pair shows ranks like a wrong one. Such
+pairs are unfamiliar: their image lies far from every other image, or their caption from every other caption (a
+one-word caption such as "gorilla" can lie near other captions while its picture is like no other). Counting only
+pairs whose image and caption familiarities sum above the ``FAMILIAR_QUANTILE`` quantile of the pairs' sums and which
+rank low (joint mid-rank above ``RANK_THRESHOLD``) leaves few correct pairs in the count, and the share of wrong pairs
+landing there is read off the other captions, pair by pair:
 
-    K̂ = #{i: u_ii > λ, caption i familiar} / mean_i P0_i,
+    K̂ = #{i: v_ii > λ, a_i + c_i > t} / mean_i P0_i,
     P0_i = share of the captions k of i's cell (k ≠ i, and k not a caption of one of the ``NEAR_IMAGES`` share of
-           images most like i's, which would describe it) with u_ik > λ and caption k familiar,
+           images most like i's, which would describe it) with v_ik > λ and a_i + c_k > t,
 
-u_ik the mid-rank of caption k among the cell's captions for image i, under the ensemble of the models that never saw
-the cell (``clipmem.audit.ranks``). The captions of images like i's are left out of P0_i because a caption naming what
-i shows is not what a wrong caption is. The interval is the exact Poisson interval of the count (Garwood), scaled by
-the same factor; it leaves out the correct pairs that still lie in the region and assumes that the set's wrong
-captions rank like the captions of unlike images. On the prepared sets the count lands at 0.78–1.68 times the
-injected number, its misses over-counts (docs/audit.md, "How many are wrong").
+v_ik = (u_ik + r_ik) / 2 the mean of caption k's mid-rank among the cell's captions for image i and image i's mid-rank
+among the cell's images for caption k, under the ensemble of the models that never saw the cell
+(``clipmem.audit.ranks``); a_i, c_k the image's and the caption's familiarity and t the quantile of the pairs' sums
+a_i + c_i. The captions of images like i's are left out of P0_i because a caption naming what i shows is not what a
+wrong caption is. The interval is the exact Poisson interval of the count (Garwood), scaled by the same factor; it
+leaves out the correct pairs that still lie in the region and assumes that the set's wrong captions rank like the
+captions of unlike images. On the prepared sets the count lands at 0.66–1.31 times the injected number
+(docs/audit.md, "How many are wrong").
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from scipy import stats as scipy_stats
 
 from clipmem.audit.ranks import ensemble_similarity, unseen_cells
 
-RANK_THRESHOLD = 0.5  # λ: counted pairs rank in the lower half of their cell
-FAMILIAR_QUANTILE = 0.7  # counted pairs' captions are more familiar than 70 % of the set's
+RANK_THRESHOLD = 0.5  # λ: counted pairs rank in the lower half of their cell (joint mid-rank)
+FAMILIAR_QUANTILE = 0.6  # counted pairs' image + caption familiarity exceeds 60 % of the pairs' sums
 NEAR_IMAGES = 0.3  # share of a cell's images nearest each image whose captions leave that image's null
 
 
@@ -58,6 +62,13 @@ def caption_ranks(similarity: torch.Tensor) -> torch.Tensor:
     ordered = similarity.sort(dim=1).values.contiguous()
     above = n - torch.searchsorted(ordered, similarity.contiguous(), side="left")
     return (above.double() - 0.5) / n
+
+
+def joint_ranks(similarity: torch.Tensor) -> torch.Tensor:
+    """(n, n) float64 v_ik = (u_ik + r_ik) / 2: the mean of caption k's mid-rank among the captions for image i
+    (``caption_ranks``) and image i's mid-rank among the images for caption k, from an image × caption ``similarity``
+    (n, n). Like ``rank_joint`` it reads a pair from both sides and cancels captions and images close to everything."""
+    return (caption_ranks(similarity) + caption_ranks(similarity.T).T) / 2
 
 
 def null_mask(image_similarity: torch.Tensor, near: float = NEAR_IMAGES) -> torch.Tensor:
@@ -90,14 +101,17 @@ def observed_and_null(image: torch.Tensor, text: torch.Tensor, membership: torch
 
 
 def familiar_count(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor,
-                   caption_familiarity: torch.Tensor, level: float = 0.95) -> FamiliarCount:
+                   image_familiarity: torch.Tensor, caption_familiarity: torch.Tensor, level: float = 0.95
+                   ) -> FamiliarCount:
     """The estimated number of wrong pairs from embeddings ``image`` and ``text`` (M, N, D), ``membership`` (M, N)
-    and each pair's ``caption_familiarity`` (N,) (``clipmem.audit.familiarity.side_familiarity`` of the captions)."""
-    values = caption_familiarity.double()
-    familiar = values > torch.quantile(values, FAMILIAR_QUANTILE)
+    and each pair's ``image_familiarity`` and ``caption_familiarity`` (N,) (``clipmem.audit.familiarity.
+    side_familiarity`` of the images and of the captions)."""
+    images, captions = image_familiarity.double(), caption_familiarity.double()
+    cut = torch.quantile(images + captions, FAMILIAR_QUANTILE)
 
     def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
-        return (caption_ranks(similarity) > RANK_THRESHOLD) & familiar[index].unsqueeze(0)
+        familiar = images[index].unsqueeze(1) + captions[index].unsqueeze(0) > cut  # image i with caption k
+        return (joint_ranks(similarity) > RANK_THRESHOLD) & familiar
 
     counted, share = observed_and_null(image, text, membership, region)
     observed = int(counted.sum())

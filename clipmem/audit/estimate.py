@@ -38,7 +38,7 @@ class AuditResult:
     ``ranks`` the mixture was fitted to, with the ``groups`` (N,) they are read in (None: one group, as for every
     statistic but ``rank_by_familiarity`` and ``consensus``) and each pair's group's ``weights`` (N,), how common
     wrong pairs are there (None: as common in every group). The share of wrong pairs is the user's ``prior``, else
-    the ``count`` among familiar captions (``clipmem.audit.count``), else (no count possible) the mixture's;
+    the ``count`` among familiar pairs (``clipmem.audit.count``), else (no count possible) the mixture's;
     ``mixture_wrong`` is the free mixture's own N·π, kept for comparison."""
 
     statistic: str
@@ -60,8 +60,8 @@ class AuditResult:
     mixture_wrong: float = math.nan
 
     def count_method(self) -> str:
-        """Where the share of wrong pairs came from: ``prior``, ``familiar_captions`` or ``mixture``."""
-        return "prior" if self.prior is not None else "familiar_captions" if self.count is not None else "mixture"
+        """Where the share of wrong pairs came from: ``prior``, ``familiar_pairs`` or ``mixture``."""
+        return "prior" if self.prior is not None else "familiar_pairs" if self.count is not None else "mixture"
 
     def rank_order_name(self) -> str:
         """The statistic a review counts along: the suspicion where it is a rank order, else (``consensus``) the
@@ -86,7 +86,7 @@ class AuditResult:
     def estimate_stable(self) -> bool:
         """Whether the estimated count is statistically stable: its interval is narrower than the estimate, and the
         estimate is not at the fit's lower bound (where most resamples stay too, however many pairs are wrong).
-        Stable is not unbiased: the count among familiar captions rests on the wrong captions ranking like the
+        Stable is not unbiased: the count among familiar pairs rests on the wrong captions ranking like the
         captions of unlike images, the mixture's on the correct pairs' fitted shape
         (docs/audit.md, "How many are wrong")."""
         if self.estimate_at_bound():
@@ -148,7 +148,7 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     weights = values["familiarity_weight"].numpy() if config.grouped else None
     prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
     free = fit_mixture(u)
-    count = None if prior is not None else counted_among_familiar(stats, membership, values["caption_familiarity"])
+    count = None if prior is not None else counted_among_familiar(stats, membership, values)
     share = prior if count is None else familiar_count_fraction(count, len(u))
     if share is not None and math.isnan(share):  # no familiar caption to count with: the mixture's own share
         count, share = None, None
@@ -175,8 +175,8 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
 
 
 def counted_among_familiar(stats: list[SampleStatistics], membership: torch.Tensor,
-                           caption_familiarity: torch.Tensor) -> FamiliarCount:
-    """``familiar_count`` from the models' embeddings (M, N, D; in plan order), ``membership`` (M, N) and the captions'
-    familiarity (N,) that ``audit_statistics`` computed."""
+                           values: dict[str, torch.Tensor]) -> FamiliarCount:
+    """``familiar_count`` from the models' embeddings (M, N, D; in plan order), ``membership`` (M, N) and the images'
+    and captions' familiarity (N,) that ``audit_statistics`` computed (``values``)."""
     image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
-    return familiar_count(image, text, membership, caption_familiarity)
+    return familiar_count(image, text, membership, values["image_familiarity"], values["caption_familiarity"])

@@ -71,7 +71,7 @@ def suspicion_statistics(align: torch.Tensor, contrast: torch.Tensor, membership
 
 def familiarity_statistics(ranks: dict[str, torch.Tensor], image: torch.Tensor, text: torch.Tensor,
                            membership: torch.Tensor, group_size: int) -> dict[str, torch.Tensor]:
-    """``familiarity``, its caption side ``caption_familiarity``, ``familiarity_group``, the group's
+    """``familiarity``, its sides ``image_familiarity`` and ``caption_familiarity``, ``familiarity_group``, the group's
     ``familiarity_weight`` (how common wrong pairs are in it, ``wrong_pair_weights``) and ``rank_by_familiarity``
     (each (N,) float64) from the rank statistics ``ranks`` (``rank_joint`` and ``compared``), embeddings (M, N, D)
     and ``membership`` (M, N)."""
@@ -79,7 +79,7 @@ def familiarity_statistics(ranks: dict[str, torch.Tensor], image: torch.Tensor, 
     known = image_side + caption_side  # familiarity(), keeping its sides
     groups, weights = wrong_pair_weights(image_side.numpy(), caption_side.numpy(), group_size)
     u = mid_rank(ranks["rank_joint"], ranks["compared"]).numpy()
-    return {"familiarity": known, "caption_familiarity": caption_side,
+    return {"familiarity": known, "image_familiarity": image_side, "caption_familiarity": caption_side,
             "familiarity_group": torch.from_numpy(groups).double(), "familiarity_weight": torch.from_numpy(weights),
             "rank_by_familiarity": torch.from_numpy(grouped_suspicion(u, groups, weights))}
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+COUNTED = ("familiar_pairs", "familiar_captions")  # audit_count_method of a count (familiar_captions: older runs)
+
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
@@ -53,8 +55,9 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
         return [f"  wrong pairs (your prior) {_num(metrics['audit_estimated_wrong'], 0)} "
                 f"(audit.wrong_fraction={metrics['audit_wrong_fraction_prior']}); the ranks allow {upper}"]
     estimate, low, high = (metrics[f"audit_estimated_wrong{k}"] for k in ("", "_low", "_high"))
-    if metrics.get("audit_count_method") == "familiar_captions":
-        how = (f"counted among the pairs with familiar captions ({metrics['audit_count_observed']} rows there), "
+    if metrics.get("audit_count_method") in COUNTED:
+        how = (f"counted among the pairs with familiar images and captions ({metrics['audit_count_observed']} rows "
+               "there), "
                "where correct pairs seldom rank low; it assumes wrong captions rank like captions of unlike images "
                "(docs/audit.md, \"How many are wrong\"); for a count you check, review the top rows, below")
     else:
@@ -69,7 +72,7 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
                      "set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
     elif not metrics["audit_estimate_stable"]:
         why = (f"only {metrics['audit_count_observed']} rows lie where the count is made, too few to count on"
-               if metrics.get("audit_count_method") == "familiar_captions" else
+               if metrics.get("audit_count_method") in COUNTED else
                "the models separate correct from wrong captions too weakly to count them")
         lines.append(f"  WARNING: the estimated count is unstable (its interval is wider than the estimate): {why}; "
                      "read p_miscaptioned as a ranking, review the top rows, or set audit.wrong_fraction to your "
