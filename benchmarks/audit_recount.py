@@ -11,7 +11,9 @@ flagged set's predicted
 (``audit_expected_precision``) and measured precision, and the same for the estimator before it (the free mixture's
 π, with flags π w_g / f_g(u) and the precision π N recall / #flagged) and for flags that take wrong pairs as common
 in every familiarity group (``unweighted_*``: the flags before ``familiarity_weight``). Also how many counted pairs
-were injected and the count had only those been counted (``oracle_ratio``: the count's sampling noise alone), and
+were injected and the count had only those been counted (``oracle_ratio``: the count's sampling noise alone), the
+flags' precision interval carried over from the count's (``precision_low``, ``precision_high``, ``precision_covered``)
+and the measured precision's own binomial spread (``precision_sd``, ``exact_within_0.10``), and
 where the wrong pairs lie among the familiarity groups against the groups' weights. Per
 data set and pooled, the paired difference over runs of the estimators' errors (|log(estimated / injected)| and
 |predicted − measured precision|), mean with a t-interval. Writes ``recount.csv`` and
@@ -62,9 +64,14 @@ def recount(root: Path) -> dict:
         "flagged": int(flagged.sum()), "predicted_precision": round(metrics["audit_expected_precision"], 3),
         "measured_precision": round(measured, 3),
         "precision_within_0.10": abs(metrics["audit_expected_precision"] - measured) <= PRECISION_TOLERANCE,
+        "precision_low": round(metrics["audit_expected_precision_low"], 3),
+        "precision_high": round(metrics["audit_expected_precision_high"], 3),
+        "precision_covered": metrics["audit_expected_precision_low"] <= measured
+        <= metrics["audit_expected_precision_high"],
         "predicted_recall": round(metrics["audit_expected_recall"], 3),
         "flag_recall": round(float((flagged & flags).sum() / max(injected, 1)), 3),
-        **sampling_noise(result, flags), **where_wrong_pairs_lie(result, flags),
+        **sampling_noise(result, flags), **precision_noise(metrics["audit_expected_precision"], int(flagged.sum())),
+        **where_wrong_pairs_lie(result, flags),
         **flags_at(result, flags, "mixture", result.mixture_wrong / len(flags)),
         **flags_at(result, flags, "unweighted", result.fit.wrong_fraction, weighted=False),
         **caption_region(stats, plan.membership(), result, flags),
@@ -98,6 +105,19 @@ def sampling_noise(result, flags: torch.Tensor) -> dict:
     wrong = int((result.count.counted & flags).sum())
     return {"wrong_counted": wrong,
             "oracle_ratio": round(wrong / result.count.null_share / max(int(flags.sum()), 1), 3)}
+
+
+def precision_noise(predicted: float, flagged: int) -> dict:
+    """How far the flags' measured precision strays from an exact prediction by chance alone: its binomial standard
+    deviation sqrt(p (1 − p) / F) for ``flagged`` F pairs of ``predicted`` precision p, and the probability that a
+    Binomial(F, p) share of hits lands within ``PRECISION_TOLERANCE`` of p (``exact_within_0.10``: the chance that
+    this run meets the target were the prediction exact; a bound, as pairs of unequal probability spread less)."""
+    if flagged == 0 or not math.isfinite(predicted):
+        return {"precision_sd": None, "exact_within_0.10": None}
+    hits = np.arange(flagged + 1)
+    near = np.abs(hits / flagged - predicted) <= PRECISION_TOLERANCE + 1e-12
+    return {"precision_sd": round(math.sqrt(predicted * (1 - predicted) / flagged), 3),
+            "exact_within_0.10": round(float(scipy_stats.binom.pmf(hits[near], flagged, predicted).sum()), 3)}
 
 
 def where_wrong_pairs_lie(result, flags: torch.Tensor) -> dict:
@@ -184,9 +204,10 @@ def markdown(rows: list[dict]) -> str:
              f"before (captions more familiar than {CAPTION_QUANTILE:.0%} of the set's, caption mid-rank above 0.5).",
              "",
              tabulate(rows, headers="keys", tablefmt="github"), "", "| data | runs | count within 25 % | "
-             "precision within 0.10 | without weights | ratio range | oracle ratio range | mixture ratio range | "
+             "precision within 0.10 | precision inside its interval | were it exact (expected runs) | "
+             "without weights | ratio range | oracle ratio range | mixture ratio range | "
              "caption region: within 25 % | caption region: precision within 0.10 | caption region ratio range |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     pairs = paired(rows)
     for data in sorted({r["data"] for r in rows}):
         mine = [r for r in rows if r["data"] == data]
@@ -194,12 +215,18 @@ def markdown(rows: list[dict]) -> str:
         oracle = [r["oracle_ratio"] for r in mine if r["oracle_ratio"] is not None] or [math.nan]
         unweighted = sum(precision_error(r, "unweighted_") <= PRECISION_TOLERANCE for r in mine)
         lines.append(f"| {data} | {len(mine)} | {sum(r['within_25'] for r in mine)} | "
-                     f"{sum(r['precision_within_0.10'] for r in mine)} | {unweighted} | "
+                     f"{sum(r['precision_within_0.10'] for r in mine)} | {sum(r['precision_covered'] for r in mine)} | "
+                     f"{exact_within(mine)} | {unweighted} | "
                      f"{min(ratios):.2f}–{max(ratios):.2f} | {min(oracle):.2f}–{max(oracle):.2f} | "
                      f"{min(mixture):.2f}–{max(mixture):.2f} | {caption_region_summary(mine)} |")
     lines += ["", "Paired over runs, this estimator's error minus the mixture's (negative: this one errs less):", "",
               tabulate(pairs, headers="keys", tablefmt="github")]
     return "\n".join(lines) + "\n"
+
+
+def exact_within(rows: list[dict]) -> str:
+    """The expected number of ``rows`` whose flags' measured precision lands within 0.10 of an exact prediction."""
+    return f"{sum(r['exact_within_0.10'] or 0.0 for r in rows):.1f}"
 
 
 def caption_region_summary(rows: list[dict]) -> str:

@@ -11,7 +11,7 @@ import pytest
 from clipmem.audit.writer import short_path, write_clean
 from clipmem.data.sources.csv_source import CsvSource
 from clipmem.errors import ConfigError
-from clipmem.reporting.summary import _count_lines, format_summary
+from clipmem.reporting.summary import _count_lines, _precision_text, format_summary
 from clipmem.run import run_experiment
 
 from .conftest import compose_config, load_settings_for
@@ -64,6 +64,10 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert metrics["audit_estimated_wrong_low"] <= metrics["audit_estimated_wrong_high"] <= 121
     assert metrics["audit_estimated_wrong"] == pytest.approx(metrics["audit_estimated_wrong_fraction"] * 121)
     assert 0 <= metrics["audit_expected_recall"] <= 1 and metrics["audit_wrong_fraction_prior"] is None
+    low, high = metrics["audit_expected_precision_low"], metrics["audit_expected_precision_high"]
+    assert metrics["audit_num_flagged"] > 0 and low <= metrics["audit_expected_precision"] <= high <= 1
+    ratio = metrics["audit_estimated_wrong_low"] / metrics["audit_estimated_wrong"]  # the count's interval, carried
+    assert low == pytest.approx(metrics["audit_expected_precision"] * ratio)
     assert metrics["audit_count_method"] == "familiar_pairs" and 0 <= metrics["audit_count_observed"] <= 121
     assert metrics["audit_estimated_wrong"] == pytest.approx(min(121, metrics["audit_count_observed"]
                                                                   / metrics["audit_count_null_share"]))
@@ -76,6 +80,7 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     assert (run_dir / "report" / "most_suspicious.png").is_file()
     summary = format_summary(metrics, run_dir)
     assert f"at most {metrics['audit_wrong_upper']:.0f}" in summary
+    assert f"expected precision {metrics['audit_expected_precision']:.2f} [{low:.2f}, {high:.2f}]" in summary
     warned = "ran to 0" if metrics["audit_estimate_at_bound"] else "estimated count is unstable"
     assert (warned in summary) == (not metrics["audit_estimate_stable"])
     assert metrics["audit_rank_order"] == "rank_by_familiarity" and "to_review.csv" in summary  # consensus: not ranks
@@ -91,6 +96,15 @@ def test_a_set_too_small_for_the_batch_is_refused_with_the_minimum(tmp_path):
         run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", "data.batch_size=64",
                                        f"run_dir={run_dir}"]))
     assert json.loads((run_dir / "status.json").read_text())["state"] == "failed"
+
+
+def test_the_flags_precision_shows_an_interval_only_where_the_count_has_one():
+    counted = {"audit_expected_precision": 0.8, "audit_expected_precision_low": 0.55,
+               "audit_expected_precision_high": 1.0}
+    assert _precision_text(counted).startswith("expected precision 0.80 [0.55, 1.00] (the count's interval")
+    prior = {**counted, "audit_expected_precision_low": float("nan"), "audit_expected_precision_high": float("nan")}
+    assert _precision_text(prior) == "expected precision 0.80"
+    assert _precision_text({"audit_expected_precision": 0.8}) == "expected precision 0.80"  # an older metrics.json
 
 
 def test_a_prior_replaces_the_estimate_in_the_summary():

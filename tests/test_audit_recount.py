@@ -57,3 +57,10 @@ def test_the_region_paired_difference_is_each_run_s_error_minus_the_caption_regi
     assert emoji["region_count_error_difference_high"] < 0
     assert math.isclose(emoji["region_precision_error_difference"], round(-(0.18 + 0.10 + 0.15) / 3, 3),
                         abs_tol=1e-3)
+
+
+def test_an_exact_prediction_of_many_flags_lands_within_0_10_more_surely_than_of_few():
+    few, many = audit_recount.precision_noise(0.75, 20), audit_recount.precision_noise(0.75, 400)
+    assert math.isclose(few["precision_sd"], round(math.sqrt(0.75 * 0.25 / 20), 3))
+    assert 0.6 < few["exact_within_0.10"] < 0.9 < many["exact_within_0.10"] <= 1.0
+    assert audit_recount.precision_noise(0.75, 0) == {"precision_sd": None, "exact_within_0.10": None}

@@ -94,13 +94,31 @@ class AuditResult:
         low, high = self.wrong_interval
         return bool(high - low <= max(self.wrong_count(), 1.0))
 
+    def expected_precision_at(self, wrong_fraction: float) -> float:
+        """The flags' expected precision were the share of wrong pairs ``wrong_fraction`` (NaN where it is not
+        finite): π N recall / #flagged, with the recall of the flags as they are."""
+        if not math.isfinite(wrong_fraction):
+            return math.nan
+        groups = None if self.groups is None else self.groups.numpy()
+        weights = None if self.weights is None else self.weights.numpy()
+        return expected_precision(self.ranks.numpy(), self.flagged.numpy(), wrong_fraction, groups, weights)
+
+    def expected_precision_interval(self) -> tuple[float, float]:
+        """The flags' expected precision at the ends of the estimated count's interval (``wrong_interval``): the
+        precision is π N recall / #flagged, so the count's uncertainty carries over to it in proportion (NaN for a
+        prior, which has no interval)."""
+        n = len(self.suspicion)
+        return self.expected_precision_at(self.wrong_interval[0] / n), self.expected_precision_at(
+            self.wrong_interval[1] / n)
+
     def metrics(self) -> dict[str, Any]:
         """metrics.json's ``audit_*`` keys."""
         n, flagged = len(self.suspicion), int(self.flagged.sum())
         u = self.ranks.numpy()
         groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else self.groups.numpy()
         weights = None if self.weights is None else self.weights.numpy()
-        expected = expected_precision(u, self.flagged.numpy(), self.fit.wrong_fraction, groups, weights)
+        expected = self.expected_precision_at(self.fit.wrong_fraction)
+        expected_low, expected_high = self.expected_precision_interval()
         return {
             "audit_count_method": self.count_method(), "audit_mixture_wrong": self.mixture_wrong,
             **({"audit_count_observed": self.count.observed, "audit_count_null_share": self.count.null_share}
@@ -116,7 +134,8 @@ class AuditResult:
             "audit_estimate_stable": self.estimate_stable(), "audit_estimate_at_bound": self.estimate_at_bound(),
             "audit_correct_rank_mean": self.fit.correct_mean,
             "audit_num_flagged": flagged,
-            "audit_expected_precision": expected,
+            "audit_expected_precision": expected, "audit_expected_precision_low": expected_low,
+            "audit_expected_precision_high": expected_high,
             "audit_expected_flagged_wrong": float(self.probability[self.flagged].sum()),
             "audit_mixture_a": self.fit.a, "audit_mixture_b": self.fit.b,
             "audit_mixture_converged": self.fit.converged,
