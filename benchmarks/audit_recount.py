@@ -16,15 +16,16 @@ flags' precision interval carried over from the count's (``precision_low``, ``pr
 and the measured precision's own binomial spread (``precision_sd``, ``exact_within_0.10``), and
 where the wrong pairs lie among the familiarity groups against the groups' weights. Per
 data set and pooled, the paired difference over runs of the estimators' errors (|log(estimated / injected)| and
-|predicted − measured precision|), mean with a t-interval. Writes ``recount.csv`` and
-``recount.md``; prints the tables. ``--familiar-quantile`` and ``--rank-threshold`` move the counting region's
-familiarity cut and rank threshold (``clipmem.audit.count.FAMILIAR_QUANTILE``, ``RANK_THRESHOLD``) to measure them as
-levers.
+|predicted − measured precision|), mean with a t-interval. Writes ``recount.csv``,
+``recount.md`` and ``counted.csv`` (every row either region counts: path, caption, injected); prints the tables.
+``--familiar-quantile`` and ``--rank-threshold`` move the counting region's familiarity cut and rank threshold
+(``clipmem.audit.count.FAMILIAR_QUANTILE``, ``RANK_THRESHOLD``) to measure them as levers.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import math
 from pathlib import Path
 
@@ -40,16 +41,19 @@ from clipmem.audit.config import AuditConfig
 from clipmem.audit.estimate import estimate_audit
 from clipmem.audit.familiarity import grouped_probability
 from clipmem.audit.mixture import expected_precision
+from clipmem.io import atomic_write_csv
 
 TOLERANCE = 0.25  # docs/audit.md's target: the count within 25 % of the injected one
 PRECISION_TOLERANCE = 0.10  # ... and the flags' measured precision within 0.10 of the predicted one
 CAPTION_QUANTILE = 0.7  # the count's region before it read the image: captions more familiar than 70 % of the set's
 
 
-def recount(root: Path) -> dict:
-    """One run's row: data, seed, injected and estimated counts, the flags' predicted and measured precision."""
+def recount(root: Path) -> tuple[dict, list[dict]]:
+    """One run's row (data, seed, injected and estimated counts, the flags' predicted and measured precision) and
+    the rows either counting region holds (``counted_listing``)."""
     cfg, settings, plan, stats, flags = saved_run(root)
     result = estimate_audit(stats, plan, AuditConfig(**{**vars(settings.audit), "enabled": True}))
+    caption_counted, caption_share = caption_region_count(stats, plan.membership(), result)
     metrics, injected = result.metrics(), int(flags.sum())
     flagged = result.flagged
     measured = float((flagged & flags).sum() / flagged.sum()) if flagged.any() else float("nan")
@@ -74,14 +78,13 @@ def recount(root: Path) -> dict:
         **where_wrong_pairs_lie(result, flags),
         **flags_at(result, flags, "mixture", result.mixture_wrong / len(flags)),
         **flags_at(result, flags, "unweighted", result.fit.wrong_fraction, weighted=False),
-        **caption_region(stats, plan.membership(), result, flags),
-    }
+        **caption_region(result, flags, caption_counted, caption_share),
+    }, counted_listing(root, plan.scored_ids, result, flags, caption_counted)
 
 
-def caption_region(stats: list, membership: torch.Tensor, result, flags: torch.Tensor) -> dict:
-    """The count before the region read the image too (``caption_region_*``): pairs whose caption is more familiar
-    than ``CAPTION_QUANTILE`` of the set's and whose caption mid-rank ``caption_ranks`` is above 1/2, its ratio to
-    the injected count, that ratio had only the injected pairs been counted, and the flags at its share."""
+def caption_region_count(stats: list, membership: torch.Tensor, result) -> tuple[torch.Tensor, float]:
+    """The count's region before it read the image: (N,) bool pairs whose caption is more familiar than
+    ``CAPTION_QUANTILE`` of the set's and whose caption mid-rank ``caption_ranks`` is above 1/2, and its null share."""
     image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
     captions = result.statistics["caption_familiarity"]
     familiar = captions > torch.quantile(captions, CAPTION_QUANTILE)
@@ -89,12 +92,33 @@ def caption_region(stats: list, membership: torch.Tensor, result, flags: torch.T
     def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
         return (count.caption_ranks(similarity) > 0.5) & familiar[index].unsqueeze(0)
 
-    counted, share = count.observed_and_null(image, text, membership, region)
+    return count.observed_and_null(image, text, membership, region)
+
+
+def caption_region(result, flags: torch.Tensor, counted: torch.Tensor, share: float) -> dict:
+    """``caption_region_*``: the caption region's count (``counted`` (N,), null ``share``) as a ratio to the
+    injected one, that ratio had only the injected pairs been counted, and the flags at its share."""
     injected, rows = max(int(flags.sum()), 1), len(flags)
+    if share <= 0:  # no caption of the region to count with
+        return {"caption_region_ratio": math.nan, "caption_region_oracle_ratio": math.nan,
+                **{f"caption_region_{k}": math.nan for k in ("flagged", "predicted_precision", "measured_precision",
+                                                              "flag_recall")}}
     estimate = min(int(counted.sum()) / share, rows)
     return {"caption_region_ratio": round(estimate / injected, 3),
             "caption_region_oracle_ratio": round(int((counted & flags).sum()) / share / injected, 3),
             **flags_at(result, flags, "caption_region", float(np.clip(estimate / rows, 1e-3, 0.999)))}
+
+
+def counted_listing(root: Path, ids: list[int], result, flags: torch.Tensor, caption_counted: torch.Tensor
+                    ) -> list[dict]:
+    """The rows the count's region (``pair_region``) or the caption region holds, with the run's audit.csv ``path``
+    and ``caption`` and whether the run injected the pair: what each region counts, pair by pair."""
+    with (root / "audit.csv").open(newline="") as f:
+        source = {int(r["sample_id"]): r for r in csv.DictReader(f)}
+    pair = result.count.counted if result.count is not None else torch.zeros_like(caption_counted)
+    return [{"run": root.name, "sample_id": ids[i], "path": source[ids[i]]["path"],
+             "caption": source[ids[i]]["caption"], "injected": bool(flags[i]), "pair_region": bool(pair[i]),
+             "caption_region": bool(caption_counted[i])} for i in (pair | caption_counted).nonzero().flatten().tolist()]
 
 
 def sampling_noise(result, flags: torch.Tensor) -> dict:
@@ -161,13 +185,12 @@ def paired(rows: list[dict]) -> list[dict]:
     out = []
     for data in [*sorted({r["data"] for r in rows}), "all"]:
         mine = [r for r in rows if data in ("all", r["data"])]
-        count = [abs(math.log(r["ratio"])) - abs(math.log(r["mixture_ratio"])) if r["mixture_ratio"] > 0 else
-                 -math.inf for r in mine]
+        count = [log_error(r["ratio"]) - log_error(r["mixture_ratio"]) for r in mine]
         precision = [precision_error(r) - precision_error(r, "mixture_") for r in mine]
         weighted = [precision_error(r) - precision_error(r, "unweighted_") for r in mine]
         recall = [r["flag_recall"] - r["unweighted_flag_recall"] for r in mine]
         measured = [r["measured_precision"] - r["unweighted_measured_precision"] for r in mine]
-        region = [abs(math.log(r["ratio"])) - abs(math.log(r["caption_region_ratio"])) for r in mine]
+        region = [log_error(r["ratio"]) - log_error(r["caption_region_ratio"]) for r in mine]
         region_precision = [precision_error(r) - precision_error(r, "caption_region_") for r in mine]
         out.append({"data": data, "runs": len(mine), **interval("count_error_difference", count),
                     **interval("region_count_error_difference", region),
@@ -177,6 +200,12 @@ def paired(rows: list[dict]) -> list[dict]:
                     **interval("weights_recall_difference", recall),
                     **interval("weights_measured_precision_difference", measured)})
     return out
+
+
+def log_error(ratio: float) -> float:
+    """|log(estimated / injected)|: infinite for a count of 0 (a difference with it is left out of a mean and counted),
+    NaN where there was no count."""
+    return math.nan if math.isnan(ratio) else abs(math.log(ratio)) if ratio > 0 else math.inf
 
 
 def precision_error(row: dict, tag: str = "") -> float:
@@ -219,7 +248,9 @@ def markdown(rows: list[dict]) -> str:
                      f"{exact_within(mine)} | {unweighted} | "
                      f"{min(ratios):.2f}–{max(ratios):.2f} | {min(oracle):.2f}–{max(oracle):.2f} | "
                      f"{min(mixture):.2f}–{max(mixture):.2f} | {caption_region_summary(mine)} |")
-    lines += ["", "Paired over runs, this estimator's error minus the mixture's (negative: this one errs less):", "",
+    lines += ["", "Paired over runs, this estimator's error minus another's: `count_error_difference` and "
+              "`precision_error_difference` against the mixture's, `region_*` against the caption region's, "
+              "`weights_*` against equal shares (negative errors: this one errs less):", "",
               tabulate(pairs, headers="keys", tablefmt="github")]
     return "\n".join(lines) + "\n"
 
@@ -249,8 +280,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     count.FAMILIAR_QUANTILE, count.RANK_THRESHOLD = args.familiar_quantile, args.rank_threshold
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    rows = [recount(run) for run in args.runs]
-    write_table(args.out, "recount", rows, markdown(rows))
+    rows, listings = zip(*(recount(run) for run in args.runs), strict=True)
+    write_table(args.out, "recount", list(rows), markdown(list(rows)))
+    listing = [row for rows_of_run in listings for row in rows_of_run]
+    if listing:
+        atomic_write_csv(args.out / "counted.csv", listing, list(listing[0]))
 
 
 if __name__ == "__main__":

@@ -100,8 +100,10 @@ def test_a_set_too_small_for_the_batch_is_refused_with_the_minimum(tmp_path):
 
 def test_the_flags_precision_shows_an_interval_only_where_the_count_has_one():
     counted = {"audit_expected_precision": 0.8, "audit_expected_precision_low": 0.55,
-               "audit_expected_precision_high": 1.0}
+               "audit_expected_precision_high": 1.0, "audit_count_method": "familiar_pairs"}
     assert _precision_text(counted).startswith("expected precision 0.80 [0.55, 1.00] (the count's interval")
+    mixture = _precision_text({**counted, "audit_count_method": "mixture"})  # a bootstrap interval, never measured
+    assert "the mixture's interval" in mixture and "34 of 34" not in mixture
     prior = {**counted, "audit_expected_precision_low": float("nan"), "audit_expected_precision_high": float("nan")}
     assert _precision_text(prior) == "expected precision 0.80"
     assert _precision_text({"audit_expected_precision": 0.8}) == "expected precision 0.80"  # an older metrics.json
@@ -119,8 +121,8 @@ def test_a_prior_replaces_the_estimate_in_the_summary():
     lines = _count_lines(counted, 1000)
     assert "counted among the pairs with familiar images and captions (7 rows there)" in lines[0]
     assert "mixture" not in lines[0]
-    older = _count_lines({**counted, "audit_count_method": "familiar_captions"}, 1000)  # a run before the rename
-    assert older == lines
+    older = _count_lines({**counted, "audit_count_method": "familiar_captions"}, 1000)  # a run before the pair region
+    assert "counted among the pairs with familiar captions (7 rows there)" in older[0] and older[1:] == lines[1:]
     assert "only 7 rows lie where the count is made" in lines[1]
     at_bound = {**unstable, "audit_estimated_wrong": 0.001, "audit_estimated_wrong_low": 0.001,
                 "audit_estimated_wrong_high": 0.001, "audit_estimate_at_bound": True}

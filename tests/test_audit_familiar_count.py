@@ -4,6 +4,8 @@ cannot predict fool the ranks-only counts it stays near the true count, also whe
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -68,7 +70,7 @@ def concept_world(seed: int = 0, concepts: int = 240, per_concept: int = 10, uni
     """Embeddings (2, N, DIM) of two models that each trained on half of the pairs, membership (2, N) and the wrong
     pairs (N,) bool. Common concepts have ``per_concept`` pairs the models predict; ``unique`` correct pairs name a
     concept no other pair shows (image and caption unrelated to the models; with ``familiar_captions`` their caption
-    lies near a common concept's captions, as a one-word caption lies near other captions, while their image is still
+    lies near a common concept's captions, as a short caption can lie near other captions, while their image is still
     like no other); ``wrong`` pairs show a common concept's image with another common concept's caption."""
     rng = np.random.default_rng(seed)
     centres = F.normalize(torch.from_numpy(rng.standard_normal((concepts, DIM))).float(), dim=-1)
@@ -124,3 +126,27 @@ def test_correct_pairs_with_familiar_captions_but_unlike_images_spoil_a_count_by
     assert int((count.counted & torch.from_numpy(~wrong)).sum()) < 0.05 * count.observed
     assert 0.75 * truth <= count.estimate <= 1.25 * truth
     assert count.low <= truth <= count.high
+
+
+def test_the_count_is_the_region_read_pair_by_pair_as_written_out_by_hand():
+    gen = torch.Generator().manual_seed(3)
+    n = 30
+    image, text = torch.randn(2, n, 8, generator=gen), torch.randn(2, n, 8, generator=gen)
+    text[:, :10] += image[:, :10]  # some pairs the models predict
+    membership = torch.zeros(2, n, dtype=torch.bool)  # one cell: every pair unseen by both models
+    images, captions = side_familiarity(image, membership), side_familiarity(text, membership)
+    count = familiar_count(image, text, membership, images, captions)
+    s = torch.stack([F.normalize(image[m], dim=-1) @ F.normalize(text[m], dim=-1).T for m in range(2)]).double().mean(0)
+    cut = torch.quantile(images + captions, 0.6)
+    allowed = null_mask(torch.stack([F.normalize(image[m], dim=-1) @ F.normalize(image[m], dim=-1).T
+                                     for m in range(2)]).double().mean(0))
+    inside = torch.zeros(n, n, dtype=torch.bool)
+    for i in range(n):
+        for k in range(n):  # image i read with caption k
+            caption_rank = (int((s[i] >= s[i, k]).sum()) - 0.5) / n
+            image_rank = (int((s[:, k] >= s[i, k]).sum()) - 0.5) / n
+            inside[i, k] = (caption_rank + image_rank) / 2 > 0.5 and images[i] + captions[k] > cut
+    assert torch.equal(count.counted, inside.diagonal())
+    share = float(((inside & allowed).sum(1) / allowed.sum(1)).mean())
+    assert math.isclose(count.null_share, share, rel_tol=1e-6)
+    assert 0 < share < 0.5 and count.observed == int(inside.diagonal().sum())

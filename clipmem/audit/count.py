@@ -5,7 +5,7 @@ law of the rank of a caption taken from the other pairs' captions (exchangeabili
 function of the (image, caption) pair. What spoils a count from the ranks alone (Storey's bound, the mixture) are the
 correct pairs the models cannot predict: a caption naming a concept no other pair shows ranks like a wrong one. Such
 pairs are unfamiliar: their image lies far from every other image, or their caption from every other caption (a
-one-word caption such as "gorilla" can lie near other captions while its picture is like no other). Counting only
+caption can lie near other captions while its picture is like no other, so the image is read too). Counting only
 pairs whose image and caption familiarities sum above the ``FAMILIAR_QUANTILE`` quantile of the pairs' sums and which
 rank low (joint mid-rank above ``RANK_THRESHOLD``) leaves few correct pairs in the count, and the share of wrong pairs
 landing there is read off the other captions, pair by pair:
