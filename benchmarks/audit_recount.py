@@ -53,7 +53,7 @@ def recount(root: Path) -> tuple[dict, list[dict]]:
     the rows either counting region holds (``counted_listing``)."""
     cfg, settings, plan, stats, flags = saved_run(root)
     result = estimate_audit(stats, plan, AuditConfig(**{**vars(settings.audit), "enabled": True}))
-    caption_counted, caption_share = caption_region_count(stats, plan.membership(), result)
+    caption_count = caption_region_count(stats, plan.membership(), result)
     metrics, injected = result.metrics(), int(flags.sum())
     flagged = result.flagged
     measured = float((flagged & flags).sum() / flagged.sum()) if flagged.any() else float("nan")
@@ -78,13 +78,13 @@ def recount(root: Path) -> tuple[dict, list[dict]]:
         **where_wrong_pairs_lie(result, flags),
         **flags_at(result, flags, "mixture", result.mixture_wrong / len(flags)),
         **flags_at(result, flags, "unweighted", result.fit.wrong_fraction, weighted=False),
-        **caption_region(result, flags, caption_counted, caption_share),
-    }, counted_listing(root, plan.scored_ids, result, flags, caption_counted)
+        **caption_region(result, flags, caption_count),
+    }, counted_listing(root, plan.scored_ids, result, flags, caption_count.counted)
 
 
-def caption_region_count(stats: list, membership: torch.Tensor, result) -> tuple[torch.Tensor, float]:
-    """The count's region before it read the image: (N,) bool pairs whose caption is more familiar than
-    ``CAPTION_QUANTILE`` of the set's and whose caption mid-rank ``caption_ranks`` is above 1/2, and its null share."""
+def caption_region_count(stats: list, membership: torch.Tensor, result) -> count.FamiliarCount:
+    """The count in the region before it read the image: pairs whose caption is more familiar than
+    ``CAPTION_QUANTILE`` of the set's and whose caption mid-rank ``caption_ranks`` is above 1/2."""
     image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
     captions = result.statistics["caption_familiarity"]
     familiar = captions > torch.quantile(captions, CAPTION_QUANTILE)
@@ -92,21 +92,20 @@ def caption_region_count(stats: list, membership: torch.Tensor, result) -> tuple
     def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
         return (count.caption_ranks(similarity) > 0.5) & familiar[index].unsqueeze(0)
 
-    return count.observed_and_null(image, text, membership, region)
+    return count.count_in_region(image, text, membership, region)
 
 
-def caption_region(result, flags: torch.Tensor, counted: torch.Tensor, share: float) -> dict:
-    """``caption_region_*``: the caption region's count (``counted`` (N,), null ``share``) as a ratio to the
-    injected one, that ratio had only the injected pairs been counted, and the flags at its share."""
-    injected, rows = max(int(flags.sum()), 1), len(flags)
-    if share <= 0:  # no caption of the region to count with
+def caption_region(result, flags: torch.Tensor, caption_count: count.FamiliarCount) -> dict:
+    """``caption_region_*``: the caption region's count as a ratio to the injected one, that ratio had only the
+    injected pairs been counted, and the flags at its share (NaN where it has no null share)."""
+    if not math.isfinite(caption_count.estimate):  # no caption of the region to count with
         return {"caption_region_ratio": math.nan, "caption_region_oracle_ratio": math.nan,
                 **{f"caption_region_{k}": math.nan for k in ("flagged", "predicted_precision", "measured_precision",
                                                               "flag_recall")}}
-    estimate = min(int(counted.sum()) / share, rows)
-    return {"caption_region_ratio": round(estimate / injected, 3),
-            "caption_region_oracle_ratio": round(int((counted & flags).sum()) / share / injected, 3),
-            **flags_at(result, flags, "caption_region", float(np.clip(estimate / rows, 1e-3, 0.999)))}
+    share = count.familiar_count_fraction(caption_count, len(flags))
+    return {"caption_region_ratio": round(caption_count.estimate / max(int(flags.sum()), 1), 3),
+            "caption_region_oracle_ratio": oracle_ratio(caption_count, flags),
+            **flags_at(result, flags, "caption_region", share)}
 
 
 def counted_listing(root: Path, ids: list[int], result, flags: torch.Tensor, caption_counted: torch.Tensor
@@ -126,9 +125,13 @@ def sampling_noise(result, flags: torch.Tensor) -> dict:
     injected among counted / null share / injected): what the count's sampling noise alone leaves."""
     if result.count is None:
         return {"wrong_counted": None, "oracle_ratio": None}
-    wrong = int((result.count.counted & flags).sum())
-    return {"wrong_counted": wrong,
-            "oracle_ratio": round(wrong / result.count.null_share / max(int(flags.sum()), 1), 3)}
+    return {"wrong_counted": int((result.count.counted & flags).sum()),
+            "oracle_ratio": oracle_ratio(result.count, flags)}
+
+
+def oracle_ratio(found: count.FamiliarCount, flags: torch.Tensor) -> float:
+    """The count had only the injected pairs (``flags`` (N,)) in its region been counted, over the injected count."""
+    return round(int((found.counted & flags).sum()) / found.null_share / max(int(flags.sum()), 1), 3)
 
 
 def precision_noise(predicted: float, flagged: int) -> dict:

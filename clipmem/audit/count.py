@@ -43,16 +43,20 @@ NEAR_IMAGES = 0.3  # share of a cell's images nearest each image whose captions 
 
 @dataclass(frozen=True)
 class FamiliarCount:
-    """The count's parts: ``observed`` pairs in the counting region, ``null_share`` (mean P0_i: the share of wrong
-    pairs expected there), the estimate ``observed / null_share`` and its ``low``–``high`` interval (pairs; each at
-    most the number of rows), and which pairs were ``counted`` (N,) bool."""
+    """The count's parts: which pairs lie in the counting region (``counted`` (N,) bool; ``observed`` of them),
+    ``null_share`` (mean P0_i: the share of wrong pairs expected there), the estimate ``observed / null_share`` and
+    its ``low``–``high`` interval (pairs; each at most the number of rows; NaN where the null share is 0)."""
 
-    observed: int
+    counted: torch.Tensor
     null_share: float
     estimate: float
     low: float
     high: float
-    counted: torch.Tensor
+
+    @property
+    def observed(self) -> int:
+        """How many pairs lie in the counting region."""
+        return int(self.counted.sum())
 
 
 def caption_ranks(similarity: torch.Tensor) -> torch.Tensor:
@@ -113,13 +117,21 @@ def familiar_count(image: torch.Tensor, text: torch.Tensor, membership: torch.Te
         familiar = images[index].unsqueeze(1) + captions[index].unsqueeze(0) > cut  # image i with caption k
         return (joint_ranks(similarity) > RANK_THRESHOLD) & familiar
 
+    return count_in_region(image, text, membership, region, level)
+
+
+def count_in_region(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor,
+                    region: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], level: float = 0.95
+                    ) -> FamiliarCount:
+    """The count of wrong pairs in ``region`` (as ``observed_and_null`` takes it): the pairs there over the null
+    share, with Garwood's ``level`` interval scaled the same way."""
     counted, share = observed_and_null(image, text, membership, region)
     observed = int(counted.sum())
     low, high = poisson_interval(observed, level)
     scale = 1.0 / share if share > 0 else math.nan
     rows = membership.shape[1]  # no more wrong pairs than rows
-    return FamiliarCount(observed=observed, null_share=share, estimate=min(observed * scale, rows),
-                         low=min(low * scale, rows), high=min(high * scale, rows), counted=counted)
+    return FamiliarCount(counted=counted, null_share=share, estimate=min(observed * scale, rows),
+                         low=min(low * scale, rows), high=min(high * scale, rows))
 
 
 def poisson_interval(count: int, level: float = 0.95) -> tuple[float, float]:

@@ -99,9 +99,11 @@ class AuditResult:
         finite): π N recall / #flagged, with the recall of the flags as they are."""
         if not math.isfinite(wrong_fraction):
             return math.nan
-        groups = None if self.groups is None else self.groups.numpy()
-        weights = None if self.weights is None else self.weights.numpy()
-        return expected_precision(self.ranks.numpy(), self.flagged.numpy(), wrong_fraction, groups, weights)
+        return expected_precision(self.ranks.numpy(), self.flagged.numpy(), wrong_fraction, *self._read_in())
+
+    def _read_in(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The familiarity ``groups`` and ``weights`` (each (N,), or None) the ranks are read in, as numpy."""
+        return tuple(None if v is None else v.numpy() for v in (self.groups, self.weights))
 
     def expected_precision_interval(self) -> tuple[float, float]:
         """The flags' expected precision at the ends of the estimated count's interval (``wrong_interval``): the
@@ -114,9 +116,7 @@ class AuditResult:
     def metrics(self) -> dict[str, Any]:
         """metrics.json's ``audit_*`` keys."""
         n, flagged = len(self.suspicion), int(self.flagged.sum())
-        u = self.ranks.numpy()
-        groups = np.zeros(len(u), dtype=np.int64) if self.groups is None else self.groups.numpy()
-        weights = None if self.weights is None else self.weights.numpy()
+        u, (groups, weights) = self.ranks.numpy(), self._read_in()
         expected = self.expected_precision_at(self.fit.wrong_fraction)
         expected_low, expected_high = self.expected_precision_interval()
         return {
@@ -127,7 +127,7 @@ class AuditResult:
             "audit_min_probability": self.min_probability,
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
             "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups, weights),
-            "audit_familiarity_groups": len(np.unique(groups)),
+            "audit_familiarity_groups": 1 if groups is None else len(np.unique(groups)),
             "audit_estimated_wrong": self.wrong_count(), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
             "audit_estimated_wrong_high": self.wrong_interval[1],
