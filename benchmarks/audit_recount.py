@@ -19,7 +19,7 @@ data set and pooled, the paired difference over runs of the estimators' errors (
 |predicted − measured precision|), mean with a t-interval. Writes ``recount.csv``,
 ``recount.md`` and ``counted.csv`` (every row either region counts: path, caption, injected); prints the tables.
 ``--familiar-quantile`` and ``--rank-threshold`` move the counting region's familiarity cut and rank threshold
-(``clipmem.audit.count.FAMILIAR_QUANTILE``, ``RANK_THRESHOLD``) to measure them as levers.
+(``audit.count_familiar_quantile``, ``audit.count_rank_threshold``) to measure them as levers.
 """
 
 from __future__ import annotations
@@ -48,11 +48,13 @@ PRECISION_TOLERANCE = 0.10  # ... and the flags' measured precision within 0.10 
 CAPTION_QUANTILE = 0.7  # the count's region before it read the image: captions more familiar than 70 % of the set's
 
 
-def recount(root: Path) -> tuple[dict, list[dict]]:
+def recount(root: Path, where: count.CountRegion) -> tuple[dict, list[dict]]:
     """One run's row (data, seed, injected and estimated counts, the flags' predicted and measured precision) and
-    the rows either counting region holds (``counted_listing``)."""
+    the rows either counting region holds (``counted_listing``), the count counted ``where`` says."""
     cfg, settings, plan, stats, flags = saved_run(root)
-    result = estimate_audit(stats, plan, AuditConfig(**{**vars(settings.audit), "enabled": True}))
+    result = estimate_audit(stats, plan, AuditConfig(**{
+        **vars(settings.audit), "enabled": True, "count_familiar_quantile": where.familiar_quantile,
+        "count_rank_threshold": where.rank_threshold}))
     caption_count = caption_region_count(stats, plan.membership(), result)
     metrics, injected = result.metrics(), int(flags.sum())
     flagged = result.flagged
@@ -227,11 +229,11 @@ def interval(name: str, values: list[float]) -> dict:
             f"{name}_high": round(float(finite.mean() + half), 3), f"{name}_left_out": len(values) - len(finite)}
 
 
-def markdown(rows: list[dict]) -> str:
-    """The per-run table and, per data set, how many runs meet each target."""
+def markdown(rows: list[dict], where: count.CountRegion) -> str:
+    """The per-run table and, per data set, how many runs meet each target (the count counted ``where``)."""
     lines = ["# The count among familiar pairs, recomputed from saved audits", "",
-             f"Counting region: image + caption familiarity above {count.FAMILIAR_QUANTILE:.0%} of the pairs' sums, "
-             f"joint mid-rank above {count.RANK_THRESHOLD}; the null leaves out the captions of the "
+             f"Counting region: image + caption familiarity above {where.familiar_quantile:.0%} of the pairs' sums, "
+             f"joint mid-rank above {where.rank_threshold}; the null leaves out the captions of the "
              f"{count.NEAR_IMAGES:.0%} of each block's images most like the pair's. caption_region_*: the region "
              f"before (captions more familiar than {CAPTION_QUANTILE:.0%} of the set's, caption mid-rank above 0.5).",
              "",
@@ -275,16 +277,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--familiar-quantile", type=float, default=count.FAMILIAR_QUANTILE,
+    defaults = count.CountRegion()
+    parser.add_argument("--familiar-quantile", type=float, default=defaults.familiar_quantile,
                         help="count among pairs whose image + caption familiarity exceeds this share of the "
                         "pairs' sums (a lever to measure)")
-    parser.add_argument("--rank-threshold", type=float, default=count.RANK_THRESHOLD,
+    parser.add_argument("--rank-threshold", type=float, default=defaults.rank_threshold,
                         help="count pairs whose joint mid-rank is above this (a lever to measure)")
     args = parser.parse_args(argv)
-    count.FAMILIAR_QUANTILE, count.RANK_THRESHOLD = args.familiar_quantile, args.rank_threshold
+    where = count.CountRegion(args.familiar_quantile, args.rank_threshold)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    rows, listings = zip(*(recount(run) for run in args.runs), strict=True)
-    write_table(args.out, "recount", list(rows), markdown(list(rows)))
+    rows, listings = zip(*(recount(run, where) for run in args.runs), strict=True)
+    write_table(args.out, "recount", list(rows), markdown(list(rows), where))
     listing = [row for rows_of_run in listings for row in rows_of_run]
     if listing:
         atomic_write_csv(args.out / "counted.csv", listing, list(listing[0]))

@@ -34,13 +34,18 @@ def test_an_audit_needs_the_crossfit_design_and_clean_needs_a_csv():
         load_settings_for(["data.splits.extra=0"])  # the pair design compares with held-out pairs
     with pytest.raises(ConfigError, match="audit.min_probability must be in"):
         load_settings_for(["audit.min_probability=nan"])
+    with pytest.raises(ConfigError, match=r"audit.count_familiar_quantile must be in \[0, 1\), got 1.0"):
+        load_settings_for(["audit.count_familiar_quantile=1.0"])
+    with pytest.raises(ConfigError, match=r"audit.count_rank_threshold must be in \[0, 1\), got -0.1"):
+        load_settings_for(["audit.count_rank_threshold=-0.1"])
 
 
 def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path):
     paths = write_pairs(tmp_path / "pairs", 121)
     run_dir = tmp_path / "run"
     metrics = run_experiment(compose_config([*TINY, f"data.source.path={paths['csv']}", "audit.write_clean=true",
-                                             "audit.min_probability=0.2", f"run_dir={run_dir}"]))
+                                             "audit.min_probability=0.2", "audit.count_rank_threshold=0.4",
+                                             f"run_dir={run_dir}"]))
     with (run_dir / "audit.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert sorted(int(r["sample_id"]) for r in rows) == list(range(121))  # every input row, once, none held out
@@ -69,6 +74,7 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     ratio = metrics["audit_estimated_wrong_low"] / metrics["audit_estimated_wrong"]  # the count's interval, carried
     assert low == pytest.approx(metrics["audit_expected_precision"] * ratio)
     assert metrics["audit_count_method"] == "familiar_pairs" and 0 <= metrics["audit_count_observed"] <= 121
+    assert (metrics["audit_count_familiar_quantile"], metrics["audit_count_rank_threshold"]) == (0.6, 0.4)
     assert metrics["audit_estimated_wrong"] == pytest.approx(min(121, metrics["audit_count_observed"]
                                                                   / metrics["audit_count_null_share"]))
     assert -1 <= metrics["audit_reliability"] <= 1 and metrics["audit_statistic"] == "consensus"

@@ -7,11 +7,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from scipy import stats as scipy_stats
 
 from clipmem.audit.count import (
+    CountRegion,
     caption_ranks,
     familiar_count,
     joint_ranks,
@@ -128,16 +130,17 @@ def test_correct_pairs_with_familiar_captions_but_unlike_images_spoil_a_count_by
     assert count.low <= truth <= count.high
 
 
-def test_the_count_is_the_region_read_pair_by_pair_as_written_out_by_hand():
+@pytest.mark.parametrize("where", [CountRegion(), CountRegion(familiar_quantile=0.8, rank_threshold=0.3)])
+def test_the_count_is_the_region_read_pair_by_pair_as_written_out_by_hand(where: CountRegion):
     gen = torch.Generator().manual_seed(3)
     n = 30
     image, text = torch.randn(2, n, 8, generator=gen), torch.randn(2, n, 8, generator=gen)
     text[:, :10] += image[:, :10]  # some pairs the models predict
     membership = torch.zeros(2, n, dtype=torch.bool)  # one cell: every pair unseen by both models
     images, captions = side_familiarity(image, membership), side_familiarity(text, membership)
-    count = familiar_count(image, text, membership, images, captions)
+    count = familiar_count(image, text, membership, images, captions, where)
     s = torch.stack([F.normalize(image[m], dim=-1) @ F.normalize(text[m], dim=-1).T for m in range(2)]).double().mean(0)
-    cut = torch.quantile(images + captions, 0.6)
+    cut = torch.quantile(images + captions, where.familiar_quantile)
     allowed = null_mask(torch.stack([F.normalize(image[m], dim=-1) @ F.normalize(image[m], dim=-1).T
                                      for m in range(2)]).double().mean(0))
     inside = torch.zeros(n, n, dtype=torch.bool)
@@ -145,8 +148,8 @@ def test_the_count_is_the_region_read_pair_by_pair_as_written_out_by_hand():
         for k in range(n):  # image i read with caption k
             caption_rank = (int((s[i] >= s[i, k]).sum()) - 0.5) / n
             image_rank = (int((s[:, k] >= s[i, k]).sum()) - 0.5) / n
-            inside[i, k] = (caption_rank + image_rank) / 2 > 0.5 and images[i] + captions[k] > cut
+            inside[i, k] = (caption_rank + image_rank) / 2 > where.rank_threshold and images[i] + captions[k] > cut
     assert torch.equal(count.counted, inside.diagonal())
     share = float(((inside & allowed).sum(1) / allowed.sum(1)).mean())
     assert math.isclose(count.null_share, share, rel_tol=1e-6)
-    assert 0 < share < 0.5 and count.observed == int(inside.diagonal().sum())
+    assert 0 < share < 1 - where.rank_threshold and count.observed == int(inside.diagonal().sum())

@@ -32,6 +32,10 @@ class AuditConfig:
     reliability_partitions: split-halves of the repeats averaged by the ranking's reliability.
     bootstrap_draws: resamples of the audited pairs behind the interval of the reliability (and of the mixture's
         count, used where no familiar caption can be counted).
+    count_familiar_quantile: the count's region holds the pairs whose image + caption familiarity exceeds this
+        quantile of the pairs' sums (docs/audit.md, "How many are wrong"): higher leaves fewer correct pairs in the
+        count and fewer wrong ones to count.
+    count_rank_threshold: ... and whose joint mid-rank exceeds this (λ; 0.5: the lower half of their block).
     min_steps: the fewest optimizer steps each model takes: on a set too small for ``trainer.max_epochs`` to give
         them, the epochs are raised until the model with the fewest batches per epoch takes this many (steps of each
         data-parallel process; 0: never raised). The default, 160, is below what the presets' epochs
@@ -46,6 +50,8 @@ class AuditConfig:
     group_size: int = 250
     reliability_partitions: int = 10
     bootstrap_draws: int = 200
+    count_familiar_quantile: float = 0.6
+    count_rank_threshold: float = 0.5
     min_steps: int = 160
 
     def __post_init__(self) -> None:
@@ -57,6 +63,10 @@ class AuditConfig:
         prior = self.wrong_fraction
         if prior is not None and (math.isnan(float(prior)) or not 0.0 < float(prior) < 1.0):
             raise ConfigError(f"audit.wrong_fraction must be null (estimate it) or in (0, 1), got {prior}")
+        for key in ("count_familiar_quantile", "count_rank_threshold"):
+            value = float(getattr(self, key))
+            if math.isnan(value) or not 0.0 <= value < 1.0:
+                raise ConfigError(f"audit.{key} must be in [0, 1), got {getattr(self, key)}")
         for key in ("group_size", "reliability_partitions", "bootstrap_draws"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"audit.{key} must be ≥ 1, got {getattr(self, key)}")

@@ -6,8 +6,8 @@ function of the (image, caption) pair. What spoils a count from the ranks alone 
 correct pairs the models cannot predict: a caption naming a concept no other pair shows ranks like a wrong one. Such
 pairs are unfamiliar: their image lies far from every other image, or their caption from every other caption (a
 caption can lie near other captions while its picture is like no other, so the image is read too). Counting only
-pairs whose image and caption familiarities sum above the ``FAMILIAR_QUANTILE`` quantile of the pairs' sums and which
-rank low (joint mid-rank above ``RANK_THRESHOLD``) leaves few correct pairs in the count, and the share of wrong pairs
+pairs whose image and caption familiarities sum above a quantile of the pairs' sums (``CountRegion``; 0.6) and which
+rank low (joint mid-rank above λ = 0.5) leaves few correct pairs in the count, and the share of wrong pairs
 landing there is read off the other captions, pair by pair:
 
     K̂ = #{i: v_ii > λ, a_i + c_i > t} / mean_i P0_i,
@@ -26,6 +26,7 @@ audits and 0.42–1.41 on seven new seeds (docs/audit.md, "How many are wrong").
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,22 +37,33 @@ from scipy import stats as scipy_stats
 
 from clipmem.audit.ranks import ensemble_similarity, unseen_cells
 
-RANK_THRESHOLD = 0.5  # λ: counted pairs rank in the lower half of their cell (joint mid-rank)
-FAMILIAR_QUANTILE = 0.6  # counted pairs' image + caption familiarity exceeds 60 % of the pairs' sums
 NEAR_IMAGES = 0.3  # share of a cell's images nearest each image whose captions leave that image's null
+
+
+@dataclass(frozen=True)
+class CountRegion:
+    """Where the count counts (``audit.count_familiar_quantile``, ``audit.count_rank_threshold``): pairs whose image +
+    caption familiarity exceeds the ``familiar_quantile`` quantile of the pairs' sums and whose joint mid-rank
+    exceeds ``rank_threshold`` (λ); ``level`` is the interval's coverage."""
+
+    familiar_quantile: float = 0.6
+    rank_threshold: float = 0.5
+    level: float = 0.95
 
 
 @dataclass(frozen=True)
 class FamiliarCount:
     """The count's parts: which pairs lie in the counting region (``counted`` (N,) bool; ``observed`` of them),
     ``null_share`` (mean P0_i: the share of wrong pairs expected there), the estimate ``observed / null_share`` and
-    its ``low``–``high`` interval (pairs; each at most the number of rows; NaN where the null share is 0)."""
+    its ``low``–``high`` interval (pairs; each at most the number of rows; NaN where the null share is 0), counted
+    ``where`` (None: a region of the caller's own)."""
 
     counted: torch.Tensor
     null_share: float
     estimate: float
     low: float
     high: float
+    where: CountRegion | None = None
 
     @property
     def observed(self) -> int:
@@ -105,19 +117,19 @@ def observed_and_null(image: torch.Tensor, text: torch.Tensor, membership: torch
 
 
 def familiar_count(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor,
-                   image_familiarity: torch.Tensor, caption_familiarity: torch.Tensor, level: float = 0.95
-                   ) -> FamiliarCount:
+                   image_familiarity: torch.Tensor, caption_familiarity: torch.Tensor,
+                   where: CountRegion = CountRegion()) -> FamiliarCount:
     """The estimated number of wrong pairs from embeddings ``image`` and ``text`` (M, N, D), ``membership`` (M, N)
     and each pair's ``image_familiarity`` and ``caption_familiarity`` (N,) (``clipmem.audit.familiarity.
-    side_familiarity`` of the images and of the captions)."""
+    side_familiarity`` of the images and of the captions), counted ``where`` says."""
     images, captions = image_familiarity.double(), caption_familiarity.double()
-    cut = torch.quantile(images + captions, FAMILIAR_QUANTILE)
+    cut = torch.quantile(images + captions, where.familiar_quantile)
 
     def region(index: torch.Tensor, similarity: torch.Tensor) -> torch.Tensor:
         familiar = images[index].unsqueeze(1) + captions[index].unsqueeze(0) > cut  # image i with caption k
-        return (joint_ranks(similarity) > RANK_THRESHOLD) & familiar
+        return (joint_ranks(similarity) > where.rank_threshold) & familiar
 
-    return count_in_region(image, text, membership, region, level)
+    return dataclasses.replace(count_in_region(image, text, membership, region, where.level), where=where)
 
 
 def count_in_region(image: torch.Tensor, text: torch.Tensor, membership: torch.Tensor,

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import torch
 
 from clipmem.audit.config import AuditConfig
-from clipmem.audit.count import FamiliarCount, familiar_count, familiar_count_fraction
+from clipmem.audit.count import CountRegion, FamiliarCount, familiar_count, familiar_count_fraction
 from clipmem.audit.familiarity import grouped_probability
 from clipmem.audit.mixture import (
     MixtureFit,
-    expected_precision,
     fit_mixture,
     flag_recall,
+    precision_of_flags,
     wrong_upper_bound,
 )
 from clipmem.audit.names import RANK_ORDER_STATISTICS
@@ -94,16 +95,29 @@ class AuditResult:
         low, high = self.wrong_interval
         return bool(high - low <= max(self.wrong_count(), 1.0))
 
+    @cached_property
+    def expected_recall(self) -> float:
+        """The share of the wrong pairs the flags hold, were wrong pairs to rank uniformly in each familiarity group
+        as common as its weight says (``flag_recall``)."""
+        return flag_recall(self.ranks.numpy(), self.flagged.numpy(), *self._read_in())
+
     def expected_precision_at(self, wrong_fraction: float) -> float:
         """The flags' expected precision were the share of wrong pairs ``wrong_fraction`` (NaN where it is not
-        finite): π N recall / #flagged, with the recall of the flags as they are."""
-        if not math.isfinite(wrong_fraction):
-            return math.nan
-        return expected_precision(self.ranks.numpy(), self.flagged.numpy(), wrong_fraction, *self._read_in())
+        finite or nothing is flagged): π N recall / #flagged, with the recall of the flags as they are."""
+        return precision_of_flags(wrong_fraction, self.expected_recall, int(self.flagged.sum()),
+                                  len(self.suspicion))
 
     def _read_in(self) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The familiarity ``groups`` and ``weights`` (each (N,), or None) the ranks are read in, as numpy."""
         return tuple(None if v is None else v.numpy() for v in (self.groups, self.weights))
+
+    def _count_metrics(self) -> dict[str, Any]:
+        """metrics.json's keys of the count among familiar pairs: how many rows lie in its region, the share of
+        wrong pairs expected there, and the region's settings."""
+        where = self.count.where
+        return {"audit_count_observed": self.count.observed, "audit_count_null_share": self.count.null_share,
+                "audit_count_familiar_quantile": where.familiar_quantile,
+                "audit_count_rank_threshold": where.rank_threshold}
 
     def expected_precision_interval(self) -> tuple[float, float]:
         """The flags' expected precision at the ends of the estimated count's interval (``wrong_interval``): the
@@ -116,17 +130,16 @@ class AuditResult:
     def metrics(self) -> dict[str, Any]:
         """metrics.json's ``audit_*`` keys."""
         n, flagged = len(self.suspicion), int(self.flagged.sum())
-        u, (groups, weights) = self.ranks.numpy(), self._read_in()
+        u, groups = self.ranks.numpy(), self._read_in()[0]
         expected = self.expected_precision_at(self.fit.wrong_fraction)
         expected_low, expected_high = self.expected_precision_interval()
         return {
             "audit_count_method": self.count_method(), "audit_mixture_wrong": self.mixture_wrong,
-            **({"audit_count_observed": self.count.observed, "audit_count_null_share": self.count.null_share}
-               if self.count is not None else {}),
+            **(self._count_metrics() if self.count is not None else {}),
             "audit_statistic": self.statistic, "audit_rank_order": self.rank_order_name(), "audit_rows": n,
             "audit_min_probability": self.min_probability,
             "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
-            "audit_expected_recall": flag_recall(u, self.flagged.numpy(), groups, weights),
+            "audit_expected_recall": self.expected_recall,
             "audit_familiarity_groups": 1 if groups is None else len(np.unique(groups)),
             "audit_estimated_wrong": self.wrong_count(), "audit_estimated_wrong_fraction":
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
@@ -167,7 +180,8 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
     weights = values["familiarity_weight"].numpy() if config.grouped else None
     prior = None if config.wrong_fraction is None else float(config.wrong_fraction)
     free = fit_mixture(u)
-    count = None if prior is not None else counted_among_familiar(stats, membership, values)
+    where = CountRegion(config.count_familiar_quantile, config.count_rank_threshold)
+    count = None if prior is not None else counted_among_familiar(stats, membership, values, where)
     share = prior if count is None else familiar_count_fraction(count, len(u))
     if share is not None and math.isnan(share):  # no familiar caption to count with: the mixture's own share
         count, share = None, None
@@ -194,8 +208,8 @@ def estimate_audit(stats: list[SampleStatistics], plan: Plan, config: AuditConfi
 
 
 def counted_among_familiar(stats: list[SampleStatistics], membership: torch.Tensor,
-                           values: dict[str, torch.Tensor]) -> FamiliarCount:
-    """``familiar_count`` from the models' embeddings (M, N, D; in plan order), ``membership`` (M, N) and the images'
-    and captions' familiarity (N,) that ``audit_statistics`` computed (``values``)."""
+                           values: dict[str, torch.Tensor], where: CountRegion) -> FamiliarCount:
+    """``familiar_count`` ``where`` says, from the models' embeddings (M, N, D; in plan order), ``membership`` (M, N)
+    and the images' and captions' familiarity (N,) that ``audit_statistics`` computed (``values``)."""
     image, text = torch.stack([s.image for s in stats]), torch.stack([s.text for s in stats])
-    return familiar_count(image, text, membership, values["image_familiarity"], values["caption_familiarity"])
+    return familiar_count(image, text, membership, values["image_familiarity"], values["caption_familiarity"], where)

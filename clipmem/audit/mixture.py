@@ -15,6 +15,7 @@ posterior (its mean over all pairs is π at the maximum).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,8 +134,16 @@ def expected_precision(u: np.ndarray, flagged: np.ndarray, wrong_fraction: float
     flagged = np.asarray(flagged, dtype=bool)
     if not flagged.any():
         return float("nan")
-    recall = flag_recall(u, flagged, groups, weights)
-    return float(min(1.0, wrong_fraction * flagged.size * recall / flagged.sum()))
+    return precision_of_flags(wrong_fraction, flag_recall(u, flagged, groups, weights), int(flagged.sum()),
+                              flagged.size)
+
+
+def precision_of_flags(wrong_fraction: float, recall: float, flagged: int, rows: int) -> float:
+    """π · ``rows`` · ``recall`` / ``flagged``, at most 1: the share of wrong pairs among ``flagged`` flags that hold
+    that ``recall`` of the π · ``rows`` wrong pairs (NaN where nothing is flagged or π is not finite)."""
+    if flagged < 1 or not math.isfinite(wrong_fraction):
+        return math.nan
+    return float(min(1.0, wrong_fraction * rows * recall / flagged))
 
 
 def wrong_upper_bound(u: np.ndarray, threshold: float = 0.5) -> float:
