@@ -7,17 +7,16 @@ and splits.json, every model's saved statistics are read and the audit's estimat
 nothing is trained. Per run: the injected number of wrong pairs, the estimate (among familiar pairs,
 ``clipmem.audit.count``) with its interval, the count's region before it read the image (``caption_region_*``: among
 familiar captions, by their caption rank, with the flags at its share), the free mixture's N·π beside it, and the
-flagged set's predicted
-(``audit_expected_precision``) and measured precision, and the same for the estimator before it (the free mixture's
-π, with flags π w_g / f_g(u) and the precision π N recall / #flagged) and for flags that take wrong pairs as common
-in every familiarity group (``unweighted_*``: the flags before ``familiarity_weight``). Also how many counted pairs
-were injected and the count had only those been counted (``oracle_ratio``: the count's sampling noise alone), the
-flags' precision interval carried over from the count's (``precision_low``, ``precision_high``, ``precision_covered``)
-and the measured precision's own binomial spread (``precision_sd``, ``exact_within_0.10``), and
-where the wrong pairs lie among the familiarity groups against the groups' weights. Per
+flagged set's predicted (``audit_expected_precision``) and measured precision, and the same for the estimator before
+it (the free mixture's π, with flags π w_g / f_g(u) and the precision π N recall / #flagged) and for flags that take
+wrong pairs as common in every familiarity group (``unweighted_*``: the flags before ``familiarity_weight``). Also
+how many counted pairs were injected and the count had only those been counted (``oracle_ratio``: the count's
+sampling noise alone), the flags' precision interval carried over from the count's (``precision_low``,
+``precision_high``, ``precision_covered``) and the measured precision's own binomial spread (``precision_sd``,
+``exact_within_0.10``), and where the wrong pairs lie among the familiarity groups against the groups' weights. Per
 data set and pooled, the paired difference over runs of the estimators' errors (|log(estimated / injected)| and
-|predicted − measured precision|), mean with a t-interval. Writes ``recount.csv``,
-``recount.md`` and ``counted.csv`` (every row either region counts: path, caption, injected); prints the tables.
+|predicted − measured precision|), mean with a t-interval. Writes ``recount.csv``, ``recount.md`` and
+``counted.csv`` (every row either region counts: path, caption, injected); prints the tables.
 ``--familiar-quantile`` and ``--rank-threshold`` move the counting region's familiarity cut and rank threshold
 (``audit.count_familiar_quantile``, ``audit.count_rank_threshold``) to measure them as levers.
 """
@@ -186,7 +185,8 @@ def paired(rows: list[dict]) -> list[dict]:
     the count among familiar captions, ``caption_region``) of the count's error |log(estimated / injected)| and of
     the flags' |predicted − measured precision|, and of the latter, the flags' measured recall and their measured
     precision with and without ``familiarity_weight``, with 95 % t-intervals over runs (errors: negative when the
-    audit's estimator errs less)."""
+    audit's estimator errs less); and the count's bias: its mean ratio to the injected count, and the flags' mean
+    predicted − measured precision."""
     out = []
     for data in [*sorted({r["data"] for r in rows}), "all"]:
         mine = [r for r in rows if data in ("all", r["data"])]
@@ -197,7 +197,9 @@ def paired(rows: list[dict]) -> list[dict]:
         measured = [r["measured_precision"] - r["unweighted_measured_precision"] for r in mine]
         region = [log_error(r["ratio"]) - log_error(r["caption_region_ratio"]) for r in mine]
         region_precision = [precision_error(r) - precision_error(r, "caption_region_") for r in mine]
-        out.append({"data": data, "runs": len(mine), **interval("count_error_difference", count),
+        out.append({"data": data, "runs": len(mine), **interval("count_ratio", [r["ratio"] for r in mine]),
+                    **interval("precision_bias", [r["predicted_precision"] - r["measured_precision"] for r in mine]),
+                    **interval("count_error_difference", count),
                     **interval("region_count_error_difference", region),
                     **interval("region_precision_error_difference", region_precision),
                     **interval("precision_error_difference", precision),
@@ -253,7 +255,8 @@ def markdown(rows: list[dict], where: count.CountRegion) -> str:
                      f"{exact_within(mine)} | {unweighted} | "
                      f"{min(ratios):.2f}–{max(ratios):.2f} | {min(oracle):.2f}–{max(oracle):.2f} | "
                      f"{min(mixture):.2f}–{max(mixture):.2f} | {caption_region_summary(mine)} |")
-    lines += ["", "Paired over runs, this estimator's error minus another's: `count_error_difference` and "
+    lines += ["", "Over runs, the count's mean `count_ratio` and the flags' mean `precision_bias` (predicted − "
+              "measured); paired, this estimator's error minus another's: `count_error_difference` and "
               "`precision_error_difference` against the mixture's, `region_*` against the caption region's, "
               "`weights_*` against equal shares (negative errors: this one errs less):", "",
               tabulate(pairs, headers="keys", tablefmt="github")]

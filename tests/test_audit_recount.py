@@ -64,3 +64,11 @@ def test_an_exact_prediction_of_many_flags_lands_within_0_10_more_surely_than_of
     assert math.isclose(few["precision_sd"], round(math.sqrt(0.75 * 0.25 / 20), 3))
     assert 0.6 < few["exact_within_0.10"] < 0.9 < many["exact_within_0.10"] <= 1.0
     assert audit_recount.precision_noise(0.75, 0) == {"precision_sd": None, "exact_within_0.10": None}
+
+
+def test_the_bias_is_the_signed_mean_ratio_and_precision_error_over_runs():
+    rows = [row("emoji", 1.25, 1.0, (-0.10, 0.1)), row("emoji", 1.35, 1.0, (-0.12, 0.1)),
+            row("emoji", 1.3, 1.0, (-0.08, 0.1))]  # measured = 0.8 − err: predicted below measured in every run
+    emoji = {r["data"]: r for r in audit_recount.paired(rows)}["emoji"]
+    assert math.isclose(emoji["count_ratio"], 1.3) and emoji["count_ratio_low"] > 1.0
+    assert math.isclose(emoji["precision_bias"], -0.10) and emoji["precision_bias_high"] < 0

@@ -67,6 +67,17 @@ def test_training_reads_the_features_cached_before_it_and_a_new_view_is_computed
     assert calls == [2]  # a crop is a new input: encoded once, then cached
 
 
+def test_encoding_many_batches_of_images_shows_its_progress(monkeypatch, caplog):
+    ie._CACHE.clear()
+    monkeypatch.setattr(ie, "backbone_features", lambda name, x: torch.zeros(len(x), 1280))
+    monkeypatch.setattr(ie, "CHUNK", 2)
+    caplog.set_level("INFO")
+    assert ie.warm_image_cache(NAME, images(5, seed=2), [BatchTransform(32, train=False)]) == 5
+    assert f"image tower: encoding 5 images by {NAME}: 3 batch ..." in caplog.text  # a log line off a terminal
+    assert f"image tower: encoding 5 images by {NAME}: done in" in caplog.text
+    ie._CACHE.clear()
+
+
 def test_a_model_with_the_frozen_tower_trains_and_saves_only_its_projection():
     clip = build_clip({"embed_dim": 16, "vision_cfg": {"image_size": 32, "image_encoder": NAME},
                        "text_cfg": {"context_length": 16, "vocab_size": 100, "width": 16, "heads": 2, "layers": 1}})

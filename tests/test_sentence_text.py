@@ -10,6 +10,7 @@ from open_clip.tokenizer import SimpleTokenizer
 
 from clipmem.config import instantiate_checked
 from clipmem.errors import ConfigError
+from clipmem.models import sentence_text
 from clipmem.models.local_dir import load_local_dir, save_local_dir
 from clipmem.models.sentence_text import SENTENCE_ENCODERS, caption_text, check_weights, encode_captions, encoder_dir
 
@@ -52,6 +53,24 @@ def test_embedding_does_not_depend_on_its_batch():
                 assert torch.equal(alone, together[i]) if count == 1 else torch.allclose(alone, together[i], atol=1e-6)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_many_captions_of_one_length_are_encoded_in_bounded_batches_with_progress(monkeypatch, caplog):
+    path = encoder_dir("minilm")
+    captions = {i: f"A photo of item {i}." for i in range(5)}  # one encoder length
+    whole = encode_captions(path, captions)
+    monkeypatch.setattr(sentence_text, "CAPTION_BATCH", 2)
+    caplog.set_level("INFO")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        batched, alone = encode_captions(path, captions), {i: encode_captions(path, {i: c})[i]
+                                                           for i, c in captions.items()}
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.allclose(batched[i], whole[i], atol=1e-6) and torch.equal(batched[i], alone[i])
+               for i in captions)
+    assert "text tower: encoding 5 captions: 3 batch ..." in caplog.text  # 2 + 2 + 1
 
 
 def test_caption_is_read_back_from_clip_tokens(minilm):

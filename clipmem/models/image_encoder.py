@@ -23,6 +23,7 @@ from torch import nn
 from clipmem.data.batches.transforms import OPENAI_MEAN, OPENAI_STD
 from clipmem.errors import ConfigError
 from clipmem.models.sentence_text import check_weights, packaged_path
+from clipmem.progress import progress
 
 # name -> (pip package that ships the weights, the weights file in it, its sha256, the timm architecture they fit,
 # the width F of its pooled features)
@@ -113,9 +114,10 @@ def warm_image_cache(name: str, images: torch.Tensor, transforms: list[Any]) -> 
     """Compute the features of every uint8 image (N, 3, H, W) under each of ``transforms`` (uint8 batch -> CLIP-
     normalised batch) once, before any model trains or a worker forks; returns how many were added."""
     before = len(_CACHE.get(name, {}))
-    for transform in transforms:
-        for part in images.split(CHUNK):
-            cached_features(name, transform(part))
+    parts = [(transform, part) for transform in transforms for part in images.split(CHUNK)]
+    for transform, part in progress(parts, len(parts), f"image tower: encoding {len(images)} images by {name}",
+                                    unit="batch", min_total=2):
+        cached_features(name, transform(part))
     return len(_CACHE.get(name, {})) - before
 
 

