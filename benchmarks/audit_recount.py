@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from audit_ablation import saved_run
+from audit_recount_stats import paired, precision_error
 from common import write_table
 from scipy import stats as scipy_stats
 from tabulate import tabulate
@@ -178,57 +179,6 @@ def flags_at(result, flags: torch.Tensor, tag: str, share: float, weighted: bool
             f"{tag}_predicted_precision": round(expected_precision(u, flagged, share, groups, weights), 3),
             f"{tag}_measured_precision": round(float(measured), 3),
             f"{tag}_flag_recall": round(hits / max(int(flags.sum()), 1), 3)}
-
-
-def paired(rows: list[dict]) -> list[dict]:
-    """Per data set and pooled: mean paired differences (the count among familiar pairs minus the mixture, and minus
-    the count among familiar captions, ``caption_region``) of the count's error |log(estimated / injected)| and of
-    the flags' |predicted − measured precision|, and of the latter, the flags' measured recall and their measured
-    precision with and without ``familiarity_weight``, with 95 % t-intervals over runs (errors: negative when the
-    audit's estimator errs less); and the count's bias: its mean ratio to the injected count, and the flags' mean
-    predicted − measured precision."""
-    out = []
-    for data in [*sorted({r["data"] for r in rows}), "all"]:
-        mine = [r for r in rows if data in ("all", r["data"])]
-        count = [log_error(r["ratio"]) - log_error(r["mixture_ratio"]) for r in mine]
-        precision = [precision_error(r) - precision_error(r, "mixture_") for r in mine]
-        weighted = [precision_error(r) - precision_error(r, "unweighted_") for r in mine]
-        recall = [r["flag_recall"] - r["unweighted_flag_recall"] for r in mine]
-        measured = [r["measured_precision"] - r["unweighted_measured_precision"] for r in mine]
-        region = [log_error(r["ratio"]) - log_error(r["caption_region_ratio"]) for r in mine]
-        region_precision = [precision_error(r) - precision_error(r, "caption_region_") for r in mine]
-        out.append({"data": data, "runs": len(mine), **interval("count_ratio", [r["ratio"] for r in mine]),
-                    **interval("precision_bias", [r["predicted_precision"] - r["measured_precision"] for r in mine]),
-                    **interval("count_error_difference", count),
-                    **interval("region_count_error_difference", region),
-                    **interval("region_precision_error_difference", region_precision),
-                    **interval("precision_error_difference", precision),
-                    **interval("weights_precision_error_difference", weighted),
-                    **interval("weights_recall_difference", recall),
-                    **interval("weights_measured_precision_difference", measured)})
-    return out
-
-
-def log_error(ratio: float) -> float:
-    """|log(estimated / injected)|: infinite for a count of 0 (a difference with it is left out of a mean and counted),
-    NaN where there was no count."""
-    return math.nan if math.isnan(ratio) else abs(math.log(ratio)) if ratio > 0 else math.inf
-
-
-def precision_error(row: dict, tag: str = "") -> float:
-    """|predicted − measured precision| of a row's flags (``tag``: another estimator's columns)."""
-    return abs(row[f"{tag}predicted_precision"] - row[f"{tag}measured_precision"])
-
-
-def interval(name: str, values: list[float]) -> dict:
-    """``name``: mean [low, high] of ``values`` (95 % t-interval; a mixture count of 0 is an infinite error, kept
-    out of the mean and counted)."""
-    finite = np.array([v for v in values if math.isfinite(v) and not math.isnan(v)])
-    if len(finite) < 2:
-        return {name: float("nan"), f"{name}_low": float("nan"), f"{name}_high": float("nan")}
-    half = scipy_stats.t.ppf(0.975, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite))
-    return {name: round(float(finite.mean()), 3), f"{name}_low": round(float(finite.mean() - half), 3),
-            f"{name}_high": round(float(finite.mean() + half), 3), f"{name}_left_out": len(values) - len(finite)}
 
 
 def markdown(rows: list[dict], where: count.CountRegion) -> str:

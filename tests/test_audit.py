@@ -109,7 +109,7 @@ def test_the_flags_precision_shows_an_interval_only_where_the_count_has_one():
                "audit_expected_precision_high": 1.0, "audit_count_method": "familiar_pairs"}
     assert _precision_text(counted).startswith("expected precision 0.80 [0.55, 1.00] (the count's interval")
     mixture = _precision_text({**counted, "audit_count_method": "mixture"})  # a bootstrap interval, never measured
-    assert "the mixture's interval" in mixture and "34 of 34" not in mixture
+    assert "the mixture's interval" in mixture and "every audit measured" not in mixture
     prior = {**counted, "audit_expected_precision_low": float("nan"), "audit_expected_precision_high": float("nan")}
     assert _precision_text(prior) == "expected precision 0.80"
     assert _precision_text({"audit_expected_precision": 0.8}) == "expected precision 0.80"  # an older metrics.json
@@ -202,3 +202,12 @@ def test_batch_processes_are_the_devices_of_every_node():
     assert replace(cpu, devices=[0, 3]).batch_processes() == 2
     assert replace(cpu, devices="0,1,2").batch_processes() == 3
     assert replace(cpu, devices="auto", num_nodes=3).batch_processes() == 3  # one CPU process per node
+
+
+def test_a_re_score_of_an_audit_run_says_the_audit_is_not_redone_and_how_to_finish_a_stopped_one(tmp_path):
+    from clipmem.run.evaluate import audit_note
+
+    assert "has no audit.csv: the run stopped before it" in audit_note(tmp_path)
+    assert f"run_dir={tmp_path} resume=true" in audit_note(tmp_path)
+    (tmp_path / "audit.csv").write_text("sample_id\n")
+    assert audit_note(tmp_path).endswith(f"the run's own {tmp_path / 'audit.csv'} stands")

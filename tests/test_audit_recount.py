@@ -70,5 +70,8 @@ def test_the_bias_is_the_signed_mean_ratio_and_precision_error_over_runs():
     rows = [row("emoji", 1.25, 1.0, (-0.10, 0.1)), row("emoji", 1.35, 1.0, (-0.12, 0.1)),
             row("emoji", 1.3, 1.0, (-0.08, 0.1))]  # measured = 0.8 − err: predicted below measured in every run
     emoji = {r["data"]: r for r in audit_recount.paired(rows)}["emoji"]
-    assert math.isclose(emoji["count_ratio"], 1.3) and emoji["count_ratio_low"] > 1.0
+    assert math.isclose(emoji["count_ratio"], (1.25 * 1.35 * 1.3) ** (1 / 3), abs_tol=1e-3)  # geometric mean
+    assert emoji["count_ratio_low"] > 1.0
     assert math.isclose(emoji["precision_bias"], -0.10) and emoji["precision_bias_high"] < 0
+    wide = {r["data"]: r for r in audit_recount.paired([row("tux", x, 1.0, (0.0, 0.1)) for x in (0.42, 1.41, 1.19)])}
+    assert 0 < wide["tux"]["count_ratio_low"] < 0.42 and wide["tux"]["count_ratio_high"] > 1.41  # stays above 0

@@ -66,6 +66,19 @@ def test_top_level_types_are_checked_when_composing():
         compose_config(["seed=1.5"])
 
 
+def test_a_key_added_with_plus_that_no_schema_has_is_refused_naming_the_closest(tmp_path):
+    from clipmem.errors import ConfigError
+    from clipmem.run import evaluate_config, run_experiment
+
+    with pytest.raises(ConfigError, match=r"seeed is not a setting \(did you mean seed\?\); the settings at the top"):
+        run_experiment(compose_config(["+seeed=3", f"run_dir={tmp_path / 'run'}"]))
+    assert not (tmp_path / "run").exists()  # refused before a run directory is claimed
+    with pytest.raises(ConfigError, match=r"audit.min_probabilty is not a setting \(did you mean audit.min_prob"):
+        run_experiment(compose_config(["experiment=audit", "+audit.min_probabilty=0.3"]))
+    with pytest.raises(ConfigError, match=r"audit is not a setting; the settings at the top level are: \['analysis'"):
+        evaluate_config(compose_config([f"run_dir={tmp_path}", "+audit.min_probability=0.3"], "evaluate"))
+
+
 OPTIONS_OF = {"clipmem.reporting.tracking.wandb_logger": "clipmem.reporting.tracking.WandbOptions"}  # **options
 PRESET_GROUPS = ("experiment", "debug", "hparams_search", "hydra")  # files that set values on purpose
 

@@ -8,7 +8,9 @@ config groups (model, data, mitigation, ...) carry ``_target_`` objects that val
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -16,6 +18,7 @@ from hydra.core.config_store import ConfigStore
 
 from clipmem.analysis.config import AnalysisConfig
 from clipmem.audit.config import AuditConfig
+from clipmem.errors import ConfigError
 from clipmem.reporting.config import ReportConfig
 from clipmem.scoring.config import ScoringConfig
 
@@ -105,3 +108,19 @@ def register_schemas() -> None:
     store = ConfigStore.instance()
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="evaluate_schema", node=EvaluateConfig)
+
+
+def check_known_keys(cfg: Mapping[str, Any], schema: type, prefix: str = "") -> None:
+    """Refuse a key of ``cfg`` that the dataclass ``schema`` has no field for (what Hydra lets ``+key=value`` add),
+    naming the closest field and every allowed one; sections whose field is itself a dataclass (``scoring``,
+    ``audit``, ...) are checked the same way, key by key."""
+    fields = {f.name: f for f in dataclasses.fields(schema)}
+    for key in cfg:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+            where = f"of {prefix.rstrip('.')}" if prefix else "at the top level"
+            raise ConfigError(f"{prefix}{key} is not a setting{hint}; the settings {where} are: {sorted(fields)}")
+        section = fields[key].default_factory
+        if dataclasses.is_dataclass(section) and isinstance(cfg[key], Mapping):
+            check_known_keys(cfg[key], section, f"{prefix}{key}.")

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from omegaconf import DictConfig, OmegaConf
 
 from clipmem import hardware
 from clipmem.analysis.layermem_run import analyse_layermem
 from clipmem.analysis.run import analyse_unitmem
 from clipmem.config import legacy
-from clipmem.config.schema import EvaluateConfig
+from clipmem.config.schema import EvaluateConfig, check_known_keys
 from clipmem.config.settings import ExperimentSettings, load_settings
 from clipmem.data.build import build_data
 from clipmem.data.experiment_data import ExperimentData
@@ -141,7 +142,19 @@ def evaluate_run_dir(run_dir: str | Path, scoring_overrides: dict[str, Any] | No
     if state != "complete":
         print(f"  note: the run itself is {state or 'without a status'}; its own results were not written by it",
               flush=True)
+    if settings.audit.enabled:
+        print(f"  note: {audit_note(run.root)}", flush=True)
     return metrics
+
+
+def audit_note(root: Path) -> str:
+    """What a re-score says of an audit run: evaluate.py re-scores the models and does not redo the audit, so the
+    run's own audit.csv stands, or (none there) how to finish it."""
+    if (root / "audit.csv").is_file():
+        return (f"evaluate.py re-scores the models and does not redo the audit; the run's own {root / 'audit.csv'} "
+                "stands")
+    return (f"evaluate.py does not redo the audit, and {root} has no audit.csv: the run stopped before it; rerun its "
+            f"train.py command (overrides: {root / '.hydra' / 'overrides.yaml'}) with run_dir={root} resume=true")
 
 
 def evaluate_sweep_dir(sweep_dir: str | Path, reference: SweepReference | None = None) -> dict[str, Any]:
@@ -155,6 +168,13 @@ def evaluate_sweep_dir(sweep_dir: str | Path, reference: SweepReference | None =
     print("  wrote " + ", ".join(p.name for p in written), flush=True)
     return {"jobs": len(report.records), "complete": len(report.records) - len(report.failed),
             "not_complete": [r.job for r in report.failed]}
+
+
+def evaluate_config(cfg: DictConfig) -> dict[str, Any]:
+    """``evaluate_entry`` of evaluate.py's composed config, whose keys must all be ``EvaluateConfig``'s (a `+key=value`
+    such as a train.py setting would otherwise be dropped unread)."""
+    check_known_keys(cfg, EvaluateConfig)
+    return evaluate_entry(OmegaConf.to_object(cfg))
 
 
 def evaluate_entry(request: EvaluateConfig) -> dict[str, Any]:
