@@ -64,6 +64,7 @@ def recount(root: Path, where: count.CountRegion) -> tuple[dict, list[dict]]:
         "data": str(cfg.get("name", root.name)).removeprefix("audit_"), "seed": int(settings.seed), "run": root.name,
         "rows": len(flags), "injected": injected, "estimated": round(estimate, 1),
         "low": round(metrics["audit_estimated_wrong_low"], 1), "high": round(metrics["audit_estimated_wrong_high"], 1),
+        "upper": round(metrics["audit_wrong_upper"], 1),
         "ratio": round(estimate / injected, 3), "within_25": abs(estimate / injected - 1) <= TOLERANCE,
         "counted_rows": metrics.get("audit_count_observed"), "method": metrics["audit_count_method"],
         "mixture_ratio": round(metrics["audit_mixture_wrong"] / injected, 3),

@@ -182,12 +182,19 @@ class RunDir:
             raise RunDirError(f"run directory {self.root} does not exist")
         for path, what in ((self.config, "its config"), (self.splits, "its split manifest")):
             if not path.is_file():
-                raise RunDirError(f"{self.root} has no {path.relative_to(self.root)} ({what}); is it a clipmem run?")
+                raise RunDirError(f"{self.root} has no {path.relative_to(self.root)} ({what}); {self._why_not()}")
         if not names and not any((self.root / "models").glob(f"*/{MODEL_WEIGHTS_NAME}")):
             raise RunDirError(f"{self.root} has no trained model (models/<name>/); did training finish?")
         for name in names:
             if not self.model_weights(name).is_file():
                 raise RunDirError(f"{self.root} has no trained model {name} (models/{name}/); did training finish?")
+
+    def _why_not(self) -> str:
+        """Why a run directory lacks its files: the failure its status.json records, else a question."""
+        status = self.read_status()
+        if status.get("state") in ("failed", "interrupted"):
+            return f"the run {status['state']} before writing it: {status.get('error') or 'see its train.log'}"
+        return "is it a clipmem run?"
 
     def read_status(self) -> dict[str, Any]:
         """The parsed status.json, or ``{}`` when there is none (or it cannot be read)."""

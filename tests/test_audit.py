@@ -87,7 +87,10 @@ def test_audit_scores_every_row_and_clean_csv_drops_exactly_the_flagged(tmp_path
     summary = format_summary(metrics, run_dir)
     assert f"at most {metrics['audit_wrong_upper']:.0f}" in summary
     assert f"expected precision {metrics['audit_expected_precision']:.2f} [{low:.2f}, {high:.2f}]" in summary
-    warned = "ran to 0" if metrics["audit_estimate_at_bound"] else "estimated count is unstable"
+    above = metrics["audit_estimated_wrong"] > metrics["audit_wrong_upper"]
+    assert metrics["audit_estimate_above_upper"] == above and not (above and metrics["audit_estimate_stable"])
+    warned = "ran to 0" if metrics["audit_estimate_at_bound"] else "exceeds Storey's bound" if above else \
+        "estimated count is unstable"
     assert (warned in summary) == (not metrics["audit_estimate_stable"])
     assert metrics["audit_rank_order"] == "rank_by_familiarity" and "to_review.csv" in summary  # consensus: not ranks
     ranked = {**metrics, "audit_statistic": "rank_joint", "audit_rank_order": "rank_joint"}
@@ -130,6 +133,9 @@ def test_a_prior_replaces_the_estimate_in_the_summary():
     older = _count_lines({**counted, "audit_count_method": "familiar_captions"}, 1000)  # a run before the pair region
     assert "counted among the pairs with familiar captions (7 rows there)" in older[0] and older[1:] == lines[1:]
     assert "only 7 rows lie where the count is made" in lines[1]
+    above = {**counted, "audit_estimated_wrong": 98.9, "audit_wrong_upper": 94.0, "audit_estimate_above_upper": True}
+    lines = _count_lines(above, 121)
+    assert "at most 94" in lines[0] and "exceeds Storey's bound" in lines[1] and "audit.min_steps=0" in lines[1]
     at_bound = {**unstable, "audit_estimated_wrong": 0.001, "audit_estimated_wrong_low": 0.001,
                 "audit_estimated_wrong_high": 0.001, "audit_estimate_at_bound": True}
     lines = _count_lines(at_bound, 1000)

@@ -79,6 +79,13 @@ def test_a_key_added_with_plus_that_no_schema_has_is_refused_naming_the_closest(
         evaluate_config(compose_config([f"run_dir={tmp_path}", "+audit.min_probability=0.3"], "evaluate"))
 
 
+def test_a_preset_s_setting_that_the_chosen_class_lacks_is_named():
+    from clipmem.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="data: CsvSource has no setting 'num_samples': an override or a preset"):
+        load_settings_for(["data=csv", "data.source.path=pairs.csv", "debug=fast"])  # debug=fast sizes synthetic data
+
+
 OPTIONS_OF = {"clipmem.reporting.tracking.wandb_logger": "clipmem.reporting.tracking.WandbOptions"}  # **options
 PRESET_GROUPS = ("experiment", "debug", "hparams_search", "hydra")  # files that set values on purpose
 

@@ -236,6 +236,34 @@ def test_a_non_utf8_csv_names_the_line(tmp_path):
         CsvSource(path=str(path)).load()
 
 
+def test_a_csv_with_a_header_and_no_rows_and_too_few_samples_are_named(tmp_path):
+    from clipmem.data.splits.manifest import resolve_sizes
+    from clipmem.errors import SplitError
+
+    path = tmp_path / "pairs.csv"
+    path.write_text("filepath,title\n")
+    with pytest.raises(ConfigError, match="pairs.csv: the header is there but no data row follows it"):
+        CsvSource(path=str(path)).load()
+    auto = {"shared": 0, "candidate": "auto", "independent": "auto", "extra": 0}
+    with pytest.raises(SplitError, match="the data has 1 samples; .* which need at least 2: the data needs more"):
+        resolve_sizes(auto, 1)
+    with pytest.raises(SplitError, match="leave 1 for candidate and independent .*; lower them"):
+        resolve_sizes({**auto, "extra": 2}, 3)
+
+
+def test_a_re_score_of_a_run_that_failed_early_repeats_its_recorded_failure(tmp_path):
+    from clipmem.rundir import RunDir
+
+    run = RunDir(tmp_path)
+    run.config.parent.mkdir()
+    run.config.write_text("seed: 0\n")
+    with pytest.raises(RunDirError, match="has no splits.json .*; is it a clipmem run\\?"):
+        run.require_finished_models(())
+    run.write_status("failed", error="ConfigError: pairs.csv: bad sample at row 3 (line 5): empty caption")
+    with pytest.raises(RunDirError, match="the run failed before writing it: ConfigError: pairs.csv: bad sample"):
+        run.require_finished_models(())
+
+
 def test_ctrl_c_is_recorded_as_interrupted(tmp_path):
     env = {**os.environ, "WANDB_MODE": "offline"}
     run_dir = tmp_path / "run"

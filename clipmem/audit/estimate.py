@@ -84,13 +84,19 @@ class AuditResult:
         """Whether the estimated share (not a prior) ran to the fit's lower bound (``MixtureFit.at_lower_bound``)."""
         return self.prior is None and self.fit.at_lower_bound
 
+    def estimate_above_bound(self) -> bool:
+        """Whether the estimated count (not a prior) exceeds Storey's bound (``wrong_upper_bound``), which
+        over-estimates the number of wrong pairs whatever the correct pairs' ranks: the count's region then holds
+        correct pairs the models cannot tell from wrong ones (models too little trained, or too weak for the set)."""
+        return self.prior is None and self.wrong_count() > wrong_upper_bound(self.ranks.numpy()) * len(self.suspicion)
+
     def estimate_stable(self) -> bool:
         """Whether the estimated count is statistically stable: its interval is narrower than the estimate, and the
         estimate is not at the fit's lower bound (where most resamples stay too, however many pairs are wrong).
         Stable is not unbiased: the count among familiar pairs rests on the wrong captions ranking like the
         captions of unlike images, the mixture's on the correct pairs' fitted shape
         (docs/audit.md, "How many are wrong")."""
-        if self.estimate_at_bound():
+        if self.estimate_at_bound() or self.estimate_above_bound():
             return False
         low, high = self.wrong_interval
         return bool(high - low <= max(self.wrong_count(), 1.0))
@@ -145,6 +151,7 @@ class AuditResult:
                 self.fit.wrong_fraction, "audit_estimated_wrong_low": self.wrong_interval[0],
             "audit_estimated_wrong_high": self.wrong_interval[1],
             "audit_estimate_stable": self.estimate_stable(), "audit_estimate_at_bound": self.estimate_at_bound(),
+            "audit_estimate_above_upper": self.estimate_above_bound(),
             "audit_correct_rank_mean": self.fit.correct_mean,
             "audit_num_flagged": flagged,
             "audit_expected_precision": expected, "audit_expected_precision_low": expected_low,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -10,6 +11,8 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from clipmem.errors import ClipmemError, ConfigError, one_line
+
+UNEXPECTED = re.compile(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'")
 
 
 def _clipmem_cause(err: BaseException) -> ClipmemError | None:
@@ -44,6 +47,11 @@ def describe_failure(err: InstantiationException, config: Any) -> str:
         return f"cannot find _target_ {target!r} ({one_line(root)})"
     if root is err:
         return one_line(err)
+    unexpected = UNEXPECTED.search(str(root)) if isinstance(root, TypeError) else None
+    if unexpected is not None:
+        owner, name = unexpected.groups()
+        return (f"{owner} has no setting {name!r}: an override or a preset (experiment=, debug=) set it for another "
+                f"class; leave it out or choose the option it was written for")
     return one_line(root) if isinstance(root, ValueError) else f"{type(root).__name__}: {one_line(root)}"
 
 

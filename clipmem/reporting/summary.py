@@ -70,6 +70,12 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
                      "density took in every low rank, so the ranks do not say how many pairs are wrong; this is not "
                      "evidence that none are, and nothing is flagged at this estimate; read audit.csv as a ranking, or "
                      "set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
+    elif metrics.get("audit_estimate_above_upper"):
+        lines.append("  WARNING: the estimated count exceeds Storey's bound, which no count of wrong pairs should: the "
+                     "models cannot tell many correct pairs from wrong ones (too few training steps, e.g. "
+                     "audit.min_steps=0 or a low trainer.max_epochs, or towers too weak for this set), so neither the "
+                     "count nor the flags' precision holds; check the ranking reliability, train longer, or set "
+                     "audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
     elif not metrics["audit_estimate_stable"]:
         why = (f"only {metrics['audit_count_observed']} rows lie where the count is made, too few to count on"
                if metrics.get("audit_count_method") in COUNTED else

@@ -229,6 +229,8 @@ class CsvSource(DecodedFileFields):
         path = self.check()
         header, rows = self._read_rows(path)
         self._check_columns(path, header)
+        if not rows:
+            raise ConfigError(f"{path}: the header is there but no data row follows it: nothing to score")
         bad = BadSamples(self.on_bad_sample, "data")
         pairs = self._pairs(path, rows, bad)
         fingerprint = stat_fingerprint(pairs.files) + hashlib.sha256(path.read_bytes()).hexdigest()

@@ -180,8 +180,11 @@ def resolve_sizes(sizes: dict[str, int | str], available: int) -> dict[str, int]
         raise SplitError("data.splits.candidate and data.splits.independent must both be auto, or both numbers")
     left = available - int(sizes["shared"]) - int(sizes["extra"])
     if left < 2:
-        raise SplitError(f"data.splits: shared={sizes['shared']} and extra={sizes['extra']} leave {left} of the "
-                         f"{available} samples for candidate and independent (auto); lower them")
+        held = int(sizes["shared"]) + int(sizes["extra"])
+        advice = "; lower them" if held > 0 else ": the data needs more samples"
+        raise SplitError(f"data.splits: the data has {available} samples; shared={sizes['shared']} and "
+                         f"extra={sizes['extra']} leave {left} for candidate and independent (auto), which need at "
+                         f"least 2{advice}")
     half, odd = left // 2, left % 2
     if int(sizes["extra"]) == 0:  # nothing held out (design=crossfit): the odd one joins S_C, S_E stays empty
         return {"shared": int(sizes["shared"]), "candidate": half + odd, "independent": half, "extra": 0}
