@@ -79,6 +79,14 @@ def test_a_key_added_with_plus_that_no_schema_has_is_refused_naming_the_closest(
         evaluate_config(compose_config([f"run_dir={tmp_path}", "+audit.min_probability=0.3"], "evaluate"))
 
 
+def test_the_shared_base_of_the_model_options_is_refused_as_a_model(tmp_path):
+    from clipmem.errors import ConfigError
+    from clipmem.run import run_experiment
+
+    with pytest.raises(ConfigError, match="model=_clip holds the keys the model options share and is not a model"):
+        run_experiment(compose_config(["model=_clip", f"run_dir={tmp_path / 'run'}"]))
+
+
 def test_a_preset_s_setting_that_the_chosen_class_lacks_is_named():
     from clipmem.errors import ConfigError
 

@@ -11,7 +11,7 @@ from clipmem import distributed
 from clipmem.audit import AuditRequest
 from clipmem.config.paths import absolute_paths
 from clipmem.config.schema import TrainConfig, check_known_keys
-from clipmem.config.settings import load_settings, run_options
+from clipmem.config.settings import check_model_option, load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.data.splits.manifest import SplitManifest
 from clipmem.distributed import launcher_config
@@ -60,6 +60,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
     report. Returns the metrics (None on DDP ranks > 0, which only train). See ``RunLifecycle`` for the
     run directory's status and ``resume=true``."""
     check_known_keys(cfg, TrainConfig)  # a `+key=value` Hydra let through, misspelt, would be dropped unread
+    check_model_option(cfg)
     absolute_paths(cfg)  # the saved config names the same files from any directory
     if run_options(cfg).print_config and distributed.is_global_zero():
         print(OmegaConf.to_yaml(cfg, resolve=True), flush=True)
