@@ -27,14 +27,14 @@ def paired(rows: list[dict]) -> list[dict]:
         region = [log_error(r["ratio"]) - log_error(r["caption_region_ratio"]) for r in mine]
         region_precision = [precision_error(r) - precision_error(r, "caption_region_") for r in mine]
         out.append({"data": data, "runs": len(mine), **ratio_interval("count_ratio", [r["ratio"] for r in mine]),
-                    **interval("precision_bias", [r["predicted_precision"] - r["measured_precision"] for r in mine]),
+                    **interval("precision_bias", [r["predicted_precision"] - r["measured_precision"] for r in mine], 1),
                     **interval("count_error_difference", count),
                     **interval("region_count_error_difference", region),
-                    **interval("region_precision_error_difference", region_precision),
-                    **interval("precision_error_difference", precision),
-                    **interval("weights_precision_error_difference", weighted),
-                    **interval("weights_recall_difference", recall),
-                    **interval("weights_measured_precision_difference", measured)})
+                    **interval("region_precision_error_difference", region_precision, 1),
+                    **interval("precision_error_difference", precision, 1),
+                    **interval("weights_precision_error_difference", weighted, 1),
+                    **interval("weights_recall_difference", recall, 1),
+                    **interval("weights_measured_precision_difference", measured, 1)})
     return out
 
 
@@ -56,12 +56,13 @@ def precision_error(row: dict, tag: str = "") -> float:
     return abs(row[f"{tag}predicted_precision"] - row[f"{tag}measured_precision"])
 
 
-def interval(name: str, values: list[float]) -> dict:
-    """``name``: mean [low, high] of ``values`` (95 % t-interval; a mixture count of 0 is an infinite error, kept
-    out of the mean and counted)."""
+def interval(name: str, values: list[float], bound: float = math.inf) -> dict:
+    """``name``: mean [low, high] of ``values`` (95 % t-interval, kept inside [−``bound``, ``bound``]: 1 for
+    differences of shares; a mixture count of 0 is an infinite error, kept out of the mean and counted)."""
     finite = np.array([v for v in values if math.isfinite(v) and not math.isnan(v)])
     if len(finite) < 2:
         return {name: float("nan"), f"{name}_low": float("nan"), f"{name}_high": float("nan")}
     half = scipy_stats.t.ppf(0.975, len(finite) - 1) * finite.std(ddof=1) / math.sqrt(len(finite))
-    return {name: round(float(finite.mean()), 3), f"{name}_low": round(float(finite.mean() - half), 3),
-            f"{name}_high": round(float(finite.mean() + half), 3), f"{name}_left_out": len(values) - len(finite)}
+    low, high = max(float(finite.mean() - half), -bound), min(float(finite.mean() + half), bound)
+    return {name: round(float(finite.mean()), 3), f"{name}_low": round(low, 3), f"{name}_high": round(high, 3),
+            f"{name}_left_out": len(values) - len(finite)}

@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import audit_recount  # noqa: E402
+import audit_recount_stats  # noqa: E402
 
 
 def row(data: str, ratio: float, mixture: float, errs: tuple[float, ...], caption: tuple[float, float] = (1.0, 0.1)
@@ -75,3 +76,11 @@ def test_the_bias_is_the_signed_mean_ratio_and_precision_error_over_runs():
     assert math.isclose(emoji["precision_bias"], -0.10) and emoji["precision_bias_high"] < 0
     wide = {r["data"]: r for r in audit_recount.paired([row("tux", x, 1.0, (0.0, 0.1)) for x in (0.42, 1.41, 1.19)])}
     assert 0 < wide["tux"]["count_ratio_low"] < 0.42 and wide["tux"]["count_ratio_high"] > 1.41  # stays above 0
+
+
+def test_an_interval_of_differences_of_shares_stays_inside_minus_one_to_one():
+    rows = [row("oca", 1.0, 1.0, (e, 0.1)) for e in (0.8, -0.2, 0.75)]  # predicted 0.8: measured 0.0, 1.0, 0.05
+    bias = {r["data"]: r for r in audit_recount.paired(rows)}["oca"]
+    assert bias["precision_bias"] == 0.45 and bias["precision_bias_high"] == 1  # the t-interval's end is 1.84
+    wide = audit_recount_stats.interval("x", [0.9, -0.9, 0.95], bound=1)
+    assert wide["x_low"] == -1 and wide["x_high"] == 1 and wide["x"] == round((0.9 - 0.9 + 0.95) / 3, 3)
