@@ -67,6 +67,41 @@ def test_training_reads_the_features_cached_before_it_and_a_new_view_is_computed
     assert calls == [2]  # a crop is a new input: encoded once, then cached
 
 
+def test_features_kept_in_a_cache_dir_are_read_back_instead_of_encoded_and_a_changed_image_is_not(
+        monkeypatch, tmp_path):
+    calls = []
+
+    def counted(name: str, x: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        return x.flatten(1)[:, :4].float() + float(len(calls))  # each pass gives other numbers
+
+    monkeypatch.setattr(ie, "backbone_features", counted)
+    monkeypatch.setattr(ie, "CHUNK", 2)
+    batch, evaluation = images(5, seed=3), BatchTransform(32, train=False)
+    ie._CACHE.clear()
+    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == 5 and calls == [2, 2, 1]
+    written = ie.cached_features(NAME, evaluation(batch))
+    (path,) = tmp_path.glob(f"features-{NAME}-*.pt")
+    ie._CACHE.clear()
+    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == 5 and calls == [2, 2, 1]  # no new pass
+    assert torch.equal(ie.cached_features(NAME, evaluation(batch)), written)
+    changed = batch.clone()
+    changed[4, 0, 0, 0] ^= 1
+    parts = [(evaluation, part) for part in changed.split(2)]
+    assert ie.features_path(NAME, tmp_path, parts) != path
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads + 1)  # features may differ in their last bits with the thread count
+        assert ie.features_path(NAME, tmp_path, [(evaluation, part) for part in batch.split(2)]) != path
+    finally:
+        torch.set_num_threads(threads)
+    path.write_bytes(b"")  # a cut file: encoded again and rewritten, never a failed run
+    ie._CACHE.clear()
+    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == 5 and len(calls) == 6
+    assert torch.load(path, weights_only=True)["features"].shape == (5, 4)
+    ie._CACHE.clear()
+
+
 def test_encoding_many_batches_of_images_shows_its_progress(monkeypatch, caplog):
     ie._CACHE.clear()
     monkeypatch.setattr(ie, "backbone_features", lambda name, x: torch.zeros(len(x), 1280))
@@ -113,11 +148,18 @@ def test_an_audit_at_the_defaults_scores_every_row_with_both_towers_frozen(tmp_p
     run_dir = tmp_path / "run"
     caplog.set_level("INFO")
     defaults = [o for o in TINY if not o.startswith(("model=", "audit.statistic="))]  # the audit's own model
-    metrics = run_experiment(compose_config([*defaults, "model.image_size=32", f"data.source.path={paths['csv']}",
-                                             f"run_dir={run_dir}"]))
+    overrides = [*defaults, "model.image_size=32", f"data.source.path={paths['csv']}",
+                 f"data.source.cache_dir={tmp_path / 'cache'}"]
+    metrics = run_experiment(compose_config([*overrides, f"run_dir={run_dir}"]))
     assert metrics["audit_rows"] == 60 and 0 <= metrics["audit_auc"] <= 1
     assert metrics["audit_statistic"] == "rank_by_familiarity"
     assert "image tower: 60 images encoded by efficientnet_lite0" in caplog.text
+    assert len(list((tmp_path / "cache").glob(f"features-{NAME}-*.pt"))) == 1
+    ie._CACHE.clear()  # a new process: the second run reads the features the first one wrote, and scores the same
+    again = run_experiment(compose_config([*overrides, f"run_dir={tmp_path / 'again'}"]))
+    assert "image tower: the features of 60 images read from" in caplog.text
+    assert (tmp_path / "again" / "audit.csv").read_bytes() == (run_dir / "audit.csv").read_bytes()
+    assert again["audit_auc"] == metrics["audit_auc"]
     saved = json.loads(next(run_dir.glob("models/*/clipmem_meta.json")).read_text())
     assert saved["training_config"]["model"]["arch"]["vision_cfg"]["image_encoder"] == NAME
     assert max(p.stat().st_size for p in run_dir.glob("models/*/*")) < 2_000_000  # the projection, not the backbone

@@ -13,7 +13,10 @@ package).
 from __future__ import annotations
 
 import hashlib
+import logging
+import pickle
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from clipmem.data.batches.transforms import OPENAI_MEAN, OPENAI_STD
-from clipmem.errors import ConfigError
+from clipmem.errors import ConfigError, one_line
+from clipmem.io import atomic_write
 from clipmem.models.sentence_text import check_weights, packaged_path
 from clipmem.progress import progress
 
@@ -35,6 +39,8 @@ IMAGE_ENCODERS: dict[str, tuple[str, str, str, str, int]] = {
 INPUT_SIZE = 224  # px: the backbone's ImageNet input
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CHUNK = 64  # images per backbone forward
+FEATURES_VERSION = "clipmem-features-v1"  # of the on-disk feature files (features_path)
+log = logging.getLogger("clipmem")
 _CACHE: dict[str, dict[bytes, torch.Tensor]] = {}
 
 
@@ -110,15 +116,64 @@ def cached_features(name: str, images: torch.Tensor) -> torch.Tensor:
     return torch.stack([cache[key] for key in keys])
 
 
-def warm_image_cache(name: str, images: torch.Tensor, transforms: list[Any]) -> int:
+def warm_image_cache(name: str, images: torch.Tensor, transforms: list[Any], cache_dir: str | Path | None = None
+                     ) -> int:
     """Compute the features of every uint8 image (N, 3, H, W) under each of ``transforms`` (uint8 batch -> CLIP-
-    normalised batch) once, before any model trains or a worker forks; returns how many were added."""
-    before = len(_CACHE.get(name, {}))
+    normalised batch) once, before any model trains or a worker forks; returns how many were added. With
+    ``cache_dir`` they are read from, or else written to, one file there (``features_path``)."""
+    before = len(_CACHE.setdefault(name, {}))
     parts = [(transform, part) for transform in transforms for part in images.split(CHUNK)]
-    for transform, part in progress(parts, len(parts), f"image tower: encoding {len(images)} images by {name}",
+    path = None if cache_dir is None else features_path(name, cache_dir, parts)
+    if path is None or not read_features(name, path, parts):
+        keys = encode_parts(name, parts, len(images))
+        if path is not None:
+            unique = list(dict.fromkeys(keys))
+            features = torch.stack([_CACHE[name][k] for k in unique])
+            atomic_write(path, lambda tmp: torch.save({"features": features}, tmp))
+    return len(_CACHE[name]) - before
+
+
+def encode_parts(name: str, parts: list[tuple[Any, torch.Tensor]], images: int) -> list[bytes]:
+    """Cache the features of every (transform, uint8 batch) of ``parts`` (``images`` images in all), with progress;
+    returns every transformed image's ``pixel_keys``, in order."""
+    keys: list[bytes] = []
+    for transform, part in progress(parts, len(parts), f"image tower: encoding {images} images by {name}",
                                     unit="batch", min_total=2):
-        cached_features(name, transform(part))
-    return len(_CACHE.get(name, {})) - before
+        normalised = transform(part)
+        cached_features(name, normalised)
+        keys += pixel_keys(normalised)
+    return keys
+
+
+def read_features(name: str, path: Path, parts: list[tuple[Any, torch.Tensor]]) -> bool:
+    """Fill the cache of ``name`` from a file ``features_path`` wrote (one row per distinct transformed image of
+    ``parts``, in order of first appearance); False where there is none or it does not fit (then logged)."""
+    if not path.is_file():
+        return False
+    keys = list(dict.fromkeys(k for transform, part in parts for k in pixel_keys(transform(part))))
+    try:
+        features = torch.load(path, weights_only=True)["features"]
+    except (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as err:
+        log.warning("%s cannot be read (%s): encoding the images again", path, one_line(err))
+        return False
+    if len(features) != len(keys):
+        log.warning("%s holds %d features for %d images: encoding them again", path, len(features), len(keys))
+        return False
+    _CACHE[name].update(zip(keys, features, strict=True))
+    log.info("image tower: the features of %d images read from %s", len(keys), path)
+    return True
+
+
+def features_path(name: str, cache_dir: str | Path, parts: list[tuple[Any, torch.Tensor]]) -> Path:
+    """``<cache_dir>/features-<name>-<hash>.pt``: the hash covers the encoder and its pinned weights, torch's version
+    and thread count (features may differ in their last bits across either) and every image as transformed
+    (``pixel_keys``), so a changed image, transform or setting is a new file, never a stale hit."""
+    digest = hashlib.sha256(f"{FEATURES_VERSION}|{name}|{IMAGE_ENCODERS[name][2]}|{torch.__version__}|"
+                            f"{torch.get_num_threads()}".encode())
+    for transform, part in parts:
+        for key in pixel_keys(transform(part)):
+            digest.update(key)
+    return Path(cache_dir).expanduser() / f"features-{name}-{digest.hexdigest()[:32]}.pt"
 
 
 class FrozenImageTower(nn.Module):

@@ -137,10 +137,10 @@ def saved_statistics(plan: Plan, manifest_sha256: str, scoring: ScoringConfig, r
         for spec, group in zip(plan.specs, groups, strict=True)]
 
 
-def warm_features(recipe: TrainingRecipe, data: ExperimentData) -> None:
+def warm_features(recipe: TrainingRecipe, data: ExperimentData, cache_dir: str | None = None) -> None:
     """With a frozen pretrained tower (``clipmem.models.sentence_text``, ``clipmem.models.image_encoder``), encode
     every caption and image of the data once, before any model trains or a worker forks: all models of the run then
-    read the same features."""
+    read the same features (the images' from, or into, a file in ``cache_dir`` where one is given)."""
     arch = (recipe.training_config.get("model") or {}).get("arch")
     encoder, image_encoder = sentence_encoder_of(arch), image_encoder_of(arch)
     if encoder is not None and data.tokens.numel() > 0:
@@ -151,7 +151,7 @@ def warm_features(recipe: TrainingRecipe, data: ExperimentData) -> None:
     if image_encoder is not None and images is not None and len(images) > 0:
         started = time.perf_counter()
         # uncropped training images are the evaluation ones bit for bit (check_uncropped): one pass covers both
-        count = warm_image_cache(image_encoder, images, [data.eval_transform])
+        count = warm_image_cache(image_encoder, images, [data.eval_transform], cache_dir)
         log.info("image tower: %d images encoded by %s in %.1f s", count, image_encoder,
                  time.perf_counter() - started)
 
@@ -160,8 +160,9 @@ def warm_features(recipe: TrainingRecipe, data: ExperimentData) -> None:
 class FitSetup:
     """How every model of a plan is trained and measured: the training ``recipe``, the ``scoring`` settings, the
     ``device`` statistics are computed on, the ``families`` (name -> family object; None: CLIP alone), whether
-    finished models are reused (``resume``) and how many train at once in forked CPU processes
-    (``models_at_once``, ``clipmem.plan.side_by_side``; 1: in turn, in this process)."""
+    finished models are reused (``resume``), how many train at once in forked CPU processes
+    (``models_at_once``, ``clipmem.plan.side_by_side``; 1: in turn, in this process) and where a frozen image tower's
+    features are kept between runs (``feature_cache``: the data source's ``cache_dir``; None: computed every run)."""
 
     recipe: TrainingRecipe
     scoring: ScoringConfig
@@ -169,6 +170,7 @@ class FitSetup:
     families: dict[str, Any] | None = None
     resume: bool = False
     models_at_once: int = 1
+    feature_cache: str | None = None
 
 
 def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, loggers: list
@@ -182,7 +184,7 @@ def fit_plan(plan: Plan, data: ExperimentData, setup: FitSetup, run: RunDir, log
     plan_contexts = contexts(plan, data, setup.scoring, run, setup.families)
     reused = {c.spec.name for c in plan_contexts if resume and finished_model(c.spec, data, recipe, run, c.family)}
     if len(reused) < len(plan_contexts):  # scoring a reused model encodes the captions it needs on its own
-        warm_features(recipe, data)
+        warm_features(recipe, data, setup.feature_cache)
     side = train_side_by_side([c for c in plan_contexts if c.spec.name not in reused], recipe,
                               setup.models_at_once, resume, peers) if setup.models_at_once > 1 else {}
     plan_progress = PlanProgress(len(plan.specs))
