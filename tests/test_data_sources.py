@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from clipmem.data import CsvSource, ImageFolderZeroShot, SyntheticSource, WebDatasetSource
-from clipmem.data.sources.images import decode_image
+from clipmem.data.sources.images import decode_image, decode_many
 from clipmem.data.sources.records import HASH_BASE, key_to_id
 from clipmem.data.sources.tar_shards import expand_braces
 from clipmem.data.sources.wds_stream import ShardStream, partition_counts, plan_batches
@@ -117,6 +117,13 @@ def test_csv_error_names_file_row_and_reason(bad_pairs, row, reason):
         CsvSource(path=str(path), resolution=16).load()
     message = str(err.value)
     assert str(path) in message and "row 1 (line 3)" in message and reason in message
+
+
+def test_an_empty_image_file_is_named_as_empty(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "text.png").write_text("not an image")
+    empty, text, raw = decode_many([tmp_path / "empty.png", tmp_path / "text.png", b""], 16, 1)
+    assert empty == raw == "image file is empty (0 bytes)" and text.startswith("image cannot be decoded")
 
 
 def test_webdataset_error_names_shard_key_and_reason(bad_pairs):

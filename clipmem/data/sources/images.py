@@ -94,6 +94,11 @@ def verify_image(data: bytes) -> str | None:
     return None
 
 
+def is_empty(item: str | Path | bytes) -> bool:
+    """Whether an image item (a path, or the bytes themselves) holds no byte."""
+    return len(item) == 0 if isinstance(item, bytes) else Path(item).stat().st_size == 0
+
+
 def decode_many(
     items: Sequence[str | Path | bytes],
     resolution: int,
@@ -112,6 +117,8 @@ def decode_many(
         except FileNotFoundError:
             return "image file not found"
         except DECODE_ERRORS as err:
+            if is_empty(item):
+                return "image file is empty (0 bytes)"
             return f"image cannot be decoded ({type(err).__name__}: {err})"
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
