@@ -83,6 +83,9 @@ def test_prepared_source_adds_attributes_from_columns(tmp_path):
     assert len(np.unique(table.attributes["title"])) == 4
     with pytest.raises(ConfigError, match="no column"):
         PreparedCsvSource("tuxpaint", str(out / "pairs.csv"), attribute_keys=["nope"], resolution=16).load()
+    cached = PreparedCsvSource("tuxpaint", str(out / "pairs.csv"), resolution=16, cache_dir=str(tmp_path / "c"))
+    assert cached.cache_dir == str(tmp_path / "c") and cached.load().images.shape[0] == 4  # where the features go too
+    assert list((tmp_path / "c").glob("decoded-*.pt"))
 
 
 def test_tuxpaint_preset_runs_end_to_end_on_a_prepared_tree(tmp_path):

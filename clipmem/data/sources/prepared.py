@@ -44,6 +44,11 @@ class PreparedCsvSource:
         """Side in px of the cached images (the CsvSource argument)."""
         return int(self.csv_kwargs.get("resolution", 64))
 
+    @property
+    def cache_dir(self) -> str | None:
+        """The folder of the decoded images and a frozen image tower's features (the CsvSource argument)."""
+        return self.csv_kwargs.get("cache_dir")
+
     def __repr__(self) -> str:
         return f"PreparedCsvSource(prepared={self.prepared!r}, path={self.path!r})"
 
