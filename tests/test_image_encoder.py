@@ -48,7 +48,7 @@ def test_training_reads_the_features_cached_before_it_and_a_new_view_is_computed
     ie._CACHE.clear()
     batch = images(6, seed=1)
     evaluation = BatchTransform(32, train=False)
-    assert ie.warm_image_cache(NAME, batch, [evaluation]) == 6
+    assert ie.warm_image_cache(NAME, batch, [evaluation]) == (6, "encoded")
     cached = ie.cached_features(NAME, evaluation(batch))
     calls = []
 
@@ -79,11 +79,12 @@ def test_features_kept_in_a_cache_dir_are_read_back_instead_of_encoded_and_a_cha
     monkeypatch.setattr(ie, "CHUNK", 2)
     batch, evaluation = images(5, seed=3), BatchTransform(32, train=False)
     ie._CACHE.clear()
-    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == 5 and calls == [2, 2, 1]
+    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == (5, "encoded") and calls == [2, 2, 1]
     written = ie.cached_features(NAME, evaluation(batch))
     (path,) = tmp_path.glob(f"features-{NAME}-*.pt")
     ie._CACHE.clear()
-    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == 5 and calls == [2, 2, 1]  # no new pass
+    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == (5, f"read from {path}")
+    assert calls == [2, 2, 1]  # no new pass
     assert torch.equal(ie.cached_features(NAME, evaluation(batch)), written)
     changed = batch.clone()
     changed[4, 0, 0, 0] ^= 1
@@ -97,7 +98,7 @@ def test_features_kept_in_a_cache_dir_are_read_back_instead_of_encoded_and_a_cha
         torch.set_num_threads(threads)
     path.write_bytes(b"")  # a cut file: encoded again and rewritten, never a failed run
     ie._CACHE.clear()
-    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == 5 and len(calls) == 6
+    assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == (5, "encoded") and len(calls) == 6
     assert torch.load(path, weights_only=True)["features"].shape == (5, 4)
     ie._CACHE.clear()
 
@@ -107,7 +108,7 @@ def test_encoding_many_batches_of_images_shows_its_progress(monkeypatch, caplog)
     monkeypatch.setattr(ie, "backbone_features", lambda name, x: torch.zeros(len(x), 1280))
     monkeypatch.setattr(ie, "CHUNK", 2)
     caplog.set_level("INFO")
-    assert ie.warm_image_cache(NAME, images(5, seed=2), [BatchTransform(32, train=False)]) == 5
+    assert ie.warm_image_cache(NAME, images(5, seed=2), [BatchTransform(32, train=False)]) == (5, "encoded")
     assert f"image tower: encoding 5 images by {NAME}: 3 batch ..." in caplog.text  # a log line off a terminal
     assert f"image tower: encoding 5 images by {NAME}: done in" in caplog.text
     ie._CACHE.clear()
@@ -153,11 +154,11 @@ def test_an_audit_at_the_defaults_scores_every_row_with_both_towers_frozen(tmp_p
     metrics = run_experiment(compose_config([*overrides, f"run_dir={run_dir}"]))
     assert metrics["audit_rows"] == 60 and 0 <= metrics["audit_auc"] <= 1
     assert metrics["audit_statistic"] == "rank_by_familiarity"
-    assert "image tower: 60 images encoded by efficientnet_lite0" in caplog.text
+    assert "image tower: the features of 60 images by efficientnet_lite0 encoded in" in caplog.text
     assert len(list((tmp_path / "cache").glob(f"features-{NAME}-*.pt"))) == 1
     ie._CACHE.clear()  # a new process: the second run reads the features the first one wrote, and scores the same
     again = run_experiment(compose_config([*overrides, f"run_dir={tmp_path / 'again'}"]))
-    assert "image tower: the features of 60 images read from" in caplog.text
+    assert f"image tower: the features of 60 images by {NAME} read from {tmp_path / 'cache'}" in caplog.text
     assert (tmp_path / "again" / "audit.csv").read_bytes() == (run_dir / "audit.csv").read_bytes()
     assert again["audit_auc"] == metrics["audit_auc"]
     saved = json.loads(next(run_dir.glob("models/*/clipmem_meta.json")).read_text())

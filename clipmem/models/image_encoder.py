@@ -117,20 +117,21 @@ def cached_features(name: str, images: torch.Tensor) -> torch.Tensor:
 
 
 def warm_image_cache(name: str, images: torch.Tensor, transforms: list[Any], cache_dir: str | Path | None = None
-                     ) -> int:
+                     ) -> tuple[int, str]:
     """Compute the features of every uint8 image (N, 3, H, W) under each of ``transforms`` (uint8 batch -> CLIP-
-    normalised batch) once, before any model trains or a worker forks; returns how many were added. With
-    ``cache_dir`` they are read from, or else written to, one file there (``features_path``)."""
+    normalised batch) once, before any model trains or a worker forks. With ``cache_dir`` they are read from, or
+    else written to, one file there (``features_path``). Returns how many were added and how: ``encoded``, or
+    ``read from <file>``."""
     before = len(_CACHE.setdefault(name, {}))
     parts = [(transform, part) for transform in transforms for part in images.split(CHUNK)]
     path = None if cache_dir is None else features_path(name, cache_dir, parts)
-    if path is None or not read_features(name, path, parts):
-        keys = encode_parts(name, parts, len(images))
-        if path is not None:
-            unique = list(dict.fromkeys(keys))
-            features = torch.stack([_CACHE[name][k] for k in unique])
-            atomic_write(path, lambda tmp: torch.save({"features": features}, tmp))
-    return len(_CACHE[name]) - before
+    if path is not None and read_features(name, path, parts):
+        return len(_CACHE[name]) - before, f"read from {path}"
+    keys = encode_parts(name, parts, len(images))
+    if path is not None:
+        features = torch.stack([_CACHE[name][k] for k in dict.fromkeys(keys)])
+        atomic_write(path, lambda tmp: torch.save({"features": features}, tmp))
+    return len(_CACHE[name]) - before, "encoded"
 
 
 def encode_parts(name: str, parts: list[tuple[Any, torch.Tensor]], images: int) -> list[bytes]:
@@ -160,7 +161,6 @@ def read_features(name: str, path: Path, parts: list[tuple[Any, torch.Tensor]]) 
         log.warning("%s holds %d features for %d images: encoding them again", path, len(features), len(keys))
         return False
     _CACHE[name].update(zip(keys, features, strict=True))
-    log.info("image tower: the features of %d images read from %s", len(keys), path)
     return True
 
 

@@ -151,8 +151,8 @@ def warm_features(recipe: TrainingRecipe, data: ExperimentData, cache_dir: str |
     if image_encoder is not None and images is not None and len(images) > 0:
         started = time.perf_counter()
         # uncropped training images are the evaluation ones bit for bit (check_uncropped): one pass covers both
-        count = warm_image_cache(image_encoder, images, [data.eval_transform], cache_dir)
-        log.info("image tower: %d images encoded by %s in %.1f s", count, image_encoder,
+        count, how = warm_image_cache(image_encoder, images, [data.eval_transform], cache_dir)
+        log.info("image tower: the features of %d images by %s %s in %.1f s", count, image_encoder, how,
                  time.perf_counter() - started)
 
 
