@@ -193,7 +193,8 @@ class RunDir:
         """Why a run directory lacks its files: the failure its status.json records, else a question."""
         status = self.read_status()
         if status.get("state") in ("failed", "interrupted"):
-            return f"the run {status['state']} before writing it: {status.get('error') or 'see its train.log'}"
+            verb = "failed" if status["state"] == "failed" else "was interrupted"
+            return f"the run {verb} before writing it: {status.get('error') or 'see its train.log'}"
         return "is it a clipmem run?"
 
     def read_status(self) -> dict[str, Any]:

@@ -213,7 +213,29 @@ def test_batch_processes_are_the_devices_of_every_node():
 def test_a_re_score_of_an_audit_run_says_the_audit_is_not_redone_and_how_to_finish_a_stopped_one(tmp_path):
     from clipmem.run.evaluate import audit_note
 
-    assert "has no audit.csv: the run stopped before it" in audit_note(tmp_path)
+    assert "has no audit.csv (yet): a run that stopped before its audit finishes it" in audit_note(tmp_path)
     assert f"run_dir={tmp_path} resume=true" in audit_note(tmp_path)
     (tmp_path / "audit.csv").write_text("sample_id\n")
     assert audit_note(tmp_path).endswith(f"the run's own {tmp_path / 'audit.csv'} stands")
+
+
+def test_a_count_above_storey_s_bound_is_unstable_and_one_below_it_is_not():
+    import torch
+
+    from clipmem.audit.count import CountRegion, FamiliarCount
+    from clipmem.audit.estimate import AuditResult
+    from clipmem.audit.mixture import MixtureFit
+
+    u = torch.cat([torch.full((90,), 0.1), torch.full((10,), 0.9)]).double()  # Storey: 10 / (100 / 2) → 20 pairs
+
+    def result(estimate: float) -> AuditResult:
+        count = FamiliarCount(torch.zeros(100, dtype=torch.bool), 0.25, estimate, estimate * 0.9, estimate * 1.1,
+                              CountRegion())
+        values = {"rank_by_familiarity": u, "compared": torch.full((100,), 20.0)}
+        return AuditResult(statistic="rank_by_familiarity", statistics=values, suspicion=u, probability=u,
+                           flagged=u > 0.5, block=torch.zeros(100), fit=MixtureFit(estimate / 100, 0.5, 5, True, 0.0),
+                           reliability={}, wrong_interval=(count.low, count.high), min_probability=0.5, ranks=u,
+                           count=count)
+
+    assert result(40.0).estimate_above_bound() and not result(40.0).estimate_stable()
+    assert not result(15.0).estimate_above_bound() and result(15.0).estimate_stable()

@@ -90,8 +90,11 @@ def test_the_shared_base_of_the_model_options_is_refused_as_a_model(tmp_path):
 def test_a_preset_s_setting_that_the_chosen_class_lacks_is_named():
     from clipmem.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="data: CsvSource has no setting 'num_samples': an override or a preset"):
+    with pytest.raises(ConfigError, match=r"data: CsvSource has no setting 'num_samples' \(its settings: \['path'.*"
+                                          r"a misspelt override, or a preset"):
         load_settings_for(["data=csv", "data.source.path=pairs.csv", "debug=fast"])  # debug=fast sizes synthetic data
+    with pytest.raises(ConfigError, match=r"CsvSource has no setting 'num_thread' \(did you mean num_threads\?\)"):
+        load_settings_for(["data=csv", "data.source.path=pairs.csv", "+data.source.num_thread=2"])
 
 
 OPTIONS_OF = {"clipmem.reporting.tracking.wandb_logger": "clipmem.reporting.tracking.WandbOptions"}  # **options

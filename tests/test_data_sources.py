@@ -124,6 +124,8 @@ def test_an_empty_image_file_is_named_as_empty(tmp_path):
     (tmp_path / "text.png").write_text("not an image")
     empty, text, raw = decode_many([tmp_path / "empty.png", tmp_path / "text.png", b""], 16, 1)
     assert empty == raw == "image file is empty (0 bytes)" and text.startswith("image cannot be decoded")
+    (too_long,) = decode_many([tmp_path / ("x" * 5000 + ".png")], 16, 1)  # its size cannot be read either
+    assert isinstance(too_long, str) and too_long.startswith("image")
 
 
 def test_webdataset_error_names_shard_key_and_reason(bad_pairs):

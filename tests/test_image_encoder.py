@@ -68,12 +68,12 @@ def test_training_reads_the_features_cached_before_it_and_a_new_view_is_computed
 
 
 def test_features_kept_in_a_cache_dir_are_read_back_instead_of_encoded_and_a_changed_image_is_not(
-        monkeypatch, tmp_path):
+        monkeypatch, tmp_path, caplog):
     calls = []
 
     def counted(name: str, x: torch.Tensor) -> torch.Tensor:
         calls.append(len(x))
-        return x.flatten(1)[:, :4].float() + float(len(calls))  # each pass gives other numbers
+        return x.flatten(1)[:, :1280].float() + float(len(calls))  # each pass gives other numbers
 
     monkeypatch.setattr(ie, "backbone_features", counted)
     monkeypatch.setattr(ie, "CHUNK", 2)
@@ -88,18 +88,24 @@ def test_features_kept_in_a_cache_dir_are_read_back_instead_of_encoded_and_a_cha
     assert torch.equal(ie.cached_features(NAME, evaluation(batch)), written)
     changed = batch.clone()
     changed[4, 0, 0, 0] ^= 1
-    parts = [(evaluation, part) for part in changed.split(2)]
-    assert ie.features_path(NAME, tmp_path, parts) != path
+    assert ie.features_path(NAME, tmp_path, ie.transformed_keys([(evaluation, part) for part in changed.split(2)])) \
+        != path
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(threads + 1)  # features may differ in their last bits with the thread count
-        assert ie.features_path(NAME, tmp_path, [(evaluation, part) for part in batch.split(2)]) != path
+        assert ie.features_path(NAME, tmp_path, ie.transformed_keys([(evaluation, part) for part in batch.split(2)])) \
+            != path
     finally:
         torch.set_num_threads(threads)
     path.write_bytes(b"")  # a cut file: encoded again and rewritten, never a failed run
     ie._CACHE.clear()
     assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path) == (5, "encoded") and len(calls) == 6
-    assert torch.load(path, weights_only=True)["features"].shape == (5, 4)
+    assert torch.load(path, weights_only=True)["features"].shape == (5, 1280)
+    ie._CACHE.clear()
+    (tmp_path / "a_file").write_text("")  # a cache folder that cannot be made: the run goes on, encoding
+    with caplog.at_level("WARNING"):
+        assert ie.warm_image_cache(NAME, batch, [evaluation], tmp_path / "a_file" / "cache") == (5, "encoded")
+    assert "could not be kept in" in caplog.text
     ie._CACHE.clear()
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import re
 from typing import Any
 
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -50,9 +52,30 @@ def describe_failure(err: InstantiationException, config: Any) -> str:
     unexpected = UNEXPECTED.search(str(root)) if isinstance(root, TypeError) else None
     if unexpected is not None:
         owner, name = unexpected.groups()
-        return (f"{owner} has no setting {name!r}: an override or a preset (experiment=, debug=) set it for another "
-                f"class; leave it out or choose the option it was written for")
+        allowed = settings_of(config, owner)
+        close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else f" (its settings: {allowed})" if allowed else ""
+        return (f"{owner} has no setting {name!r}{hint}: a misspelt override, or a preset (experiment=, debug=) "
+                "that set it for another class")
     return one_line(root) if isinstance(root, ValueError) else f"{type(root).__name__}: {one_line(root)}"
+
+
+def settings_of(config: Any, owner: str) -> list[str]:
+    """The keyword names of the class ``owner`` where a ``_target_`` of ``config`` (at any depth) names it; [] where
+    none does or it cannot be found."""
+    nodes = [config]
+    while nodes:
+        node = nodes.pop()
+        if not (OmegaConf.is_dict(node) or isinstance(node, dict)):
+            continue
+        target = str(node.get("_target_", ""))
+        if target.rsplit(".", 1)[-1] == owner:
+            try:
+                return [k for k in inspect.signature(get_object(target)).parameters if k not in ("self", "kwargs")]
+            except (ImportError, AttributeError, ValueError, TypeError):
+                return []
+        nodes += [node[k] for k in node if k != "_target_"]
+    return []
 
 
 def entries(group: DictConfig | dict | None, key: str) -> dict[str, Any]:

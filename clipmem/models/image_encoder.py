@@ -124,56 +124,72 @@ def warm_image_cache(name: str, images: torch.Tensor, transforms: list[Any], cac
     ``read from <file>``."""
     before = len(_CACHE.setdefault(name, {}))
     parts = [(transform, part) for transform in transforms for part in images.split(CHUNK)]
-    path = None if cache_dir is None else features_path(name, cache_dir, parts)
-    if path is not None and read_features(name, path, parts):
+    keys = None if cache_dir is None else transformed_keys(parts)
+    path = None if keys is None else features_path(name, cache_dir, keys)
+    if path is not None and read_features(name, path, keys):
         return len(_CACHE[name]) - before, f"read from {path}"
-    keys = encode_parts(name, parts, len(images))
+    encode_parts(name, parts, len(images))
     if path is not None:
-        features = torch.stack([_CACHE[name][k] for k in dict.fromkeys(keys)])
-        atomic_write(path, lambda tmp: torch.save({"features": features}, tmp))
+        write_features(name, path, keys)
     return len(_CACHE[name]) - before, "encoded"
 
 
-def encode_parts(name: str, parts: list[tuple[Any, torch.Tensor]], images: int) -> list[bytes]:
-    """Cache the features of every (transform, uint8 batch) of ``parts`` (``images`` images in all), with progress;
-    returns every transformed image's ``pixel_keys``, in order."""
-    keys: list[bytes] = []
+def encode_parts(name: str, parts: list[tuple[Any, torch.Tensor]], images: int) -> None:
+    """Cache the features of every (transform, uint8 batch) of ``parts`` (``images`` images in all), with progress."""
     for transform, part in progress(parts, len(parts), f"image tower: encoding {images} images by {name}",
                                     unit="batch", min_total=2):
-        normalised = transform(part)
-        cached_features(name, normalised)
-        keys += pixel_keys(normalised)
-    return keys
+        cached_features(name, transform(part))
 
 
-def read_features(name: str, path: Path, parts: list[tuple[Any, torch.Tensor]]) -> bool:
-    """Fill the cache of ``name`` from a file ``features_path`` wrote (one row per distinct transformed image of
-    ``parts``, in order of first appearance); False where there is none or it does not fit (then logged)."""
+def transformed_keys(parts: list[tuple[Any, torch.Tensor]]) -> list[bytes]:
+    """``pixel_keys`` of every image of ``parts`` (transform, uint8 batch) as transformed, in order."""
+    return [key for transform, part in parts for key in pixel_keys(transform(part))]
+
+
+def features_path(name: str, cache_dir: str | Path, keys: list[bytes]) -> Path:
+    """``<cache_dir>/features-<name>-<hash>.pt``: the hash covers the encoder and its pinned weights, torch's and
+    timm's versions and torch's thread count (features may differ in their last bits across any of them) and every
+    image as transformed (``keys``: ``transformed_keys``), so a changed image, transform or setting is a new file,
+    never a stale hit."""
+    import timm
+
+    digest = hashlib.sha256(f"{FEATURES_VERSION}|{name}|{IMAGE_ENCODERS[name][2]}|{torch.__version__}|"
+                            f"{timm.__version__}|{torch.get_num_threads()}".encode())
+    for key in keys:
+        digest.update(key)
+    return Path(cache_dir).expanduser() / f"features-{name}-{digest.hexdigest()[:32]}.pt"
+
+
+def read_features(name: str, path: Path, keys: list[bytes]) -> bool:
+    """Fill the cache of ``name`` from a file ``write_features`` wrote (one row per distinct key of ``keys``, in order
+    of first appearance); False where there is none, or it cannot be read or does not fit (then logged)."""
     if not path.is_file():
         return False
-    keys = list(dict.fromkeys(k for transform, part in parts for k in pixel_keys(transform(part))))
+    unique = list(dict.fromkeys(keys))
+    width = IMAGE_ENCODERS[name][4]
     try:
         features = torch.load(path, weights_only=True)["features"]
-    except (OSError, RuntimeError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as err:
+        fits = features.dtype == torch.float32 and tuple(features.shape) == (len(unique), width)
+    except (OSError, RuntimeError, EOFError, KeyError, TypeError, AttributeError, pickle.UnpicklingError) as err:
         log.warning("%s cannot be read (%s): encoding the images again", path, one_line(err))
         return False
-    if len(features) != len(keys):
-        log.warning("%s holds %d features for %d images: encoding them again", path, len(features), len(keys))
+    if not fits:
+        log.warning("%s does not hold %d float32 features of width %d: encoding the images again", path,
+                    len(unique), width)
         return False
-    _CACHE[name].update(zip(keys, features, strict=True))
+    _CACHE[name].update(zip(unique, features, strict=True))
     return True
 
 
-def features_path(name: str, cache_dir: str | Path, parts: list[tuple[Any, torch.Tensor]]) -> Path:
-    """``<cache_dir>/features-<name>-<hash>.pt``: the hash covers the encoder and its pinned weights, torch's version
-    and thread count (features may differ in their last bits across either) and every image as transformed
-    (``pixel_keys``), so a changed image, transform or setting is a new file, never a stale hit."""
-    digest = hashlib.sha256(f"{FEATURES_VERSION}|{name}|{IMAGE_ENCODERS[name][2]}|{torch.__version__}|"
-                            f"{torch.get_num_threads()}".encode())
-    for transform, part in parts:
-        for key in pixel_keys(transform(part)):
-            digest.update(key)
-    return Path(cache_dir).expanduser() / f"features-{name}-{digest.hexdigest()[:32]}.pt"
+def write_features(name: str, path: Path, keys: list[bytes]) -> None:
+    """Save the cached features of the distinct ``keys`` (in order of first appearance) to ``path``; a folder that
+    cannot be written is logged, not fatal (the run has its features in memory)."""
+    features = torch.stack([_CACHE[name][key] for key in dict.fromkeys(keys)])
+    try:
+        atomic_write(path, lambda tmp: torch.save({"features": features}, tmp))
+    except OSError as err:
+        log.warning("the image features could not be kept in %s (%s); the next run encodes them again", path,
+                    one_line(err))
 
 
 class FrozenImageTower(nn.Module):

@@ -71,11 +71,11 @@ def _count_lines(metrics: dict[str, Any], rows: int) -> list[str]:
                      "evidence that none are, and nothing is flagged at this estimate; read audit.csv as a ranking, or "
                      "set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
     elif metrics.get("audit_estimate_above_upper"):
-        lines.append("  WARNING: the estimated count exceeds Storey's bound, which no count of wrong pairs should: the "
-                     "models cannot tell many correct pairs from wrong ones (too few training steps, e.g. "
-                     "audit.min_steps=0 or a low trainer.max_epochs, or towers too weak for this set), so neither the "
-                     "count nor the flags' precision holds; check the ranking reliability, train longer, or set "
-                     "audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
+        lines.append("  WARNING: the estimated count exceeds Storey's bound, which over-estimates the number of wrong "
+                     "pairs on average: the count most likely takes in correct pairs the models cannot tell from "
+                     "wrong ones (too few training steps, e.g. audit.min_steps=0 or a low trainer.max_epochs, or "
+                     "towers too weak for this set), and the flags' precision with it; check the ranking reliability, "
+                     "train longer, or set audit.wrong_fraction to your prior (docs/audit.md, \"How many are wrong\")")
     elif not metrics["audit_estimate_stable"]:
         why = (f"only {metrics['audit_count_observed']} rows lie where the count is made, too few to count on"
                if metrics.get("audit_count_method") in COUNTED else

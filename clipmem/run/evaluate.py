@@ -153,8 +153,9 @@ def audit_note(root: Path) -> str:
     if (root / "audit.csv").is_file():
         return (f"evaluate.py re-scores the models and does not redo the audit; the run's own {root / 'audit.csv'} "
                 "stands")
-    return (f"evaluate.py does not redo the audit, and {root} has no audit.csv: the run stopped before it; rerun its "
-            f"train.py command (overrides: {root / '.hydra' / 'overrides.yaml'}) with run_dir={root} resume=true")
+    return (f"evaluate.py does not redo the audit, and {root} has no audit.csv (yet): a run that stopped before its "
+            f"audit finishes it when its train.py command is given again with run_dir={root} resume=true (the "
+            f"command's overrides: {root / '.hydra' / 'overrides.yaml'})")
 
 
 def evaluate_sweep_dir(sweep_dir: str | Path, reference: SweepReference | None = None) -> dict[str, Any]:

@@ -95,8 +95,13 @@ def verify_image(data: bytes) -> str | None:
 
 
 def is_empty(item: str | Path | bytes) -> bool:
-    """Whether an image item (a path, or the bytes themselves) holds no byte."""
-    return len(item) == 0 if isinstance(item, bytes) else Path(item).stat().st_size == 0
+    """Whether an image item (a path, or the bytes themselves) holds no byte (False where its size cannot be read)."""
+    if isinstance(item, bytes):
+        return len(item) == 0
+    try:
+        return Path(item).stat().st_size == 0
+    except (OSError, ValueError):
+        return False
 
 
 def decode_many(

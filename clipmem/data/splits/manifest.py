@@ -181,7 +181,7 @@ def resolve_sizes(sizes: dict[str, int | str], available: int) -> dict[str, int]
     left = available - int(sizes["shared"]) - int(sizes["extra"])
     if left < 2:
         held = int(sizes["shared"]) + int(sizes["extra"])
-        advice = "; lower them" if held > 0 else ": the data needs more samples"
+        advice = "; lower them" if held > 0 and available >= 2 else ": the data needs more samples"
         raise SplitError(f"data.splits: the data has {available} samples; shared={sizes['shared']} and "
                          f"extra={sizes['extra']} leave {left} for candidate and independent (auto), which need at "
                          f"least 2{advice}")
