@@ -124,3 +124,12 @@ def check_known_keys(cfg: Mapping[str, Any], schema: type, prefix: str = "") -> 
         section = fields[key].default_factory
         if dataclasses.is_dataclass(section) and isinstance(cfg[key], Mapping):
             check_known_keys(cfg[key], section, f"{prefix}{key}.")
+
+
+def check_model_option(cfg: Mapping[str, Any]) -> None:
+    """A model option names its ``arch``; ``model=_clip``, the keys the options share, names none and is refused
+    before anything reads the model keys it lacks (``model.image_size``)."""
+    model = cfg.get("model")
+    if model is not None and "arch" not in list(model):  # an arch left ??? is in the keys: check_missing names it
+        raise ConfigError("model has no arch: model=_clip holds the keys the model options share and is not a model "
+                          "itself; choose a model option (model=nano, nano_minilm, lite0_minilm, rn50 or vit_b32)")

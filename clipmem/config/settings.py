@@ -270,15 +270,6 @@ def check_audit(audit: AuditConfig, design: Design, data: DataSettings) -> None:
                           "no rows to copy: use the sample ids of the flagged pairs in audit.csv instead")
 
 
-def check_model_option(cfg: DictConfig) -> None:
-    """A model option names its ``arch``; ``model=_clip``, the keys the options share, names none and is refused
-    before anything reads the model keys it lacks (``model.image_size``)."""
-    model = cfg.get("model")
-    if model is not None and "arch" not in list(model):  # an arch left ??? is in the keys: check_missing names it
-        raise ConfigError("model has no arch: model=_clip holds the keys the model options share and is not a model "
-                          "itself; choose a model option (model=nano, nano_minilm, lite0_minilm, rn50 or vit_b32)")
-
-
 def load_settings(cfg: DictConfig) -> ExperimentSettings:
     """Validate and instantiate the whole config (nothing is loaded or trained)."""
     check_missing(cfg)

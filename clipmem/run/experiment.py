@@ -10,8 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 from clipmem import distributed
 from clipmem.audit import AuditRequest
 from clipmem.config.paths import absolute_paths
-from clipmem.config.schema import TrainConfig, check_known_keys
-from clipmem.config.settings import check_model_option, load_settings, run_options
+from clipmem.config.schema import TrainConfig, check_known_keys, check_model_option
+from clipmem.config.settings import load_settings, run_options
 from clipmem.data.build import build_data
 from clipmem.data.splits.manifest import SplitManifest
 from clipmem.distributed import launcher_config
