@@ -12,7 +12,7 @@ from clipmem.data.batches.transforms import BatchTransform
 from clipmem.errors import ConfigError
 from clipmem.models import image_encoder as ie
 from clipmem.models.factory import build_clip
-from clipmem.run import run_experiment
+from clipmem.run import evaluate_run_dir, run_experiment
 
 from .conftest import compose_config, load_settings_for
 from .data_fixtures import write_pairs
@@ -167,6 +167,11 @@ def test_an_audit_at_the_defaults_scores_every_row_with_both_towers_frozen(tmp_p
     assert f"image tower: the features of 60 images by {NAME} read from {tmp_path / 'cache'}" in caplog.text
     assert (tmp_path / "again" / "audit.csv").read_bytes() == (run_dir / "audit.csv").read_bytes()
     assert again["audit_auc"] == metrics["audit_auc"]
+    ie._CACHE.clear()  # a re-score reads the same file, and gives the run's own scores
+    evaluate_run_dir(run_dir)
+    assert caplog.text.count(f"read from {tmp_path / 'cache'}") == 2
+    (scores,) = run_dir.glob("evaluations/*/scores.csv")
+    assert scores.read_bytes() == (run_dir / "scores.csv").read_bytes()
     saved = json.loads(next(run_dir.glob("models/*/clipmem_meta.json")).read_text())
     assert saved["training_config"]["model"]["arch"]["vision_cfg"]["image_encoder"] == NAME
     assert max(p.stat().st_size for p in run_dir.glob("models/*/*")) < 2_000_000  # the projection, not the backbone

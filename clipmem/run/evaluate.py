@@ -22,7 +22,7 @@ from clipmem.data.run_files import write_data_files
 from clipmem.data.splits.manifest import SplitManifest, check_manifest
 from clipmem.errors import ConfigError
 from clipmem.io import atomic_write_json
-from clipmem.plan.fit import FittedModel, contexts, measure_model
+from clipmem.plan.fit import FittedModel, contexts, measure_model, warm_features
 from clipmem.plan.spec import Plan
 from clipmem.reporting import tracking
 from clipmem.reporting.paradigms import log_layer_curves
@@ -54,6 +54,8 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
     run.require_finished_models(plan.names)
     metas = {spec.name: json.loads(run.model_meta(spec.name).read_text()) for spec in plan.specs}
     check_models(metas, {spec.name: spec.train_ids for spec in plan.specs}, data.manifest)
+    # a frozen tower's features as the run computed them (in its chunks), from the cache_dir it kept them in if any
+    warm_features(settings.recipe, data, getattr(settings.data.source, "cache_dir", None))
     return {context.spec.name: measure_model(context.family.load(run.model(context.spec.name)), context, device)
             for context in contexts(plan, data, settings.scoring, run, settings.families)}
 
