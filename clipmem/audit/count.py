@@ -21,7 +21,7 @@ a_i + c_i. The captions of images like i's are left out of P0_i because a captio
 wrong caption is. The interval is the exact Poisson interval of the count (Garwood), scaled by the same factor; it
 leaves out the correct pairs that still lie in the region and assumes that the set's wrong captions rank like the
 captions of unlike images. On the prepared sets the count lands at 0.80–1.30 times the injected number on 27 saved
-audits and 0.42–1.41 on seven new seeds (docs/audit.md, "How many are wrong").
+audits and 0.42–1.41 on nine new seeds (docs/audit.md, "How many are wrong").
 """
 
 from __future__ import annotations

@@ -84,11 +84,16 @@ class AuditResult:
         """Whether the estimated share (not a prior) ran to the fit's lower bound (``MixtureFit.at_lower_bound``)."""
         return self.prior is None and self.fit.at_lower_bound
 
+    @cached_property
+    def wrong_upper(self) -> float:
+        """Storey's bound on the number of wrong pairs (``wrong_upper_bound`` · N), an over-estimate on average."""
+        return wrong_upper_bound(self.ranks.numpy()) * len(self.suspicion)
+
     def estimate_above_bound(self) -> bool:
-        """Whether the estimated count (not a prior) exceeds Storey's bound (``wrong_upper_bound``), which
-        over-estimates the number of wrong pairs whatever the correct pairs' ranks: the count's region then holds
-        correct pairs the models cannot tell from wrong ones (models too little trained, or too weak for the set)."""
-        return self.prior is None and self.wrong_count() > wrong_upper_bound(self.ranks.numpy()) * len(self.suspicion)
+        """Whether the estimated count (not a prior) exceeds Storey's bound (``wrong_upper``), which over-estimates
+        the number of wrong pairs on average whatever the correct pairs' ranks: the count's region then most likely
+        holds correct pairs the models cannot tell from wrong ones (models too little trained, or too weak)."""
+        return self.prior is None and self.wrong_count() > self.wrong_upper
 
     def estimate_stable(self) -> bool:
         """Whether the estimated count is statistically stable: its interval is narrower than the estimate, and the
@@ -136,7 +141,7 @@ class AuditResult:
     def metrics(self) -> dict[str, Any]:
         """metrics.json's ``audit_*`` keys."""
         n, flagged = len(self.suspicion), int(self.flagged.sum())
-        u, groups = self.ranks.numpy(), self._read_in()[0]
+        groups = self._read_in()[0]
         expected = self.expected_precision_at(self.fit.wrong_fraction)
         expected_low, expected_high = self.expected_precision_interval()
         return {
@@ -144,7 +149,7 @@ class AuditResult:
             **(self._count_metrics() if self.count is not None else {}),
             "audit_statistic": self.statistic, "audit_rank_order": self.rank_order_name(), "audit_rows": n,
             "audit_min_probability": self.min_probability,
-            "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": wrong_upper_bound(u) * n,
+            "audit_wrong_fraction_prior": self.prior, "audit_wrong_upper": self.wrong_upper,
             "audit_expected_recall": self.expected_recall,
             "audit_familiarity_groups": 1 if groups is None else len(np.unique(groups)),
             "audit_estimated_wrong": self.wrong_count(), "audit_estimated_wrong_fraction":

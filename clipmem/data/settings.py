@@ -175,6 +175,12 @@ class DataSettings:
             reference_source(self.source, self.reference_path)
 
     @property
+    def cache_dir(self) -> str | None:
+        """The source's ``cache_dir``: where decoded images and a frozen image tower's features are kept between
+        runs (None: a source without one, or unset)."""
+        return getattr(self.source, "cache_dir", None)
+
+    @property
     def streaming(self) -> bool:
         return bool(getattr(self.source, "streaming", False))
 

@@ -55,7 +55,7 @@ def measure_saved_models(plan: Plan, data: ExperimentData, settings: ExperimentS
     metas = {spec.name: json.loads(run.model_meta(spec.name).read_text()) for spec in plan.specs}
     check_models(metas, {spec.name: spec.train_ids for spec in plan.specs}, data.manifest)
     # a frozen tower's features as the run computed them (in its chunks), from the cache_dir it kept them in if any
-    warm_features(settings.recipe, data, getattr(settings.data.source, "cache_dir", None))
+    warm_features(settings.recipe, data, settings.data.cache_dir)
     return {context.spec.name: measure_model(context.family.load(run.model(context.spec.name)), context, device)
             for context in contexts(plan, data, settings.scoring, run, settings.families)}
 

@@ -85,7 +85,7 @@ def run_experiment(cfg: DictConfig) -> dict[str, Any] | None:
         at_once = settings.hardware.models_side_by_side(len(plan.specs), bool(recipe.make_callbacks()),
                                                         launcher_config())
         setup = FitSetup(recipe, settings.scoring, settings.eval_device(), settings.families, life.resume, at_once,
-                         getattr(settings.data.source, "cache_dir", None))
+                         settings.data.cache_dir)
         fitted = fit_plan(plan, data, setup, life.run, loggers)
         if not life.is_zero:
             life.finish_other_rank()
